@@ -1,0 +1,37 @@
+# The README's two commands: `make report` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: report test lint pytest bench apt data clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,notebook,parquet]'
+	touch $@
+
+apt:
+	bash .ci/install-apt
+
+report: $(STAMP)
+	$(BIN)/bpfkit report -o build/report
+
+lint: $(STAMP)
+	$(BIN)/ruff check bpfkit tests
+	$(BIN)/mypy
+
+pytest: $(STAMP) apt
+	$(BIN)/python -m pytest
+
+test: lint pytest
+
+bench: $(STAMP) apt
+	$(BIN)/python -m bench
+
+data:
+	$(MAKE) -C data
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
