@@ -28,7 +28,7 @@ pytest: $(STAMP) apt
 test: lint pytest
 
 bench: $(STAMP) apt
-	$(BIN)/python -m bench
+	for b in tests/bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 data:
 	$(MAKE) -C data
