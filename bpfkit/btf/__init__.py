@@ -1,1 +1,3 @@
-"""btf"""
+"""bpfkit.btf (filled in by its issue)."""
+
+__all__: list[str] = []

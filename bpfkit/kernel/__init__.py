@@ -1,1 +1,3 @@
-"""kernel"""
+"""bpfkit.kernel (filled in by its issue)."""
+
+__all__: list[str] = []

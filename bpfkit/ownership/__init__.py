@@ -1,1 +1,3 @@
-"""ownership"""
+"""bpfkit.ownership (filled in by its issue)."""
+
+__all__: list[str] = []

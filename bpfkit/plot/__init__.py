@@ -1,1 +1,3 @@
-"""plot"""
+"""bpfkit.plot (filled in by its issue)."""
+
+__all__: list[str] = []

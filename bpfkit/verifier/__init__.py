@@ -1,1 +1,3 @@
-"""verifier"""
+"""bpfkit.verifier (filled in by its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""bpfkit.obj (filled in by its issue)."""
+
+__all__: list[str] = []
