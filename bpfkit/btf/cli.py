@@ -1,17 +1,83 @@
-"""Command-line group for :mod:`bpfkit.btf` (placeholder until its issue lands)."""
+"""Command-line group for :mod:`bpfkit.btf`: ``bpfkit btf dump|graph|layout``.
+
+``bpfkit btf dump FILE [--base BASE] [--format raw|c|json] [--type NAME]`` prints a BTF
+blob (raw BTF, ``.gz``/``.xz``, ``/sys/kernel/btf/*`` or a BPF ELF object). ``raw`` is
+byte-for-byte what ``bpftool btf dump file FILE format raw`` prints; ``c`` is
+:func:`bpfkit.btf.cformat.format_c`; ``json`` is :func:`bpfkit.btf.raw.format_json`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add this module's commands to the bpfkit parser (none yet)."""
-    del subparsers
+    """Add the ``btf`` command group to the bpfkit parser."""
+    btf = subparsers.add_parser("btf", help="read BTF: dump types, type graph, struct layout")
+    sub = btf.add_subparsers(dest="btf_command", metavar="SUBCOMMAND")
+
+    dump = sub.add_parser("dump", help="print the types of a BTF blob or BPF object")
+    dump.add_argument("file", help="raw BTF (.gz/.xz ok), /sys/kernel/btf/*, or a BPF ELF object")
+    dump.add_argument("--base", "-B", help="base BTF of a split BTF (e.g. vmlinux for a module)")
+    dump.add_argument(
+        "--format",
+        choices=("raw", "c", "json"),
+        default="raw",
+        help="raw: like `bpftool btf dump ... format raw` (default); c: C header; json",
+    )
+    dump.add_argument(
+        "--type",
+        action="append",
+        metavar="NAME",
+        help="only this named type (repeatable)",
+    )
+    dump.set_defaults(func=_dump)
+
+    # --- graph / layout subcommands: added by the "BTF C/layout/graph" engineer below. ---
+    # (keep `sub` as the subparsers object; call e.g. `_register_graph(sub)` here)
+    # --- end of graph / layout subcommands ---
+
+    btf.set_defaults(func=lambda args: _usage(btf))
 
 
-def _unused(args: argparse.Namespace) -> int:  # pragma: no cover
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from bpfkit.btf.spec import load_btf
+
+    base = load_btf(args.base) if args.base else None
+    return load_btf(args.file, base=base)
+
+
+def _dump(args: argparse.Namespace) -> int:
+    spec = _load(args)
+    out = sys.stdout
+    if args.format == "c":
+        from bpfkit.btf.cformat import format_c  # type: ignore[import-not-found,unused-ignore]
+
+        out.write(format_c(spec, names=args.type or None))
+        return 0
+    if args.format == "json":
+        from bpfkit.btf.raw import format_json
+
+        out.write(format_json(spec, names=args.type or None))
+        return 0
+    from bpfkit.btf.raw import iter_raw_lines
+
+    ids = None
+    if args.type:
+        ids = [t.id for name in args.type for t in spec.find(name)]
+    write = sys.stdout.buffer.write if hasattr(sys.stdout, "buffer") else None
+    for line in iter_raw_lines(spec, ids=ids):
+        if write is not None:
+            write(line.encode("utf-8", "surrogateescape"))
+        else:
+            out.write(line)
     return 0
