@@ -1,0 +1,615 @@
+"""Build the static HTML report: one page per program and an ``index.html``.
+
+The pipeline runs on files alone (no root, no kernel): BPF objects and the verifier logs the
+kernel produced for them. For every program it gathers
+
+- the kernel's verdict, error and statistics from its verifier log (``bpfkit.verifier``),
+- the static ownership prediction, allocation sites and flows (``bpfkit.obj``,
+  ``bpfkit.ownership``),
+- the figures of its verifier states (``bpfkit.plot``), written as SVG next to the page,
+- the error explained in context (:mod:`bpfkit.report.explain`),
+
+and writes self-contained pages (inline CSS, relative links only, no scripts).
+
+A component that fails stops the build with a :class:`ReportError` that names the component
+and the program; only inputs that genuinely lack something (an accepted program has no error,
+a bare log has no object to predict from) produce a shorter page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import re
+import shutil
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from bpfkit import _repr as h
+from bpfkit.errors import BpfkitError
+from bpfkit.report.explain import ErrorContext, explain_error
+
+__all__ = [
+    "ReportError",
+    "ProgramInput",
+    "Figure",
+    "ProgramReport",
+    "Report",
+    "DEFAULT_DATA",
+    "discover_inputs",
+    "analyse_program",
+    "build_report",
+]
+
+#: The repository's ``data/`` directory (the default input).
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data"
+
+_LOG_SUFFIXES = (".log", ".txt")
+_OBJ_SUFFIXES = (".o",)
+
+
+class ReportError(BpfkitError):
+    """A component of the report failed (the message names the component and the program)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramInput:
+    """One program to report on: where its object and verifier logs are.
+
+    ``logs`` maps a log level (1, 2; 0 when unknown) to the log file; ``kernel_verdict`` is the
+    verdict a manifest recorded, if any (the log's own verdict is used otherwise).
+    """
+
+    key: str
+    object_name: str | None
+    program: str
+    object_path: Path | None
+    logs: tuple[tuple[int, Path], ...]
+    kernel_verdict: str | None = None
+
+    @property
+    def best_log(self) -> Path | None:
+        """The most detailed log (highest level)."""
+        if not self.logs:
+            return None
+        return max(self.logs, key=lambda item: item[0])[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A figure written next to a program page (``file`` is relative to the report dir)."""
+
+    title: str
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramReport:
+    """Everything one program page shows; the index is built from these."""
+
+    input: ProgramInput
+    page: str
+    kernel_verdict: str
+    predicted_verdict: str | None
+    prediction_reason: str | None
+    error: str | None
+    insns_processed: int | None
+    total_states: int | None
+    stats: tuple[tuple[str, Any], ...]
+    figures: tuple[Figure, ...]
+    mistakes: tuple[tuple[Any, ...], ...]
+    sites_html: str | None
+    flows_html: str | None
+    context: ErrorContext | None
+    log_files: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A built report: its directory, index page and program pages."""
+
+    out_dir: Path
+    index: Path
+    programs: tuple[ProgramReport, ...]
+
+
+@contextlib.contextmanager
+def _component(name: str, key: str) -> Iterator[None]:
+    """Re-raise any failure inside as a :class:`ReportError` naming *name* and *key*."""
+    try:
+        yield
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise ReportError(
+            f"report component {name!r} failed on {key}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "program"
+
+
+def _level_of(text: str) -> int:
+    m = re.search(r"(?:^|[^0-9])l(?:evel)?[-_ ]?([12])(?:[^0-9]|$)", text, re.IGNORECASE)
+    return int(m.group(1)) if m else 0
+
+
+def _pick(row: dict[str, str], *names: str) -> str | None:
+    for name in names:
+        value = row.get(name)
+        if value not in (None, "", "-"):
+            return value
+    return None
+
+
+def _read_manifest(path: Path) -> list[ProgramInput]:
+    """Read a logs ``MANIFEST.tsv``: one row per captured log (object, program, level, file)."""
+    base = path.parent
+    root = base.parent
+    groups: dict[tuple[str | None, str], dict[str, Any]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
+    reader = csv.DictReader(lines, delimiter="\t")
+    for lineno, row in enumerate(reader, start=2):
+        log_rel = _pick(row, "log", "file", "path", "log_path")
+        program = _pick(row, "program", "prog", "name")
+        if log_rel is None or program is None:
+            raise ReportError(
+                f"{path}:{lineno}: expected 'log' and 'program' columns, found {sorted(row)}"
+            )
+        log_path = (base / log_rel) if (base / log_rel).exists() else (root / log_rel)
+        obj_rel = _pick(row, "object", "obj", "object_path")
+        obj_path: Path | None = None
+        if obj_rel is not None:
+            for cand in (root / obj_rel, base / obj_rel, root / "programs" / obj_rel):
+                if cand.exists():
+                    obj_path = cand
+                    break
+        level_text = _pick(row, "level", "log_level")
+        level = int(level_text) if level_text and level_text.isdigit() else _level_of(log_rel)
+        obj_name = Path(obj_rel).name if obj_rel else None
+        entry = groups.setdefault(
+            (obj_name, program),
+            {"object_path": obj_path, "logs": {}, "verdict": None},
+        )
+        entry["logs"][level] = log_path
+        verdict = _pick(row, "verdict", "kernel_verdict", "outcome")
+        if verdict:
+            entry["verdict"] = verdict
+    out = []
+    for (obj_name, program), entry in groups.items():
+        stem = obj_name.split(".")[0] if obj_name else None
+        key = _slug(f"{stem}--{program}" if stem else program)
+        out.append(
+            ProgramInput(
+                key=key,
+                object_name=obj_name,
+                program=program,
+                object_path=entry["object_path"],
+                logs=tuple(sorted(entry["logs"].items())),
+                kernel_verdict=entry["verdict"],
+            )
+        )
+    return out
+
+
+def _object_programs(path: Path) -> list[str]:
+    from bpfkit.obj import load_object
+
+    with _component("obj.load_object", str(path)):
+        obj = load_object(path)
+        return [p.name for p in obj.programs if p.section != ".text"]
+
+
+def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramInput]:
+    """Return the programs to report on, found in *paths* (default: the repository's ``data/``).
+
+    A directory with ``logs/MANIFEST.tsv`` (or a ``MANIFEST.tsv``) is read through its
+    manifest, pairing each program's logs with its object; any other directory is searched for
+    ``*.o`` objects and ``*.log`` files. A ``.o`` file contributes each of its programs; any
+    other file is a verifier log (one page per program it holds).
+    """
+    if not paths:
+        paths = [DEFAULT_DATA]
+    found: dict[str, ProgramInput] = {}
+
+    def add(item: ProgramInput) -> None:
+        key = item.key
+        n = 2
+        while key in found:
+            key = f"{item.key}-{n}"
+            n += 1
+        if key != item.key:
+            item = ProgramInput(
+                key, item.object_name, item.program, item.object_path, item.logs,
+                item.kernel_verdict,
+            )  # fmt: skip
+        found[key] = item
+
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.exists():
+            raise ReportError(f"report input {path} does not exist")
+        if path.is_dir():
+            manifest = next(
+                (m for m in (path / "logs" / "MANIFEST.tsv", path / "MANIFEST.tsv") if m.exists()),
+                None,
+            )
+            if manifest is not None:
+                for item in _read_manifest(manifest):
+                    add(item)
+                continue
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            objs = [p for p in files if p.suffix in _OBJ_SUFFIXES]
+            logs = [p for p in files if p.suffix in _LOG_SUFFIXES]
+        elif path.suffix in _OBJ_SUFFIXES:
+            objs, logs = [path], []
+        else:
+            objs, logs = [], [path]
+        for obj in objs:
+            for prog in _object_programs(obj):
+                stem = obj.name.split(".")[0]
+                add(ProgramInput(_slug(f"{stem}--{prog}"), obj.name, prog, obj, ()))
+        for log in logs:
+            add(ProgramInput(_slug(log.stem), None, log.stem, None, ((_level_of(log.name), log),)))
+    return list(found.values())
+
+
+# --------------------------------------------------------------------------------------------
+# analysis
+
+
+def _load_log(item: ProgramInput, path: Path) -> Any:
+    from bpfkit.verifier import load_log
+
+    with _component("verifier.load_log", f"{item.key} ({path})"):
+        logs = load_log(path)
+        if not logs:
+            raise ValueError(f"no verifier log in {path}")
+        named = [lg for lg in logs if lg.name == item.program]
+        return named[0] if named else logs[0]
+
+
+_STAT_FIELDS = (
+    "insns_processed",
+    "insn_limit",
+    "max_states_per_insn",
+    "total_states",
+    "peak_states",
+    "mark_read",
+    "verification_time_usec",
+    "stack_depth",
+)
+
+
+def _stats_of(log: Any) -> tuple[tuple[str, Any], ...]:
+    stats = log.stats
+    out = []
+    for name in _STAT_FIELDS:
+        value = getattr(stats, name, None)
+        if isinstance(value, tuple):
+            value = "+".join(str(v) for v in value) if value else None
+        out.append((name, value))
+    return tuple(out)
+
+
+def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None]:
+    """(prediction or None, sites html, flows html) from the program's object."""
+    if item.object_path is None:
+        return None, None, None
+    from bpfkit.obj import load_object
+    from bpfkit.ownership import static
+
+    with _component("obj.load_object", f"{item.key} ({item.object_path})"):
+        obj = load_object(item.object_path)
+    with _component("ownership.static.predict", item.key):
+        preds = static.predict(obj, item.program)
+        pred = preds[0] if preds else None
+    with _component("ownership.static.sites_frame", item.key):
+        sites = static.sites_frame(obj, item.program)
+    with _component("ownership.static.flows_frame", item.key):
+        flows = static.flows_frame(obj, item.program)
+    return pred, _frame_html(sites), _frame_html(flows)
+
+
+def _frame_html(frame: Any) -> str | None:
+    if frame is None or len(frame) == 0:
+        return None
+    rows = [tuple(r) for r in frame.itertuples(index=False)]
+    return h.html_table([str(c) for c in frame.columns], rows)
+
+
+def _figures(item: ProgramInput, log: Any, out_dir: Path) -> tuple[Figure, ...]:
+    from bpfkit.report import figures
+
+    fig_dir = out_dir / item.key
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for title, name, draw in figures.program_figures(log):
+        with _component(f"plot.{name}", item.key):
+            path = fig_dir / f"{name}.svg"
+            if draw(path):
+                out.append(Figure(title, f"{item.key}/{name}.svg"))
+    return tuple(out)
+
+
+def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramReport:
+    """Gather everything the page of *item* shows; write its figures under *out_dir*."""
+    log = None
+    log_path = item.best_log
+    if log_path is not None:
+        log = _load_log(item, log_path)
+    pred, sites_html, flows_html = _predict(item)
+
+    kernel_verdict = "unknown"
+    error = None
+    stats: tuple[tuple[str, Any], ...] = ()
+    context = None
+    if log is not None:
+        kernel_verdict = str(log.verdict)
+        error = log.error
+        stats = _stats_of(log)
+        with _component("report.explain_error", item.key):
+            context = explain_error(log)
+    if kernel_verdict == "unknown" and item.kernel_verdict in ("accept", "reject"):
+        kernel_verdict = item.kernel_verdict
+    figures: tuple[Figure, ...] = ()
+    if log is not None and out_dir is not None:
+        figures = _figures(item, log, out_dir)
+    mistakes: tuple[tuple[Any, ...], ...] = ()
+    if pred is not None:
+        mistakes = tuple((m.kind, m.insn_idx, m.src_line, m.message) for m in pred.mistakes)
+    stat = dict(stats)
+    return ProgramReport(
+        input=item,
+        page=f"{item.key}.html",
+        kernel_verdict=kernel_verdict,
+        predicted_verdict=None if pred is None else str(pred.verdict),
+        prediction_reason=None if pred is None else str(pred.reason),
+        error=error,
+        insns_processed=stat.get("insns_processed"),
+        total_states=stat.get("total_states"),
+        stats=stats,
+        figures=figures,
+        mistakes=mistakes,
+        sites_html=sites_html,
+        flows_html=flows_html,
+        context=context,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+
+def _template() -> Template:
+    return Template(resources.files("bpfkit.report").joinpath("page.html").read_text("utf-8"))
+
+
+def _css() -> str:
+    return resources.files("bpfkit.report").joinpath("report.css").read_text("utf-8")
+
+
+def _first_line(text: str | None) -> str:
+    if not text:
+        return ""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _render(title: str, heading: str, body: str, *, index_href: str, sources: str) -> str:
+    from bpfkit import __version__
+
+    return _template().substitute(
+        title=h.escape(title),
+        heading=heading,
+        body=body,
+        css=_css(),
+        index_href=index_href,
+        version=h.escape(__version__),
+        sources=h.escape(sources),
+    )
+
+
+def _context_html(ctx: ErrorContext) -> str:
+    parts = ['<section id="error"><h2>Why the verifier rejected it</h2>']
+    parts.append(f'<pre class="error">{h.escape(ctx.error)}</pre>')
+    if ctx.insn_idx is not None:
+        where = f"instruction <b>{ctx.insn_idx}</b>"
+        if ctx.asm:
+            where += f" <code>{h.escape(ctx.asm)}</code>"
+        parts.append(f"<p>The verifier stopped at {where}")
+        if ctx.src:
+            parts.append(
+                f", from <code>{h.escape(ctx.src)}</code>: <code>{h.escape(ctx.src_text)}</code>"
+            )
+        parts.append(".</p>")
+    if ctx.preceding:
+        parts.append(
+            "<p>The instructions it verified on the way there, in verification order, with the "
+            "register state the log printed after each:</p>"
+        )
+        rows = ['<table class="context"><thead><tr><th>step</th><th>path</th><th>insn</th>'
+                "<th>instruction</th><th>registers after</th></tr></thead><tbody>"]  # fmt: skip
+        last_src = None
+        for c in ctx.preceding:
+            if c.src and c.src != last_src:
+                rows.append(
+                    f'<tr class="src"><td colspan="5">; {h.escape(c.src_text)} '
+                    f"@ {h.escape(c.src)}</td></tr>"
+                )
+                last_src = c.src
+            cls = ' class="failing"' if c.failing else ""
+            rows.append(
+                f'<tr{cls}><td class="num">{h.escape(c.step)}</td><td class="num">'
+                f'{h.escape(c.path)}</td><td class="num">{c.insn_idx}</td><td class="asm">'
+                f'{h.escape(c.asm)}</td><td class="regs">{h.escape(c.registers)}</td></tr>'
+            )
+        rows.append("</tbody></table>")
+        parts.append("".join(rows))
+    if ctx.leaks:
+        parts.append("<h3>Leaked references</h3>")
+        rows2 = []
+        for leak in ctx.leaks:
+            rows2.append((leak.ref_obj_id, leak.alloc_insn, leak.asm, leak.src, leak.src_text))
+        parts.append(
+            h.html_table(
+                ["ref_obj_id", "acquired at insn", "instruction", "source", "C line"], rows2
+            )
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _page_html(rep: ProgramReport) -> str:
+    item = rep.input
+    parts = ['<div class="summary-cards">']
+    cards = [
+        ("kernel verdict", h.verdict_badge(rep.kernel_verdict)),
+        ("predicted", h.verdict_badge(rep.predicted_verdict) if rep.predicted_verdict else "n/a"),
+        ("insns processed", h.escape(rep.insns_processed)),
+        ("states", h.escape(rep.total_states)),
+    ]
+    for label, value in cards:
+        parts.append(f'<div><span class="muted">{label}</span><b>{value}</b></div>')
+    parts.append("</div>")
+    src = []
+    if item.object_path is not None:
+        src.append(f"object <code>{h.escape(item.object_name)}</code>")
+    for level, _path in item.logs:
+        name = f"{item.key}/verifier-l{level}.log"
+        src.append(f'<a href="{h.escape(name)}">level-{level} log</a>')
+    if src:
+        parts.append(f"<p>Inputs: {', '.join(src)}.</p>")
+    if rep.context is not None:
+        parts.append(_context_html(rep.context))
+    if rep.figures:
+        parts.append("<h2>Verifier states</h2>")
+        for fig in rep.figures:
+            parts.append(
+                f'<figure><img src="{h.escape(fig.file)}" alt="{h.escape(fig.title)}">'
+                f"<figcaption>{h.escape(fig.title)}</figcaption></figure>"
+            )
+    if rep.stats:
+        parts.append("<h2>Verifier statistics</h2>")
+        parts.append(h.kv_table(dict(rep.stats)))
+    if rep.predicted_verdict is not None:
+        parts.append("<h2>Ownership findings</h2>")
+        agree = rep.kernel_verdict == rep.predicted_verdict
+        parts.append(
+            f"<p>Static prediction {h.verdict_badge(rep.predicted_verdict)}: "
+            f"{h.escape(rep.prediction_reason)}. The kernel "
+            f"{'agrees' if agree else 'disagrees'} ({h.verdict_badge(rep.kernel_verdict)}).</p>"
+        )
+        if rep.mistakes:
+            parts.append(h.html_table(["kind", "insn", "C line", "message"], rep.mistakes))
+        if rep.sites_html:
+            parts.append("<h3>Allocation and acquire sites</h3>" + rep.sites_html)
+        if rep.flows_html:
+            parts.append("<h3>Flows</h3>" + rep.flows_html)
+    return "".join(parts)
+
+
+def _index_html(reports: Sequence[ProgramReport]) -> str:
+    rows = []
+    n_reject = sum(r.kernel_verdict == "reject" for r in reports)
+    n_pred = [r for r in reports if r.predicted_verdict in ("accept", "reject")]
+    n_agree = sum(r.predicted_verdict == r.kernel_verdict for r in n_pred)
+    for r in reports:
+        links = [f'<a href="{h.escape(r.page)}">page</a>']
+        links += [
+            f'<a href="{h.escape(r.input.key)}/verifier-l{lvl}.log">L{lvl} log</a>'
+            for lvl, _ in r.input.logs
+        ]
+        pred = h.verdict_badge(r.predicted_verdict) if r.predicted_verdict else "n/a"
+        rows.append(
+            (
+                r.input.object_name or "",
+                h.raw(f'<a href="{h.escape(r.page)}">{h.escape(r.input.program)}</a>'),
+                h.raw(h.verdict_badge(r.kernel_verdict)),
+                h.raw(pred),
+                _first_line(r.error),
+                r.insns_processed,
+                r.total_states,
+                h.raw(" ".join(links)),
+            )
+        )
+    summary = (
+        f"<p>{len(reports)} programs, {n_reject} rejected by the kernel. "
+        f"The static ownership analysis predicted {len(n_pred)} of them and agrees with the "
+        f"kernel on {n_agree}.</p>"
+    )
+    table = h.html_table(
+        ["object", "program", "kernel", "predicted", "error", "insns processed", "states",
+         "links"],
+        rows,
+        css_class="index",
+    )  # fmt: skip
+    return summary + table
+
+
+def _progress(items: Sequence[ProgramInput], enabled: bool) -> Iterable[ProgramInput]:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    bar: Iterable[ProgramInput] = tqdm(items, desc="bpfkit report", unit="program", file=sys.stderr)
+    return bar
+
+
+def build_report(
+    inputs: Sequence[str | Path] | None = None,
+    out_dir: str | Path = "build/report",
+    *,
+    progress: bool = True,
+) -> Report:
+    """Analyse *inputs* (default: the repository's ``data/``) and write the report to *out_dir*.
+
+    Returns
+    -------
+    Report
+        The index path and one :class:`ProgramReport` per program page.
+
+    Raises
+    ------
+    ReportError
+        When a component fails (the message names it and the program) or an input is missing.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = discover_inputs(inputs)
+    if not items:
+        raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
+    sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
+    reports = []
+    for item in _progress(items, progress):
+        (out / item.key).mkdir(parents=True, exist_ok=True)
+        for level, path in item.logs:
+            shutil.copyfile(path, out / item.key / f"verifier-l{level}.log")
+        rep = analyse_program(item, out)
+        heading = h.escape(item.program)
+        if item.object_name:
+            heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
+        (out / rep.page).write_text(
+            _render(item.program, heading, _page_html(rep), index_href="index.html",
+                    sources=sources),
+            encoding="utf-8",
+        )  # fmt: skip
+        reports.append(rep)
+    index = out / "index.html"
+    index.write_text(
+        _render("programs", "bpfkit report", _index_html(reports), index_href="index.html",
+                sources=sources),
+        encoding="utf-8",
+    )  # fmt: skip
+    return Report(out_dir=out, index=index, programs=tuple(reports))
