@@ -1,3 +1,89 @@
-"""bpfkit.btf (filled in by its issue)."""
+"""bpfkit.btf: BTF bytes to typed records.
 
-__all__: list[str] = []
+Raw BTF (both byte orders, 24- or 32-byte header, base or split), ``.BTF.ext`` records, and
+renderings (bpftool-identical raw text, JSON). See :mod:`bpfkit.btf.spec` for what is checked.
+
+Examples
+--------
+>>> from bpfkit.btf import BTFKind, load_vmlinux
+>>> load_vmlinux().find_one("bpf_spin_lock", BTFKind.STRUCT).size
+4
+"""
+
+from bpfkit.btf.elf import load_elf_btf
+from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
+from bpfkit.btf.spec import Spec, load_btf, load_vmlinux, parse_btf
+from bpfkit.btf.types import (
+    AnyType,
+    Array,
+    BTFKind,
+    Const,
+    Datasec,
+    DeclTag,
+    Enum,
+    Enum64,
+    EnumValue,
+    Float,
+    Func,
+    FuncProto,
+    Fwd,
+    Int,
+    IntEncoding,
+    Linkage,
+    Member,
+    Param,
+    Ptr,
+    Restrict,
+    Struct,
+    Type,
+    Typedef,
+    TypeTag,
+    Union,
+    Var,
+    VarSecinfo,
+    Void,
+    Volatile,
+)
+
+__all__ = [
+    "parse_btf",
+    "load_btf",
+    "load_vmlinux",
+    "load_elf_btf",
+    "parse_btf_ext",
+    "Spec",
+    "Ext",
+    "FuncInfo",
+    "LineInfo",
+    "CoreRelo",
+    "CoreReloKind",
+    "AnyType",
+    "Array",
+    "BTFKind",
+    "Const",
+    "Datasec",
+    "DeclTag",
+    "Enum",
+    "Enum64",
+    "EnumValue",
+    "Float",
+    "Func",
+    "FuncProto",
+    "Fwd",
+    "Int",
+    "IntEncoding",
+    "Linkage",
+    "Member",
+    "Param",
+    "Ptr",
+    "Restrict",
+    "Struct",
+    "Type",
+    "Typedef",
+    "TypeTag",
+    "Union",
+    "Var",
+    "VarSecinfo",
+    "Void",
+    "Volatile",
+]

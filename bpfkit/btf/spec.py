@@ -1,0 +1,794 @@
+"""A parsed BTF blob: :class:`Spec`, and the functions that make one.
+
+The design follows cilium/ebpf's ``btf`` package. Parsing only *indexes* the type section:
+one pass over its 32-bit words records where each type starts (an ``array('I')`` of word
+offsets, no per-type Python objects); a type is decoded into its record from
+:mod:`bpfkit.btf.types` the first time it is asked for, and cached. Names are indexed on the
+first :meth:`Spec.find`. Base and split BTF are one concept: a split spec's type ids and
+string offsets continue from its base, and asking it for a base id answers from the base.
+
+What is checked, and when (after libbpf ``btf.c`` and the kernel's ``btf_check_*``):
+
+* at parse time: the header and section bounds/overlap/alignment
+  (:func:`~bpfkit.btf.header.parse_header`); the string section ends with ``\\0`` (and,
+  for a base, starts with one); every type's kind is known (or stepped over through the
+  layout section) and its ``vlen`` records fit in the bytes that remain, checked before
+  anything is allocated for them; the type section ends exactly at the last type;
+* when a type is decoded: its ``name_off`` and every name offset and type id it refers to
+  are in range. :meth:`Spec.validate` decodes every type, i.e. the full check.
+
+Examples
+--------
+>>> from bpfkit.btf import load_vmlinux
+>>> spec = load_vmlinux()
+>>> spec.find_one("task_struct").kind.name
+'STRUCT'
+>>> spec.type_name(spec.find_one("bpf_map").id)
+'struct bpf_map'
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import os
+import sys
+import zlib
+from array import array
+from collections.abc import Iterator
+from pathlib import Path
+
+from bpfkit.btf.header import Header, Layout, parse_header, parse_layout
+from bpfkit.btf.types import (
+    MODIFIER_KINDS,
+    QUALIFIER_KINDS,
+    AnyType,
+    Array,
+    BTFKind,
+    Const,
+    Datasec,
+    DeclTag,
+    Enum,
+    Enum64,
+    EnumValue,
+    Float,
+    Func,
+    FuncProto,
+    Fwd,
+    Int,
+    IntEncoding,
+    Linkage,
+    Member,
+    Param,
+    Ptr,
+    Restrict,
+    Struct,
+    Typedef,
+    TypeTag,
+    Union,
+    Var,
+    VarSecinfo,
+    Void,
+    Volatile,
+)
+from bpfkit.errors import BTFError
+
+__all__ = [
+    "Spec",
+    "parse_btf",
+    "load_btf",
+    "load_vmlinux",
+    "read_btf_bytes",
+    "MAX_RESOLVE_DEPTH",
+    "EMBEDDED_VMLINUX",
+    "KIND_NAMES",
+]
+
+#: Longest modifier/array chain followed before giving up (the kernel's ``MAX_RESOLVE_DEPTH``).
+MAX_RESOLVE_DEPTH = 32
+#: This machine's kernel BTF (6.18), shipped compressed for machines without /sys/kernel/btf.
+EMBEDDED_VMLINUX = Path(__file__).resolve().parents[2] / "data" / "btf" / "vmlinux-6.18.btf.xz"
+#: bpftool's spelling of each kind (``btf_kind_str``); unknown kinds print as ``UNKNOWN``.
+KIND_NAMES: tuple[str, ...] = tuple(k.name if k else "UNKNOWN" for k in BTFKind)
+
+_BIG = 1 << 40  # step for an unknown kind: ends the index loop at once, the check names it
+_NATIVE_LITTLE = sys.byteorder == "little"
+_MAX_DECOMPRESSED = 1 << 30
+_PTR_SIZE = 8
+
+# Words after struct btf_type, and words per vlen element, per kind (uapi/linux/btf.h).
+_INFO_WORDS = {1: 1, 3: 3, 14: 1, 17: 1}
+_ELEM_WORDS = {4: 3, 5: 3, 6: 2, 13: 2, 15: 3, 19: 3}
+
+
+def _step_tables(layout: tuple[Layout, ...], name: str) -> tuple[list[int], list[int]]:
+    fixed = [_BIG] * 128
+    per = [0] * 128
+    for kind in range(1, 20):
+        fixed[kind] = 3 + _INFO_WORDS.get(kind, 0)
+        per[kind] = _ELEM_WORDS.get(kind, 0)
+    for entry in layout:
+        if entry.kind >= 128:
+            break
+        if entry.info_sz % 4 or entry.elem_sz % 4:
+            raise BTFError(
+                f"{name}: layout entry for kind {entry.kind} has info_sz={entry.info_sz} "
+                f"elem_sz={entry.elem_sz}, not multiples of 4"
+            )
+        if 1 <= entry.kind <= 19:
+            want = (_INFO_WORDS.get(entry.kind, 0) * 4, _ELEM_WORDS.get(entry.kind, 0) * 4)
+            if (entry.info_sz, entry.elem_sz) != want:
+                raise BTFError(
+                    f"{name}: layout entry for kind {KIND_NAMES[entry.kind]} says info_sz="
+                    f"{entry.info_sz} elem_sz={entry.elem_sz}, the kind has {want[0]}/{want[1]}"
+                )
+        elif entry.kind > 19:
+            fixed[entry.kind] = 3 + entry.info_sz // 4
+            per[entry.kind] = entry.elem_sz // 4
+    return fixed, per
+
+
+class Spec:
+    """The types of one BTF blob (and of its base, for split BTF).
+
+    Make one with :func:`parse_btf`, :func:`load_btf` or :func:`load_vmlinux`.
+    ``spec[type_id]`` decodes lazily; ``len(spec)`` is the highest id + 1; ``iter(spec)``
+    yields this spec's own types in id order (not the base's; see :meth:`all_types`).
+    """
+
+    __slots__ = (
+        "name",
+        "base",
+        "header",
+        "layout",
+        "byte_order",
+        "first_id",
+        "_len",
+        "_w",
+        "_offs",
+        "_strs",
+        "_str_first",
+        "_str_end",
+        "_cache",
+        "_strcache",
+        "_names",
+        "_decl_tags",
+    )
+
+    def __init__(self, data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -> None:
+        self.name = name
+        self.base = base
+        hdr = parse_header(data, name)
+        self.header: Header = hdr
+        self.byte_order: str = hdr.byte_order
+        self.layout: tuple[Layout, ...] = parse_layout(data, hdr)
+        self.first_id: int = len(base) if base is not None else 1
+        # Strings: offsets of a split spec continue after the base's string section.
+        start = hdr.hdr_len + hdr.str_off
+        strs = data[start : start + hdr.str_len]
+        if base is None:
+            if not strs or strs[0] != 0 or strs[-1] != 0:
+                raise BTFError(
+                    f"{name}: invalid BTF string section at {hdr.str_off} + {hdr.str_len}: "
+                    "a base BTF's strings must start and end with \\0"
+                )
+        elif strs and strs[-1] != 0:
+            raise BTFError(
+                f"{name}: invalid BTF string section at {hdr.str_off} + {hdr.str_len}: "
+                "does not end with \\0"
+            )
+        if hdr.str_len - 1 > 0x7FFFFFFF:
+            raise BTFError(f"{name}: BTF string section of {hdr.str_len} bytes is too large")
+        self._strs: bytes = strs
+        self._str_first: int = base._str_end if base is not None else 0
+        self._str_end: int = self._str_first + len(strs)
+        # Types: one pass recording the word offset of each type.
+        tstart = hdr.hdr_len + hdr.type_off
+        words = array("I")
+        words.frombytes(data[tstart : tstart + hdr.type_len])
+        if (hdr.byte_order == "little") != _NATIVE_LITTLE:
+            words.byteswap()
+        self._w = words
+        self._offs = self._index(words, hdr)
+        self._len: int = self.first_id + len(self._offs)
+        self._cache: list[AnyType | None] = [None] * len(self._offs)
+        self._strcache: dict[int, str] | None = None
+        self._names: dict[str, list[int]] | None = None
+        self._decl_tags: dict[int, list[int]] | None = None
+
+    def _index(self, w: array[int], hdr: Header) -> array[int]:
+        fixed, per = _step_tables(self.layout, self.name)
+        n = len(w)
+        offs: list[int] = []
+        append = offs.append
+        pos = 0
+        while pos < n:
+            append(pos)
+            info = w[pos + 1] if pos + 1 < n else 0
+            k = (info >> 24) & 0x7F
+            pos += fixed[k] + per[k] * (info & 0xFFFFFF)
+        if pos != n:
+            last = offs[-1]
+            tid = self.first_id + len(offs) - 1
+            at = hdr.hdr_len + hdr.type_off + last * 4
+            remain = (n - last) * 4
+            if remain < 12:
+                raise BTFError(
+                    f"{self.name}: type [{tid}] at byte {at}: struct btf_type needs 12 bytes, "
+                    f"only {remain} remain in the type section"
+                )
+            info = w[last + 1]
+            k = (info >> 24) & 0x7F
+            if fixed[k] >= _BIG:
+                raise BTFError(
+                    f"{self.name}: type [{tid}] at byte {at}: unsupported BTF kind {k} "
+                    f"(info {info:#010x}), no layout entry to step over it"
+                )
+            need = (fixed[k] + per[k] * (info & 0xFFFFFF)) * 4
+            raise BTFError(
+                f"{self.name}: type [{tid}] {KIND_NAMES[k] if k < 20 else k} at byte {at} "
+                f"is malformed: vlen {info & 0xFFFFFF} needs {need} bytes, only {remain} "
+                f"remain in the type section"
+            )
+        return array("I", offs)
+
+    # ----------------------------------------------------------------- basics
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        base = f", base={self.base.name!r}" if self.base is not None else ""
+        return (
+            f"<Spec {self.name!r}: types [{self.first_id}, {self._len}){base}, "
+            f"{self.byte_order}-endian>"
+        )
+
+    def __iter__(self) -> Iterator[AnyType]:
+        for tid in range(self.first_id, self._len):
+            yield self[tid]
+
+    def all_types(self) -> Iterator[AnyType]:
+        """Yield every type from id 1: the base's, then this spec's own."""
+        if self.base is not None:
+            yield from self.base.all_types()
+        else:
+            pass
+        yield from self
+
+    def __getitem__(self, type_id: int) -> AnyType:
+        i = type_id - self.first_id
+        if i >= 0:
+            if i >= len(self._offs):
+                raise BTFError(
+                    f"{self.name}: type id {type_id} out of range: ids go up to {self._len - 1}"
+                )
+            t = self._cache[i]
+            if t is None:
+                t = self._cache[i] = self._decode(type_id, self._offs[i])
+            return t
+        if self.base is not None:
+            return self.base[type_id]
+        if type_id == 0:
+            return _VOID
+        raise BTFError(f"{self.name}: type id {type_id} out of range: ids go up to {self._len - 1}")
+
+    def validate(self) -> None:
+        """Decode every type of this spec: raises :class:`BTFError` at the first bad one."""
+        for _ in self:
+            pass
+
+    # ----------------------------------------------------------------- strings
+
+    def string(self, offset: int) -> str:
+        """The NUL-terminated string at *offset* (offsets of a split spec continue the base's).
+
+        Raises
+        ------
+        BTFError
+            *offset* is outside the string section(s).
+        """
+        local = offset - self._str_first
+        if local < 0:
+            if self.base is not None:
+                return self.base.string(offset)
+            raise BTFError(f"{self.name}: string offset {offset} is negative")
+        strs = self._strs
+        if local >= len(strs):
+            raise BTFError(
+                f"{self.name}: string offset {offset} out of range: the string section "
+                f"covers [{self._str_first}, {self._str_end})"
+            )
+        cache = self._strcache
+        if cache is not None:
+            s = cache.get(offset)
+            if s is not None:
+                return s
+        end = strs.index(b"\0", local)
+        return strs[local:end].decode("utf-8", "surrogateescape")
+
+    def _string_table(self) -> dict[int, str]:
+        """Every string that starts right after a NUL, by offset (built once)."""
+        if self._strcache is None:
+            table: dict[int, str] = {}
+            off = self._str_first
+            for chunk in self._strs.split(b"\0"):
+                table[off] = chunk.decode("utf-8", "surrogateescape")
+                off += len(chunk) + 1
+            self._strcache = table
+        return self._strcache
+
+    def _name(self, tid: int, off: int, what: str = "name_off") -> str:
+        if off == 0:
+            return ""
+        try:
+            return self.string(off)
+        except BTFError as exc:
+            raise BTFError(f"{self.name}: type [{tid}]: invalid {what} {off}: {exc}") from None
+
+    # ----------------------------------------------------------------- decoding
+
+    def _ref(self, tid: int, ref: int, what: str) -> int:
+        if ref >= self._len:
+            raise BTFError(
+                f"{self.name}: type [{tid}]: {what} refers to type id {ref}, "
+                f"beyond the last id {self._len - 1}"
+            )
+        return ref
+
+    def _decode(self, tid: int, pos: int) -> AnyType:
+        w = self._w
+        name_off, info, st = w[pos], w[pos + 1], w[pos + 2]
+        k = (info >> 24) & 0x7F
+        vlen = info & 0xFFFFFF
+        kflag = bool(info >> 31)
+        name = self._name(tid, name_off)
+        ref = self._ref
+        p = pos + 3
+        if k == 1:
+            v = w[p]
+            return Int(tid, name, st, IntEncoding((v >> 24) & 0x0F), (v >> 16) & 0xFF, v & 0xFF)
+        if k == 2:
+            return Ptr(tid, name, ref(tid, st, "type"))
+        if k == 3:
+            return Array(
+                tid, name, ref(tid, w[p], "type"), ref(tid, w[p + 1], "index_type"), w[p + 2]
+            )
+        if k == 4 or k == 5:
+            members = []
+            for j in range(vlen):
+                m_name, m_type, m_off = w[p], w[p + 1], w[p + 2]
+                p += 3
+                if kflag:
+                    bits, bitfield = m_off & 0xFFFFFF, m_off >> 24
+                else:
+                    bits, bitfield = m_off, 0
+                members.append(
+                    Member(
+                        self._name(tid, m_name, f"member {j} name_off"),
+                        ref(tid, m_type, f"member {j}"),
+                        bits,
+                        bitfield,
+                    )
+                )
+            cls = Struct if k == 4 else Union
+            return cls(tid, name, st, tuple(members), kflag)
+        if k == 6:
+            values = []
+            for j in range(vlen):
+                val = w[p + 1]
+                if kflag and val >= 1 << 31:
+                    val -= 1 << 32
+                values.append(EnumValue(self._name(tid, w[p], f"value {j} name_off"), val))
+                p += 2
+            return Enum(tid, name, st, tuple(values), kflag)
+        if k == 7:
+            return Fwd(tid, name, kflag)
+        if k == 8:
+            return Typedef(tid, name, ref(tid, st, "type"))
+        if k == 9:
+            return Volatile(tid, name, ref(tid, st, "type"))
+        if k == 10:
+            return Const(tid, name, ref(tid, st, "type"))
+        if k == 11:
+            return Restrict(tid, name, ref(tid, st, "type"))
+        if k == 12:
+            return Func(tid, name, ref(tid, st, "type"), _linkage(tid, vlen, self.name))
+        if k == 13:
+            params = []
+            for j in range(vlen):
+                params.append(
+                    Param(
+                        self._name(tid, w[p], f"param {j} name_off"),
+                        ref(tid, w[p + 1], f"param {j}"),
+                    )
+                )
+                p += 2
+            return FuncProto(tid, name, ref(tid, st, "return type"), tuple(params))
+        if k == 14:
+            return Var(tid, name, ref(tid, st, "type"), _linkage(tid, w[p], self.name))
+        if k == 15:
+            secinfos = []
+            for j in range(vlen):
+                secinfos.append(VarSecinfo(ref(tid, w[p], f"var {j}"), w[p + 1], w[p + 2]))
+                p += 3
+            return Datasec(tid, name, st, tuple(secinfos))
+        if k == 16:
+            return Float(tid, name, st)
+        if k == 17:
+            idx = w[p]
+            if idx >= 1 << 31:
+                idx -= 1 << 32
+            return DeclTag(tid, name, ref(tid, st, "type"), idx, kflag)
+        if k == 18:
+            return TypeTag(tid, name, ref(tid, st, "type"), kflag)
+        if k == 19:
+            values = []
+            for j in range(vlen):
+                val = w[p + 1] | (w[p + 2] << 32)
+                if kflag and val >= 1 << 63:
+                    val -= 1 << 64
+                values.append(EnumValue(self._name(tid, w[p], f"value {j} name_off"), val))
+                p += 3
+            return Enum64(tid, name, st, tuple(values), kflag)
+        raise BTFError(
+            f"{self.name}: type [{tid}] has kind {k}, which bpfkit cannot decode "
+            "(stepped over through the layout section)"
+        )
+
+    def kind_of(self, type_id: int) -> BTFKind | int:
+        """The kind of *type_id* without decoding it (an ``int`` for a kind unknown here)."""
+        i = type_id - self.first_id
+        if i < 0:
+            if self.base is not None:
+                return self.base.kind_of(type_id)
+            if type_id == 0:
+                return BTFKind.UNKN
+        if type_id >= self._len or type_id < 0:
+            raise BTFError(
+                f"{self.name}: type id {type_id} out of range: ids go up to {self._len - 1}"
+            )
+        k = (self._w[self._offs[i] + 1] >> 24) & 0x7F
+        return BTFKind(k) if k < 20 else k
+
+    # ----------------------------------------------------------------- lookups
+
+    def _name_index(self) -> dict[str, list[int]]:
+        if self._names is None:
+            table = self._string_table()
+            w = self._w
+            index: dict[str, list[int]] = {}
+            first = self.first_id
+            for i, pos in enumerate(self._offs):
+                off = w[pos]
+                if not off:
+                    continue
+                s = table.get(off)
+                if s is None:
+                    try:
+                        s = self.string(off)
+                    except BTFError:
+                        continue
+                lst = index.get(s)
+                if lst is None:
+                    index[s] = [first + i]
+                else:
+                    lst.append(first + i)
+            self._names = index
+        return self._names
+
+    def find(self, name: str, kind: BTFKind | None = None) -> list[AnyType]:
+        """All types named *name* (of *kind*, if given), the base's first, in id order."""
+        found: list[AnyType] = self.base.find(name, kind) if self.base is not None else []
+        for tid in self._name_index().get(name, ()):
+            t = self[tid]
+            if kind is None or t.kind == kind:
+                found.append(t)
+        return found
+
+    def find_one(self, name: str, kind: BTFKind | None = None) -> AnyType:
+        """The one type named *name* (of *kind*); :class:`BTFError` if none or several."""
+        found = self.find(name, kind)
+        what = f"{kind.name} " if kind is not None else ""
+        if not found:
+            raise BTFError(f"{self.name}: no {what}type named {name!r}")
+        if len(found) > 1:
+            ids = ", ".join(f"[{t.id}] {t.kind.name}" for t in found[:8])
+            raise BTFError(f"{self.name}: {len(found)} {what}types named {name!r}: {ids}")
+        return found[0]
+
+    def resolve(self, type_id: int, *, typedefs: bool = True) -> AnyType:
+        """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG (and TYPEDEF if *typedefs*) from *type_id*."""
+        skip = MODIFIER_KINDS if typedefs else QUALIFIER_KINDS
+        t = self[type_id]
+        for _ in range(MAX_RESOLVE_DEPTH):
+            if t.kind not in skip:
+                return t
+            t = self[t.type]  # type: ignore[union-attr]
+        raise BTFError(
+            f"{self.name}: resolving type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
+            f"types (a reference cycle?), stopped at [{t.id}] {t.kind.name}"
+        )
+
+    def type_tags(self, type_id: int) -> tuple[str, ...]:
+        """TYPE_TAG names on the qualifier chain starting at *type_id* (e.g. ``("kptr",)``)."""
+        tags: list[str] = []
+        t = self[type_id]
+        for _ in range(MAX_RESOLVE_DEPTH):
+            if t.kind not in QUALIFIER_KINDS:
+                return tuple(tags)
+            if isinstance(t, TypeTag):
+                tags.append(t.name)
+            t = self[t.type]  # type: ignore[union-attr]
+        raise BTFError(
+            f"{self.name}: type tags of [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} types"
+        )
+
+    def _decl_tag_index(self) -> dict[int, list[int]]:
+        if self._decl_tags is None:
+            index: dict[int, list[int]] = {}
+            w = self._w
+            first = self.first_id
+            for i, pos in enumerate(self._offs):
+                if (w[pos + 1] >> 24) & 0x7F == 17:
+                    index.setdefault(w[pos + 2], []).append(first + i)
+            self._decl_tags = index
+        return self._decl_tags
+
+    def decl_tags(self, type_id: int, component_idx: int | None = None) -> list[DeclTag]:
+        """DECL_TAGs on *type_id* (``component_idx`` -1) or its member/param *component_idx*.
+
+        With ``component_idx=None``, all tags on the type and its components.
+        """
+        found = self.base.decl_tags(type_id, component_idx) if self.base is not None else []
+        for tid in self._decl_tag_index().get(type_id, ()):
+            t = self[tid]
+            assert isinstance(t, DeclTag)
+            if component_idx is None or t.component_idx == component_idx:
+                found.append(t)
+        return found
+
+    def kfuncs(self) -> list[Func]:
+        """FUNCs tagged ``bpf_kfunc`` (a DECL_TAG on the function itself), in id order."""
+        out: list[Func] = []
+        seen: set[int] = set()
+        spec: Spec | None = self
+        specs = []
+        while spec is not None:
+            specs.append(spec)
+            spec = spec.base
+        for s in reversed(specs):
+            for target, tags in sorted(s._decl_tag_index().items()):
+                if target in seen:
+                    continue
+                for tid in tags:
+                    tag = s[tid]
+                    if tag.name == "bpf_kfunc" and tag.component_idx == -1:  # type: ignore[union-attr]
+                        f = self[target]
+                        if isinstance(f, Func):
+                            out.append(f)
+                            seen.add(target)
+                        break
+        out.sort(key=lambda f: f.id)
+        return out
+
+    # ----------------------------------------------------------------- sizes, names
+
+    def sizeof(self, type_id: int) -> int:
+        """Size in bytes of *type_id* (pointers are 8 bytes: BPF is a 64-bit target).
+
+        Raises
+        ------
+        BTFError
+            The type has no size (void, FUNC, FUNC_PROTO, FWD, DECL_TAG) or its chain is
+            longer than :data:`MAX_RESOLVE_DEPTH` (a cycle).
+        """
+        mult = 1
+        t = self[type_id]
+        for _ in range(MAX_RESOLVE_DEPTH):
+            k = t.kind
+            if k in (
+                BTFKind.INT,
+                BTFKind.STRUCT,
+                BTFKind.UNION,
+                BTFKind.ENUM,
+                BTFKind.ENUM64,
+                BTFKind.FLOAT,
+                BTFKind.DATASEC,
+            ):
+                return mult * t.size  # type: ignore[union-attr]
+            if k == BTFKind.PTR:
+                return mult * _PTR_SIZE
+            if k == BTFKind.ARRAY:
+                assert isinstance(t, Array)
+                mult *= t.nelems
+                t = self[t.type]
+            elif k in MODIFIER_KINDS or k == BTFKind.VAR:
+                t = self[t.type]  # type: ignore[union-attr]
+            else:
+                raise BTFError(f"{self.name}: type [{t.id}] {k.name} has no size")
+        raise BTFError(
+            f"{self.name}: size of type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
+            "types (a reference cycle?)"
+        )
+
+    def type_name(self, type_id: int) -> str:
+        """C spelling of *type_id*: ``"struct task_struct *"``, ``"int [4]"``, ``"u64"``."""
+        return self._cname(type_id, "", 0)
+
+    def _cname(self, type_id: int, decl: str, depth: int) -> str:
+        if depth > MAX_RESOLVE_DEPTH:
+            raise BTFError(
+                f"{self.name}: naming type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
+                "types (a reference cycle?)"
+            )
+        t = self[type_id]
+        k = t.kind
+        if isinstance(t, Void):
+            return _join("void", decl)
+        if k in (BTFKind.STRUCT, BTFKind.UNION, BTFKind.ENUM, BTFKind.ENUM64, BTFKind.FWD):
+            word = {
+                BTFKind.STRUCT: "struct",
+                BTFKind.UNION: "union",
+                BTFKind.ENUM: "enum",
+                BTFKind.ENUM64: "enum",
+            }.get(k)
+            if isinstance(t, Fwd):
+                word = "union" if t.union else "struct"
+            return _join(f"{word} {t.name or '(anon)'}", decl)
+        if isinstance(t, Ptr):
+            inner = "*" + decl
+            target = self[t.type]
+            if isinstance(target, (Array, FuncProto)):
+                inner = f"({inner})"
+            return self._cname(t.type, inner, depth + 1)
+        if isinstance(t, (Const, Volatile, Restrict)):
+            q = {BTFKind.CONST: "const", BTFKind.VOLATILE: "volatile"}.get(k, "restrict")
+            target = self[t.type]
+            if isinstance(target, Ptr):
+                return self._cname(t.type, f" {q}{' ' + decl if decl else ''}".rstrip(), depth + 1)
+            return f"{q} {self._cname(t.type, decl, depth + 1)}"
+        if isinstance(t, TypeTag):
+            return self._cname(t.type, decl, depth + 1)
+        if isinstance(t, Array):
+            return self._cname(t.type, f"{decl}[{t.nelems}]", depth + 1)
+        if isinstance(t, FuncProto):
+            args = []
+            for prm in t.params:
+                if prm.type == 0 and not prm.name:
+                    args.append("...")
+                else:
+                    args.append(self._cname(prm.type, "", depth + 1))
+            return self._cname(t.type, f"{decl}({', '.join(args) or 'void'})", depth + 1)
+        return _join(t.name or "(anon)", decl)
+
+    # ----------------------------------------------------------------- raw access
+
+    def raw_words(self, type_id: int) -> tuple[array[int], int]:
+        """The type section words (native order) and the word offset of *type_id*.
+
+        For formatters that read fields the records do not keep (``name_off``, raw
+        ``info``); *type_id* must belong to this spec, not its base.
+        """
+        i = type_id - self.first_id
+        if not 0 <= i < len(self._offs):
+            raise BTFError(f"{self.name}: type id {type_id} is not one of this spec's own")
+        return self._w, self._offs[i]
+
+
+def _join(base: str, decl: str) -> str:
+    if not decl:
+        return base
+    if decl[0] in "*(" and not base.endswith("*"):
+        return f"{base} {decl}"
+    if decl[0] == "[":
+        return f"{base} {decl}"
+    return f"{base}{decl}" if base.endswith("*") or decl[0] == " " else f"{base} {decl}"
+
+
+def _linkage(tid: int, value: int, name: str) -> Linkage:
+    try:
+        return Linkage(value)
+    except ValueError:
+        raise BTFError(
+            f"{name}: type [{tid}]: unknown linkage {value} (expected 0, 1 or 2)"
+        ) from None
+
+
+_VOID = Void(0, "")
+
+
+def parse_btf(data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -> Spec:
+    """Parse raw BTF bytes (either byte order, 24- or 32-byte header) into a :class:`Spec`.
+
+    Parameters
+    ----------
+    data
+        The BTF blob (a ``.BTF`` section, ``/sys/kernel/btf/*``), not compressed.
+    base
+        For split BTF (kernel modules, ``.BTF.base``): the spec its ids and strings continue.
+    name
+        What to call the blob in error messages.
+
+    Examples
+    --------
+    >>> import struct
+    >>> strs = b"\\0int\\0"
+    >>> types = struct.pack("<IIII", 1, 1 << 24, 4, 32 | (1 << 24))  # INT 'int' size=4 SIGNED
+    >>> hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strs))
+    >>> spec = parse_btf(hdr + types + strs)
+    >>> spec[1]
+    Int(id=1, name='int', size=4, encoding=<IntEncoding.SIGNED: 1>, offset=0, bits=32)
+    """
+    return Spec(bytes(data), base=base, name=name)
+
+
+def _decompress(data: bytes, name: str) -> bytes:
+    try:
+        if data[:2] == b"\x1f\x8b":
+            d = zlib.decompressobj(wbits=31)
+            out = d.decompress(data, _MAX_DECOMPRESSED)
+            done = d.eof
+        elif data[:6] == b"\xfd7zXZ\x00":
+            x = lzma.LZMADecompressor()
+            out = x.decompress(data, _MAX_DECOMPRESSED)
+            done = x.eof
+        else:
+            return data
+    except (zlib.error, lzma.LZMAError, EOFError, gzip.BadGzipFile) as exc:
+        raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+    if not done:
+        if len(out) >= _MAX_DECOMPRESSED:
+            raise BTFError(f"{name}: decompresses to more than {_MAX_DECOMPRESSED} bytes")
+        raise BTFError(f"{name}: compressed data is truncated ({len(out)} bytes decompressed)")
+    return out
+
+
+def read_btf_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The raw BTF bytes at *path*, gunzipped/unxz'd when compressed (not for ELF files)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BTFError(f"{p}: cannot read: {exc.strerror}") from None
+    return _decompress(data, str(p))
+
+
+def load_btf(path: str | os.PathLike[str], *, base: Spec | None = None) -> Spec:
+    """Load BTF from *path*: raw BTF (plain, ``.gz``, ``.xz``), ``/sys/kernel/btf/*``, or a
+    BPF ELF object (its ``.BTF`` section).
+
+    A module under ``/sys/kernel/btf/`` gets :func:`load_vmlinux` as its base unless one is
+    given (as bpftool does).
+    """
+    p = Path(path)
+    data = read_btf_bytes(p)
+    if data[:4] == b"\x7fELF":
+        from bpfkit.btf.elf import load_elf_btf
+
+        return load_elf_btf(p, base=base)[0]
+    if base is None and str(p).startswith("/sys/kernel/btf/") and p.name != "vmlinux":
+        base = load_vmlinux()
+    return parse_btf(data, base=base, name=str(p))
+
+
+_VMLINUX_CACHE: dict[str, Spec] = {}
+
+
+def load_vmlinux() -> Spec:
+    """The running kernel's BTF, cached per process.
+
+    ``$BPFKIT_VMLINUX`` if set, else ``/sys/kernel/btf/vmlinux`` when readable, else the
+    embedded :data:`EMBEDDED_VMLINUX` (this project's 6.18 kernel).
+    """
+    env = os.environ.get("BPFKIT_VMLINUX")
+    if env:
+        path = env
+    elif os.access("/sys/kernel/btf/vmlinux", os.R_OK):
+        path = "/sys/kernel/btf/vmlinux"
+    else:
+        path = str(EMBEDDED_VMLINUX)
+    spec = _VMLINUX_CACHE.get(path)
+    if spec is None:
+        spec = _VMLINUX_CACHE[path] = load_btf(path)
+    return spec
