@@ -31,3 +31,11 @@ MINIMAL_OBJ = CORPUS_BTF / "minimal.bpf.o"
 
 #: This machine's kernel BTF, compressed, shipped as the embedded default.
 VMLINUX_618_XZ = DATA / "btf" / "vmlinux-6.18.btf.xz"
+
+#: bpfix-bench ringbuf_ref_leak_001: a level-2 log (6.15) whose kernel error names the leaked
+#: reference: "Unreleased reference id=2 alloc_insn=6", insn 6 being bpf_ringbuf_reserve.
+LOG_RINGBUF_REF_LEAK = CORPUS_LOGS / "bpfix-bench" / "ringbuf_ref_leak_001.verifier.log"
+#: Documentation/bpf/verifier.rst: old-format leak of a bpf_sk_lookup_tcp socket (alloc_insn=7).
+LOG_DOC_UNRELEASED_REF = CORPUS_LOGS / "kernel-docs" / "10_unreleased_reference_sk_lookup.log"
+#: bpf mailing list 2024-12-03: kptr_xchg of an skb, rejected at a kfunc call (level 1 states).
+LOG_KPTR_XCHG_SKB = CORPUS_LOGS / "lkml-bpf" / "2024-12-03_fijalkowski_bpf_tc_ingress_kptr_xchg_skb.log"

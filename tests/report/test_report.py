@@ -1,0 +1,147 @@
+"""The report built from data/ alone: every program has a page, links resolve, the numbers are
+the kernel's, and every page renders in headless Chromium with all images and no errors."""
+
+from __future__ import annotations
+
+import csv
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from bpfkit.cli import main
+from bpfkit.report import Report, ReportError, build_report
+from tests.corpus import DATA
+from tests.report.chromium import CHROMIUM, check_page
+
+MANIFEST = DATA / "logs" / "MANIFEST.tsv"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    out = tmp_path_factory.mktemp("report")
+    return build_report([DATA], out, progress=False)
+
+
+def _manifest_rows() -> list[dict[str, str]]:
+    with MANIFEST.open(newline="") as fh:
+        lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(lines, delimiter="\t"))
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.refs.append(value)
+
+
+def _refs(page: Path) -> list[str]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.refs
+
+
+def test_every_manifest_program_has_a_page(report: Report) -> None:
+    wanted = {(Path(r["object"]).name, r["program"]) for r in _manifest_rows()}
+    got = {(p.input.object_name, p.input.program) for p in report.programs}
+    assert wanted == got
+    for prog in report.programs:
+        assert (report.out_dir / prog.page).is_file()
+    index_refs = set(_refs(report.index))
+    assert {p.page for p in report.programs} <= index_refs
+
+
+def test_every_link_resolves_inside_the_report(report: Report) -> None:
+    pages = [report.index] + [report.out_dir / p.page for p in report.programs]
+    for page in pages:
+        for ref in _refs(page):
+            url = urlparse(ref)
+            assert not url.scheme and not url.netloc, f"{page.name}: external reference {ref}"
+            target = (page.parent / url.path).resolve()
+            assert target.is_file(), f"{page.name}: {ref} does not resolve"
+            assert report.out_dir.resolve() in target.parents
+
+
+def test_kernel_verdicts_and_stats_are_the_kernels(report: Report) -> None:
+    rows = {(Path(r["object"]).name, r["program"]): r for r in _manifest_rows()}
+    for prog in report.programs:
+        row = rows[(prog.input.object_name, prog.input.program)]
+        assert prog.kernel_verdict == row["verdict"], prog.input.key
+        log_text = prog.input.best_log.read_text()  # type: ignore[union-attr]
+        m = re.search(r"^processed (\d+) insns .* total_states (\d+)", log_text, re.MULTILINE)
+        if m:
+            assert (prog.insns_processed, prog.total_states) == (int(m.group(1)), int(m.group(2)))
+
+
+def test_rejected_programs_explain_their_error(report: Report) -> None:
+    rejected = [p for p in report.programs if p.kernel_verdict == "reject"]
+    assert rejected, "data/ should hold rejected programs"
+    for prog in rejected:
+        assert prog.context is not None, prog.input.key
+        page = (report.out_dir / prog.page).read_text()
+        assert 'id="error"' in page
+        log_text = prog.input.best_log.read_text()  # type: ignore[union-attr]
+        m = re.search(r"Unreleased reference id=(\d+),? alloc_insn=(\d+)", log_text)
+        if m:
+            assert (int(m.group(1)), int(m.group(2))) in {
+                (lk.ref_obj_id, lk.alloc_insn) for lk in prog.context.leaks
+            }, prog.input.key
+    for prog in report.programs:
+        if prog.kernel_verdict == "accept":
+            assert prog.context is None
+            assert 'id="error"' not in (report.out_dir / prog.page).read_text()
+
+
+def test_pages_have_figures(report: Report) -> None:
+    for prog in report.programs:
+        if prog.stats and dict(prog.stats).get("insns_processed"):
+            assert prog.figures, f"{prog.input.key}: no figures"
+        for fig in prog.figures:
+            head = (report.out_dir / fig.file).read_bytes()[:200]
+            assert b"<svg" in head or b"<?xml" in head
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt install chromium)")
+@pytest.mark.slow
+def test_pages_render_in_chromium(report: Report, tmp_path: Path) -> None:
+    pages = [report.index] + [report.out_dir / p.page for p in report.programs]
+    for page in pages:
+        check = check_page(page, tmp_path / "profile")
+        assert check.errors == [], f"{page.name}: {check.errors}"
+        assert check.height > 200, f"{page.name} renders empty"
+        broken = [i["src"] for i in check.images if not i["complete"] or i["width"] <= 0]
+        assert not broken, f"{page.name}: images that did not load: {broken}"
+    n_images = sum(len(p.figures) for p in report.programs)
+    assert n_images > 0
+
+
+def test_cli_builds_the_report_with_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    obj = next(iter(sorted((DATA / "programs").glob("*.bpf.o"))))
+    assert main(["report", str(obj), "-o", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / "index.html")
+    assert "bpfkit report" in captured.err  # the tqdm bar
+    assert (tmp_path / "index.html").is_file()
+
+
+def test_a_failing_component_fails_loudly_with_its_name(tmp_path: Path) -> None:
+    bad = tmp_path / "truncated.bpf.o"
+    obj = next(iter(sorted((DATA / "programs").glob("*.bpf.o"))))
+    bad.write_bytes(obj.read_bytes()[:300])
+    with pytest.raises(ReportError, match=r"obj\.load_object.*truncated\.bpf\.o"):
+        build_report([bad], tmp_path / "out", progress=False)
+    assert main(["report", str(bad), "-o", str(tmp_path / "out2"), "--no-progress"]) == 1
+
+
+def test_missing_input_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="does not exist"):
+        build_report([tmp_path / "nope"], tmp_path / "out", progress=False)
