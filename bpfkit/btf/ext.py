@@ -13,8 +13,10 @@ Examples
 >>> from tests.corpus import KINDS_EL
 >>> from bpfkit.btf.elf import load_elf_btf
 >>> spec, ext = load_elf_btf(KINDS_EL)
->>> [r.kind.name for r in ext.core_relos["kprobe/test"]][:3]
-['FIELD_BYTE_OFFSET', 'FIELD_EXISTS', 'TYPE_SIZE']
+>>> ext.core_relos["kprobe/test"][1]
+CoreRelo(insn_idx=1, type_id=5, access_str='0:0', kind=<CoreReloKind.FIELD_EXISTS: 2>)
+>>> ext.line_info["kprobe/test"][0].line, ext.line_info["kprobe/test"][0].file
+(23, './kinds.c')
 """
 
 from __future__ import annotations
