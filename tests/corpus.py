@@ -39,3 +39,33 @@ LOG_RINGBUF_REF_LEAK = CORPUS_LOGS / "bpfix-bench" / "ringbuf_ref_leak_001.verif
 LOG_DOC_UNRELEASED_REF = CORPUS_LOGS / "kernel-docs" / "10_unreleased_reference_sk_lookup.log"
 #: bpf mailing list 2024-12-03: kptr_xchg of an skb, rejected at a kfunc call (level 1 states).
 LOG_KPTR_XCHG_SKB = CORPUS_LOGS / "lkml-bpf" / "2024-12-03_fijalkowski_bpf_tc_ingress_kptr_xchg_skb.log"
+
+# --- BTF core (tests/btf) ---
+#: cilium/ebpf objects with .BTF.ext and CO-RE relocations (103 / 47 / 2 relocs per MANIFEST).
+RELOCS_EL = CILIUM / "relocs-el.elf"
+RELOCS_EB = CILIUM / "relocs-eb.elf"
+RELOCS_READ_EL = CILIUM / "relocs_read-el.elf"
+RELOCS_READ_EB = CILIUM / "relocs_read-eb.elf"
+RELOCS_ENUM_EL = CILIUM / "relocs_enum-el.elf"
+RELOCS_ENUM_EB = CILIUM / "relocs_enum-eb.elf"
+#: Target-side BTF only (no .BTF.ext), kind_flag bitfields.
+RELOCS_READ_TGT_EL = CILIUM / "relocs_read_tgt-el.elf"
+#: DECL_TAGs on func/param/struct/member/var/union.
+TAGS_EL = CILIUM / "tags-el.elf"
+TAGS_EB = CILIUM / "tags-eb.elf"
+#: Golden `bpftool btf dump file X format raw` outputs (bpftool 7.1.0) beside each input.
+BPFTOOL_RAW_GOLDENS = sorted(CORPUS_BTF.rglob("*.bpftool-raw.txt"))
+#: The split module BTF dumped with `-B` on its base.
+TESTMOD_SPLIT_RAW = CILIUM / "btf_testmod.btf.split-on-base.bpftool-raw.txt"
+#: Raw .BTF / .BTF.ext sections of kinds-{el,eb}.o (llvm-objcopy --dump-section).
+KINDS_EL_BTF = CORPUS_BTF / "kinds" / "kinds-el.BTF.bin"
+KINDS_EB_BTF = CORPUS_BTF / "kinds" / "kinds-eb.BTF.bin"
+KINDS_EL_BTF_EXT = CORPUS_BTF / "kinds" / "kinds-el.BTF.ext.bin"
+KINDS_EB_BTF_EXT = CORPUS_BTF / "kinds" / "kinds-eb.BTF.ext.bin"
+#: bpftool 7.1 `format c` of kinds-el.o.
+KINDS_EL_C_HEADER = CORPUS_BTF / "kinds" / "kinds-el.bpftool-c.h"
+#: cilium/ebpf Go fuzz regression inputs for FuzzExtInfo ("go test fuzz v1": BTF, ext bytes).
+#: Listed in btf/MANIFEST.tsv; the files may be absent from a corpus copy.
+FUZZ_EXTINFO = CILIUM / "fuzz_FuzzExtInfo"
+#: BPF objects built by this project (data/programs/*.o).
+DATA_PROGRAMS = DATA / "programs"

@@ -647,9 +647,16 @@ class Spec:
             target = self[t.type]
             if isinstance(target, Ptr):
                 return self._cname(t.type, f" {q}{' ' + decl if decl else ''}".rstrip(), depth + 1)
-            return f"{q} {self._cname(t.type, decl, depth + 1)}"
+            # Like libbpf's btf_dump: the innermost qualifier is spelled first.
+            inner = self._cname(t.type, decl, depth + 1)
+            words = inner.split(" ")
+            i = 0
+            while i < len(words) - 1 and words[i] in ("const", "volatile", "restrict"):
+                i += 1
+            return " ".join([*words[:i], q, *words[i:]])
         if isinstance(t, TypeTag):
-            return self._cname(t.type, decl, depth + 1)
+            attr = f' __attribute__((btf_type_tag("{t.name}")))'
+            return self._cname(t.type, f"{attr} {decl}" if decl else attr, depth + 1)
         if isinstance(t, Array):
             return self._cname(t.type, f"{decl}[{t.nelems}]", depth + 1)
         if isinstance(t, FuncProto):

@@ -1,0 +1,258 @@
+"""Spec: parsing, split BTF, byte orders, the 32-byte header, and the lookups, checked against
+bpftool's and pahole's view of the same bytes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bpfkit.btf import (
+    BTFKind,
+    DeclTag,
+    Func,
+    Struct,
+    load_btf,
+    load_elf_btf,
+    load_vmlinux,
+    parse_btf,
+)
+from bpfkit.btf.spec import EMBEDDED_VMLINUX
+from bpfkit.errors import BTFError
+from tests.corpus import (
+    KINDS_EB,
+    KINDS_EB_BTF,
+    KINDS_EL,
+    KINDS_EL_BTF,
+    KINDS_EL_C_HEADER,
+    RELOCS_EB,
+    RELOCS_EL,
+    TAGS_EB,
+    TAGS_EL,
+    TESTMOD_BASE,
+    TESTMOD_SPLIT,
+    TESTMOD_SPLIT_RAW,
+    VMLINUX_71_GZ,
+    VMLINUX_618_XZ,
+)
+
+from .conftest import PAHOLE
+
+SYS_VMLINUX = Path("/sys/kernel/btf/vmlinux")
+GOLDEN_LINE = re.compile(r"^\[(\d+)\] (\w+) '([^']*)'(.*)$")
+
+
+def golden_types(text: str) -> dict[int, tuple[str, str, str]]:
+    """id -> (kind, name, rest) from bpftool raw text (bpftool's view of the types)."""
+    out = {}
+    for line in text.splitlines():
+        m = GOLDEN_LINE.match(line)
+        if m:
+            out[int(m[1])] = (m[2], m[3], m[4])
+    return out
+
+
+def test_kinds_object_has_every_kind() -> None:
+    spec = load_btf(KINDS_EL)
+    kinds = {t.kind for t in spec}
+    assert kinds == set(BTFKind) - {BTFKind.UNKN}
+
+
+@pytest.mark.parametrize(
+    ("el", "eb"), [(KINDS_EL, KINDS_EB), (RELOCS_EL, RELOCS_EB), (TAGS_EL, TAGS_EB)]
+)
+def test_both_byte_orders_decode_alike(el: Path, eb: Path) -> None:
+    little, big = load_btf(el), load_btf(eb)
+    assert (little.byte_order, big.byte_order) == ("little", "big")
+    assert list(little) == list(big)
+
+
+def test_raw_sections_equal_elf_sections() -> None:
+    assert list(parse_btf(KINDS_EL_BTF.read_bytes())) == list(load_btf(KINDS_EL))
+    assert list(parse_btf(KINDS_EB_BTF.read_bytes())) == list(load_btf(KINDS_EB))
+
+
+def test_records_match_bpftool_golden_view() -> None:
+    spec = load_btf(KINDS_EL)
+    golden = golden_types(Path(str(KINDS_EL)[:-2] + ".bpftool-raw.txt").read_text())
+    assert len(golden) == len(spec) - 1
+    for tid, (kind, name, _) in golden.items():
+        t = spec[tid]
+        assert t.kind.name == kind
+        assert (t.name or "(anon)") == name
+
+
+def test_split_btf_ids_and_strings_continue_from_base() -> None:
+    base = load_btf(TESTMOD_BASE)
+    split = load_btf(TESTMOD_SPLIT, base=base)
+    golden = golden_types(TESTMOD_SPLIT_RAW.read_text())
+    assert split.first_id == len(base) == min(golden)
+    assert len(split) == max(golden) + 1
+    # The split's string section does not start with \0: its offsets continue the base's.
+    assert TESTMOD_SPLIT.read_bytes()[32 + 28636 : 32 + 28636 + 1] != b"\0"
+    for tid, (kind, name, _) in golden.items():
+        assert split[tid].kind.name == kind and (split[tid].name or "(anon)") == name
+    # base ids answer from the base; iteration covers only the split's own types
+    assert split[1] == base[1]
+    assert [t.id for t in split] == list(range(split.first_id, len(split)))
+    assert sum(1 for _ in split.all_types()) == len(split) - 1
+    split.validate()
+
+
+def test_split_without_base_is_an_error() -> None:
+    with pytest.raises(BTFError, match="string section"):
+        load_btf(TESTMOD_SPLIT)
+
+
+def test_kernel_71_header_with_layout_section() -> None:
+    spec = load_btf(VMLINUX_71_GZ)
+    assert spec.header.hdr_len == 32
+    assert spec.header.layout_len == 80
+    assert len(spec.layout) == 20
+    assert len(spec) - 1 == 103406  # per the corpus MANIFEST
+    assert spec.find_one("task_struct", BTFKind.STRUCT).size > 0
+    spec.validate()
+
+
+def test_find_resolve_and_names_on_kinds() -> None:
+    spec = load_btf(KINDS_EL)
+    node = spec.find_one("node", BTFKind.STRUCT)
+    assert isinstance(node, Struct)
+    assert [m.name for m in node.members][:3] == ["next", "uptr", "rp"]
+    rp = node.members[2]
+    ptr = spec.resolve(rp.type)  # RESTRICT -> PTR
+    assert ptr.kind == BTFKind.PTR
+    assert spec.resolve(ptr.type).name == "int"  # type: ignore[union-attr]  # CONST VOLATILE int
+    u32 = spec.find_one("u32")
+    assert spec.resolve(u32.id).name == "unsigned int"
+    assert spec.resolve(u32.id, typedefs=False).name == "u32"
+    assert spec.find("no_such_type") == []
+    with pytest.raises(BTFError, match="no type named"):
+        spec.find_one("no_such_type")
+    # two ARRAY-of-char types and several anonymous ones: find by kind
+    assert {t.kind for t in spec.find("int")} == {BTFKind.INT}
+
+
+def test_type_name_matches_bpftool_c_header() -> None:
+    """Member declarations of `struct node` in bpftool's C dump, with the name taken out."""
+    spec = load_btf(KINDS_EL)
+    header = KINDS_EL_C_HEADER.read_text()
+    body = re.search(r"struct node \{\n(.*?)\n\};", header, re.S)
+    assert body is not None
+    node = spec.find_one("node", BTFKind.STRUCT)
+    assert isinstance(node, Struct)
+    lines = [ln.strip().rstrip(";") for ln in body[1].splitlines()]
+    assert len(lines) == len(node.members)
+    for line, member in zip(lines, node.members, strict=True):
+        want = " ".join(re.sub(rf"\b{member.name}\b", " ", line).split())
+        got = " ".join(spec.type_name(member.type).split())
+        assert got.replace(" [", "[") == want.replace(" [", "["), (line, got)
+    assert spec.type_name(spec.find_one("varfn_t").type) == "int (*)(int, ...)"  # type: ignore[union-attr]
+
+
+def test_type_tags_and_decl_tags_match_golden() -> None:
+    spec = load_btf(KINDS_EL)
+    text = Path(str(KINDS_EL)[:-2] + ".bpftool-raw.txt").read_text()
+    node = spec.find_one("node", BTFKind.STRUCT)
+    assert isinstance(node, Struct)
+    uptr = spec[node.members[1].type]
+    assert spec.type_tags(uptr.type) == ("user",)  # type: ignore[union-attr]
+    assert spec.type_tags(node.members[0].type) == ()
+    golden = [
+        (int(m[1]), m[2], int(m[3]), int(m[4]))
+        for m in re.finditer(
+            r"^\[(\d+)\] DECL_TAG '([^']*)' type_id=(\d+) component_idx=(-?\d+)", text, re.M
+        )
+    ]
+    assert golden
+    for tid, name, target, idx in golden:
+        tags = spec.decl_tags(target, idx)
+        assert any(t.id == tid and t.name == name for t in tags)
+        assert all(isinstance(t, DeclTag) for t in spec.decl_tags(target))
+    assert [t.name for t in spec.decl_tags(node.id, 0)] == ["member_tag"]
+    assert spec.decl_tags(node.id, 5) == []
+
+
+def test_sizeof_matches_pahole_on_vmlinux() -> None:
+    if PAHOLE is None:
+        pytest.skip("needs pahole for the struct-size oracle")
+    if not os.access(SYS_VMLINUX, os.R_OK):
+        pytest.skip("needs a readable /sys/kernel/btf/vmlinux")
+    res = subprocess.run(
+        [PAHOLE, "--sizes", "-F", "btf", str(SYS_VMLINUX)],
+        capture_output=True,
+        text=True,
+    )
+    rows = [ln.split("\t") for ln in res.stdout.splitlines() if ln.count("\t") == 2]
+    assert len(rows) > 5000
+    spec = load_vmlinux()
+    checked = 0
+    for name, size, _ in rows:
+        sizes = {
+            spec.sizeof(t.id) for t in spec.find(name) if t.kind in (BTFKind.STRUCT, BTFKind.UNION)
+        }
+        assert int(size) in sizes, name
+        checked += 1
+    assert checked == len(rows)
+
+
+def test_sizeof_arrays_pointers_and_no_size() -> None:
+    spec = load_btf(KINDS_EL)
+    node = spec.find_one("node", BTFKind.STRUCT)
+    assert isinstance(node, Struct)
+    by_name = {m.name: m.type for m in node.members}
+    assert spec.sizeof(by_name["arr"]) == 12
+    assert spec.sizeof(by_name["next"]) == 8
+    assert spec.sizeof(node.id) == node.size == 112
+    with pytest.raises(BTFError, match="has no size"):
+        spec.sizeof(spec.find_one("sub_fn").id)
+
+
+def test_kfuncs_are_funcs_with_bpf_kfunc_tag() -> None:
+    if not os.access(SYS_VMLINUX, os.R_OK):
+        pytest.skip("needs a readable /sys/kernel/btf/vmlinux")
+    from .conftest import bpftool_raw
+
+    text = bpftool_raw(SYS_VMLINUX)
+    want = sorted(
+        int(m[1]) for m in re.finditer(r"DECL_TAG 'bpf_kfunc' type_id=(\d+) component_idx=-1", text)
+    )
+    spec = load_vmlinux()
+    got = [f.id for f in spec.kfuncs()]
+    assert got == sorted(set(want))
+    assert all(isinstance(f, Func) for f in spec.kfuncs())
+    assert "bpf_obj_drop_impl" in {f.name for f in spec.kfuncs()}
+
+
+def test_embedded_vmlinux_equals_running_kernel() -> None:
+    assert VMLINUX_618_XZ == EMBEDDED_VMLINUX
+    embedded = load_btf(EMBEDDED_VMLINUX)
+    if os.access(SYS_VMLINUX, os.R_OK) and os.uname().release.startswith("6.18"):
+        assert SYS_VMLINUX.read_bytes() == __import__("lzma").decompress(
+            EMBEDDED_VMLINUX.read_bytes()
+        )
+    assert embedded.find_one("bpf_list_head", BTFKind.STRUCT).size == 16
+
+
+def test_load_vmlinux_env_override_and_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BPFKIT_VMLINUX", str(EMBEDDED_VMLINUX))
+    a = load_vmlinux()
+    assert a is load_vmlinux()
+    assert a.name == str(EMBEDDED_VMLINUX)
+
+
+def test_elf_gives_spec_and_ext() -> None:
+    spec, ext = load_elf_btf(KINDS_EL)
+    assert ext is not None and list(spec) == list(load_btf(KINDS_EL))
+
+
+def test_ids_out_of_range() -> None:
+    spec = load_btf(KINDS_EL)
+    assert spec[0].kind == BTFKind.UNKN
+    with pytest.raises(BTFError, match="out of range"):
+        spec[len(spec)]
+    with pytest.raises(BTFError, match="out of range"):
+        spec[-1]
