@@ -1,0 +1,269 @@
+"""The line grammar of verifier logs: every line gets a kind, never an exception.
+
+:func:`classify` looks at the first characters of a line before it tries a regular
+expression (after bpfvv's line classifier) and returns a :class:`Line`: the kind, the
+instruction index and frame where the line names them, and the pieces later stages need
+(assembly text, state text, branch targets). A line that is none of the known forms is
+:data:`UNRECOGNIZED`; ``strict`` callers turn that into a :class:`~bpfkit.errors.LogError`.
+
+The kinds (strings, so they sort and serialize plainly):
+
+``insn``          ``12: (bf) r1 = r6`` (also the 4.x form ``12:  r1 = r6``)
+``insn_state``    an instruction with the state after it: ``12: (bf) r1 = r6  ; R1_w=...``
+``state``         a state: ``12: R1=ctx() R10=fp0``, ``12: frame1: ...``, `` R0=map_ptr``
+``branch``        ``from 22 to 24: R0=...`` (a new path starts)
+``prune``         ``50: safe`` or ``from 33 to 12: safe``
+``source``        ``; n->key = 3; @ rbtree.c:201`` (or without ``@ file:line``)
+``backtrack``     precision tracking: ``mark_precise: ...``, ``frame 0: propagating r8``,
+                  ``last_idx``/``regs=`` of older kernels, ``parent didn't have ...``
+``liveness``      ``Live regs before insn:`` and its rows; 6.17+ ``(0) frame 0 insn 15 +live -8``
+``scc``           6.17+ loop bookkeeping: ``SCC enter (1)``
+``func``          ``func#1 @12``, global function validation messages
+``call``          ``caller:``, ``callee:``, ``returning from callee:``, ``to caller at 705:``
+``message``       any other kernel message (the last ones become ``error`` in a :class:`Log`)
+``summary``       ``processed N insns ...``, ``verification time``, ``stack depth``
+``libbpf``        ``libbpf: ...`` lines and the ``-- BEGIN/END PROG LOAD LOG --`` wrappers
+``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
+``btf``           a BTF load log (``magic: 0xeb9f``, ``[3] INT int size=4 ...``)
+``blank``         an empty line
+``unrecognized``  a line that starts like a known form but does not parse
+
+Examples
+--------
+>>> classify("12: (bf) r1 = r6                      ; R1_w=ctx() R6=ctx()").kind
+'insn_state'
+>>> ln = classify("from 22 to 24: R0=ringbuf_mem(ref_obj_id=4,sz=4) R10=fp0")
+>>> ln.kind, ln.insn_idx, ln.target
+('branch', 24, 24)
+>>> classify("R6 invalid mem access 'scalar'").kind
+'message'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = [
+    "Line",
+    "classify",
+    "KINDS",
+    "UNRECOGNIZED",
+    "KERNEL_KINDS",
+]
+
+UNRECOGNIZED = "unrecognized"
+#: Every kind :func:`classify` can return, plus ``error`` (assigned by the Log).
+KINDS: tuple[str, ...] = (
+    "insn",
+    "insn_state",
+    "state",
+    "branch",
+    "prune",
+    "source",
+    "backtrack",
+    "liveness",
+    "scc",
+    "func",
+    "call",
+    "message",
+    "error",
+    "summary",
+    "libbpf",
+    "noise",
+    "btf",
+    "blank",
+    UNRECOGNIZED,
+)
+#: Kinds the kernel itself prints (the rest is other tools' output around the log).
+KERNEL_KINDS = frozenset(KINDS) - {"libbpf", "noise", "btf", "blank", UNRECOGNIZED}
+
+
+class Line(NamedTuple):
+    """A classified line. ``state`` is the state text (leading space kept) or None;
+    ``asm`` the instruction text; ``opcode`` the two hex digits; ``target`` the branch target;
+    ``frame`` the frame a state names (``frame1:``)."""
+
+    kind: str
+    insn_idx: int | None = None
+    frame: int | None = None
+    opcode: str | None = None
+    asm: str | None = None
+    state: str | None = None
+    target: int | None = None
+
+
+_INSN_RE = re.compile(r"(\d+): \(([0-9a-f]{2})\) (.*)")
+_OLD_INSN_RE = re.compile(r"(\d+):  (\S.*)")
+_IDX_RE = re.compile(r"(\d+):(.*)")
+_FROM_RE = re.compile(r"from (\d+) to (\d+):(.*)")
+_STATE_START_RE = re.compile(r" (?:frame\d+:|R\d+(?:_[rwD]+)?=|fp-?\d+(?:_[rwD]+)?=)")
+_BARE_STATE_RE = re.compile(r"(?:R\d+(?:_[rwD]+)?=|frame\d+:)")
+_FRAME_RE = re.compile(r" ?frame(\d+):")
+_INLINE_BRANCH_RE = re.compile(r"(.*goto pc[+-]\d+) (\d+):( .*)")
+_LIVE_ROW_RE = re.compile(r"\s*(?:\d+\s+)?(\d+): [.0-9]{10} ")
+_CALLCHAIN_RE = re.compile(r"\([\d,]*\) ")
+_MARK_PRECISE_RE = re.compile(r"mark_precise: frame(\d+): (.*)")
+_BT_REGS_RE = re.compile(r"regs=\S* stack=\S* before (\d+): ")
+_PARENT_RE = re.compile(r"parent state regs=\S* stack=\S*:(.*)")
+_SUMMARY_RE = re.compile(r"processed \d+ insns")
+_SRC_RE = re.compile(r"; ")
+_BTF_LINE_RE = re.compile(
+    r"(?:\[\d+\] [A-Z_]+ |\t\S|(?:magic|version|flags|hdr_len|type_off|type_len|str_off|str_len|btf_total_size): )"
+)
+_NOISE_PREFIXES = (
+    "ERROR:",
+    "Error:",
+    "Warning:",
+    "Kernel error log:",
+    "PROCESSING ",
+    "Processing ",
+    "<SHORTENED>",
+    "CO-RE tracer failed",
+    "File ",
+    "Program ",
+    "Verdict ",
+    "Done.",
+    "Summary:",
+)
+
+
+def _state_frame(state: str) -> int | None:
+    m = _FRAME_RE.match(state)
+    return int(m.group(1)) if m else None
+
+
+def _numbered(line: str) -> Line:
+    lm = _LIVE_ROW_RE.match(line)
+    if lm is not None:
+        return Line("liveness", int(lm.group(1)))
+    m = _INSN_RE.match(line)
+    if m is not None:
+        idx = int(m.group(1))
+        rest = m.group(3)
+        cut = rest.find(" ;")
+        if cut >= 0:
+            state = rest[cut + 2 :]
+            return Line(
+                "insn_state", idx, _state_frame(state), m.group(2), rest[:cut].rstrip(), state
+            )
+        bm = _INLINE_BRANCH_RE.match(rest)
+        if bm is not None:  # 6.1-era: "64: (55) if r0 != 0x0 goto pc+6 71: R0=..."
+            state = bm.group(3)
+            return Line(
+                "insn_state",
+                idx,
+                _state_frame(state),
+                m.group(2),
+                bm.group(1),
+                state,
+                int(bm.group(2)),
+            )
+        return Line("insn", idx, None, m.group(2), rest.rstrip())
+    m = _IDX_RE.match(line)
+    if m is None:
+        return Line(UNRECOGNIZED)
+    idx = int(m.group(1))
+    rest = m.group(2)
+    if rest == " safe":
+        return Line("prune", idx)
+    if not rest or _STATE_START_RE.match(rest):
+        return Line("state", idx, _state_frame(rest), state=rest)
+    om = _OLD_INSN_RE.match(line)
+    if om is not None:
+        return Line("insn", idx, None, None, om.group(2).rstrip())
+    return Line(UNRECOGNIZED, idx)
+
+
+def classify(line: str) -> Line:
+    """Classify one log line (without its newline). Never raises."""
+    if not line or line.isspace() or not line.strip("\x00 \t"):
+        return Line("blank")  # also the C string's NUL some tools keep at the end
+    c = line[0]
+    if "0" <= c <= "9":
+        return _numbered(line)
+    if c == ";":
+        return Line("source")
+    if c == " " or c == "\t":
+        if _STATE_START_RE.match(line):
+            return Line("state", None, _state_frame(line), state=line)
+        if _LIVE_ROW_RE.match(line):
+            m = _LIVE_ROW_RE.match(line)
+            return Line("liveness", int(m.group(1)) if m else None)
+        if c == "\t" and _BTF_LINE_RE.match(line):
+            return Line("btf")
+        return Line(UNRECOGNIZED)
+    if c == "m" and line.startswith("mark_precise: "):
+        m = _MARK_PRECISE_RE.match(line)
+        if m is None:
+            return Line(UNRECOGNIZED)
+        frame = int(m.group(1))
+        rest = m.group(2)
+        bm = _BT_REGS_RE.match(rest)
+        if bm is not None:
+            return Line("backtrack", int(bm.group(1)), frame)
+        pm = _PARENT_RE.match(rest)
+        if pm is not None:
+            return Line("backtrack", None, frame, state=pm.group(1)[1:])
+        if rest.startswith(("last_idx ", "falling back", "regs=")):
+            return Line("backtrack", None, frame)
+        return Line(UNRECOGNIZED)
+    if c == "f":
+        if line.startswith("from "):
+            m = _FROM_RE.match(line)
+            if m is None:
+                return Line(UNRECOGNIZED)
+            rest = m.group(3)
+            target = int(m.group(2))
+            if rest == " safe":
+                return Line("prune", target, target=target)
+            if rest and not _STATE_START_RE.match(rest):
+                return Line(UNRECOGNIZED, target)
+            return Line("branch", target, _state_frame(rest), state=rest or None, target=target)
+        if line.startswith("func#"):
+            return Line("func")
+        if line.startswith("frame ") and ": propagating " in line:
+            return Line("backtrack")
+    if c == "R" and _BARE_STATE_RE.match(line):  # 4.x fragments: "R0=inv1 R1=ctx ..."
+        return Line("state", None, None, state=" " + line)
+    if c == "L" and line.startswith("Live regs before insn:"):
+        return Line("liveness")
+    if c == "(" and _CALLCHAIN_RE.match(line):
+        return Line("liveness")
+    if c == "S" and line.startswith("SCC "):
+        return Line("scc")
+    if c == "c" and line in ("caller:", "callee:"):
+        return Line("call")
+    if c == "r" and line == "returning from callee:":
+        return Line("call")
+    if c == "t" and line.startswith("to caller at "):
+        return Line("call")
+    if c == "F" and line.startswith("Func#"):
+        return Line("func")
+    if c == "V" and line.startswith("Validating "):
+        return Line("func")
+    if c == "p":
+        if _SUMMARY_RE.match(line):
+            return Line("summary")
+        if line.startswith("parent didn't have ") or line.startswith("propagating "):
+            return Line("backtrack")
+    if c == "v" and line.startswith("verification time "):
+        return Line("summary")
+    if c == "s" and line.startswith("stack depth "):
+        return Line("summary")
+    if c == "l":
+        if line.startswith("libbpf: "):
+            return Line("libbpf")
+        if line.startswith("last_idx "):
+            return Line("backtrack")
+    if c == "r" and line.startswith("regs=") and " before " in line:
+        return Line("backtrack")
+    if c == "-" and line.startswith("-- ") and "PROG LOAD LOG --" in line:
+        return Line("libbpf")
+    if line.startswith(_NOISE_PREFIXES):
+        return Line("noise")
+    if _BTF_LINE_RE.match(line):
+        return Line("btf")
+    if line.isprintable():
+        return Line("message")
+    return Line(UNRECOGNIZED)

@@ -1,0 +1,946 @@
+"""A verifier log per program, and its tables.
+
+:func:`parse_log` splits text into programs (libbpf's ``-- BEGIN PROG LOAD LOG --`` wrappers,
+as printed by libbpf and ``bpftool -d``; veristat's ``PROCESSING x.o/prog, ... VERIFIER LOG:``
+blocks; plain logs, one program per ``processed N insns`` line) and returns one :class:`Log`
+each. A Log classifies every line with :mod:`bpfkit.verifier.grammar`, decodes every printed
+state with :mod:`bpfkit.verifier.values`, and builds its DataFrames on first use.
+
+For speed the decoding is memoized on the state text and on each register token, and the
+register and stack tables are built column-wise from integer codes into the table of distinct
+tokens (a loop's states repeat). :func:`iter_frames` streams a huge log in chunks of lines,
+keeping the parser's position (step, path, frame) across chunks, and :func:`write_parquet`
+writes the chunks to Parquet files without holding the whole log.
+
+Examples
+--------
+>>> text = '''0: R1=ctx() R10=fp0
+... 0: (b7) r0 = 0                       ; R0_w=0
+... 1: (95) exit
+... processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+... '''
+>>> [log] = parse_log(text, name="ret0")
+>>> log.verdict, log.stats.insns_processed, log.kinds["insn_state"]
+('accept', 2, 1)
+>>> log.registers[["step", "line", "reg", "type", "raw"]].values.tolist()
+[[0, 1, 1, 'ctx', 'ctx()'], [0, 1, 10, 'fp', 'fp0'], [0, 2, 0, 'scalar', '0']]
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import lzma
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bpfkit.errors import LogError
+from bpfkit.verifier.grammar import UNRECOGNIZED, classify
+from bpfkit.verifier.values import RegState, StackSlot, parse_state
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Log",
+    "LogStats",
+    "parse_log",
+    "load_log",
+    "iter_logs",
+    "iter_frames",
+    "write_parquet",
+    "read_text",
+]
+
+_PROCESSED_RE = re.compile(
+    r"processed (\d+) insns(?: \(limit (\d+)\))?"
+    r"(?: max_states_per_insn (\d+))?(?: total_states (\d+))?(?: peak_states (\d+))?"
+    r"(?: mark_read (\d+))?"
+)
+_VTIME_RE = re.compile(r"verification time (\d+) usec")
+_DEPTH_RE = re.compile(r"stack depth (\d+(?:\+\d+)*)")
+_OLD_DEPTH_RE = re.compile(r"processed \d+ insns.*, stack depth (\d+(?:\+\d+)*)")
+_SRC_AT_RE = re.compile(r"; (.*) @ (\S+):(\d+)$")
+_BEGIN_RE = re.compile(r"(?:libbpf: prog '([^']*)': )?-- BEGIN PROG LOAD LOG --")
+_VERISTAT_RE = re.compile(
+    r"PROCESSING (\S+?)/(\S+?), DURATION US: \d+, VERDICT: \w+, VERIFIER LOG:"
+)
+_REG_LIST_RE = re.compile(r"regs=(\S*) stack=(\S*?)(?: before|:)")
+
+
+class LogStats(NamedTuple):
+    """The summary lines: ``processed N insns (limit L) max_states_per_insn ...``,
+    ``verification time T usec``, ``stack depth A+B``; None where absent."""
+
+    insns_processed: int | None = None
+    insn_limit: int | None = None
+    max_states_per_insn: int | None = None
+    total_states: int | None = None
+    peak_states: int | None = None
+    mark_read: int | None = None
+    verification_time_usec: int | None = None
+    stack_depth: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    frame: int | None
+    regs: tuple[int, ...]
+    slots: tuple[int, ...]
+    refs: tuple[int, ...]
+
+
+class _Tokens:
+    """Distinct register/stack tokens, coded as integers."""
+
+    def __init__(self) -> None:
+        self.reg_code: dict[str, int] = {}
+        self.regs: list[tuple[int, RegState, str]] = []
+        self.slot_code: dict[str, int] = {}
+        self.slots: list[tuple[StackSlot, str]] = []
+        self.states: dict[str, _Decoded | None] = {}
+
+    def decode(self, text: str) -> _Decoded | None:
+        d = self.states.get(text, _MISSING)
+        if d is not _MISSING:
+            return d  # type: ignore[return-value]
+        if len(self.states) > 500_000:
+            self.states.clear()
+        try:
+            st = parse_state(text)
+        except LogError:
+            self.states[text] = None
+            return None
+        rc: list[int] = []
+        for regno, reg, raw in st.regs:
+            c = self.reg_code.get(raw)
+            if c is None:
+                c = self.reg_code[raw] = len(self.regs)
+                self.regs.append((regno, reg, raw))
+            rc.append(c)
+        sc: list[int] = []
+        for slot, raw in st.slots:
+            c = self.slot_code.get(raw)
+            if c is None:
+                c = self.slot_code[raw] = len(self.slots)
+                self.slots.append((slot, raw))
+            sc.append(c)
+        frame = st.frame if st.frame is not None else 0
+        dec = _Decoded(frame, tuple(rc), tuple(sc), st.refs)
+        self.states[text] = dec
+        return dec
+
+
+_MISSING = object()
+
+
+class _Builder:
+    """Incremental parser of one program's lines; tables accumulate as column lists."""
+
+    def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
+        self.tokens = tokens or _Tokens()
+        self.strict = strict
+        self.step = 0
+        self.path = 0
+        self.frame = 0
+        self.in_call_block = False
+        self.src: tuple[str | None, int | None, str | None] = (None, None, None)
+        self.instructions: dict[
+            int, tuple[str | None, str | None, str | None, int | None, str | None]
+        ] = {}
+        self.summary: dict[str, Any] = {}
+        self.last_line = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.l_line: list[int] = []
+        self.l_kind: list[str] = []
+        self.l_insn: list[int | None] = []
+        self.l_frame: list[int | None] = []
+        self.l_text: list[str] = []
+        self.s_step: list[int] = []
+        self.s_line: list[int] = []
+        self.s_insn: list[int] = []
+        self.s_frame: list[int] = []
+        self.s_path: list[int] = []
+        # state occurrences: (step, line, insn, frame) and decoded
+        self.o_meta: list[tuple[int, int, int | None, int]] = []
+        self.o_dec: list[_Decoded] = []
+        self.b_rows: list[tuple[int, int, int | None, int]] = []
+        self.p_rows: list[tuple[int, int, int | None]] = []
+        self.bt_rows: list[tuple[int, int | None, int | None, str | None, str | None, str]] = []
+
+    def feed(self, lineno: int, text: str) -> None:
+        ln = classify(text)
+        kind = ln.kind
+        insn = ln.insn_idx
+        frame = ln.frame
+        self.last_line = lineno
+        if kind == "insn_state" or kind == "insn":
+            assert insn is not None
+            step = self.step
+            self.step += 1
+            if kind == "insn_state":
+                dec = self.tokens.decode(ln.state or "")
+                if dec is None:
+                    kind = self._bad(lineno, text)
+                else:
+                    frame = dec.frame
+                    self.frame = frame or 0
+                    if ln.target is None:
+                        self.o_meta.append((step, lineno, insn, self.frame))
+                        self.o_dec.append(dec)
+            if frame is None:
+                frame = self.frame
+            self.s_step.append(step)
+            self.s_line.append(lineno)
+            self.s_insn.append(insn)
+            self.s_frame.append(frame)
+            self.s_path.append(self.path)
+            if insn not in self.instructions:
+                f, sl, st = self.src
+                self.instructions[insn] = (ln.opcode, ln.asm, f, sl, st)
+            self.in_call_block = False
+        elif kind == "state" or kind == "branch":
+            dec = self.tokens.decode(ln.state or "") if ln.state else _EMPTY
+            if dec is None:
+                kind = self._bad(lineno, text)
+            else:
+                if kind == "branch":
+                    self.path += 1
+                    self.b_rows.append((self.step, lineno, _from_insn(text), insn or 0))
+                    self.in_call_block = False
+                frame = dec.frame
+                if not self.in_call_block and dec is not _EMPTY:
+                    self.frame = frame or 0
+                    self.o_meta.append((self.step, lineno, insn, self.frame))
+                    self.o_dec.append(dec)
+                elif dec is _EMPTY:
+                    frame = ln.frame
+                    if frame is not None and not self.in_call_block:
+                        self.frame = frame
+        elif kind == "source":
+            m = _SRC_AT_RE.match(text)
+            if m is not None:
+                self.src = (m.group(2), int(m.group(3)), m.group(1))
+            else:
+                self.src = (None, None, text[2:] if text.startswith("; ") else text[1:])
+        elif kind == "prune":
+            if ln.target is not None:
+                self.path += 1
+                self.b_rows.append((self.step, lineno, _from_insn(text), ln.target))
+            self.p_rows.append((self.step, lineno, insn))
+        elif kind == "backtrack":
+            regs = stack = None
+            m = _REG_LIST_RE.search(text)
+            if m is not None:
+                regs, stack = m.group(1), m.group(2)
+            if ln.state is not None and self.tokens.decode(ln.state) is None:
+                kind = self._bad(lineno, text)
+            else:
+                self.bt_rows.append((lineno, insn, frame, regs, stack, text))
+        elif kind == "call":
+            self.in_call_block = True
+        elif kind == "summary":
+            self._summary(text)
+        elif kind == UNRECOGNIZED and self.strict:
+            raise LogError(f"line {lineno}: unrecognized verifier log line {text[:80]!r}")
+        self.l_line.append(lineno)
+        self.l_kind.append(kind)
+        self.l_insn.append(insn)
+        self.l_frame.append(frame)
+        self.l_text.append(text)
+
+    def _bad(self, lineno: int, text: str) -> str:
+        if self.strict:
+            raise LogError(f"line {lineno}: cannot decode the state in {text[:80]!r}")
+        return UNRECOGNIZED
+
+    def _summary(self, text: str) -> None:
+        m = _PROCESSED_RE.match(text)
+        if m is not None:
+            keys = (
+                "insns_processed",
+                "insn_limit",
+                "max_states_per_insn",
+                "total_states",
+                "peak_states",
+                "mark_read",
+            )
+            for k, v in zip(keys, m.groups(), strict=True):
+                if v is not None:
+                    self.summary[k] = int(v)
+            om = _OLD_DEPTH_RE.match(text)
+            if om is not None:
+                self.summary["stack_depth"] = tuple(int(x) for x in om.group(1).split("+"))
+            return
+        m = _VTIME_RE.match(text)
+        if m is not None:
+            self.summary["verification_time_usec"] = int(m.group(1))
+            return
+        m = _DEPTH_RE.match(text)
+        if m is not None:
+            self.summary["stack_depth"] = tuple(int(x) for x in m.group(1).split("+"))
+
+
+_EMPTY = _Decoded(None, (), (), ())
+
+
+def _from_insn(text: str) -> int | None:
+    m = re.match(r"from (\d+) to", text)
+    return int(m.group(1)) if m else None
+
+
+class Log:
+    """The verifier log of one program: classified lines, decoded states, lazy DataFrames.
+
+    Build one with :func:`parse_log` or :func:`load_log`. Attributes: ``name``, ``verdict``
+    (``"accept"``, ``"reject"`` or ``"unknown"``), ``error`` (the kernel's error line(s)),
+    ``error_insn``, ``truncated``, ``level`` (1, 2 or None), ``stats`` (:class:`LogStats`),
+    ``kinds`` (kind -> line count). Tables (pandas DataFrames, built on first use and cached):
+    ``lines``, ``instructions``, ``steps``, ``registers``, ``stack``, ``refs``, ``branches``,
+    ``prunes``, ``backtracking``.
+    """
+
+    def __init__(self, builder: _Builder, name: str | None, text_complete: bool = True) -> None:
+        self._b = builder
+        self.name = name
+        self._cache: dict[str, pd.DataFrame] = {}
+        kinds = builder.l_kind
+        # the error: the last run of kernel messages with no instruction or state after it
+        err_idx: list[int] = []
+        for i in range(len(kinds) - 1, -1, -1):
+            k = kinds[i]
+            if k == "message":
+                err_idx.append(i)
+            elif k in ("blank", "noise", "libbpf", "summary", "btf"):
+                if err_idx and k not in ("blank",):
+                    # messages, then tool output: still the error block
+                    pass
+                continue
+            else:
+                break
+        err_idx.reverse()
+        for i in err_idx:
+            kinds[i] = "error"
+        self.error: str | None = "\n".join(builder.l_text[i] for i in err_idx) if err_idx else None
+        self.error_insn: int | None = builder.s_insn[-1] if (err_idx and builder.s_insn) else None
+        counts = Counter(kinds)
+        counts.setdefault(UNRECOGNIZED, 0)
+        self.kinds: dict[str, int] = dict(counts)
+        s = builder.summary
+        self.stats = LogStats(
+            s.get("insns_processed"),
+            s.get("insn_limit"),
+            s.get("max_states_per_insn"),
+            s.get("total_states"),
+            s.get("peak_states"),
+            s.get("mark_read"),
+            s.get("verification_time_usec"),
+            s.get("stack_depth"),
+        )
+        has_summary = "insns_processed" in s
+        if self.error is not None:
+            self.verdict = "reject"
+        elif has_summary:
+            self.verdict = "accept"
+        else:
+            self.verdict = "unknown"
+        self.truncated = (not has_summary and self.error is None) or (
+            not text_complete and not has_summary
+        )
+        if (
+            counts.get("backtrack")
+            or counts.get("liveness")
+            or counts.get("scc")
+            or any(
+                t.startswith("func#")
+                for t, k in zip(builder.l_text, kinds, strict=True)
+                if k == "func"
+            )
+        ):
+            self.level: int | None = 2
+        elif counts.get("insn") or counts.get("insn_state"):
+            self.level = 1
+        else:
+            self.level = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Log {self.name!r} {self.verdict} lines={len(self._b.l_kind)} "
+            f"insns_processed={self.stats.insns_processed} unrecognized={self.kinds[UNRECOGNIZED]}>"
+        )
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = [
+            ("program", self.name or ""),
+            ("verdict", self.verdict),
+            ("error", self.error or ""),
+            ("error insn", "" if self.error_insn is None else str(self.error_insn)),
+            ("level", "" if self.level is None else str(self.level)),
+            ("truncated", str(self.truncated)),
+        ]
+        rows += [(k, "" if v is None else str(v)) for k, v in self.stats._asdict().items()]
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.kinds.items()))
+        rows.append(("line kinds", kinds))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>"
+            f"<pre style='margin:0'>{esc(v)}</pre></td></tr>"
+            for k, v in rows
+        )
+        return f"<table class='bpfkit-log'>{body}</table>"
+
+    @property
+    def text(self) -> str:
+        """The program's log lines joined with newlines."""
+        return "\n".join(self._b.l_text)
+
+    def _get(self, key: str) -> pd.DataFrame:
+        df = self._cache.get(key)
+        if df is None:
+            df = _TABLES[key](self._b)
+            self._cache[key] = df
+        return df
+
+    @property
+    def lines(self) -> pd.DataFrame:
+        """[line, kind, insn_idx, frame, text], one row per line (line numbers of the file)."""
+        return self._get("lines")
+
+    @property
+    def instructions(self) -> pd.DataFrame:
+        """[insn_idx, opcode, asm, src_file, src_line, src_text], one row per instruction seen."""
+        return self._get("instructions")
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        """[step, line, insn_idx, frame, path]: each visit of an instruction, in order."""
+        return self._get("steps")
+
+    @property
+    def registers(self) -> pd.DataFrame:
+        """Register states in long format, one row per register per printed state."""
+        return self._get("registers")
+
+    @property
+    def stack(self) -> pd.DataFrame:
+        """[step, line, insn_idx, frame, off, slot_types, spilled, written, raw]."""
+        return self._get("stack")
+
+    @property
+    def refs(self) -> pd.DataFrame:
+        """[step, line, insn_idx, ref_obj_id]: references held in each printed state."""
+        return self._get("refs")
+
+    @property
+    def branches(self) -> pd.DataFrame:
+        """[step, line, from_insn, to_insn]: each ``from X to Y:`` (a new path)."""
+        return self._get("branches")
+
+    @property
+    def prunes(self) -> pd.DataFrame:
+        """[step, line, insn_idx]: each ``safe`` (state pruned)."""
+        return self._get("prunes")
+
+    @property
+    def backtracking(self) -> pd.DataFrame:
+        """[line, insn_idx, frame, regs, stack, text]: precision backtracking lines."""
+        return self._get("backtracking")
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """All tables by name."""
+        return {k: self._get(k) for k in _TABLES}
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _lines_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "line": _arr(b.l_line, dtype="int64"),
+            "kind": pd.Categorical(b.l_kind),
+            "insn_idx": _arr(b.l_insn, dtype="Int64"),
+            "frame": _arr(b.l_frame, dtype="Int64"),
+            "text": b.l_text,
+        }
+    )
+
+
+def _instructions_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    idx = sorted(b.instructions)
+    rows = [b.instructions[i] for i in idx]
+    return pd.DataFrame(
+        {
+            "insn_idx": _arr(idx, dtype="int64"),
+            "opcode": [r[0] for r in rows],
+            "asm": [r[1] for r in rows],
+            "src_file": [r[2] for r in rows],
+            "src_line": _arr([r[3] for r in rows], dtype="Int64"),
+            "src_text": [r[4] for r in rows],
+        }
+    )
+
+
+def _steps_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "step": _arr(b.s_step, dtype="int64"),
+            "line": _arr(b.s_line, dtype="int64"),
+            "insn_idx": _arr(b.s_insn, dtype="int64"),
+            "frame": _arr(b.s_frame, dtype="int64"),
+            "path": _arr(b.s_path, dtype="int64"),
+        }
+    )
+
+
+_REG_COLUMNS = (
+    "reg",
+    "type",
+    "or_null",
+    "flags",
+    "btf_type",
+    "id",
+    "ref_obj_id",
+    "non_own_ref",
+    "off",
+    "smin",
+    "smax",
+    "umin",
+    "umax",
+    "smin32",
+    "smax32",
+    "umin32",
+    "umax32",
+    "var_off_value",
+    "var_off_mask",
+    "precise",
+    "written",
+    "raw",
+)
+
+
+def _flags(r: RegState) -> str:
+    f = list(r.flags)
+    if r.non_own_ref and "alloc" not in f:
+        f.append("alloc")
+    return ",".join(f)
+
+
+def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
+    import numpy as np
+
+    counts = np.fromiter(
+        (len(d.regs if which == "regs" else d.slots) for d in b.o_dec),
+        dtype=np.int64,
+        count=len(b.o_dec),
+    )
+    codes: list[int] = []
+    ext = codes.extend
+    if which == "regs":
+        for d in b.o_dec:
+            ext(d.regs)
+    else:
+        for d in b.o_dec:
+            ext(d.slots)
+    meta = b.o_meta
+    n = len(meta)
+    step = np.fromiter((m[0] for m in meta), dtype=np.int64, count=n)
+    line = np.fromiter((m[1] for m in meta), dtype=np.int64, count=n)
+    insn = np.fromiter((-1 if m[2] is None else m[2] for m in meta), dtype=np.int64, count=n)
+    frame = np.fromiter((m[3] for m in meta), dtype=np.int64, count=n)
+    base = {
+        "step": np.repeat(step, counts),
+        "line": np.repeat(line, counts),
+        "insn_idx": np.repeat(insn, counts),
+        "frame": np.repeat(frame, counts),
+    }
+    return base, np.asarray(codes, dtype=np.int64)
+
+
+def _arr(values: Any, dtype: str) -> Any:
+    import pandas as pd
+
+    return pd.array(values, dtype=dtype)
+
+
+def _nullable(values: list[Any], dtype: str) -> Any:
+    return _arr(values, dtype=dtype)
+
+
+def _registers_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    base, codes = _occurrence_columns(b, "regs")
+    toks = b.tokens.regs
+    uniq: dict[str, Any] = {
+        "reg": np.array([t[0] for t in toks], dtype=np.int64),
+        "type": np.array([t[1].type for t in toks], dtype=object),
+        "or_null": np.array([t[1].or_null for t in toks], dtype=bool),
+        "flags": np.array([_flags(t[1]) for t in toks], dtype=object),
+        "btf_type": np.array([t[1].btf_type for t in toks], dtype=object),
+        "id": np.array([t[1].id for t in toks], dtype=np.int64),
+        "ref_obj_id": np.array([t[1].ref_obj_id for t in toks], dtype=np.int64),
+        "non_own_ref": np.array([t[1].non_own_ref for t in toks], dtype=bool),
+        "off": np.array([t[1].off for t in toks], dtype=np.int64),
+        "precise": np.array([t[1].precise for t in toks], dtype=bool),
+        "written": np.array([t[1].written for t in toks], dtype=bool),
+        "raw": np.array([t[2].partition("=")[2] for t in toks], dtype=object),
+    }
+    for name in ("smin", "smax", "smin32", "smax32", "umin32", "umax32"):
+        uniq[name] = _nullable([getattr(t[1], name) for t in toks], "Int64")
+    for name in ("umin", "umax", "var_off_value", "var_off_mask"):
+        uniq[name] = _nullable([getattr(t[1], name) for t in toks], "UInt64")
+    cols: dict[str, Any] = {}
+    for k, v in base.items():
+        cols[k] = v
+    if len(base["insn_idx"]):
+        cols["insn_idx"] = _arr(np.where(base["insn_idx"] < 0, 0, base["insn_idx"]), dtype="Int64")
+        cols["insn_idx"][base["insn_idx"] < 0] = pd.NA
+    else:
+        cols["insn_idx"] = _arr([], dtype="Int64")
+    for name in _REG_COLUMNS:
+        col = uniq[name]
+        cols[name] = col.take(codes) if len(toks) else col[:0]
+    df = pd.DataFrame(cols)
+    df["type"] = df["type"].astype("category")
+    return df
+
+
+def _stack_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    base, codes = _occurrence_columns(b, "slots")
+    toks = b.tokens.slots
+    uniq = {
+        "off": np.array([t[0].off for t in toks], dtype=np.int64),
+        "slot_types": np.array([t[0].slot_types for t in toks], dtype=object),
+        "spilled": np.array(
+            [t[0].spilled.render() if t[0].spilled is not None else t[0].special for t in toks],
+            dtype=object,
+        ),
+        "written": np.array([t[0].written for t in toks], dtype=bool),
+        "raw": np.array([t[1].partition("=")[2] for t in toks], dtype=object),
+    }
+    cols: dict[str, Any] = dict(base)
+    cols["insn_idx"] = _arr(base["insn_idx"], dtype="Int64")
+    cols["insn_idx"][base["insn_idx"] < 0] = pd.NA
+    for name, col in uniq.items():
+        cols[name] = col.take(codes) if len(toks) else col[:0]
+    return pd.DataFrame(cols)
+
+
+def _refs_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    step: list[int] = []
+    line: list[int] = []
+    insn: list[int | None] = []
+    ref: list[int] = []
+    for (s, ln, i, _f), d in zip(b.o_meta, b.o_dec, strict=True):
+        for r in d.refs:
+            step.append(s)
+            line.append(ln)
+            insn.append(i)
+            ref.append(r)
+    return pd.DataFrame(
+        {
+            "step": _arr(step, dtype="int64"),
+            "line": _arr(line, dtype="int64"),
+            "insn_idx": _arr(insn, dtype="Int64"),
+            "ref_obj_id": _arr(ref, dtype="int64"),
+        }
+    )
+
+
+def _branches_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = b.b_rows
+    return pd.DataFrame(
+        {
+            "step": _arr([r[0] for r in rows], dtype="int64"),
+            "line": _arr([r[1] for r in rows], dtype="int64"),
+            "from_insn": _arr([r[2] for r in rows], dtype="Int64"),
+            "to_insn": _arr([r[3] for r in rows], dtype="int64"),
+        }
+    )
+
+
+def _prunes_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = b.p_rows
+    return pd.DataFrame(
+        {
+            "step": _arr([r[0] for r in rows], dtype="int64"),
+            "line": _arr([r[1] for r in rows], dtype="int64"),
+            "insn_idx": _arr([r[2] for r in rows], dtype="Int64"),
+        }
+    )
+
+
+def _backtracking_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = b.bt_rows
+    return pd.DataFrame(
+        {
+            "line": _arr([r[0] for r in rows], dtype="int64"),
+            "insn_idx": _arr([r[1] for r in rows], dtype="Int64"),
+            "frame": _arr([r[2] for r in rows], dtype="Int64"),
+            "regs": [r[3] for r in rows],
+            "stack": [r[4] for r in rows],
+            "text": [r[5] for r in rows],
+        }
+    )
+
+
+_TABLES = {
+    "lines": _lines_frame,
+    "instructions": _instructions_frame,
+    "steps": _steps_frame,
+    "registers": _registers_frame,
+    "stack": _stack_frame,
+    "refs": _refs_frame,
+    "branches": _branches_frame,
+    "prunes": _prunes_frame,
+    "backtracking": _backtracking_frame,
+}
+
+# ----------------------------------------------------------------------------- splitting
+
+
+_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
+
+
+def _iter_programs(
+    lines: Iterable[tuple[int, str]], default: str | None, strict: bool
+) -> Iterator[Log]:
+    """The one splitter behind :func:`parse_log` and :func:`iter_logs`.
+
+    libbpf/bpftool ``-- BEGIN PROG LOAD LOG --`` blocks (named by ``libbpf: prog 'x':``) and
+    veristat ``PROCESSING x.o/prog ...`` blocks each make a program; once a file has a libbpf
+    block, lines between blocks (libbpf's own chatter) belong to no program. Otherwise a plain
+    log starts a new program at the first kernel line after a ``processed N insns`` line.
+    """
+    b: _Builder | None = None
+    name = default
+    wrapped = False
+    ended = False  # plain mode: the current program printed its summary
+    complete = True
+
+    def has_kernel_lines(bb: _Builder) -> bool:
+        return any(k not in _NON_KERNEL or k == "summary" for k in bb.l_kind)
+
+    for lineno, raw in lines:
+        complete = raw.endswith("\n")
+        text = raw[:-1] if complete else raw
+        if "PROG LOAD LOG --" in text:
+            m = _BEGIN_RE.search(text)
+            if m is not None:
+                if b is not None and (wrapped or has_kernel_lines(b)):
+                    yield Log(b, name)
+                b = _Builder(strict=strict)
+                name = m.group(1) if m.group(1) is not None else default
+                wrapped = True
+                ended = False
+                b.feed(lineno, text)
+                continue
+            if b is not None and wrapped and "-- END PROG LOAD LOG --" in text:
+                b.feed(lineno, text)
+                yield Log(b, name)
+                b = None
+                continue
+        if wrapped and b is None:
+            continue
+        vm = _VERISTAT_RE.match(text) if text.startswith("PROCESSING ") else None
+        if vm is not None:
+            if b is not None and has_kernel_lines(b):
+                yield Log(b, name)
+            b = _Builder(strict=strict)
+            name = vm.group(2)
+            ended = False
+        elif ended and not wrapped and classify(text).kind not in _NON_KERNEL:
+            assert b is not None
+            yield Log(b, name)
+            b = _Builder(strict=strict)
+            ended = False
+        if b is None:
+            b = _Builder(strict=strict)
+        b.feed(lineno, text)
+        if not wrapped and text.startswith("processed ") and b.l_kind[-1] == "summary":
+            ended = True
+    if b is not None and b.l_kind:
+        yield Log(b, name, text_complete=complete)
+
+
+def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> list[Log]:
+    """Parse verifier log text: one :class:`Log` per program found in it.
+
+    ``name`` names the program of a plain log (wrapped logs carry their own names).
+    ``strict=True`` raises :class:`~bpfkit.errors.LogError` (with the line number) at the
+    first unrecognized line instead of marking it.
+
+    Examples
+    --------
+    >>> logs = parse_log("libbpf: prog 'p': -- BEGIN PROG LOAD LOG --\\nR2 !read_ok\\n"
+    ...                  "processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 "
+    ...                  "peak_states 0 mark_read 0\\n-- END PROG LOAD LOG --\\n")
+    >>> logs[0].name, logs[0].verdict, logs[0].error
+    ('p', 'reject', 'R2 !read_ok')
+    """
+    if not isinstance(text, str):
+        raise LogError(f"parse_log expects text (str), got {type(text).__name__}")
+    logs = list(_iter_programs(enumerate(_split_keepends(text), 1), name, strict))
+    if not logs:
+        logs.append(Log(_Builder(strict=strict), name, text_complete=True))
+    return logs
+
+
+def _split_keepends(text: str) -> Iterator[str]:
+    """Lines ending at ``\\n`` only (a log's ``\\r`` or form feed is text, as in a file)."""
+    start = 0
+    find = text.find
+    while True:
+        end = find("\n", start)
+        if end < 0:
+            if start < len(text):
+                yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read."""
+    return "".join(_open_lines(path))
+
+
+def _default_name(path: str | os.PathLike[str]) -> str:
+    return Path(path).name.split(".")[0]
+
+
+def load_log(
+    path: str | os.PathLike[str], *, program: str | None = None, strict: bool = False
+) -> list[Log]:
+    """Read and parse a log file (``.gz``/``.xz`` ok); ``program`` keeps only that program.
+
+    A plain log's program is named after the file (up to its first dot).
+    """
+    logs = parse_log(read_text(path), name=_default_name(path), strict=strict)
+    if program is not None:
+        logs = [lg for lg in logs if lg.name == program]
+        if not logs:
+            raise LogError(f"no program {program!r} in {str(path)!r}")
+    return logs
+
+
+def _open_lines(path: str | os.PathLike[str]) -> Iterator[str]:
+    p = Path(path)
+    try:
+        if p.suffix == ".xz":
+            f: Any = lzma.open(p, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
+        elif p.suffix == ".gz":
+            f = gzip.open(p, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
+        else:
+            f = open(p, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+    try:
+        with f:
+            yield from f
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+
+
+def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Log]:
+    """Yield the programs of a (possibly huge) log file one at a time.
+
+    Only one program's lines are held at once; the programs are the same as
+    :func:`load_log` returns.
+    """
+    yield from _iter_programs(enumerate(_open_lines(path), 1), _default_name(path), strict)
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    *,
+    tables: Iterable[str] = ("lines", "steps", "registers"),
+    chunk_lines: int = 500_000,
+    strict: bool = False,
+) -> Iterator[dict[str, pd.DataFrame]]:
+    """Stream a huge single-program log as chunks of tables (dicts name -> DataFrame).
+
+    The parser keeps its position (step, path, frame, distinct tokens) across chunks, so the
+    concatenated chunks equal the tables of the whole log; memory stays bounded by the chunk.
+    """
+    wanted = tuple(tables)
+    for t in wanted:
+        if t not in _TABLES or t == "instructions":
+            raise LogError(
+                f"cannot stream table {t!r}; choose from {sorted(set(_TABLES) - {'instructions'})}"
+            )
+    b = _Builder(strict=strict)
+    n = 0
+    for lineno, raw in enumerate(_open_lines(path), 1):
+        b.feed(lineno, raw[:-1] if raw.endswith("\n") else raw)
+        n += 1
+        if n >= chunk_lines:
+            yield {t: _TABLES[t](b) for t in wanted}
+            b.reset()
+            n = 0
+    if n:
+        yield {t: _TABLES[t](b) for t in wanted}
+
+
+def write_parquet(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    tables: Iterable[str] = ("lines", "steps", "registers"),
+    chunk_lines: int = 500_000,
+) -> dict[str, int]:
+    """Stream a log into ``out_dir/<table>.parquet`` files; return rows written per table."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover
+        raise LogError("writing Parquet needs pyarrow (pip install pyarrow)") from None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, Any] = {}
+    rows: dict[str, int] = {}
+    try:
+        for chunk in iter_frames(path, tables=tables, chunk_lines=chunk_lines):
+            for name, df in chunk.items():
+                if name == "lines":
+                    df = df.assign(kind=df["kind"].astype(str))
+                if name == "registers":
+                    df = df.assign(type=df["type"].astype(str))
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                w = writers.get(name)
+                if w is None:
+                    w = writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
+                else:
+                    table = table.cast(w.schema)
+                w.write_table(table)
+                rows[name] = rows.get(name, 0) + len(df)
+    finally:
+        for w in writers.values():
+            w.close()
+    return rows
