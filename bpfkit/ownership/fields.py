@@ -1,0 +1,912 @@
+"""Special fields of map values, global sections and program-allocated types.
+
+This module recomputes, from a program's BTF, what the kernel computes when it parses BTF in
+``btf_parse_fields()`` (kernel/bpf/btf.c): which members are ``bpf_spin_lock``,
+``bpf_res_spin_lock``, ``bpf_timer``, ``bpf_wq``, ``bpf_task_work``, ``bpf_list_head`` /
+``bpf_list_node``, ``bpf_rb_root`` / ``bpf_rb_node``, ``bpf_refcount`` and kptrs (``kptr``,
+``kptr_untrusted``, ``percpu_kptr``, ``uptr``), at which offsets, and, for list heads and rb
+roots, which type and node field the ``contains:TYPE:FIELD`` declaration tag names.
+
+It follows the kernel's rules (as of Linux 6.18):
+
+- Special structs are recognised by name and must have the kernel's size; a spin lock, res spin
+  lock, timer, wq or task_work may appear once per struct level (else ``E2BIG``).
+- Nested structs and arrays are walked (``btf_find_field_one()`` / ``btf_find_nested_struct()``,
+  since Linux 6.11, commits 64e8ee814819 "bpf: look into the types of the fields of a struct
+  type recursively" and 994796c0256c "bpf: limit the number of levels of a nested struct type"),
+  at most ``MAX_RESOLVE_DEPTH`` (32) levels; only kptrs, list heads and rb roots may be repeated
+  by an array (``btf_repeat_fields()``).
+- A kptr is a pointer (optionally ``volatile``) to exactly one non-attribute type tag (``kptr``,
+  ``kptr_untrusted``, ``percpu_kptr``, ``uptr``) on a struct; any other tag is ``EINVAL``.
+- At most ``BTF_FIELDS_MAX`` (11) fields per record (``E2BIG``); fields may not overlap
+  (``EEXIST``); a list head or rb root needs a spin lock (or res spin lock) in the same record;
+  spin lock and res spin lock exclude each other; a type with both a list node and an rb node
+  needs a ``bpf_refcount`` (Linux 6.4, commit d2dcc67df910 "bpf: Migrate bpf_rbtree_add and
+  bpf_list_push_{front,back} to possibly fail"); a type that is both a collection root and a
+  node may not own a root type (``ELOOP``, ``btf_check_and_fixup_fields()``).
+- Program-allocated types ("struct metas", ``btf_parse_struct_metas()``) are the structs with a
+  direct member whose type is one of the special structs or a kptr; an error in one of them
+  makes the whole BTF load fail.
+
+Examples
+--------
+>>> KIND_SIZE["list_head"], KIND_SIZE["rb_node"], BTF_FIELDS_MAX
+(16, 32, 11)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bpfkit.btf.types import (
+    Array,
+    BTFKind,
+    Datasec,
+    Ptr,
+    Struct,
+    TypeTag,
+    Union,
+    Var,
+    Volatile,
+)
+from bpfkit.errors import BpfkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bpfkit.btf.spec import Spec
+
+__all__ = [
+    "SpecialField",
+    "FieldRecord",
+    "KIND_SIZE",
+    "KIND_ALIGN",
+    "STRUCT_KIND",
+    "KPTR_TAGS",
+    "MAP_FIELD_KINDS",
+    "ALLOC_FIELD_KINDS",
+    "BTF_FIELDS_MAX",
+    "MAX_RESOLVE_DEPTH",
+    "KPTR_DTOR_TYPES",
+    "parse_fields",
+    "check_map_type",
+    "struct_metas",
+    "map_value_records",
+    "global_section_records",
+    "all_records",
+    "resolve_kptr",
+    "fields_frame",
+    "records_frame",
+]
+
+#: Size in bytes of each special field (``btf_field_type_size()``; sizes of the uapi structs).
+KIND_SIZE: dict[str, int] = {
+    "spin_lock": 4,
+    "res_spin_lock": 4,
+    "timer": 16,
+    "wq": 16,
+    "task_work": 8,
+    "list_head": 16,
+    "list_node": 24,
+    "rb_root": 16,
+    "rb_node": 32,
+    "refcount": 4,
+    "kptr": 8,
+    "kptr_untrusted": 8,
+    "percpu_kptr": 8,
+    "uptr": 8,
+}
+#: Alignment the kernel requires (``btf_field_type_align()``); a misaligned field is ignored.
+KIND_ALIGN: dict[str, int] = {
+    "spin_lock": 4,
+    "res_spin_lock": 4,
+    "timer": 8,
+    "wq": 8,
+    "task_work": 8,
+    "list_head": 8,
+    "list_node": 8,
+    "rb_root": 8,
+    "rb_node": 8,
+    "refcount": 4,
+    "kptr": 8,
+    "kptr_untrusted": 8,
+    "percpu_kptr": 8,
+    "uptr": 8,
+}
+#: Struct name -> field kind (``btf_get_field_type()``).
+STRUCT_KIND: dict[str, str] = {
+    "bpf_spin_lock": "spin_lock",
+    "bpf_res_spin_lock": "res_spin_lock",
+    "bpf_timer": "timer",
+    "bpf_wq": "wq",
+    "bpf_task_work": "task_work",
+    "bpf_list_head": "list_head",
+    "bpf_list_node": "list_node",
+    "bpf_rb_root": "rb_root",
+    "bpf_rb_node": "rb_node",
+    "bpf_refcount": "refcount",
+}
+#: Type tag -> kptr kind (``btf_find_kptr()``).
+KPTR_TAGS: dict[str, str] = {
+    "kptr": "kptr",
+    "kptr_untrusted": "kptr_untrusted",
+    "percpu_kptr": "percpu_kptr",
+    "uptr": "uptr",
+}
+_KPTR_KINDS = frozenset(KPTR_TAGS.values())
+_ONCE_KINDS = frozenset({"spin_lock", "res_spin_lock", "timer", "wq", "task_work"})
+_REPEATABLE = _KPTR_KINDS | {"list_head", "rb_root"}
+_ROOTS = frozenset({"list_head", "rb_root"})
+_NODES = frozenset({"list_node", "rb_node"})
+_NODE_OF_ROOT = {"list_head": "bpf_list_node", "rb_root": "bpf_rb_node"}
+
+#: Kinds searched in map values and global sections (``map_check_btf()``).
+MAP_FIELD_KINDS: frozenset[str] = frozenset(KIND_SIZE) - _NODES
+#: Kinds searched in program-allocated types (``btf_parse_struct_metas()``).
+ALLOC_FIELD_KINDS: frozenset[str] = frozenset(
+    {"spin_lock", "res_spin_lock", "list_head", "list_node", "rb_root", "rb_node", "refcount"}
+) | (_KPTR_KINDS - {"uptr"})
+#: Struct names whose presence as a direct member makes a struct a "struct meta".
+_ALLOC_OBJ_FIELDS = (
+    "bpf_spin_lock",
+    "bpf_list_head",
+    "bpf_list_node",
+    "bpf_rb_root",
+    "bpf_rb_node",
+    "bpf_refcount",
+)
+#: ``BTF_FIELDS_MAX`` in include/linux/bpf.h (11 since Linux 6.10, when bpf_wq was added).
+BTF_FIELDS_MAX = 11
+#: ``MAX_RESOLVE_DEPTH`` in kernel/bpf/btf.c: nesting limit of structs and arrays.
+MAX_RESOLVE_DEPTH = 32
+#: Kernel types registered with a destructor kfunc (``register_btf_id_dtor_kfuncs()``), the
+#: only kernel types a referenced ``__kptr`` may point to: task (kernel/bpf/helpers.c),
+#: cgroup (helpers.c), bpf_cpumask (kernel/bpf/cpumask.c), bpf_crypto_ctx (kernel/bpf/crypto.c).
+KPTR_DTOR_TYPES: frozenset[str] = frozenset(
+    {"task_struct", "cgroup", "bpf_cpumask", "bpf_crypto_ctx"}
+)
+
+# Map types that accept each field kind (``map_check_btf()`` in kernel/bpf/syscall.c).
+_LOCK_MAPS = frozenset(
+    {
+        "hash",
+        "array",
+        "cgroup_storage",
+        "sk_storage",
+        "inode_storage",
+        "task_storage",
+        "cgrp_storage",
+    }
+)
+_TIMER_MAPS = frozenset({"hash", "lru_hash", "array"})
+_KPTR_MAPS = frozenset(
+    {
+        "hash",
+        "percpu_hash",
+        "lru_hash",
+        "lru_percpu_hash",
+        "array",
+        "percpu_array",
+        "sk_storage",
+        "inode_storage",
+        "task_storage",
+        "cgrp_storage",
+    }
+)
+_MAP_TYPES_FOR_KIND: dict[str, frozenset[str]] = {
+    "spin_lock": _LOCK_MAPS,
+    "res_spin_lock": _LOCK_MAPS,
+    "timer": _TIMER_MAPS,
+    "wq": _TIMER_MAPS,
+    "task_work": _TIMER_MAPS,
+    "kptr": _KPTR_MAPS,
+    "kptr_untrusted": _KPTR_MAPS,
+    "percpu_kptr": _KPTR_MAPS,
+    "refcount": _KPTR_MAPS,
+    "uptr": frozenset({"task_storage"}),
+    "list_head": _TIMER_MAPS,
+    "rb_root": _TIMER_MAPS,
+}
+
+
+class SpecialField(NamedTuple):
+    """One special field as the kernel records it (a ``struct btf_field``).
+
+    ``container`` names the map, section or allocated type; ``offset`` is in bytes from the
+    start of the container's value; ``type_name`` is the C type of the field; for kptrs,
+    ``kptr_type`` is the pointee struct and ``resolved_in`` says where the kernel finds it
+    (``"kernel"``, ``"program"``, ``"both(kernel wins)"`` or ``"missing"``); for list heads
+    and rb roots, ``contains_type`` / ``contains_field`` / ``contains_offset`` name the
+    element type and its node member. ``source`` is the member path inside the container.
+    """
+
+    container: str
+    kind: str
+    offset: int
+    size: int
+    type_name: str
+    kptr_type: str | None
+    contains_type: str | None
+    contains_field: str | None
+    contains_offset: int | None
+    source: str
+    container_kind: str = ""
+    type_id: int = 0
+    kptr_type_id: int | None = None
+    contains_type_id: int | None = None
+    resolved_in: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRecord:
+    """The special fields of one container (a ``struct btf_record``), or why the kernel fails.
+
+    ``errno`` is the error the kernel returns for this container (``"EINVAL"``, ``"E2BIG"``,
+    ``"EEXIST"``, ``"ENOENT"``, ``"ELOOP"``, ``"EFAULT"``, ``"EOPNOTSUPP"``, ``"EACCES"``) or
+    ``None`` when the kernel accepts it; ``reason`` explains it; ``stage`` says where the
+    kernel checks it: ``"btf_load"`` (program-allocated types, checked when the BTF is
+    loaded) or ``"map_create"`` (map values and global sections).
+    """
+
+    container: str
+    container_kind: str
+    type_id: int
+    size: int
+    fields: tuple[SpecialField, ...]
+    errno: str | None = None
+    reason: str | None = None
+    stage: str = "map_create"
+    map_type: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when ``btf_parse_fields()`` succeeds (and the map type fits the fields)."""
+        return self.errno is None
+
+    @property
+    def rejected(self) -> bool:
+        """True when the kernel refuses the load: any error in a program-allocated type fails
+        BPF_BTF_LOAD; for a map value only the map-type checks fail BPF_MAP_CREATE."""
+        if self.errno is None:
+            return False
+        return self.stage == "btf_load" or self.errno in ("EOPNOTSUPP", "EACCES")
+
+    @property
+    def dropped(self) -> bool:
+        """True when the kernel creates the map but silently drops all its special fields:
+        ``map_check_btf()`` keeps an error record from ``btf_parse_fields()`` as "no fields",
+        so the failure only shows later, when a program uses the lock or kptr (e.g. "map 'm'
+        has no valid bpf_spin_lock")."""
+        return self.errno is not None and not self.rejected
+
+    def kinds(self) -> set[str]:
+        """The field kinds present."""
+        return {f.kind for f in self.fields}
+
+
+class _Reject(Exception):
+    def __init__(self, errno: str, reason: str) -> None:
+        super().__init__(f"{errno}: {reason}")
+        self.errno = errno
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Info:
+    kind: str
+    off: int
+    path: str
+    type_id: int  # the field's struct type id, or the kptr pointer type id
+    type_name: str
+    target_id: int | None = None  # kptr pointee / graph value type id
+    node_name: str | None = None
+
+
+def _name(spec: Spec, type_id: int) -> str:
+    return str(spec[type_id].name)
+
+
+def _is_struct(t: object) -> bool:
+    return isinstance(t, (Struct, Union))
+
+
+def _field_kind(t: Any, kinds: frozenset[str], seen: set[str], where: str) -> str | None:
+    """``btf_get_field_type()``: the kind a member type names, or None."""
+    kind = STRUCT_KIND.get(t.name) if _is_struct(t) else None
+    if kind is not None and kind in kinds:
+        if kind in _ONCE_KINDS:
+            if kind in seen:
+                raise _Reject("E2BIG", f"more than one bpf_{kind} in {where}")
+            seen.add(kind)
+        return kind
+    if kinds & _KPTR_KINDS and not _is_struct(t):
+        return "kptr"  # a candidate: btf_find_kptr decides
+    return None
+
+
+def _find_kptr(spec: Spec, type_id: int, kinds: frozenset[str]) -> tuple[str, int] | None:
+    """``btf_find_kptr()``: (kind, pointee struct id), None to ignore, or raise."""
+    t: Any = spec[type_id]
+    if isinstance(t, Volatile):
+        t = spec[t.type]
+    if not isinstance(t, Ptr):
+        return None
+    tag: Any = spec[t.type]
+    if not isinstance(tag, TypeTag) or tag.attr:
+        return None
+    if isinstance(spec[tag.type], TypeTag):
+        raise _Reject("EINVAL", f"pointer type [{t.id}] carries more than one type tag")
+    kind = KPTR_TAGS.get(tag.name)
+    if kind is None:
+        raise _Reject("EINVAL", f"pointer type [{t.id}] has unknown type tag {tag.name!r}")
+    if kind not in kinds:
+        return None
+    target = spec.resolve(tag.type, typedefs=True)
+    if not _is_struct(target):
+        raise _Reject("EINVAL", f"{kind} [{t.id}] does not point to a struct")
+    return kind, int(target.id)
+
+
+def _find_graph_root(
+    spec: Spec, parent_id: int, comp_idx: int, kind: str, where: str
+) -> tuple[int, str]:
+    """``btf_find_graph_root()``: the ``contains:`` value type id and node name."""
+    tags = [
+        d
+        for d in spec.decl_tags(parent_id, comp_idx)
+        if d.component_idx == comp_idx and d.name.startswith("contains:")
+    ]
+    if not tags:
+        raise _Reject("ENOENT", f"{kind} {where} has no contains:TYPE:FIELD declaration tag")
+    if len(tags) > 1:
+        raise _Reject("EEXIST", f"{kind} {where} has {len(tags)} contains: declaration tags")
+    value = tags[0].name[len("contains:") :]
+    if ":" not in value:
+        raise _Reject("EINVAL", f"{kind} {where}: tag {tags[0].name!r} lacks ':FIELD'")
+    type_name, node_name = value.split(":", 1)
+    found = [t for t in spec.find(type_name, BTFKind.STRUCT) if t.id >= spec.first_id]
+    if not found:
+        raise _Reject("ENOENT", f"{kind} {where}: contains type struct {type_name} not in BTF")
+    if not node_name:
+        raise _Reject("EINVAL", f"{kind} {where}: tag {tags[0].name!r} has an empty field name")
+    return int(found[0].id), node_name
+
+
+class _Finder:
+    def __init__(self, spec: Spec, kinds: frozenset[str]) -> None:
+        self.spec = spec
+        self.kinds = kinds
+
+    def struct(self, t: Struct | Union, level: int, prefix: str) -> list[_Info]:
+        seen: set[str] = set()
+        out: list[_Info] = []
+        for idx, m in enumerate(t.members):
+            path = f"{prefix}{m.name or '(anon)'}"
+            if m.bit_offset % 8:  # checked for every member, bitfields included
+                raise _Reject(
+                    "EINVAL", f"{path}: member at bit offset {m.bit_offset} is not byte aligned"
+                )
+            out += self.one(t.id, self.spec[m.type], idx, m.bit_offset, 0, seen, level, path)
+        return out
+
+    def datasec(self, t: Datasec) -> list[_Info]:
+        seen: set[str] = set()
+        out: list[_Info] = []
+        for vsi in t.vars:
+            var: Any = self.spec[vsi.type]
+            if not isinstance(var, Var):
+                continue
+            out += self.one(
+                var.id, self.spec[var.type], -1, vsi.offset * 8, vsi.size, seen, 0, var.name
+            )
+        return out
+
+    def one(
+        self,
+        parent_id: int,
+        var_type: Any,
+        var_idx: int,
+        bit_off: int,
+        expected_size: int,
+        seen: set[str],
+        level: int,
+        path: str,
+    ) -> list[_Info]:
+        spec = self.spec
+        nelems = 1
+        depth = 0
+        t = var_type
+        while depth < MAX_RESOLVE_DEPTH and isinstance(t, Array):
+            nelems *= t.nelems
+            t = spec[t.type]
+            depth += 1
+        if depth == MAX_RESOLVE_DEPTH:
+            raise _Reject("E2BIG", f"{path}: arrays nested deeper than {MAX_RESOLVE_DEPTH}")
+        if nelems == 0:
+            return []
+        where = path.rsplit(".", 1)[0] if "." in path else "the container"
+        kind = _field_kind(t, self.kinds, seen, where)
+        off = bit_off // 8
+        if kind is None and _is_struct(t):
+            if expected_size and expected_size != t.size * nelems:
+                return []
+            return self.nested(t, off, nelems, level, path)
+        if kind is None:
+            return []
+        if kind == "kptr":
+            found = _find_kptr(spec, t.id, self.kinds)
+            if found is None:
+                return []
+            kind, target = found
+            sz = KIND_SIZE[kind]
+            if (expected_size and expected_size != sz * nelems) or off % KIND_ALIGN[kind]:
+                return []
+            info = _Info(kind, off, path, t.id, spec.type_name(t.id), target_id=target)
+        else:
+            sz = KIND_SIZE[kind]
+            if (expected_size and expected_size != sz * nelems) or off % KIND_ALIGN[kind]:
+                return []
+            if t.size != sz:
+                return []  # btf_find_struct: wrong size, not the kernel's struct
+            info = _Info(kind, off, path, t.id, f"struct {t.name}")
+            if kind in _ROOTS:
+                info.target_id, info.node_name = _find_graph_root(
+                    spec, parent_id, var_idx, kind, path
+                )
+        if nelems > 1:
+            if kind not in _REPEATABLE:
+                raise _Reject("EINVAL", f"{path}: an array of {kind} is not allowed")
+            return [
+                _Info(
+                    kind,
+                    off + i * sz,
+                    f"{path}[{i}]",
+                    info.type_id,
+                    info.type_name,
+                    info.target_id,
+                    info.node_name,
+                )
+                for i in range(nelems)
+            ]
+        return [info]
+
+    def nested(self, t: Any, off: int, nelems: int, level: int, path: str) -> list[_Info]:
+        level += 1
+        if level >= MAX_RESOLVE_DEPTH:
+            raise _Reject("E2BIG", f"{path}: structs nested deeper than {MAX_RESOLVE_DEPTH}")
+        inner = self.struct(t, level, f"{path}.")
+        if not inner:
+            return []
+        for info in inner:
+            info.off += off
+        if nelems > 1:
+            bad = [i.kind for i in inner if i.kind not in _REPEATABLE]
+            if bad:
+                raise _Reject("EINVAL", f"{path}: an array of structs holding {bad[0]}")
+            out = list(inner)
+            for i in range(1, nelems):
+                out += [
+                    _Info(
+                        x.kind,
+                        x.off + i * t.size,
+                        x.path.replace(path, f"{path}[{i}]", 1),
+                        x.type_id,
+                        x.type_name,
+                        x.target_id,
+                        x.node_name,
+                    )
+                    for x in inner
+                ]
+            return out
+        return inner
+
+
+def resolve_kptr(name: str, program: Spec, kernel: Spec | None) -> str:
+    """Where the kernel finds a kptr's pointee named *name*: the two-stage lookup.
+
+    The kernel (``btf_parse_kptr()``) looks the name up in vmlinux (and module) BTF first and
+    only then falls back to the program's BTF. Returns ``"kernel"`` (found in the kernel, and
+    the program's definition is a copy or a CO-RE subset of it: its member names are all
+    members of the kernel's struct, as with vmlinux.h), ``"both(kernel wins)"`` (the program
+    defines its own struct, with members the kernel's lacks, under a name the kernel also
+    uses: the kernel's type is the one the kptr gets), ``"program"`` or ``"missing"``.
+    """
+    in_prog = [t for t in program.find(name, BTFKind.STRUCT) if t.id >= program.first_id]
+    in_kernel: list[Any] = kernel.find(name, BTFKind.STRUCT) if kernel is not None else []
+    if in_kernel:
+        kernel_members = {m.name for k in in_kernel for m in k.members}
+        if in_prog and all(
+            not {m.name for m in getattr(p, "members", ())} <= kernel_members for p in in_prog
+        ):
+            return "both(kernel wins)"
+        return "kernel"
+    return "program" if in_prog else "missing"
+
+
+def parse_fields(
+    spec: Spec,
+    type_id: int,
+    *,
+    kinds: Iterable[str] = MAP_FIELD_KINDS,
+    container: str | None = None,
+    container_kind: str = "map_value",
+    size: int | None = None,
+    kernel: Spec | None = None,
+    stage: str = "map_create",
+) -> FieldRecord:
+    """Compute the special fields of type *type_id* the way ``btf_parse_fields()`` does.
+
+    Parameters
+    ----------
+    spec : Spec
+        The program's BTF.
+    type_id : int
+        A STRUCT, UNION or DATASEC.
+    kinds : iterable of str
+        The field kinds to look for (``MAP_FIELD_KINDS`` for map values and global sections,
+        ``ALLOC_FIELD_KINDS`` for program-allocated types).
+    container : str, optional
+        Name to put in the records (default: the type's name).
+    size : int, optional
+        Value size (default: the type's size).
+    kernel : Spec, optional
+        Kernel BTF for the two-stage kptr lookup (``None``: no kernel lookup).
+
+    Returns
+    -------
+    FieldRecord
+        Fields in offset order, or the error the kernel returns.
+    """
+    kinds_set = frozenset(kinds)
+    t: Any = spec[type_id]
+    name = container if container is not None else (t.name or f"[{type_id}]")
+    value_size = int(size if size is not None else getattr(t, "size", 0))
+    rec = FieldRecord(name, container_kind, type_id, value_size, (), stage=stage)
+    finder = _Finder(spec, kinds_set)
+    try:
+        if isinstance(t, Datasec):
+            infos = finder.datasec(t)
+        elif _is_struct(t):
+            infos = finder.struct(t, 0, "")
+        else:
+            return rec
+        if len(infos) > BTF_FIELDS_MAX:
+            raise _Reject("E2BIG", f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}")
+        fields = _check_record(spec, name, container_kind, type_id, value_size, infos, kernel)
+    except _Reject as exc:
+        return FieldRecord(
+            name, container_kind, type_id, value_size, (), exc.errno, exc.reason, stage
+        )
+    except (KeyError, IndexError) as exc:  # dangling ids in a spec that was not validated
+        raise BpfkitError(f"type [{type_id}] {name}: dangling type id: {exc}") from exc
+    return FieldRecord(name, container_kind, type_id, value_size, fields, stage=stage)
+
+
+def _check_record(
+    spec: Spec,
+    name: str,
+    container_kind: str,
+    type_id: int,
+    value_size: int,
+    infos: Sequence[_Info],
+    kernel: Spec | None,
+) -> tuple[SpecialField, ...]:
+    next_off = 0
+    out: list[SpecialField] = []
+    for info in infos:
+        sz = KIND_SIZE[info.kind]
+        if info.off + sz > value_size:
+            raise _Reject(
+                "EFAULT", f"{info.path} at {info.off}+{sz} beyond value size {value_size}"
+            )
+        if info.off < next_off:
+            raise _Reject("EEXIST", f"{info.path} at offset {info.off} overlaps the field before")
+        next_off = info.off + sz
+        kptr_type = contains_type = contains_field = resolved = None
+        contains_off: int | None = None
+        if info.kind in _KPTR_KINDS and info.target_id is not None:
+            kptr_type = _name(spec, info.target_id)
+            resolved = resolve_kptr(kptr_type, spec, kernel) if kernel is not None else "program"
+            if (
+                info.kind == "kptr"
+                and resolved in ("kernel", "both(kernel wins)")
+                and kptr_type not in KPTR_DTOR_TYPES
+            ):
+                raise _Reject(
+                    "ENOENT",
+                    f"{info.path}: kernel type struct {kptr_type} has no destructor kfunc, "
+                    "so it cannot be a referenced kptr",
+                )
+        if info.kind in _ROOTS and info.target_id is not None and info.node_name is not None:
+            contains_type = _name(spec, info.target_id)
+            contains_field = info.node_name
+            contains_off = _graph_node_offset(spec, info, info.target_id, info.node_name)
+        out.append(
+            SpecialField(
+                name,
+                info.kind,
+                info.off,
+                sz,
+                info.type_name,
+                kptr_type,
+                contains_type,
+                contains_field,
+                contains_off,
+                info.path,
+                container_kind,
+                type_id,
+                info.target_id if info.kind in _KPTR_KINDS else None,
+                info.target_id if info.kind in _ROOTS else None,
+                resolved,
+            )
+        )
+    kinds = {f.kind for f in out}
+    if "spin_lock" in kinds and "res_spin_lock" in kinds:
+        raise _Reject("EINVAL", "both bpf_spin_lock and bpf_res_spin_lock")
+    roots = kinds & _ROOTS
+    if roots and not kinds & {"spin_lock", "res_spin_lock"}:
+        raise _Reject(
+            "EINVAL",
+            f"{'/'.join(sorted('bpf_' + r for r in roots))} without a bpf_spin_lock "
+            "in the same container",
+        )
+    if "refcount" not in kinds and {"list_node", "rb_node"} <= kinds:
+        raise _Reject("EINVAL", "both bpf_list_node and bpf_rb_node but no bpf_refcount")
+    return tuple(sorted(out, key=lambda f: f.offset))
+
+
+def _graph_node_offset(spec: Spec, info: _Info, value_id: int, node_name: str) -> int:
+    """``btf_parse_graph_root()``: offset of the node member, validating its type."""
+    value: Any = spec[value_id]
+    want = _NODE_OF_ROOT[info.kind]
+    found: int | None = None
+    for m in value.members:
+        if m.name != node_name:
+            continue
+        if found is not None:
+            raise _Reject("EINVAL", f"struct {value.name} has two members named {node_name}")
+        n: Any = spec[m.type]
+        if not _is_struct(n) or n.name != want:
+            raise _Reject(
+                "EINVAL",
+                f"{info.path}: contains:{value.name}:{node_name} names a member of type "
+                f"{spec.type_name(m.type)}, not struct {want}",
+            )
+        if m.bit_offset % 64:
+            raise _Reject("EINVAL", f"{value.name}.{node_name} is not 8-byte aligned")
+        found = m.bit_offset // 8
+    if found is None:
+        raise _Reject("ENOENT", f"{info.path}: struct {value.name} has no member {node_name}")
+    return found
+
+
+def struct_metas(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]:
+    """Program-allocated types: the records the kernel builds when it loads the BTF.
+
+    ``btf_parse_struct_metas()``: every struct or union of the program BTF with a direct member
+    whose type is one of the special structs (the first STRUCT of that name) or a kptr pointer.
+    An error in any of them (``errno`` set, ``stage="btf_load"``) makes BPF_BTF_LOAD fail,
+    including the ownership-cycle check of ``btf_check_and_fixup_fields()`` (``ELOOP``).
+    """
+    aof: set[int] = set()
+    for sname in _ALLOC_OBJ_FIELDS:
+        found = [t for t in spec.find(sname, BTFKind.STRUCT) if t.id >= spec.first_id]
+        if found:
+            aof.add(int(found[0].id))
+    for t in spec:
+        if isinstance(t, (Ptr, Volatile)):
+            try:
+                if _find_kptr(spec, t.id, ALLOC_FIELD_KINDS) is not None:
+                    aof.add(int(t.id))
+            except _Reject:
+                pass
+    if not aof:
+        return []
+    records: list[FieldRecord] = []
+    for t in spec:
+        if not _is_struct(t) or not any(m.type in aof for m in t.members):  # type: ignore[union-attr]
+            continue
+        rec = parse_fields(
+            spec,
+            t.id,
+            kinds=ALLOC_FIELD_KINDS,
+            container_kind="alloc",
+            kernel=kernel,
+            stage="btf_load",
+            container=t.name or f"[{t.id}]",
+        )
+        if rec.ok and not rec.fields:
+            rec = _replace(rec, "EFAULT", "struct meta has no usable special field")
+        records.append(rec)
+    by_id = {r.type_id: r for r in records}
+    out = []
+    for rec in records:
+        if rec.ok:
+            err = _check_graph_cycles(rec, by_id)
+            if err is not None:
+                rec = _replace(rec, *err)
+        out.append(rec)
+    return out
+
+
+def _replace(rec: FieldRecord, errno: str, reason: str) -> FieldRecord:
+    return FieldRecord(
+        rec.container,
+        rec.container_kind,
+        rec.type_id,
+        rec.size,
+        (),
+        errno,
+        reason,
+        rec.stage,
+        rec.map_type,
+    )
+
+
+def _check_graph_cycles(rec: FieldRecord, metas: dict[int, FieldRecord]) -> tuple[str, str] | None:
+    """``btf_check_and_fixup_fields()``: a root+node type may not own a root type."""
+    kinds = rec.kinds()
+    if not kinds & _ROOTS:
+        return None
+    for f in rec.fields:
+        if f.kind not in _ROOTS or f.contains_type_id is None:
+            continue
+        meta = metas.get(f.contains_type_id)
+        if meta is None:
+            return (
+                "EFAULT",
+                f"{f.source}: contains type struct {f.contains_type} is not an allocatable type",
+            )
+        if kinds & _NODES and meta.kinds() & _ROOTS:
+            return (
+                "ELOOP",
+                f"struct {rec.container} is both a collection root and a node, and its "
+                f"{f.source} owns struct {f.contains_type}, which is itself a root: ownership "
+                "may nest at most root -> root+node -> node",
+            )
+    return None
+
+
+def _map_type(s: object) -> str:
+    text = str(getattr(s, "name", s)).lower()
+    return text.removeprefix("bpf_map_type_")
+
+
+def check_map_type(rec: FieldRecord, map_type: str, flags: int = 0) -> FieldRecord:
+    """The map-type checks of ``map_check_btf()``: which map types may hold which fields
+    (``EOPNOTSUPP``) and no special fields in maps read-only or write-only to programs
+    (``EACCES``). Returns *rec* with ``map_type`` set (and the error, if any)."""
+    rec = dataclasses.replace(rec, map_type=map_type)
+    if not rec.ok or not rec.fields:
+        return rec
+    if flags & (0x80 | 0x100):  # BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG
+        return dataclasses.replace(
+            rec,
+            errno="EACCES",
+            reason="special fields in a map read-only or write-only to programs",
+        )
+    for kind in sorted(rec.kinds()):
+        allowed = _MAP_TYPES_FOR_KIND.get(kind)
+        if allowed is not None and map_type not in allowed:
+            return dataclasses.replace(
+                rec, errno="EOPNOTSUPP", reason=f"map type {map_type} cannot hold a {kind}"
+            )
+    return rec
+
+
+def map_value_records(
+    spec: Spec, maps: Iterable[Any] | None = None, *, kernel: Spec | None = None
+) -> list[FieldRecord]:
+    """Records of every BTF-defined map's value (``map_check_btf()``).
+
+    *maps* are ``MapDef`` records (default: ``bpfkit.obj.map_defs(spec)``).
+    """
+    if maps is None:
+        from bpfkit.obj import map_defs  # type: ignore[attr-defined]
+
+        maps = map_defs(spec)
+    out = []
+    for m in maps:
+        if not m.value_type:
+            continue
+        mt = _map_type(m.map_type)
+        rec = parse_fields(
+            spec, m.value_type, container=m.name, container_kind="map_value", kernel=kernel
+        )
+        out.append(check_map_type(rec, mt, int(m.flags or 0)))
+    return out
+
+
+def _global_datasecs(spec: Spec) -> Iterator[Datasec]:
+    for t in spec:
+        if isinstance(t, Datasec) and t.name.startswith((".data", ".bss", ".rodata")):
+            yield t
+
+
+def global_section_records(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]:
+    """Records of the global sections (``.data*``, ``.bss*``, ``.rodata*``): libbpf creates each
+    as an ARRAY map whose value type is the DATASEC; ``.rodata*`` is read-only to programs."""
+    out = []
+    for t in _global_datasecs(spec):
+        size = t.size or max((v.offset + v.size for v in t.vars), default=0)
+        rec = parse_fields(
+            spec, t.id, container=t.name, container_kind="global", size=size, kernel=kernel
+        )
+        flags = 0x80 if t.name.startswith(".rodata") else 0
+        out.append(check_map_type(rec, "array", flags))
+    return out
+
+
+def all_records(
+    spec: Spec,
+    maps: Iterable[Any] | None = None,
+    *,
+    kernel: Spec | None = None,
+    alloc_types: Iterable[str] = (),
+) -> list[FieldRecord]:
+    """Map values, global sections and program-allocated types of one program BTF.
+
+    *alloc_types* adds types passed to ``bpf_obj_new`` that are not struct metas (plain
+    structs: an empty record).
+    """
+    recs = map_value_records(spec, maps, kernel=kernel)
+    recs += global_section_records(spec, kernel=kernel)
+    metas = struct_metas(spec, kernel=kernel)
+    recs += metas
+    have = {r.container for r in metas}
+    for name in alloc_types:
+        if name in have:
+            continue
+        found = [t for t in spec.find(name, BTFKind.STRUCT) if t.id >= spec.first_id]
+        if found:
+            t = found[0]
+            recs.append(
+                FieldRecord(name, "alloc", int(t.id), int(spec.sizeof(t.id)), (), stage="btf_load")
+            )
+            have.add(name)
+    return recs
+
+
+def fields_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
+    """One row per special field of *records* (columns of :class:`SpecialField`)."""
+    import pandas as pd
+
+    rows = [f for r in records for f in r.fields]
+    return pd.DataFrame.from_records(rows, columns=list(SpecialField._fields))
+
+
+def records_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
+    """One row per container: name, kind, type id, size, map type, field count, errno, reason."""
+    import pandas as pd
+
+    cols = [
+        "container",
+        "container_kind",
+        "type_id",
+        "size",
+        "map_type",
+        "n_fields",
+        "kinds",
+        "errno",
+        "reason",
+        "stage",
+    ]
+    rows = [
+        (
+            r.container,
+            r.container_kind,
+            r.type_id,
+            r.size,
+            r.map_type,
+            len(r.fields),
+            ",".join(sorted(r.kinds())),
+            r.errno,
+            r.reason,
+            r.stage,
+        )
+        for r in records
+    ]
+    return pd.DataFrame.from_records(rows, columns=cols)
