@@ -69,3 +69,22 @@ KINDS_EL_C_HEADER = CORPUS_BTF / "kinds" / "kinds-el.bpftool-c.h"
 FUZZ_EXTINFO = CILIUM / "fuzz_FuzzExtInfo"
 #: BPF objects built by this project (data/programs/*.o).
 DATA_PROGRAMS = DATA / "programs"
+
+# --- verifier logs (tests/verifier) ---
+#: Every log of the shared corpus (kernel docs 4.x, 6.15 bpfix, bpfvv, cilium, lkml).
+CORPUS_LOG_FILES = sorted(CORPUS_LOGS.glob("*/*.log"))
+#: Logs captured on this 6.18 kernel (`make -C data logs`), level 1 and 2, and their manifest
+#: (verdict and errno straight from the bpf() syscall).
+DATA_LOGS = DATA / "logs"
+DATA_LOGS_MANIFEST = DATA_LOGS / "MANIFEST.tsv"
+DATA_LOG_FILES = sorted(p for p in DATA_LOGS.rglob("*.log*") if p.is_file())
+#: The 600-iteration loop's level-2 log (>100,000 lines, xz), the benchmark input.
+DATA_LONG_LOOP_L2 = DATA_LOGS / "loops" / "long_loop_ok.l2.log.xz"
+#: bpfvv's log with two programs (bpftrace output): a summary line, then a failed load.
+LOG_BPFVV_TWO_PROGRAMS = CORPUS_LOGS / "bpfvv" / "analyzer.test.ts.basicVerifierLog.log"
+#: veristat verbose output (PROCESSING ..., VERIFIER LOG:) from bpfvv's test data.
+LOG_BPFVV_VERISTAT = CORPUS_LOGS / "bpfvv" / "test-data.ts.SAMPLE_LOG_DATA_2.log"
+#: 6.15 level-2 selftest log with callee frames, async callback and a stack-depth error.
+LOG_ASYNC_STACK_DEPTH = (
+    CORPUS_LOGS / "bpfix-selftests" / "kernel-selftest-async-stack-depth-async-call-root-check-tc-21513dda.log"
+)
