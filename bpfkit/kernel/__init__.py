@@ -1,3 +1,47 @@
-"""bpfkit.kernel (filled in by its issue)."""
+"""bpfkit.kernel: the live kernel through libbpf (ctypes), and the logs captured from it.
 
-__all__: list[str] = []
+Load each program of a BPF object on its own into the running kernel and keep what the
+verifier said (:func:`load_programs` -> :class:`LoadResult`), tabulate and compare runs
+(:func:`results_frame`, :func:`compare_frame`), capture logs with a manifest
+(:func:`capture_logs`) and read them back anywhere (:func:`read_manifest`,
+:func:`read_captured_log`).
+"""
+
+from __future__ import annotations
+
+from bpfkit.kernel.capture import (
+    ManifestRow,
+    capture_logs,
+    manifest_frame,
+    read_captured_log,
+    read_manifest,
+)
+from bpfkit.kernel.frames import compare_frame, results_frame
+from bpfkit.kernel.load import (
+    LoadResult,
+    ProgramInfo,
+    check_environment,
+    kernel_log_level,
+    list_programs,
+    load_programs,
+)
+from bpfkit.kernel.stats import VerifierStats, parse_verifier_stats, verifier_error_line
+
+__all__ = [
+    "LoadResult",
+    "ManifestRow",
+    "ProgramInfo",
+    "VerifierStats",
+    "capture_logs",
+    "check_environment",
+    "compare_frame",
+    "kernel_log_level",
+    "list_programs",
+    "load_programs",
+    "manifest_frame",
+    "parse_verifier_stats",
+    "read_captured_log",
+    "read_manifest",
+    "results_frame",
+    "verifier_error_line",
+]

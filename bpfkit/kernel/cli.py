@@ -1,17 +1,139 @@
-"""Command-line group for :mod:`bpfkit.kernel` (placeholder until its issue lands)."""
+"""Command-line group for :mod:`bpfkit.kernel`: ``bpfkit load``.
+
+``bpfkit load OBJ... [--program NAME] [--log-level 1|2|stats] [--out DIR] [--json]`` loads each
+program of each object into the running kernel, one at a time, and prints a veristat-like
+table (or, with ``--json``, a list of records). ``--out DIR`` also writes one log file per
+program, ``DIR/<object stem>/<program>.<level>.log``. ``--compare A.json B.json`` puts two
+``--json`` runs side by side like ``veristat -C``. ``--capture DIR`` writes level-1 and level-2
+logs of every program and ``DIR/MANIFEST.tsv`` (this is what ``make -C data logs`` runs).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["register", "TABLE_COLUMNS"]
+
+#: Columns of the default table, with veristat-like headers.
+TABLE_COLUMNS: dict[str, str] = {
+    "object": "File",
+    "program": "Program",
+    "verdict": "Verdict",
+    "verification_time_usec": "Duration (us)",
+    "insns_processed": "Insns",
+    "total_states": "States",
+    "peak_states": "Peak states",
+    "error": "Error",
+}
 
 
 def register(subparsers: Any) -> None:
-    """Add this module's commands to the bpfkit parser (none yet)."""
-    del subparsers
+    """Add the ``load`` command to the bpfkit parser."""
+    p = subparsers.add_parser(
+        "load",
+        help="load BPF programs into the running kernel; verdicts, stats, verifier logs",
+        description="Load each program of each BPF object on its own (libbpf, nothing left "
+        "loaded) and report the verifier's verdict, error line and stats.",
+    )
+    p.add_argument("objects", nargs="*", metavar="OBJ", help="BPF ELF objects")
+    p.add_argument("--program", "-p", help="only this program (function name)")
+    p.add_argument(
+        "--log-level",
+        "-l",
+        default="1",
+        choices=("1", "2", "stats"),
+        help="verifier log level (the stats bit is always added); default 1",
+    )
+    p.add_argument("--out", "-o", metavar="DIR", help="write one log file per program here")
+    p.add_argument("--json", action="store_true", help="print a JSON list of records")
+    p.add_argument("--with-log", action="store_true", help="include the log text in --json")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A.json", "B.json"),
+        help="compare two --json runs: per program A, B and B - A (like veristat -C)",
+    )
+    p.add_argument(
+        "--capture",
+        metavar="DIR",
+        help="write level-1 and level-2 logs of every program and DIR/MANIFEST.tsv",
+    )
+    p.add_argument("--libbpf", metavar="PATH", help="path of libbpf.so.1 (default: system)")
+    p.set_defaults(func=_load)
 
 
-def _unused(args: argparse.Namespace) -> int:  # pragma: no cover
+def _read_json(path: str) -> list[dict[str, Any]]:
+    from bpfkit.errors import LogError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LogError(f"{path}: cannot read a `bpfkit load --json` file: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise LogError(f"{path}: expected a JSON list of records from `bpfkit load --json`")
+    return data
+
+
+def _compare(a: str, b: str) -> int:
+    import pandas as pd
+
+    from bpfkit.kernel.frames import compare_frame
+
+    df = compare_frame(_read_json(a), _read_json(b))
+    cols = ["verdict_a", "verdict_b"]
+    for m in ("insns_processed", "total_states", "peak_states", "verification_time_usec"):
+        cols += [f"{m}_a", f"{m}_b", f"{m}_diff", f"{m}_pct"]
+    with pd.option_context("display.width", 250, "display.max_columns", None):
+        print(df[cols].to_string())
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    if args.compare:
+        return _compare(*args.compare)
+    if not args.objects:
+        print(
+            "bpfkit load: error: give at least one OBJ (or --compare A.json B.json)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.capture:
+        from bpfkit.kernel.capture import capture_logs
+
+        rows = capture_logs(args.objects, args.capture, libbpf_path=args.libbpf)
+        accepted = sum(r.verdict == "accept" for r in rows)
+        print(
+            f"captured {len(rows)} programs ({accepted} accepted, {len(rows) - accepted} "
+            f"rejected) into {args.capture}/MANIFEST.tsv"
+        )
+        return 0
+
+    from bpfkit.kernel.capture import log_file_name
+    from bpfkit.kernel.load import load_programs
+
+    level: int | str = args.log_level if args.log_level == "stats" else int(args.log_level)
+    results = []
+    for obj in args.objects:
+        results += load_programs(obj, args.program, level, libbpf_path=args.libbpf)
+    if args.out:
+        tag = "stats" if level == "stats" else f"l{level}"
+        for r in results:
+            sub = Path(args.out) / r.object.removesuffix(".o").removesuffix(".bpf")
+            sub.mkdir(parents=True, exist_ok=True)
+            (sub / log_file_name(r.program, tag)).write_text(r.log)
+    if args.json:
+        json.dump([r.to_dict(with_log=args.with_log) for r in results], sys.stdout, indent=1)
+        print()
+        return 0
+    import pandas as pd
+
+    from bpfkit.kernel.frames import results_frame
+
+    df = results_frame(results)[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    with pd.option_context("display.width", 250, "display.max_colwidth", 90):
+        print(df.to_string(index=False))
     return 0
