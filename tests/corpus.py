@@ -88,3 +88,10 @@ LOG_BPFVV_VERISTAT = CORPUS_LOGS / "bpfvv" / "test-data.ts.SAMPLE_LOG_DATA_2.log
 LOG_ASYNC_STACK_DEPTH = (
     CORPUS_LOGS / "bpfix-selftests" / "kernel-selftest-async-stack-depth-async-call-root-check-tc-21513dda.log"
 )
+
+# --- sample programs and live loads (tests/kernel) ---
+#: What each sample program is meant to do (written with the programs, not by the kernel):
+#: object, program, expected_verdict, mistake kind, description.
+DATA_EXPECTED = DATA_PROGRAMS / "EXPECTED.tsv"
+#: The sample BPF objects (clang-19 -g -O2, `make -C data`), committed.
+DATA_OBJECTS = sorted(DATA_PROGRAMS.glob("*.bpf.o"))
