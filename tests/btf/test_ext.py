@@ -1,0 +1,311 @@
+""".BTF.ext: func_info, line_info and CO-RE relocations, checked against real tools: libbpf's
+own reading of the relocations (its debug log, through `bpftool -d prog loadall`), the
+kernel's echo of line/func info (`bpftool prog dump xlated ... linum`), llvm-objdump's
+symbol table, the raw sections dumped beside the corpus objects, and the corpus MANIFEST."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bpfkit.btf import CoreReloKind, Ext, LineInfo, load_elf_btf, parse_btf_ext
+from bpfkit.btf.spec import Spec
+from bpfkit.errors import BTFError
+from tests.corpus import (
+    DATA_PROGRAMS,
+    KINDS_EB,
+    KINDS_EB_BTF_EXT,
+    KINDS_EL,
+    KINDS_EL_BTF_EXT,
+    MINIMAL_OBJ,
+    RELOCS_EB,
+    RELOCS_EL,
+    RELOCS_ENUM_EB,
+    RELOCS_ENUM_EL,
+    RELOCS_READ_EB,
+    RELOCS_READ_EL,
+    RELOCS_READ_TGT_EL,
+)
+
+from .conftest import BPFTOOL
+
+OBJDUMP = shutil.which("llvm-objdump-19") or shutil.which("llvm-objdump")
+PROGRAM_OBJECTS = sorted(DATA_PROGRAMS.glob("*.o")) if DATA_PROGRAMS.exists() else []
+
+#: libbpf's names for relocation kinds (core_relo_kind_str in relo_core.c).
+LIBBPF_KIND = {
+    "byte_off": CoreReloKind.FIELD_BYTE_OFFSET,
+    "byte_sz": CoreReloKind.FIELD_BYTE_SIZE,
+    "field_exists": CoreReloKind.FIELD_EXISTS,
+    "signed": CoreReloKind.FIELD_SIGNED,
+    "lshift_u64": CoreReloKind.FIELD_LSHIFT_U64,
+    "rshift_u64": CoreReloKind.FIELD_RSHIFT_U64,
+    "local_type_id": CoreReloKind.TYPE_ID_LOCAL,
+    "target_type_id": CoreReloKind.TYPE_ID_TARGET,
+    "type_exists": CoreReloKind.TYPE_EXISTS,
+    "type_matches": CoreReloKind.TYPE_MATCHES,
+    "type_size": CoreReloKind.TYPE_SIZE,
+    "enumval_exists": CoreReloKind.ENUMVAL_EXISTS,
+    "enumval_value": CoreReloKind.ENUMVAL_VALUE,
+}
+
+
+def _ext(path: Path) -> tuple[Spec, Ext]:
+    spec, ext = load_elf_btf(path)
+    assert ext is not None
+    return spec, ext
+
+
+@pytest.mark.parametrize(
+    ("path", "count"),
+    [
+        (RELOCS_EL, 103),
+        (RELOCS_EB, 103),
+        (RELOCS_READ_EL, 47),
+        (RELOCS_READ_EB, 47),
+        (RELOCS_ENUM_EL, 2),
+        (RELOCS_ENUM_EB, 2),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
+)
+def test_core_relo_counts_match_manifest(path: Path, count: int) -> None:
+    _, ext = _ext(path)
+    assert sum(len(v) for v in ext.core_relos.values()) == count
+
+
+@pytest.mark.parametrize(
+    ("el", "eb"), [(KINDS_EL, KINDS_EB), (RELOCS_EL, RELOCS_EB), (RELOCS_READ_EL, RELOCS_READ_EB)]
+)
+def test_both_byte_orders_agree(el: Path, eb: Path) -> None:
+    _, a = _ext(el)
+    _, b = _ext(eb)
+    assert (a.func_info, a.line_info, a.core_relos) == (b.func_info, b.line_info, b.core_relos)
+    assert (a.byte_order, b.byte_order) == ("little", "big")
+
+
+def test_raw_section_dumps_equal_elf_extraction() -> None:
+    for obj, raw in ((KINDS_EL, KINDS_EL_BTF_EXT), (KINDS_EB, KINDS_EB_BTF_EXT)):
+        spec, ext = _ext(obj)
+        again = parse_btf_ext(raw.read_bytes(), spec)
+        assert again == ext
+        assert again.hdr_len == 32
+
+
+def test_kinds_relocations_are_the_ones_in_kinds_c() -> None:
+    """kinds.c asks for FIELD_BYTE_OFFSET, FIELD_EXISTS, TYPE_SIZE, ENUMVAL_VALUE and
+    TYPE_ID_LOCAL (one each, comments in the source) plus one access-index offset."""
+    spec, ext = _ext(KINDS_EL)
+    relos = ext.core_relos["kprobe/test"]
+    kinds = sorted(r.kind.name for r in relos)
+    assert kinds == sorted(
+        [
+            "FIELD_BYTE_OFFSET",
+            "FIELD_BYTE_OFFSET",
+            "FIELD_EXISTS",
+            "TYPE_SIZE",
+            "ENUMVAL_VALUE",
+            "TYPE_ID_LOCAL",
+        ]
+    )
+    arr = next(r for r in relos if r.access_str.count(":") == 3)
+    assert arr.access_str == "0:7:1:2"  # &ctx->arr[1][2]: member 7 (arr), index 1, index 2
+    assert spec[arr.type_id].name == "node"
+
+
+def test_no_ext_without_section() -> None:
+    _, ext = load_elf_btf(RELOCS_READ_TGT_EL)
+    assert ext is None
+
+
+def _objdump_funcs(path: Path) -> set[tuple[str, int, str]]:
+    if OBJDUMP is None:
+        pytest.skip("needs llvm-objdump for the symbol-table oracle")
+    out = subprocess.run(
+        [OBJDUMP, "-t", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    funcs = set()
+    for line in out.splitlines():
+        m = re.match(r"^([0-9a-f]{16}) (.{7}) (\S+)\s+([0-9a-f]{16}) (\S+)$", line)
+        if m and "F" in m[2] and int(m[4], 16) > 0:
+            funcs.add((m[3], int(m[1], 16) // 8, m[5]))
+    return funcs
+
+
+@pytest.mark.parametrize(
+    "path",
+    [KINDS_EL, KINDS_EB, RELOCS_EL, RELOCS_READ_EL, MINIMAL_OBJ, *PROGRAM_OBJECTS],
+    ids=lambda p: p.name,
+)
+def test_func_info_matches_symbol_table(path: Path) -> None:
+    spec, ext = _ext(path)
+    ours = {
+        (sec, fi.insn_idx, spec[fi.type_id].name)
+        for sec, lst in ext.func_info.items()
+        for fi in lst
+    }
+    assert ours == _objdump_funcs(path)
+
+
+def test_line_info_fields() -> None:
+    _, ext = _ext(KINDS_EL)
+    first = ext.line_info["kprobe/test"][0]
+    assert first == LineInfo(0, "./kinds.c", 23, 0, 'SEC("kprobe/test") int prog(struct node *ctx)')
+    src = Path(str(KINDS_EL)).with_name("kinds.c").read_text().splitlines()
+    for lst in ext.line_info.values():
+        for li in lst:
+            assert li.source == src[li.line - 1]  # the stored text is the source line
+
+
+# ------------------------------------------------------------------ live: libbpf and the kernel
+
+
+def _needs_live() -> None:
+    if BPFTOOL is None:
+        pytest.skip("needs bpftool to drive libbpf and the kernel")
+    if os.geteuid() != 0:
+        pytest.skip("needs root for bpf() (loading programs)")
+    if not Path("/sys/fs/bpf").is_dir():
+        pytest.skip("needs bpffs at /sys/fs/bpf to pin programs")
+
+
+@pytest.fixture
+def pin_dir() -> Iterator[Path]:
+    path = Path("/sys/fs/bpf") / f"bpfkit-test-{uuid.uuid4().hex[:12]}"
+    yield path
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _loadall(path: Path, pin: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    assert BPFTOOL is not None
+    return subprocess.run(
+        [BPFTOOL, "-d", "prog", "loadall", str(path), str(pin), *extra],
+        capture_output=True,
+        text=True,
+    )
+
+
+RELO_LINE = re.compile(r"prog '([^']+)': relo #(\d+): <(\w+)> \[(\d+)\] (.*)$")
+FOUND_LINE = re.compile(r"sec '([^']+)': found (\d+) CO-RE relocations")
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    "path", [RELOCS_EL, RELOCS_READ_EL, RELOCS_ENUM_EL, RELOCS_EB], ids=lambda p: p.name
+)
+def test_core_relos_match_libbpf(path: Path, pin_dir: Path) -> None:
+    _needs_live()
+    spec, ext = _ext(path)
+    log = _loadall(path, pin_dir, "type", "socket").stderr
+    if path == RELOCS_EB:  # libbpf on a little-endian host refuses big-endian objects
+        assert "failed to open" in log or "endianness" in log.lower() or "Error" in log
+        return
+    found = {m[1]: int(m[2]) for m in FOUND_LINE.finditer(log)}
+    assert found == {sec: len(v) for sec, v in ext.core_relos.items()}
+    prog_sec = {spec[fi.type_id].name: sec for sec, lst in ext.func_info.items() for fi in lst}
+    checked = 0
+    for line in log.splitlines():
+        m = RELO_LINE.search(line)
+        if not m:
+            continue
+        prog, idx, kind, type_id, rest = m[1], int(m[2]), m[3], int(m[4]), m[5]
+        sec = prog_sec[prog]
+        relo = ext.core_relos[sec][idx]
+        if ": non-matching" in line or "candidate" in rest:
+            continue
+        assert relo.kind == LIBBPF_KIND[kind], line
+        assert relo.type_id == type_id, line
+        acc = re.search(r"\(([0-9:]+) @ offset \d+\)$", rest)
+        if acc:
+            assert relo.access_str == acc[1], line
+        checked += 1
+    assert checked > 0
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("path", [MINIMAL_OBJ, *PROGRAM_OBJECTS], ids=lambda p: p.name)
+def test_line_and_func_info_match_kernel(path: Path, pin_dir: Path) -> None:
+    """The kernel keeps the line_info/func_info it was given and bpftool prints it back."""
+    _needs_live()
+    spec, ext = _ext(path)
+    res = _loadall(path, pin_dir)
+    if res.returncode != 0:
+        if path == MINIMAL_OBJ:
+            raise AssertionError(res.stderr[-2000:])
+        why = [
+            ln
+            for ln in res.stderr.splitlines()
+            if "libbpf:" in ln and ("fail" in ln or "err" in ln)
+        ]
+        pytest.skip(f"libbpf/kernel would not load {path.name}: {why[:1] or res.stderr[-200:]}")
+    sec_of = {
+        spec[fi.type_id].name: (sec, fi.insn_idx)
+        for sec, lst in ext.func_info.items()
+        for fi in lst
+    }
+    ours_all = {
+        (li.file, li.line, li.col, li.source.lstrip())
+        for lst in ext.line_info.values()
+        for li in lst
+    }
+    compared = 0
+    for pin in sorted(pin_dir.iterdir()):
+        out = subprocess.run(
+            [BPFTOOL, "prog", "dump", "xlated", "pinned", str(pin), "linum"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        kernel = _xlated_line_info(out)
+        assert kernel, out[:500]
+        assert {k[1:] for k in kernel} <= ours_all
+        for proto in re.findall(r"^\S.*?(\w+)\(.*\):$", out, re.M):
+            assert proto in sec_of, proto
+        if path == MINIMAL_OBJ:  # no rewrites: the xlated insns are the ELF insns
+            sec, _ = sec_of[pin.name]
+            by_insn = {li.insn_idx: li for li in ext.line_info[sec]}
+            for idx, file, line, col, src in kernel:
+                li = by_insn[idx]
+                assert (li.file, li.line, li.col, li.source.lstrip()) == (file, line, col, src)
+        compared += len(kernel)
+    assert compared > 0
+
+
+XLATED_LINE = re.compile(r"^; (.*) \[file:(.*) line_num:(\d+) line_col:(\d+)\]$")
+XLATED_INSN = re.compile(r"^\s*(\d+): \(")
+
+
+def _xlated_line_info(text: str) -> list[tuple[int, str, int, int, str]]:
+    """(insn_idx, file, line, col, source) from `bpftool prog dump xlated ... linum`."""
+    out = []
+    pending = None
+    for line in text.splitlines():
+        m = XLATED_LINE.match(line)
+        if m:
+            pending = (m[2], int(m[3]), int(m[4]), m[1])
+            continue
+        n = XLATED_INSN.match(line)
+        if n and pending is not None:
+            out.append((int(n[1]), *pending))
+            pending = None
+    return out
+
+
+def test_bad_ext_is_btf_error() -> None:
+    spec, _ = _ext(KINDS_EL)
+    raw = KINDS_EL_BTF_EXT.read_bytes()
+    with pytest.raises(BTFError, match="magic"):
+        parse_btf_ext(b"\0\0" + raw[2:], spec)
+    with pytest.raises(BTFError, match="header"):
+        parse_btf_ext(raw[:10], spec)
+    with pytest.raises(BTFError, match="big-endian"):
+        parse_btf_ext(KINDS_EB_BTF_EXT.read_bytes(), spec, byte_order="little")
+    with pytest.raises(BTFError):
+        parse_btf_ext(raw[:-8], spec)
