@@ -50,6 +50,7 @@ from bpfkit.btf.types import (
     TypeTag,
     Union,
     Var,
+    VarSecinfo,
     Volatile,
 )
 from bpfkit.errors import BpfkitError
@@ -826,24 +827,61 @@ def _global_datasecs(spec: Spec) -> Iterator[Datasec]:
             yield t
 
 
-def global_section_records(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]:
-    """Records of the global sections (``.data*``, ``.bss*``, ``.rodata*``): libbpf creates each
-    as an ARRAY map whose value type is the DATASEC; ``.rodata*`` is read-only to programs."""
+def _fixup_datasec(spec: Spec, t: Datasec, offsets: dict[str, tuple[int, int]]) -> Datasec:
+    """The DATASEC as libbpf loads it (``btf_fixup_datasec``): variable offsets from the ELF
+    symbols (clang leaves those of hidden/static variables at 0) and the section's size."""
+    vars_ = []
+    for vsi in t.vars:
+        var: Any = spec[vsi.type]
+        off, size = offsets.get(getattr(var, "name", ""), (vsi.offset, vsi.size))
+        vars_.append(VarSecinfo(vsi.type, off, size or vsi.size))
+    vars_.sort(key=lambda v: v.offset)
+    size = max(t.size, max((v.offset + v.size for v in vars_), default=0))
+    return Datasec(t.id, t.name, size, tuple(vars_))
+
+
+def global_section_records(
+    spec: Spec,
+    sections: Iterable[tuple[str, Iterable[Any]]] | None = None,
+    *,
+    kernel: Spec | None = None,
+) -> list[FieldRecord]:
+    """Records of the global sections (``.data*``, ``.bss*``, ``.rodata*``).
+
+    libbpf creates each as an ARRAY map whose value type is the DATASEC (``.rodata*`` read-only
+    to programs). *sections* is ``Object.globals()`` (``[(name, [GlobalVar])]``) whose offsets
+    come from the ELF symbols; without it the DATASEC's own offsets are used, which clang
+    leaves at 0 for hidden variables such as the ``private(X)`` list heads and locks.
+    """
+    fixed: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, gvars in sections or ():
+        fixed[name] = {g.name: (int(g.offset), int(g.size)) for g in gvars}
     out = []
     for t in _global_datasecs(spec):
-        size = t.size or max((v.offset + v.size for v in t.vars), default=0)
-        rec = parse_fields(
-            spec, t.id, container=t.name, container_kind="global", size=size, kernel=kernel
-        )
+        sec = _fixup_datasec(spec, t, fixed.get(t.name, {}))
+        rec = _parse_datasec(spec, sec, kernel)
         flags = 0x80 if t.name.startswith(".rodata") else 0
         out.append(check_map_type(rec, "array", flags))
     return out
+
+
+def _parse_datasec(spec: Spec, sec: Datasec, kernel: Spec | None) -> FieldRecord:
+    finder = _Finder(spec, MAP_FIELD_KINDS)
+    try:
+        infos = finder.datasec(sec)
+        if len(infos) > BTF_FIELDS_MAX:
+            raise _Reject("E2BIG", f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}")
+        fields = _check_record(spec, sec.name, "global", sec.id, sec.size, infos, kernel)
+    except _Reject as exc:
+        return FieldRecord(sec.name, "global", sec.id, sec.size, (), exc.errno, exc.reason)
+    return FieldRecord(sec.name, "global", sec.id, sec.size, fields)
 
 
 def all_records(
     spec: Spec,
     maps: Iterable[Any] | None = None,
     *,
+    sections: Iterable[tuple[str, Iterable[Any]]] | None = None,
     kernel: Spec | None = None,
     alloc_types: Iterable[str] = (),
 ) -> list[FieldRecord]:
@@ -853,7 +891,7 @@ def all_records(
     structs: an empty record).
     """
     recs = map_value_records(spec, maps, kernel=kernel)
-    recs += global_section_records(spec, kernel=kernel)
+    recs += global_section_records(spec, sections, kernel=kernel)
     metas = struct_metas(spec, kernel=kernel)
     recs += metas
     have = {r.container for r in metas}
