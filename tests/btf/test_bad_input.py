@@ -1,0 +1,327 @@
+"""Bad input: every corrupt file under tests/btf/data gives a BTFError/ELFError that says
+what was wrong and where; cycles do not hang; mutated real blobs never give anything but a
+BTFError or a spec whose every type decodes and formats."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bpfkit.btf import load_btf, load_elf_btf, parse_btf, parse_btf_ext
+from bpfkit.btf.raw import format_raw
+from bpfkit.btf.spec import Spec
+from bpfkit.errors import BTFError, ELFError
+from tests.corpus import (
+    FUZZ_EXTINFO,
+    KINDS_EB_BTF,
+    KINDS_EL_BTF,
+    KINDS_EL_BTF_EXT,
+    TESTMOD_BASE,
+    TESTMOD_SPLIT,
+)
+
+DATA = Path(__file__).parent / "data"
+
+#: file -> (error class, a regex the message must match: what, expected, where)
+EXPECTED: dict[str, tuple[type[Exception], str]] = {
+    "truncated_header.btf": (BTFError, r"header not found: need at least 24 bytes, have 10"),
+    "bad_magic.btf": (BTFError, r"invalid BTF magic 3412 at byte 0: expected 0xeb9f"),
+    "bad_version.btf": (BTFError, r"unsupported BTF version 2 at byte 2"),
+    "hdr_len_past_end.btf": (BTFError, r"header length 4096 larger than data size 25"),
+    "strings_past_end.btf": (BTFError, r"strings at 76 \+ 121 end past the 97 bytes"),
+    "types_overlap_strings.btf": (BTFError, r"type data at 0 \+ 84, strings at 76 \+ 21 overlap"),
+    "type_section_unaligned.btf": (BTFError, r"type section at 2 is not aligned to 4 bytes"),
+    "strings_not_nul_terminated.btf": (BTFError, r"string section at 76 \+ 21: does not end with"),
+    "base_strings_not_starting_with_nul.btf": (BTFError, r"must start with \\0"),
+    "header_padding_not_zero.btf": (BTFError, r"header is 36 bytes.*byte 32 is 0x01"),
+    "struct_vlen_past_end.btf": (
+        BTFError,
+        r"type \[3\] STRUCT at byte 52 .*vlen 1000 needs 12012 bytes, only 48 remain",
+    ),
+    "struct_vlen_huge.btf": (BTFError, r"vlen 16777215 needs 201326592 bytes, only 48 remain"),
+    "type_truncated_mid_record.btf": (
+        BTFError,
+        r"type \[4\] at byte 88: struct btf_type needs 12 bytes, only 8 remain",
+    ),
+    "unknown_kind_25.btf": (BTFError, r"type \[2\] at byte 40: unsupported BTF kind 25"),
+    "dangling_type_id.btf": (BTFError, r"type \[2\] PTR: type 99 beyond the last type id 4"),
+    "dangling_member_type_id.btf": (
+        BTFError,
+        r"type \[3\] STRUCT: member 1 type 77 beyond the last type id 4",
+    ),
+    "dangling_name_off.btf": (
+        BTFError,
+        r"type \[1\] INT: name_off 5000 out of range: strings end at 21",
+    ),
+    "layout_disagrees_with_kind.btf": (
+        BTFError,
+        r"layout entry for kind STRUCT says info_sz=0 elem_sz=8",
+    ),
+    "elf_section_table_past_end.o": (ELFError, r"offset 4096 past EOF 64"),
+    "elf_truncated_header.o": (ELFError, r"not a readable ELF object"),
+}
+
+
+def test_every_corrupt_file_is_listed() -> None:
+    on_disk = {p.name for p in DATA.iterdir() if p.suffix in (".btf", ".o")}
+    valid = {
+        n
+        for n in on_disk
+        if n.startswith(("valid_", "const_", "typedef_", "array_", "unknown_kind_20"))
+    }
+    assert on_disk - valid == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corrupt_file_error(name: str) -> None:
+    cls, pattern = EXPECTED[name]
+    with pytest.raises(cls) as exc:
+        load_btf(DATA / name)
+    assert re.search(pattern, str(exc.value)), str(exc.value)
+    assert name in str(exc.value)  # the message names the file
+
+
+def test_valid_tiny_both_orders() -> None:
+    little = load_btf(DATA / "valid_tiny.btf")
+    big = load_btf(DATA / "valid_tiny_big_endian.btf")
+    assert list(little) == list(big)
+    assert format_raw(little) == format_raw(big)
+    assert little.type_name(4) == "pair_t" and little.sizeof(4) == 16
+
+
+@pytest.mark.parametrize(
+    "name", ["const_self_cycle.btf", "typedef_cycle.btf", "array_of_itself.btf"]
+)
+def test_cycles_raise_instead_of_hanging(name: str) -> None:
+    spec = load_btf(DATA / name)
+    spec.validate()
+    format_raw(spec)
+    last = len(spec) - 1
+    with pytest.raises(BTFError, match=r"chain longer than 32|reference cycle"):
+        spec.sizeof(last) if name.startswith("array") else spec.resolve(
+            last if name.startswith("typedef") else 2
+        )
+    if name.startswith("typedef"):
+        assert spec.type_name(last) == "pair"  # a typedef is spelled by its name: no walk
+        return
+    with pytest.raises(BTFError, match=r"chain longer than 32|reference cycle"):
+        spec.type_name(last if not name.startswith("const") else 2)
+
+
+def test_unknown_kind_stepped_over_through_layout() -> None:
+    spec = load_btf(DATA / "unknown_kind_20_with_layout.btf")
+    assert spec.kind_of(5) == 20
+    assert spec[4].name == "pair_t"  # the types around it decode
+    with pytest.raises(BTFError, match=r"type \[5\] has kind 20"):
+        spec[5]
+    assert format_raw(spec).endswith("[5] UNKNOWN 'a'\n")
+
+
+def test_elf_without_btf(tmp_path: Path) -> None:
+    with pytest.raises(ELFError, match="not a readable ELF|no .BTF"):
+        load_elf_btf(DATA / "elf_truncated_header.o")
+    with pytest.raises(ELFError, match="cannot read"):
+        load_elf_btf(tmp_path / "missing.o")
+
+
+def test_corrupt_compressed(tmp_path: Path) -> None:
+    import gzip
+    import lzma
+
+    blob = (DATA / "valid_tiny.btf").read_bytes()
+    gz = tmp_path / "x.btf.gz"
+    gz.write_bytes(gzip.compress(blob)[:-12])
+    with pytest.raises(BTFError, match="truncated|corrupt"):
+        load_btf(gz)
+    xz = tmp_path / "x.btf.xz"
+    xz.write_bytes(lzma.compress(blob)[:20])
+    with pytest.raises(BTFError, match="truncated|corrupt"):
+        load_btf(xz)
+    good = tmp_path / "y.btf.xz"
+    good.write_bytes(lzma.compress(blob))
+    assert list(load_btf(good)) == list(load_btf(DATA / "valid_tiny.btf"))
+
+
+# --------------------------------------------------------------------------- mutation fuzzing
+
+
+def exercise(spec: Spec) -> None:
+    """Everything a user may do with a spec: must give values or BTFError, never hang."""
+    for tid in range(spec.first_id, len(spec)):
+        try:
+            t = spec[tid]
+        except BTFError:
+            assert spec.kind_of(tid) >= 20  # only kinds stepped over through the layout
+            continue
+        for call in (spec.resolve, spec.sizeof, spec.type_name, spec.type_tags):
+            with contextlib.suppress(BTFError):
+                call(tid)
+        spec.decl_tags(t.id)
+    format_raw(spec)
+    spec.kfuncs()
+    if spec[len(spec) - 1].name:
+        spec.find(spec[len(spec) - 1].name)
+
+
+SEEDS = {
+    "kinds-el": KINDS_EL_BTF.read_bytes() if KINDS_EL_BTF.exists() else b"",
+    "kinds-eb": KINDS_EB_BTF.read_bytes() if KINDS_EB_BTF.exists() else b"",
+    "tiny": (DATA / "valid_tiny.btf").read_bytes(),
+}
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    seed = bytearray(SEEDS[draw(st.sampled_from(sorted(k for k, v in SEEDS.items() if v)))])
+    for _ in range(draw(st.integers(1, 6))):
+        op = draw(st.sampled_from(["flip", "byte", "word", "truncate", "splice"]))
+        if not seed:
+            break
+        i = draw(st.integers(0, len(seed) - 1))
+        if op == "flip":
+            seed[i] ^= 1 << draw(st.integers(0, 7))
+        elif op == "byte":
+            seed[i] = draw(st.integers(0, 255))
+        elif op == "word" and i + 4 <= len(seed):
+            struct.pack_into(
+                "<I",
+                seed,
+                i,
+                draw(st.sampled_from([0, 1, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 12, 24])),
+            )
+        elif op == "truncate":
+            del seed[i:]
+        elif op == "splice":
+            j = draw(st.integers(0, len(seed) - 1))
+            seed[i:i] = seed[j : j + draw(st.integers(1, 64))]
+    return bytes(seed)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_btf_gives_error_or_usable_spec(data: bytes) -> None:
+    try:
+        spec = parse_btf(data, name="<mutated>")
+    except BTFError:
+        return
+    exercise(spec)
+
+
+SPLIT = TESTMOD_SPLIT.read_bytes() if TESTMOD_SPLIT.exists() else b""
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, max(len(SPLIT) - 1, 0)), st.integers(0, 255), st.booleans())
+def test_mutated_split_btf(i: int, value: int, truncate: bool) -> None:
+    if not SPLIT:
+        pytest.skip("corpus split BTF missing")
+    base = load_btf(TESTMOD_BASE)
+    data = bytearray(SPLIT)
+    if truncate:
+        del data[i:]
+    else:
+        data[i] = value
+    try:
+        spec = parse_btf(bytes(data), base=base, name="<mutated split>")
+    except BTFError:
+        return
+    exercise(spec)
+
+
+EXT = KINDS_EL_BTF_EXT.read_bytes() if KINDS_EL_BTF_EXT.exists() else b""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, max(len(EXT) - 1, 0)), st.integers(0, 255)), max_size=4),
+    st.integers(0, len(EXT)),
+)
+def test_mutated_ext_gives_error_or_records(edits: list[tuple[int, int]], cut: int) -> None:
+    spec = parse_btf(KINDS_EL_BTF.read_bytes())
+    data = bytearray(EXT[:cut] if cut >= 24 else EXT)
+    for i, v in edits:
+        if i < len(data):
+            data[i] = v
+    try:
+        ext = parse_btf_ext(bytes(data), spec)
+    except BTFError:
+        return
+    for relos in ext.core_relos.values():
+        for r in relos:
+            assert r.type_id < len(spec)
+
+
+# --------------------------------------------------------------------------- cilium fuzz inputs
+
+
+def _go_bytes(literal: str) -> bytes:
+    """Decode a Go `[]byte("...")` literal from a 'go test fuzz v1' file."""
+    m = re.fullmatch(r'\[\]byte\((".*")\)', literal.strip())
+    assert m, literal
+    body = m[1][1:-1]
+    out = bytearray()
+    i = 0
+    simple = {
+        "n": 10,
+        "t": 9,
+        "r": 13,
+        "a": 7,
+        "b": 8,
+        "f": 12,
+        "v": 11,
+        "\\": 92,
+        '"': 34,
+        "'": 39,
+    }
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt == "x":
+            out.append(int(body[i + 2 : i + 4], 16))
+            i += 4
+        elif nxt in "01234567":
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out.append(simple[nxt])
+            i += 2
+    return bytes(out)
+
+
+def _fuzz_inputs() -> list[Path]:
+    return sorted(FUZZ_EXTINFO.iterdir()) if FUZZ_EXTINFO.is_dir() else []
+
+
+def test_go_bytes_decoder() -> None:
+    assert _go_bytes('[]byte("\\x00foo\\x00barfoo\\x00")') == b"\x00foo\x00barfoo\x00"
+    assert _go_bytes('[]byte("\\"a\\\\\\n\\177")') == b'"a\\\n\x7f'
+
+
+@pytest.mark.parametrize(
+    "path", _fuzz_inputs() or [None], ids=lambda p: p.name[:12] if p else "absent"
+)
+def test_cilium_fuzz_ext_info_regressions(path: Path | None) -> None:
+    if path is None:
+        pytest.skip(
+            f"cilium FuzzExtInfo inputs listed in the corpus MANIFEST are absent from {FUZZ_EXTINFO}"
+        )
+    lines = path.read_text().splitlines()
+    assert lines[0] == "go test fuzz v1"
+    data, strings = (_go_bytes(x) for x in lines[1:3])
+    # FuzzExtInfo(data, strings): a .BTF.ext over a string table; build a BTF with no types.
+    if not strings or strings[0] != 0 or strings[-1] != 0:
+        return  # cilium skips inputs whose string table is invalid
+    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 0, 0, len(strings))
+    spec = parse_btf(hdr + strings)
+    with contextlib.suppress(BTFError):
+        parse_btf_ext(data, spec)
