@@ -93,18 +93,19 @@ class Line(NamedTuple):
     target: int | None = None
 
 
-_INSN_RE = re.compile(r"(\d+): \(([0-9a-f]{2})\) (.*)")
-_OLD_INSN_RE = re.compile(r"(\d+):  (\S.*)")
-_IDX_RE = re.compile(r"(\d+):(.*)")
-_FROM_RE = re.compile(r"from (\d+) to (\d+):(.*)")
+# instruction indexes: at most 9 digits (a program has at most 1M insns), so they fit an int64
+_INSN_RE = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
+_OLD_INSN_RE = re.compile(r"(\d{1,9}):  (\S.*)")
+_IDX_RE = re.compile(r"(\d{1,9}):(.*)")
+_FROM_RE = re.compile(r"from (\d{1,9}) to (\d{1,9}):(.*)")
 _STATE_START_RE = re.compile(r" (?:frame\d+:|R\d+(?:_[rwD]+)?=|fp-?\d+(?:_[rwD]+)?=)")
 _BARE_STATE_RE = re.compile(r"(?:R\d+(?:_[rwD]+)?=|frame\d+:)")
-_FRAME_RE = re.compile(r" ?frame(\d+):")
-_INLINE_BRANCH_RE = re.compile(r"(.*goto pc[+-]\d+) (\d+):( .*)")
-_LIVE_ROW_RE = re.compile(r"\s*(?:\d+\s+)?(\d+): [.0-9]{10} ")
+_FRAME_RE = re.compile(r" ?frame(\d{1,2}):")
+_INLINE_BRANCH_RE = re.compile(r"(.*goto pc[+-]\d+) (\d{1,9}):( .*)")
+_LIVE_ROW_RE = re.compile(r"\s*(?:\d+\s+)?(\d{1,9}): [.0-9]{10} ")
 _CALLCHAIN_RE = re.compile(r"\([\d,]*\) ")
-_MARK_PRECISE_RE = re.compile(r"mark_precise: frame(\d+): (.*)")
-_BT_REGS_RE = re.compile(r"regs=\S* stack=\S* before (\d+): ")
+_MARK_PRECISE_RE = re.compile(r"mark_precise: frame(\d{1,2}): (.*)")
+_BT_REGS_RE = re.compile(r"regs=\S* stack=\S* before (\d{1,9}): ")
 _PARENT_RE = re.compile(r"parent state regs=\S* stack=\S*:(.*)")
 _SUMMARY_RE = re.compile(r"processed \d+ insns")
 _SRC_RE = re.compile(r"; ")

@@ -577,7 +577,9 @@ def _arr(values: Any, dtype: str) -> Any:
 
 
 def _nullable(values: list[Any], dtype: str) -> Any:
-    return _arr(values, dtype=dtype)
+    # an edited log may hold numbers no kernel prints (e.g. a 64-bit value in a 32-bit range)
+    lo, hi = (0, (1 << 64) - 1) if dtype == "UInt64" else (-(1 << 63), (1 << 63) - 1)
+    return _arr([v if v is None or lo <= v <= hi else None for v in values], dtype=dtype)
 
 
 def _registers_frame(b: _Builder) -> pd.DataFrame:

@@ -81,7 +81,9 @@ REG_TYPES: tuple[str, ...] = (
     "rdonly_buf",
     "rdwr_buf",
     "percpu_btf_id",
+    "alloc_mem",
 )
+_KNOWN_BASES = frozenset(REG_TYPES)
 #: Type prefixes in the order ``reg_type_str`` prints them; each becomes a flag.
 TYPE_FLAGS: tuple[str, ...] = (
     "rdonly",
@@ -334,11 +336,19 @@ class StateLine:
     frame_text: str = ""
 
 
-def _int(text: str, what: str) -> int:
+def _int(text: str, what: str, lo: int = S64_MIN, hi: int = U64_MAX) -> int:
     try:
-        return int(text, 0)
+        v = int(text, 0)
     except ValueError:
         raise LogError(f"expected a number for {what}, found {text!r}") from None
+    if not lo <= v <= hi:
+        raise LogError(f"{what} {text!r} is out of range [{lo}, {hi}]")
+    return v
+
+
+def _small(text: str, what: str) -> int:
+    """A number the kernel keeps in an int/u32 (ids, offsets, sizes)."""
+    return _int(text, what, -(1 << 32), (1 << 32) - 1)
 
 
 def _split_type(name: str) -> tuple[str, tuple[str, ...], bool, str | None]:
@@ -409,21 +419,21 @@ def parse_reg(text: str, live: str = "") -> RegState:
     elif name.startswith("inv"):
         legacy = True
     base, flags, or_null, btf_type = _split_type(name)
-    if base == "ptr_" and btf_type == "" and body is None and num_s is None:
-        pass
+    if base not in _KNOWN_BASES and not base.startswith("inv"):
+        raise LogError(f"cannot decode register state {text!r}: unknown type {name!r}")
     if base == "scalar" and num_s is not None and body is None:
         r = _const_scalar(_int(num_s, "constant"), precise, live, text)
         return r if not legacy else _with_legacy(r, text)
     frameno = None
     if frame_s is not None:
-        frameno = int(frame_s[1:-1])
+        frameno = _int(frame_s[1:-1], "frame", 0, 64)
     off = 0
     var_off: tuple[int, int] | None = None
     ranges: dict[str, int] = {}
     if num_s is not None:
         if base != "fp":
             raise LogError(f"cannot decode register state {text!r}: number after {name!r}")
-        off = _int(num_s, "stack offset")
+        off = _small(num_s, "stack offset")
         var_off = (0, 0)
     if body is not None:
         for item in _split_attrs(body[1:-1]):
@@ -437,7 +447,10 @@ def parse_reg(text: str, live: str = "") -> RegState:
                 vm = _VAR_OFF_RE.fullmatch(item[8:])
                 if vm is None:
                     raise LogError(f"cannot decode var_off in {text!r}")
-                var_off = (_int(vm.group(1), "var_off") & U64_MAX, _int(vm.group(2), "var_off"))
+                var_off = (
+                    _int(vm.group(1), "var_off") & U64_MAX,
+                    _int(vm.group(2), "var_off") & U64_MAX,
+                )
                 continue
             value = keys[-1]
             for key in keys[:-1]:
@@ -454,19 +467,19 @@ def parse_reg(text: str, live: str = "") -> RegState:
                         sm = re.fullmatch(r"(\d+)([+-]\d+)", value)
                         if sm is None:
                             raise LogError(f"cannot decode id in {text!r}")
-                        fields["id"] = int(sm.group(1))
+                        fields["id"] = _small(sm.group(1), "id")
                         fields["add_const"] = True
-                        off = int(sm.group(2))
+                        off = _small(sm.group(2), "id offset")
                     else:
-                        fields["id"] = _int(value, "id")
+                        fields["id"] = _small(value, "id")
                 elif key == "ref_obj_id":
-                    fields["ref_obj_id"] = _int(value, key)
+                    fields["ref_obj_id"] = _small(value, key)
                 elif key == "map":
                     fields["map_name"] = value
                 elif key in ("ks", "vs"):
-                    fields[key] = _int(value, key)
+                    fields[key] = _small(value, key)
                 elif key == "off":
-                    off = _int(value, key)
+                    off = _small(value, key)
                 elif key == "r":
                     fields["range"] = _int(value, key)
                 elif key == "sz":
@@ -621,10 +634,7 @@ def parse_state(text: str) -> StateLine:
                 lead = " "
             continue
         if tok.startswith("frame") and tok.endswith(":") and not regs and not slots:
-            try:
-                frame = int(tok[5:-1])
-            except ValueError:
-                raise LogError(f"cannot decode frame {tok!r}") from None
+            frame = _int(tok[5:-1], "frame", 0, 64)
             frame_text = lead + tok
             continue
         if tok == "cb":
@@ -634,10 +644,7 @@ def parse_state(text: str) -> StateLine:
             async_cb = True
             continue
         if tok.startswith("refs="):
-            try:
-                refs = tuple(int(x) for x in tok[5:].split(","))
-            except ValueError:
-                raise LogError(f"cannot decode {tok!r}") from None
+            refs = tuple(_small(x, "refs") for x in tok[5:].split(","))
             continue
         key, eq, value = tok.partition("=")
         km = _KEY_RE.fullmatch(key)
@@ -646,9 +653,13 @@ def parse_state(text: str) -> StateLine:
         raw = tok.replace(";0x", "; 0x")
         value = value.replace(";0x", "; 0x")
         if km.group(1) is not None:
-            regs.append((int(km.group(1)), parse_reg(value, km.group(3) or ""), raw))
+            regno = int(km.group(1)[:3])
+            if regno > 10 or len(km.group(1)) > 2:
+                raise LogError(f"no register R{km.group(1)} in BPF (R0..R10): {tok!r}")
+            regs.append((regno, parse_reg(value, km.group(3) or ""), raw))
         else:
-            slots.append((parse_slot(value, int(km.group(2)), km.group(3) or ""), raw))
+            slot_off = _small(km.group(2), "stack offset")
+            slots.append((parse_slot(value, slot_off, km.group(3) or ""), raw))
     return StateLine(frame, tuple(regs), tuple(slots), refs, cb, async_cb, frame_text)
 
 

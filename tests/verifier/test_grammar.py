@@ -1,0 +1,116 @@
+"""Every line of every real log gets a kind; nothing real is unrecognized; strict mode raises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpfkit.errors import LogError
+from bpfkit.verifier import KINDS, UNRECOGNIZED, classify, load_log, parse_log
+from bpfkit.verifier.log import read_text
+
+from .conftest import ALL_LOG_FILES, KIND_TALLY, log_id
+
+
+@pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
+def test_no_unrecognized_lines(path: Path) -> None:
+    logs = load_log(path)
+    assert logs
+    for lg in logs:
+        KIND_TALLY.update({k: v for k, v in lg.kinds.items() if v})
+        bad = lg.lines[lg.lines["kind"] == UNRECOGNIZED]
+        assert bad.empty, f"{path}: unrecognized lines\n" + "\n".join(
+            f"{r.line}: {r.text}" for r in bad.itertuples()
+        )
+        assert set(lg.kinds) <= set(KINDS)
+        assert UNRECOGNIZED in lg.kinds
+    # every line of the file is accounted for once (programs never overlap)
+    n_lines = sum(len(lg.lines) for lg in logs)
+    total = read_text(path).count("\n") + (0 if read_text(path).endswith("\n") else 1)
+    assert n_lines <= total
+    seen = [ln for lg in logs for ln in lg.lines["line"]]
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
+def test_strict_mode_accepts_real_logs(path: Path) -> None:
+    load_log(path, strict=True)
+
+
+def test_strict_mode_names_the_line() -> None:
+    text = "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0   ; R0_w=0\n1: R1=ctx(\n"
+    with pytest.raises(LogError, match=r"line 3"):
+        parse_log(text, strict=True)
+    [lg] = parse_log(text)
+    assert lg.kinds[UNRECOGNIZED] == 1
+    assert lg.lines.loc[2, "kind"] == UNRECOGNIZED
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "12: R1=ctx(",  # broken state
+        "mark_precise: frame0: something new",
+        "from 3 to : R0=1",
+        "12:xyz",
+        " R1=",
+        "\x01\x02garbage",
+    ],
+)
+def test_malformed_structure_is_unrecognized(line: str) -> None:
+    [lg] = parse_log(line + "\n")
+    assert lg.kinds[UNRECOGNIZED] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_classifies_without_raising(text: str) -> None:
+    for line in text.split("\n"):
+        assert classify(line).kind in KINDS
+    logs = parse_log(text)
+    for lg in logs:
+        for table in ("lines", "steps", "registers", "stack", "refs", "branches", "backtracking"):
+            getattr(lg, table)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_truncated_real_logs_parse_as_far_as_they_go(data: st.DataObject) -> None:
+    """A log cut anywhere (buffer size, mid-line) parses and says it is truncated."""
+    path = data.draw(st.sampled_from([p for p in ALL_LOG_FILES if not p.name.endswith(".xz")]))
+    text = read_text(path)
+    if len(text) < 10:
+        return
+    cut = data.draw(st.integers(min_value=1, max_value=len(text) - 1))
+    logs = parse_log(text[:cut])
+    last = logs[-1]
+    cut_summary = "processed " not in text[:cut].split("-- END PROG LOAD LOG --")[-1]
+    if cut_summary and last.verdict != "reject":
+        assert last.truncated
+    for lg in logs:
+        assert lg.registers is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "99999999999999999999999: (bf) r1 = r2\n",
+        "0: R99999999999999999999=1\n",
+        "0: R11=1\n",
+        "0: R1=fp-999999999999999999999999\n",
+        "0: R1=scalar(id=99999999999999999999999)\n",
+        "0: frame99999999999999999999: R1=1\n",
+        "0: R1=ptr_x(off=-99999999999999999999,imm=1) fp-999999999999999999999=mmmmmmmm\n",
+        "0: R1=scalar(umin32=0x1ffffffffffffffffffff)\n",
+        "from 99999999999999999999 to 1: R1=1\n",
+        "mark_precise: frame99999999999999: regs=r1 stack= before 3: (b7) r1 = 1\n",
+        "0: R1=1 refs=99999999999999999999\n",
+    ],
+)
+def test_huge_numbers_never_overflow_the_tables(text: str) -> None:
+    for lg in parse_log(text):
+        for name, df in lg.frames().items():
+            assert df is not None, name
