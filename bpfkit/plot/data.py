@@ -1,0 +1,988 @@
+"""The data behind each figure, as DataFrames and graphs (no matplotlib here).
+
+Every ``plot_*`` function draws what one of these returns, so the numbers on a figure can be
+checked (and reused) without looking at pixels.
+
+State between printed states
+----------------------------
+The verifier prints a full state (``from 22 to 24: ...``) where a path starts, and otherwise
+only the registers an instruction touched (``12: (bf) r1 = r6 ; R1_w=ctx()`` or, after
+other messages, ``13: R0_w=...``); it never prints a register that is not initialized. The
+per-step state here is reconstructed the same way: a full state replaces everything known
+for its frame (registers it does not list are ``not_init``), a partial state updates the
+registers it lists, a helper, kfunc or bpf-to-bpf call leaves R1-R5 ``not_init`` (the
+calling convention), and every step carries the last state known before it. Registers of
+a frame deeper than the current one are absent (NaN).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from bpfkit.plot.palette import CATEGORIES, register_category
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FULL_STATE_KINDS",
+    "STATE_KINDS",
+    "LaneState",
+    "lane_state",
+    "register_lanes",
+    "register_marks",
+    "bin_codes",
+    "range_series",
+    "leaked_references",
+    "reference_lifetimes",
+    "reference_counts",
+    "non_owning_refs",
+    "visit_counts",
+    "effort_series",
+    "path_tree",
+    "compare_logs",
+    "compare_stats",
+    "lane_name",
+    "state_line_steps",
+]
+
+#: Line kinds whose registers are a full state of their frame (not only what changed):
+#: ``from X to Y:`` prints every register (print_all); ``N: R...`` lines print only the
+#: registers scratched since the last print, like the comment after an instruction.
+FULL_STATE_KINDS: frozenset[str] = frozenset({"branch"})
+#: Line kinds that print a state (possibly empty: ``32: (85) call ... ;``).
+STATE_KINDS: frozenset[str] = frozenset({"branch", "state", "insn_state"})
+_NREGS = 11
+_NOT_INIT = -1
+_ABSENT = -2
+_UNRELEASED = re.compile(r"Unreleased reference id=(\d+),? alloc_insn=(\d+)")
+
+
+def lane_name(frame: int, reg: int) -> str:
+    """Return the label of a register lane: ``R6`` in frame 0, ``f1.R6`` in deeper frames.
+
+    Examples
+    --------
+    >>> lane_name(0, 6), lane_name(2, 1)
+    ('R6', 'f2.R1')
+    """
+    return f"R{reg}" if frame == 0 else f"f{frame}.R{reg}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """Which register row describes each (step, lane): the reconstructed state per step.
+
+    ``rows[i, j]`` is the position in :attr:`registers` of the row that describes lane *j* at
+    step ``steps[i]``, or -1 for a register not initialized, -2 for a lane whose frame is
+    not active. ``observed[i, j]`` is True where the log printed lane *j* at that step.
+    """
+
+    #: Step numbers, ascending.
+    steps: np.ndarray
+    #: Instruction index of each step.
+    insn_idx: np.ndarray
+    #: (frame, reg) of each lane, frames ascending then R0..R10.
+    lanes: tuple[tuple[int, int], ...]
+    #: Row positions (see above), shape (len(steps), len(lanes)).
+    rows: np.ndarray
+    #: Printed at that step, shape (len(steps), len(lanes)).
+    observed: np.ndarray
+    #: The log's registers table (reset to a 0..n-1 index).
+    registers: pd.DataFrame
+    #: Category code (index in CATEGORIES) of each register row.
+    codes: np.ndarray
+
+
+def _int_col(frame: pd.DataFrame, col: str, default: int = 0) -> np.ndarray:
+    if col not in frame.columns:
+        return np.full(len(frame), default, dtype=np.int64)
+    return np.asarray(frame[col].fillna(default).astype("int64").to_numpy())
+
+
+def _register_codes(regs: pd.DataFrame) -> np.ndarray:
+    """Category code of each register row (computed once per distinct combination)."""
+    import pandas as pd
+
+    if not len(regs):
+        return np.zeros(0, dtype=np.int64)
+    cols = ["type", "or_null", "flags", "non_own_ref"]
+    key = pd.DataFrame({c: regs[c] if c in regs.columns else None for c in cols})
+    smin = regs["smin"] if "smin" in regs.columns else pd.Series([None] * len(regs))
+    smax = regs["smax"] if "smax" in regs.columns else pd.Series([None] * len(regs))
+    key["const"] = [
+        a is not None and b is not None and a == b
+        for a, b in zip(smin.tolist(), smax.tolist(), strict=True)
+    ]
+    key = key.astype({"type": "object", "flags": "object"}).fillna({"flags": ""})
+    key["or_null"] = key["or_null"].fillna(False).astype(bool)
+    key["non_own_ref"] = key["non_own_ref"].fillna(False).astype(bool)
+    index = {k: i for i, k in enumerate(CATEGORIES)}
+    combos: dict[tuple[Any, ...], int] = {}
+    out = np.empty(len(key), dtype=np.int64)
+    for pos, t in enumerate(key.itertuples(index=False, name=None)):
+        code = combos.get(t)
+        if code is None:
+            typ, or_null, flags, non_own, const = t
+            cat = register_category(
+                None if typ is None or (isinstance(typ, float)) else str(typ),
+                or_null=bool(or_null),
+                flags=str(flags) if flags else None,
+                non_own_ref=bool(non_own),
+                smin=0 if const else None,
+                smax=0 if const else None,
+            )
+            code = combos[t] = index[cat]
+        out[pos] = code
+    return out
+
+
+def _call_positions(log: Any, insn: np.ndarray) -> np.ndarray:
+    """Positions (into the sorted steps) of the steps that execute a call instruction."""
+    ins = log.instructions
+    if not len(ins) or "opcode" not in ins.columns:
+        return np.zeros(0, dtype=np.int64)
+    calls = set()
+    for i, op in zip(ins["insn_idx"], ins["opcode"], strict=True):
+        try:
+            code = int(op, 16) if isinstance(op, str) else int(op)
+        except (TypeError, ValueError):
+            continue
+        if code in (0x85, 0x8D):
+            calls.add(int(i))
+    if not calls:
+        return np.zeros(0, dtype=np.int64)
+    return np.nonzero(np.isin(insn, list(calls)))[0].astype(np.int64)
+
+
+def lane_state(log: Any) -> LaneState:
+    """Reconstruct the register state at every step of *log* (see the module docstring)."""
+    import pandas as pd
+
+    steps_df = log.steps
+    steps = _int_col(steps_df, "step")
+    order = np.argsort(steps, kind="stable")
+    steps = steps[order]
+    insn = _int_col(steps_df, "insn_idx", -1)[order]
+    step_frame = _int_col(steps_df, "frame")[order]
+    regs = log.registers.reset_index(drop=True)
+    codes = _register_codes(regs)
+    n = len(steps)
+    frames = sorted({int(f) for f in _int_col(regs, "frame")} | {int(f) for f in step_frame}) or [0]
+    lanes = tuple((f, r) for f in frames for r in range(_NREGS))
+    lane_of = {lane: j for j, lane in enumerate(lanes)}
+    rows = np.full((n, len(lanes)), _NOT_INIT, dtype=np.int64)
+    observed = np.zeros((n, len(lanes)), dtype=bool)
+    if n == 0:
+        return LaneState(steps, insn, lanes, rows, observed, regs, codes)
+    if len(regs):
+        kinds = log.lines.set_index("line")["kind"] if len(log.lines) else pd.Series(dtype=object)
+        r_step = _remap_steps(regs, state_line_steps(log))
+        r_line = _int_col(regs, "line")
+        r_frame = _int_col(regs, "frame")
+        r_reg = _int_col(regs, "reg")
+        pos = np.searchsorted(steps, r_step)
+        valid = (
+            (pos < n) & (steps[np.minimum(pos, n - 1)] == r_step) & (r_reg >= 0) & (r_reg < _NREGS)
+        )
+        lane_idx = np.array(
+            [lane_of.get((int(f), int(r)), -1) for f, r in zip(r_frame, r_reg, strict=True)],
+            dtype=np.int64,
+        )
+        valid &= lane_idx >= 0
+        line_kind = kinds.reindex(np.unique(r_line)).to_dict()
+        full = np.array([line_kind.get(int(x)) in FULL_STATE_KINDS for x in r_line], dtype=bool)
+        # Events: (position, lane, line, sub, value); a full state first resets its frame.
+        ev_pos: list[np.ndarray] = []
+        ev_lane: list[np.ndarray] = []
+        ev_key: list[np.ndarray] = []
+        ev_val: list[np.ndarray] = []
+        fm = valid & full
+        if fm.any():
+            resets = pd.DataFrame(
+                {"pos": pos[fm], "frame": r_frame[fm], "line": r_line[fm]}
+            ).drop_duplicates()
+            for reg in range(_NREGS):
+                ev_pos.append(resets["pos"].to_numpy())
+                ev_lane.append(
+                    np.array([lane_of[(int(f), reg)] for f in resets["frame"]], dtype=np.int64)
+                )
+                ev_key.append(resets["line"].to_numpy() * 2)
+                ev_val.append(np.full(len(resets), _NOT_INIT, dtype=np.int64))
+        # Calls clobber R1-R5 of the calling frame (printed states never list them again).
+        call_pos = _call_positions(log, insn)
+        if len(call_pos):
+            s_line = _int_col(steps_df, "line")[order]
+            for reg in range(1, 6):
+                lanes_j = np.array(
+                    [lane_of.get((int(step_frame[p]), reg), -1) for p in call_pos], dtype=np.int64
+                )
+                ok = lanes_j >= 0
+                ev_pos.append(call_pos[ok])
+                ev_lane.append(lanes_j[ok])
+                ev_key.append(s_line[call_pos[ok]] * 2)
+                ev_val.append(np.full(int(ok.sum()), _NOT_INIT, dtype=np.int64))
+        idx = np.nonzero(valid)[0]
+        ev_pos.append(pos[idx])
+        ev_lane.append(lane_idx[idx])
+        ev_key.append(r_line[idx] * 2 + 1)
+        ev_val.append(idx.astype(np.int64))
+        e_pos = np.concatenate(ev_pos)
+        e_lane = np.concatenate(ev_lane)
+        e_key = np.concatenate(ev_key)
+        e_val = np.concatenate(ev_val)
+        o = np.lexsort((e_key, e_lane, e_pos))
+        e_pos, e_lane, e_val = e_pos[o], e_lane[o], e_val[o]
+        # Keep the last event per (position, lane).
+        last = np.ones(len(e_pos), dtype=bool)
+        last[:-1] = (e_pos[1:] != e_pos[:-1]) | (e_lane[1:] != e_lane[:-1])
+        e_pos, e_lane, e_val = e_pos[last], e_lane[last], e_val[last]
+        event = np.zeros((n, len(lanes)), dtype=bool)
+        event[e_pos, e_lane] = True
+        value = np.full((n, len(lanes)), _NOT_INIT, dtype=np.int64)
+        value[e_pos, e_lane] = e_val
+        src = np.where(event, np.arange(n)[:, None], -1)
+        src = np.maximum.accumulate(src, axis=0)
+        cols = np.broadcast_to(np.arange(len(lanes)), src.shape)
+        rows = np.where(src >= 0, value[np.maximum(src, 0), cols], _NOT_INIT)
+        observed[e_pos, e_lane] = e_val >= 0
+    lane_frames = np.array([f for f, _ in lanes])
+    rows[lane_frames[None, :] > step_frame[:, None]] = _ABSENT
+    return LaneState(steps, insn, lanes, rows, observed, regs, codes)
+
+
+def _state(log_or_state: Any) -> LaneState:
+    return log_or_state if isinstance(log_or_state, LaneState) else lane_state(log_or_state)
+
+
+def register_lanes(log: Any) -> pd.DataFrame:
+    """Return the register type category of every lane at every step.
+
+    Parameters
+    ----------
+    log : bpfkit.verifier.Log or LaneState
+
+    Returns
+    -------
+    DataFrame
+        Index ``step``; one column per lane (``R0`` .. ``R10``, ``f1.R0`` .. for deeper frames),
+        values categorical over :data:`bpfkit.plot.palette.CATEGORIES`, NaN where the lane's
+        frame is not active; plus a column ``insn_idx``.
+    """
+    import pandas as pd
+
+    st = _state(log)
+    cats = np.array(CATEGORIES, dtype=object)
+    codes = np.where(st.rows >= 0, st.codes[np.maximum(st.rows, 0)] if len(st.codes) else 0, 0)
+    data: dict[str, Any] = {"insn_idx": st.insn_idx}
+    for j, (f, r) in enumerate(st.lanes):
+        col = cats[codes[:, j]].copy()
+        col[st.rows[:, j] == _ABSENT] = None
+        data[lane_name(f, r)] = pd.Categorical(col, categories=list(CATEGORIES))
+    return pd.DataFrame(data, index=pd.Index(st.steps, name="step"))
+
+
+def register_marks(log: Any) -> pd.DataFrame:
+    """Return where the log marks a register written (``_w``) or precise (``P``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``step``, ``lane``, ``written``, ``precise``; one row per printed register
+        that carries a mark.
+    """
+    import pandas as pd
+
+    st = _state(log)
+    regs = st.registers
+    if not len(regs):
+        return pd.DataFrame({"step": [], "lane": [], "written": [], "precise": []})
+    written = (
+        regs["written"].fillna(False).astype(bool)
+        if "written" in regs
+        else pd.Series(False, index=regs.index)
+    )
+    precise = (
+        regs["precise"].fillna(False).astype(bool)
+        if "precise" in regs
+        else pd.Series(False, index=regs.index)
+    )
+    sel = written | precise
+    sub = regs[sel]
+    return pd.DataFrame(
+        {
+            "step": _int_col(sub, "step"),
+            "lane": [
+                lane_name(int(f), int(r))
+                for f, r in zip(_int_col(sub, "frame"), _int_col(sub, "reg"), strict=True)
+            ],
+            "written": written[sel].to_numpy(),
+            "precise": precise[sel].to_numpy(),
+        }
+    )
+
+
+def bin_codes(codes: np.ndarray, max_columns: int) -> tuple[np.ndarray, int]:
+    """Downsample a (steps x lanes) code matrix to at most *max_columns* rows by taking the
+    most frequent code per bin of steps; return the binned matrix and the bin width.
+
+    Negative codes (absent) count as a code too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[1], [1], [2], [3], [3], [3]])
+    >>> b, width = bin_codes(m, 2)
+    >>> b.ravel().tolist(), width
+    ([1, 3], 3)
+    """
+    n, lanes = codes.shape
+    if n <= max_columns:
+        return codes, 1
+    width = -(-n // max_columns)
+    nb = -(-n // width)
+    shift = codes.astype(np.int64) + 2  # absent (-2) and not-init (-1) become 0 and 1
+    ncode = int(shift.max()) + 1
+    binned = np.empty((nb, lanes), dtype=np.int64)
+    bins = np.arange(n) // width
+    for j in range(lanes):
+        counts = np.zeros((nb, ncode), dtype=np.int64)
+        np.add.at(counts, (bins, shift[:, j]), 1)
+        binned[:, j] = counts.argmax(axis=1) - 2
+    return binned, width
+
+
+_RANGE_COLS = (
+    "smin",
+    "smax",
+    "umin",
+    "umax",
+    "smin32",
+    "smax32",
+    "umin32",
+    "umax32",
+    "var_off_value",
+    "var_off_mask",
+)
+
+
+def range_series(
+    log: Any, regs: list[int] | tuple[int, ...] | None = None, *, frame: int = 0
+) -> pd.DataFrame:
+    """Return the scalar bounds of the chosen registers at every step.
+
+    Parameters
+    ----------
+    log : bpfkit.verifier.Log or LaneState
+    regs : list of int, optional
+        Register numbers; default: the (at most 4) registers of *frame* most often printed
+        as a non-constant scalar.
+    frame : int
+        The frame whose registers are meant.
+
+    Returns
+    -------
+    DataFrame
+        Long form: ``step``, ``insn_idx``, ``reg``, the bounds ``smin .. umax32`` and
+        ``var_off_value``/``var_off_mask`` as floats (NaN where the register is not a scalar),
+        ``known_bits`` (64 minus the unknown bits of var_off), ``observed`` (printed at that
+        step), ``change`` (``"narrow"``/``"widen"`` where a printed signed range is narrower or
+        wider than at the step before, else ``""``) and ``category``.
+    """
+    import pandas as pd
+
+    st = _state(log)
+    cat_index = {k: i for i, k in enumerate(CATEGORIES)}
+    scalar_codes = {cat_index["scalar"], cat_index["const"]}
+    if regs is None:
+        counts: dict[int, int] = {}
+        for j, (f, r) in enumerate(st.lanes):
+            if f != frame:
+                continue
+            obs = st.rows[:, j][st.observed[:, j]]
+            counts[r] = int(np.sum(st.codes[obs] == cat_index["scalar"])) if len(obs) else 0
+        regs = [r for r, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c > 0][:4]
+    regs_df = st.registers
+    values: dict[str, np.ndarray] = {}
+    for col in _RANGE_COLS:
+        if col in regs_df.columns:
+            values[col] = pd.to_numeric(regs_df[col], errors="coerce").astype("float64").to_numpy()
+        else:
+            values[col] = np.full(len(regs_df), np.nan)
+    parts = []
+    lane_of = {lane: j for j, lane in enumerate(st.lanes)}
+    for r in regs:
+        found = lane_of.get((frame, int(r)))
+        if found is None:
+            continue
+        j = found
+        if j < 0:
+            continue
+        rows = st.rows[:, j]
+        ok = rows >= 0
+        safe = np.maximum(rows, 0)
+        codes = np.where(ok, st.codes[safe] if len(st.codes) else 0, -1)
+        is_scalar = np.isin(codes, list(scalar_codes))
+        part: dict[str, Any] = {
+            "step": st.steps,
+            "insn_idx": st.insn_idx,
+            "reg": np.full(len(rows), int(r)),
+        }
+        for col in _RANGE_COLS:
+            v = values[col][safe] if len(regs_df) else np.full(len(rows), np.nan)
+            part[col] = np.where(ok & is_scalar, v, np.nan)
+        mask = part["var_off_mask"]
+        with np.errstate(invalid="ignore"):
+            known = np.array(
+                [64 - bin(int(m)).count("1") if m == m else np.nan for m in mask], dtype=float
+            )
+        part["known_bits"] = known
+        part["observed"] = st.observed[:, j]
+        width = part["smax"] - part["smin"]
+        prev = np.concatenate(([np.nan], width[:-1]))
+        with np.errstate(invalid="ignore"):
+            part["change"] = np.where(
+                st.observed[:, j] & (width < prev),
+                "narrow",
+                np.where(st.observed[:, j] & (width > prev), "widen", ""),
+            )
+        part["category"] = [CATEGORIES[c] if c >= 0 else "not_init" for c in codes]
+        parts.append(pd.DataFrame(part))
+    if not parts:
+        cols = [
+            "step",
+            "insn_idx",
+            "reg",
+            *_RANGE_COLS,
+            "known_bits",
+            "observed",
+            "change",
+            "category",
+        ]
+        return pd.DataFrame({c: [] for c in cols})
+    return pd.concat(parts, ignore_index=True)
+
+
+def leaked_references(log: Any) -> dict[int, int]:
+    """Return ``{ref_obj_id: alloc_insn}`` from the log's ``Unreleased reference`` message.
+
+    Examples
+    --------
+    >>> class L:
+    ...     error = "Unreleased reference id=2 alloc_insn=6"
+    ...     lines = None
+    >>> leaked_references(L())
+    {2: 6}
+    """
+    texts = [str(log.error or "")]
+    lines = getattr(log, "lines", None)
+    if lines is not None and len(lines):
+        texts.extend(
+            lines["text"][lines["text"].str.contains("Unreleased reference", na=False)].tolist()
+        )
+    out: dict[int, int] = {}
+    for text in texts:
+        for m in _UNRELEASED.finditer(text):
+            out[int(m.group(1))] = int(m.group(2))
+    return out
+
+
+def state_line_steps(log: Any) -> dict[int, int]:
+    """Return ``{line: step}`` for every line that prints a state: the step after which that
+    state holds.
+
+    The comment after an instruction (``7: (bf) r7 = r0 ; R7_w=...``) belongs to that
+    instruction's step. A state on its own line (``8: R0_w=...``, printed when other messages
+    came between) is the state after the previous step of the same path. A ``from X to Y:``
+    state, and a state line right after it, belong to the first step of the new path.
+    """
+    lines = log.lines
+    steps = log.steps
+    if not len(lines) or not len(steps):
+        return {}
+    sel = lines[lines["kind"].isin(STATE_KINDS)]
+    order = np.argsort(_int_col(steps, "line"), kind="stable")
+    step_lines = _int_col(steps, "line")[order]
+    step_nums = _int_col(steps, "step")[order]
+    branch_lines = np.sort(lines.loc[lines["kind"] == "branch", "line"].astype("int64").to_numpy())
+    out: dict[int, int] = {}
+    for line, kind in zip(_int_col(sel, "line"), sel["kind"].tolist(), strict=True):
+        nxt = int(np.searchsorted(step_lines, line, side="left"))
+        if kind == "insn_state" and nxt < len(step_lines) and step_lines[nxt] == line:
+            out[int(line)] = int(step_nums[nxt])
+            continue
+        prev = nxt - 1
+        if kind == "state" and prev >= 0:
+            # A branch between the previous instruction and this line starts a new path.
+            b = int(np.searchsorted(branch_lines, step_lines[prev], side="right"))
+            if b >= len(branch_lines) or branch_lines[b] > line:
+                out[int(line)] = int(step_nums[prev])
+                continue
+        if nxt < len(step_nums):
+            out[int(line)] = int(step_nums[nxt])
+        elif prev >= 0:
+            out[int(line)] = int(step_nums[prev])
+    return out
+
+
+def _remap_steps(table: pd.DataFrame, line_steps: dict[int, int]) -> np.ndarray:
+    """The step of each row of a state-derived table (registers, refs), by its line."""
+    lines = _int_col(table, "line")
+    steps = _int_col(table, "step")
+    return np.array(
+        [line_steps.get(int(ln), int(st)) for ln, st in zip(lines, steps, strict=True)],
+        dtype=np.int64,
+    )
+
+
+def _held_refs(log: Any) -> dict[int, set[int]]:
+    """``{step: references held after it}`` for every step after which a state was printed
+    (the last state printed for a step wins)."""
+    line_steps = state_line_steps(log)
+    refs = log.refs
+    by_line: dict[int, set[int]] = {}
+    if len(refs):
+        for ln, rid in zip(_int_col(refs, "line"), _int_col(refs, "ref_obj_id"), strict=True):
+            by_line.setdefault(int(ln), set()).add(int(rid))
+    held: dict[int, set[int]] = {}
+    for line in sorted(line_steps):
+        held[line_steps[line]] = by_line.get(line, set())
+    return held
+
+
+def _src_lines(log: Any) -> dict[int, int]:
+    ins = log.instructions
+    if not len(ins) or "src_line" not in ins.columns:
+        return {}
+    sub = ins.dropna(subset=["src_line"]).drop_duplicates("insn_idx")
+    return {int(i): int(s) for i, s in zip(sub["insn_idx"], sub["src_line"], strict=True)}
+
+
+def _ref_objects(log: Any) -> dict[int, str]:
+    regs = log.registers
+    if not len(regs) or "ref_obj_id" not in regs.columns:
+        return {}
+    sub = regs[regs["ref_obj_id"].fillna(0).astype("int64") > 0].drop_duplicates("ref_obj_id")
+    out: dict[int, str] = {}
+    for rec in sub.itertuples(index=False):
+        btf = getattr(rec, "btf_type", None)
+        flags = getattr(rec, "flags", None)
+        if isinstance(btf, str) and btf:
+            text = btf
+        else:
+            text = str(rec.type) + (f" ({flags})" if isinstance(flags, str) and flags else "")
+        out[int(rec.ref_obj_id)] = text
+    return out
+
+
+def reference_counts(log: Any) -> pd.DataFrame:
+    """Return the number of references held (``refs=``) after every step.
+
+    Returns
+    -------
+    DataFrame
+        ``step``, ``insn_idx``, ``path``, ``refs``; a step without a printed state carries
+        the count of the last printed one.
+    """
+    import pandas as pd
+
+    steps = log.steps.sort_values("step")
+    s = _int_col(steps, "step")
+    held = _held_refs(log)
+    per = pd.Series({k: len(v) for k, v in sorted(held.items())}, dtype="int64")
+    pos = np.searchsorted(per.index.to_numpy(), s, side="right") - 1
+    vals = per.to_numpy()
+    out = np.where(pos >= 0, vals[np.maximum(pos, 0)] if len(vals) else 0, 0)
+    return pd.DataFrame(
+        {
+            "step": s,
+            "insn_idx": _int_col(steps, "insn_idx", -1),
+            "path": _int_col(steps, "path"),
+            "refs": out.astype("int64"),
+        }
+    )
+
+
+def reference_lifetimes(log: Any) -> pd.DataFrame:
+    """Return one row per stretch of steps a reference is held within one explored path.
+
+    A stretch starts where the reference first appears in ``refs=`` (``start_kind``
+    ``"acquire"``) or at the start of a path that inherits it (``"inherited"``), and ends
+    where a printed state no longer lists it (``"release"``), at the end of the path
+    (``"leak"`` when the kernel reports it unreleased, ``"open"`` when the log is cut off,
+    ``"path_end"`` otherwise: pruned or abandoned).
+
+    Returns
+    -------
+    DataFrame
+        ``ref_obj_id``, ``path``, ``start_step``, ``end_step`` (last step held), ``start_insn``,
+        ``end_insn`` (the releasing instruction, or the last one of the path),
+        ``start_src_line``, ``end_src_line``, ``start_kind``, ``end_kind``, ``alloc_insn``
+        (from the kernel's ``Unreleased reference`` message, else NaN), ``object`` (what the
+        reference points to: the BTF type, or the register type and flags).
+    """
+    import pandas as pd
+
+    steps = log.steps.sort_values("step")
+    s = _int_col(steps, "step")
+    insn = _int_col(steps, "insn_idx", -1)
+    path = _int_col(steps, "path")
+    src = _src_lines(log)
+    leaks = leaked_references(log)
+    held_at = _held_refs(log)
+    objects = _ref_objects(log)
+    pos_of = {int(v): i for i, v in enumerate(s)}
+    rows: list[dict[str, Any]] = []
+    open_: dict[int, tuple[int, str]] = {}  # ref -> (start position, start kind)
+    n = len(s)
+    truncated = bool(getattr(log, "truncated", False))
+
+    def close(rid: int, end_pos: int, end_insn: int, kind: str) -> None:
+        start, start_kind = open_.pop(rid)
+        rows.append(
+            {
+                "ref_obj_id": rid,
+                "path": int(path[start]),
+                "start_step": int(s[start]),
+                "end_step": int(s[end_pos]),
+                "start_insn": int(insn[start]),
+                "end_insn": end_insn,
+                "start_src_line": src.get(int(insn[start])),
+                "end_src_line": src.get(end_insn),
+                "start_kind": start_kind,
+                "end_kind": kind,
+                "alloc_insn": leaks.get(rid),
+                "object": objects.get(rid, ""),
+            }
+        )
+
+    known_positions = sorted(pos_of[k] for k in held_at if k in pos_of)
+    path_end = np.ones(n, dtype=bool)
+    if n > 1:
+        path_end[:-1] = path[1:] != path[:-1]
+    last_path = int(path[-1]) if n else 0
+    kp = 0
+    for i in range(n):
+        new_path = i == 0 or path[i] != path[i - 1]
+        if kp < len(known_positions) and known_positions[kp] == i:
+            kp += 1
+            held = held_at[int(s[i])]
+            for rid in sorted(set(open_) - held):
+                close(rid, i - 1 if i > 0 else i, int(insn[i]), "release")
+            for rid in sorted(held - set(open_)):
+                open_[rid] = (i, "inherited" if new_path and i > 0 else "acquire")
+        if path_end[i] and open_:
+            final = int(path[i]) == last_path and i == n - 1
+            for rid in sorted(open_):
+                if final and rid in leaks:
+                    kind = "leak"
+                elif final and truncated:
+                    kind = "open"
+                else:
+                    kind = "path_end"
+                close(rid, i, int(insn[i]), kind)
+    cols = [
+        "ref_obj_id",
+        "path",
+        "start_step",
+        "end_step",
+        "start_insn",
+        "end_insn",
+        "start_src_line",
+        "end_src_line",
+        "start_kind",
+        "end_kind",
+        "alloc_insn",
+        "object",
+    ]
+    out = pd.DataFrame(rows, columns=cols)
+    for col in ("start_src_line", "end_src_line", "alloc_insn"):
+        out[col] = out[col].astype("Int64")
+    return out.sort_values(["ref_obj_id", "start_step"], kind="stable").reset_index(drop=True)
+
+
+def non_owning_refs(log: Any) -> pd.DataFrame:
+    """Return the stretches of steps where a register holds a non-owning reference.
+
+    Returns
+    -------
+    DataFrame
+        ``lane``, ``frame``, ``reg``, ``start_step``, ``end_step``, ``start_insn``,
+        ``end_insn``, ``btf_type`` (pointee type at the start).
+    """
+    import pandas as pd
+
+    st = _state(log)
+    code = CATEGORIES.index("non_own_ref")
+    regs = st.registers
+    btf = regs["btf_type"].tolist() if "btf_type" in regs.columns else [None] * len(regs)
+    rows = []
+    for j, (f, r) in enumerate(st.lanes):
+        col = st.rows[:, j]
+        ok = col >= 0
+        hit = np.zeros(len(col), dtype=bool)
+        if len(st.codes):
+            hit[ok] = st.codes[col[ok]] == code
+        if not hit.any():
+            continue
+        edges = np.diff(np.concatenate(([0], hit.astype(np.int8), [0])))
+        starts = np.nonzero(edges == 1)[0]
+        ends = np.nonzero(edges == -1)[0] - 1
+        for a, b in zip(starts, ends, strict=True):
+            rows.append(
+                {
+                    "lane": lane_name(f, r),
+                    "frame": f,
+                    "reg": r,
+                    "start_step": int(st.steps[a]),
+                    "end_step": int(st.steps[b]),
+                    "start_insn": int(st.insn_idx[a]),
+                    "end_insn": int(st.insn_idx[b]),
+                    "btf_type": btf[int(col[a])],
+                }
+            )
+    cols = ["lane", "frame", "reg", "start_step", "end_step", "start_insn", "end_insn", "btf_type"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def visit_counts(log: Any) -> pd.DataFrame:
+    """Return how many times the verifier visited each instruction.
+
+    Returns
+    -------
+    DataFrame
+        One row per instruction the log shows (visited or not), ascending ``insn_idx``:
+        ``insn_idx``, ``visits``, ``asm``, ``src_file``, ``src_line``, ``src_text``.
+        ``visits`` sums to the number of steps.
+    """
+    import pandas as pd
+
+    steps = log.steps
+    counts = (
+        steps["insn_idx"].dropna().astype("int64").value_counts()
+        if len(steps)
+        else pd.Series(dtype="int64")
+    )
+    ins = (
+        log.instructions.drop_duplicates("insn_idx") if len(log.instructions) else log.instructions
+    )
+    idx = (
+        sorted({int(i) for i in ins["insn_idx"]} | {int(i) for i in counts.index})
+        if len(ins) or len(counts)
+        else []
+    )
+    out = pd.DataFrame({"insn_idx": np.array(idx, dtype=np.int64)})
+    out["visits"] = out["insn_idx"].map(counts).fillna(0).astype("int64")
+    info = ins.set_index("insn_idx") if len(ins) else None
+    for col in ("asm", "src_file", "src_line", "src_text"):
+        if info is not None and col in info.columns:
+            out[col] = out["insn_idx"].map(info[col])
+        else:
+            out[col] = None
+    out["src_line"] = pd.to_numeric(out["src_line"], errors="coerce").astype("Int64")
+    return out
+
+
+def effort_series(log: Any) -> pd.DataFrame:
+    """Return the verifier's effort over steps: paths started, prunes and states printed.
+
+    Returns
+    -------
+    DataFrame
+        Per step: ``step``, ``insn_idx``, ``path``, ``paths`` (explored paths so far),
+        ``prunes`` (``safe`` so far), ``states`` (full states printed so far) and ``refs``.
+    """
+    import pandas as pd
+
+    rc = reference_counts(log)
+    s = rc["step"].to_numpy()
+    out = rc.rename(columns={"refs": "refs"}).copy()
+    out["paths"] = (rc["path"].to_numpy() + 1) if len(rc) else []
+
+    def cum(events: np.ndarray) -> np.ndarray:
+        ev = np.sort(events)
+        return np.searchsorted(ev, s, side="right")
+
+    prunes = _int_col(log.prunes, "step") if len(log.prunes) else np.zeros(0, dtype=np.int64)
+    out["prunes"] = cum(prunes)
+    lines = log.lines
+    regs = log.registers
+    if len(regs) and len(lines):
+        full_lines = set(lines.loc[lines["kind"].isin(FULL_STATE_KINDS), "line"].astype(int))
+        sub = regs[regs["line"].isin(full_lines)].drop_duplicates("line")
+        out["states"] = cum(_int_col(sub, "step"))
+    else:
+        out["states"] = 0
+    return pd.DataFrame(out[["step", "insn_idx", "path", "paths", "prunes", "states", "refs"]])
+
+
+def path_tree(log: Any) -> nx.DiGraph:
+    """Return the explored paths as a tree: path *k* is a child of the path whose visit of
+    ``from_insn`` pushed the branch it resumes (``from X to Y:``), matched last in, first out.
+
+    Node attributes: ``path``, ``from_insn``, ``to_insn``, ``start_step``, ``end_step``,
+    ``steps``, ``end_insn``, ``branch_step`` (the parent's step that pushed it, or None),
+    ``depth``, ``end`` (``"prune"``: reached a state already verified safe, ``"exit"``,
+    ``"error"``: the path the kernel rejected, ``"other"``). Edges run parent -> child with ``branch_step``.
+    """
+    steps = log.steps.sort_values("step")
+    s = _int_col(steps, "step")
+    insn = _int_col(steps, "insn_idx", -1)
+    path = _int_col(steps, "path")
+    g = nx.DiGraph()
+    if not len(s):
+        return g
+    br = log.branches.sort_values("step") if len(log.branches) else log.branches
+    branch_of: dict[int, tuple[int, int]] = {}
+    if len(br):
+        for st, fr, to in zip(
+            _int_col(br, "step"), _int_col(br, "from_insn"), _int_col(br, "to_insn"), strict=True
+        ):
+            pos = int(np.searchsorted(s, st))
+            if pos < len(s):
+                branch_of.setdefault(int(path[pos]), (fr, to))
+    lines_of = _int_col(steps, "line")
+    prune_lines = (
+        np.sort(_int_col(log.prunes, "line")) if len(log.prunes) else np.zeros(0, dtype=np.int64)
+    )
+    exits = set()
+    ins = log.instructions
+    if len(ins) and "opcode" in ins.columns:
+        for i, op in zip(ins["insn_idx"], ins["opcode"], strict=True):
+            if str(op).lower() == "95" or op == 0x95:
+                exits.add(int(i))
+    rejected = getattr(log, "verdict", None) == "reject"
+    boundaries = np.nonzero(np.diff(path))[0] + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries - 1, [len(s) - 1]))
+    # Unclaimed visits per instruction, most recent last (a stack per instruction).
+    visits: dict[int, list[int]] = {}
+    cursor = 0
+    for a, b in zip(starts, ends, strict=True):
+        p = int(path[a])
+        for i in range(cursor, a):
+            visits.setdefault(int(insn[i]), []).append(i)
+        cursor = a
+        fr, to = branch_of.get(p, (None, None))
+        parent_pos = None
+        if fr is not None and visits.get(fr):
+            parent_pos = visits[fr].pop()
+        g.add_node(
+            p,
+            path=p,
+            from_insn=None if fr is None else int(fr),
+            to_insn=None if to is None else int(to),
+            start_step=int(s[a]),
+            end_step=int(s[b]),
+            steps=int(b - a + 1),
+            end_insn=int(insn[b]),
+            branch_step=int(s[parent_pos]) if parent_pos is not None else None,
+            depth=0,
+            end=_path_end(int(b), len(s), lines_of, prune_lines, int(insn[b]) in exits, rejected),
+        )
+        if parent_pos is not None:
+            parent = int(path[parent_pos])
+            g.add_edge(parent, p, branch_step=int(s[parent_pos]))
+            g.nodes[p]["depth"] = g.nodes[parent]["depth"] + 1
+    return g
+
+
+def _path_end(
+    b: int, n: int, lines_of: np.ndarray, prune_lines: np.ndarray, is_exit: bool, rejected: bool
+) -> str:
+    """How the path whose last step is at position *b* ended."""
+    after = lines_of[b + 1] if b + 1 < n else np.iinfo(np.int64).max
+    k = int(np.searchsorted(prune_lines, lines_of[b], side="left"))
+    if k < len(prune_lines) and prune_lines[k] < after:
+        return "prune"
+    if b == n - 1 and rejected:
+        return "error"
+    return "exit" if is_exit else "other"
+
+
+def compare_logs(a: Any, b: Any) -> pd.DataFrame:
+    """Return per-instruction visits of two logs side by side.
+
+    Returns
+    -------
+    DataFrame
+        ``insn_idx``, ``visits_a``, ``visits_b``, ``diff`` (b - a), ``src_line`` (from *a*,
+        else *b*), ``asm_a``, ``asm_b`` (to see where the two builds differ).
+    """
+    va = visit_counts(a).set_index("insn_idx")
+    vb = visit_counts(b).set_index("insn_idx")
+    idx = va.index.union(vb.index)
+    out = va.reindex(idx)[["visits"]].rename(columns={"visits": "visits_a"})
+    out["visits_b"] = vb.reindex(idx)["visits"]
+    out = out.fillna(0).astype("int64")
+    out["diff"] = out["visits_b"] - out["visits_a"]
+    out["src_line"] = (
+        va.reindex(idx)["src_line"].combine_first(vb.reindex(idx)["src_line"]).astype("Int64")
+    )
+    out["asm_a"] = va.reindex(idx)["asm"]
+    out["asm_b"] = vb.reindex(idx)["asm"]
+    return out.reset_index()
+
+
+_STAT_FIELDS = (
+    "insns_processed",
+    "total_states",
+    "peak_states",
+    "max_states_per_insn",
+    "mark_read",
+    "verification_time_usec",
+)
+
+
+def compare_stats(a: Any, b: Any) -> pd.DataFrame:
+    """Return a ``veristat -C``-like table comparing the verdict and stats of two logs.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric: ``metric``, ``a``, ``b``, ``diff`` (b - a) and ``pct``
+        (100 * diff / a) where both are numbers.
+    """
+    import pandas as pd
+
+    def stat(log: Any, name: str) -> Any:
+        st = getattr(log, "stats", None)
+        return getattr(st, name, None) if st is not None else None
+
+    rows: list[dict[str, Any]] = [
+        {"metric": "verdict", "a": a.verdict, "b": b.verdict, "diff": None, "pct": None}
+    ]
+    for f in _STAT_FIELDS:
+        x, y = stat(a, f), stat(b, f)
+        diff = y - x if isinstance(x, int) and isinstance(y, int) else None
+        pct = 100.0 * diff / x if diff is not None and x else None
+        rows.append({"metric": f, "a": x, "b": y, "diff": diff, "pct": pct})
+    da, db = stat(a, "stack_depth"), stat(b, "stack_depth")
+    sa = sum(da) if da else None
+    sb = sum(db) if db else None
+    diff = sb - sa if sa is not None and sb is not None else None
+    rows.append(
+        {
+            "metric": "stack_depth",
+            "a": sa,
+            "b": sb,
+            "diff": diff,
+            "pct": 100.0 * diff / sa if diff is not None and sa else None,
+        }
+    )
+    sa_n, sb_n = len(a.steps), len(b.steps)
+    rows.append(
+        {
+            "metric": "steps_in_log",
+            "a": sa_n,
+            "b": sb_n,
+            "diff": sb_n - sa_n,
+            "pct": 100.0 * (sb_n - sa_n) / sa_n if sa_n else None,
+        }
+    )
+    return pd.DataFrame(rows, columns=["metric", "a", "b", "diff", "pct"])

@@ -1,0 +1,818 @@
+"""Figures of verifier state evolution, one function per figure, each drawing what a
+:mod:`bpfkit.plot.data` function returns.
+
+Each ``plot_*`` takes a :class:`bpfkit.verifier.Log` and ``ax=None`` and returns the Axes it
+drew on (a new figure when *ax* is None); the multi-panel figures return the Figure. Logs of
+more steps than a mark per step can show are binned (the figure says so in a note).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bpfkit.plot import data as D
+from bpfkit.plot.palette import CATEGORIES, END_MARKERS, OKABE_ITO, TYPE_STYLES
+from bpfkit.plot.style import new_axes, new_figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "MAX_COLUMNS",
+    "figure_size",
+    "plot_register_lanes",
+    "plot_range",
+    "plot_ranges",
+    "plot_reference_lifetimes",
+    "plot_reference_counts",
+    "plot_non_owning",
+    "plot_references",
+    "plot_visits",
+    "plot_effort_series",
+    "plot_path_tree",
+    "plot_effort",
+    "count_norm",
+    "integer_colorbar",
+]
+
+#: Above this many steps, per-step marks are binned (most frequent value, or envelope).
+MAX_COLUMNS = 1500
+_O = OKABE_ITO
+
+
+def figure_size(kind: str = "single") -> tuple[float, float]:
+    """Return a figure size for *kind* (``single``, ``tall``, ``wide``, ``page``) in the
+    current style: slides keep the style's 16:9 size, papers get column or page width.
+
+    Examples
+    --------
+    >>> from bpfkit.plot.style import style
+    >>> with style("paper"):
+    ...     figure_size("page")
+    (7.16, 9.0)
+    """
+    import matplotlib
+
+    w, h = matplotlib.rcParams["figure.figsize"]
+    if w >= 6:  # slides
+        return {"page": (w, h * 1.25), "tall": (w, h)}.get(kind, (float(w), float(h)))
+    return {
+        "single": (3.5, 2.4),
+        "tall": (3.5, 3.8),
+        "wide": (7.16, 3.2),
+        "page": (7.16, 9.0),
+    }.get(kind, (float(w), float(h)))
+
+
+def _note(ax: Axes, text: str) -> None:
+    ax.text(
+        1.0,
+        1.01,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize="x-small",
+        style="italic",
+        color="#444444",
+    )
+
+
+def _msize(scale: float = 1.0) -> float:
+    """Scatter marker area that follows the style's ``lines.markersize``."""
+    import matplotlib
+
+    return float(matplotlib.rcParams["lines.markersize"] * scale) ** 2
+
+
+def count_norm(vmax: float) -> Any:
+    """A color norm for counts from 1 to *vmax*: logarithmic when they span decades."""
+    from matplotlib.colors import LogNorm, Normalize
+
+    return LogNorm(vmin=1, vmax=vmax) if vmax > 20 else Normalize(vmin=0, vmax=max(vmax, 1))
+
+
+def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
+
+    cb = ax.figure.colorbar(mappable, ax=ax, label=label, pad=0.01, shrink=0.9)
+    integer_colorbar(cb)
+
+
+def integer_colorbar(cb: Any) -> None:
+    """Label a count colorbar with whole numbers."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    if not isinstance(cb.norm, LogNorm):
+        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def _title(ax: Axes, what: str, log: Any) -> None:
+    name = getattr(log, "name", None)
+    ax.set_title(f"{what} — {name}" if name else what, loc="left")
+
+
+def _path_starts(steps: pd.DataFrame) -> np.ndarray:
+    path = steps.sort_values("step")["path"].to_numpy()
+    return np.nonzero(np.diff(path))[0] + 1 if len(path) > 1 else np.zeros(0, dtype=np.int64)
+
+
+def _mark_failure(ax: Axes, log: Any, x: float | None) -> None:
+    if x is None or getattr(log, "verdict", None) != "reject":
+        return
+    ax.axvline(x, color=_O["vermillion"], linewidth=1.5, linestyle=(0, (4, 2)), label="error")
+
+
+def _runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encode a 1-D array: (starts, lengths, values)."""
+    n = len(row)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), row[:0]
+    change = np.nonzero(row[1:] != row[:-1])[0] + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.concatenate((starts, [n])))
+    return starts, lengths, row[starts]
+
+
+def plot_register_lanes(
+    log: Any, ax: Axes | None = None, *, max_columns: int = MAX_COLUMNS, legend: bool = True
+) -> Axes:
+    """Draw register lanes: steps on x, R0-R10 (per frame) on y, each cell colored (and
+    hatched) by the register's type category; ``_w`` (written) and ``P`` (precise) marks on
+    the cells the log printed; explored paths separated by thin lines; the error marked.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    st = D.lane_state(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    n = len(st.steps)
+    codes = np.where(
+        st.rows >= 0, st.codes[np.maximum(st.rows, 0)] if len(st.codes) else 0, st.rows
+    )
+    codes = np.where(codes == -1, CATEGORIES.index("not_init"), codes)
+    binned, width = D.bin_codes(codes, max_columns)
+    nl = len(st.lanes)
+    used: set[int] = set()
+    for j in range(nl):
+        starts, lengths, vals = _runs(binned[:, j])
+        y = j
+        for code in np.unique(vals):
+            if code < 0:
+                continue  # frame not active
+            sel = vals == code
+            used.add(int(code))
+            ts = TYPE_STYLES[CATEGORIES[int(code)]]
+            xr = list(
+                zip((starts[sel] * width).tolist(), (lengths[sel] * width).tolist(), strict=True)
+            )
+            ax.broken_barh(
+                xr,
+                (y - 0.42, 0.84),
+                facecolors=ts.color,
+                edgecolor="#333333" if ts.hatch else ts.color,
+                linewidth=0.0,
+                hatch=ts.hatch or None,
+            )
+    if width == 1 and n:
+        marks = D.register_marks(st)
+        lane_index = {D.lane_name(f, r): j for j, (f, r) in enumerate(st.lanes)}
+        pos = np.searchsorted(st.steps, marks["step"].to_numpy())
+        ys = marks["lane"].map(lane_index).to_numpy(dtype=float)
+        w = marks["written"].to_numpy(dtype=bool)
+        p = marks["precise"].to_numpy(dtype=bool)
+        if w.any():
+            ax.scatter(
+                pos[w] + 0.5,
+                ys[w] - 0.22,
+                marker="v",
+                s=_msize(0.5),
+                color="black",
+                linewidths=0,
+                zorder=3,
+            )
+        if p.any():
+            ax.scatter(
+                pos[p] + 0.5,
+                ys[p] + 0.22,
+                marker="*",
+                s=_msize(0.7),
+                color="black",
+                linewidths=0,
+                zorder=3,
+            )
+    starts_p = _path_starts(log.steps) if n else np.zeros(0)
+    if 0 < len(starts_p) <= 300:
+        ax.vlines(starts_p, -0.5, nl - 0.5, colors="#555555", linewidth=0.4, linestyles="dotted")
+    _mark_failure(ax, log, float(n) if n else None)
+    frames = sorted({f for f, _ in st.lanes})
+    for f in frames[1:]:
+        j = next(k for k, (ff, _) in enumerate(st.lanes) if ff == f)
+        ax.axhline(j - 0.5, color="black", linewidth=1.0)
+    ax.set_yticks(range(nl), [D.lane_name(f, r) for f, r in st.lanes])
+    ax.set_ylim(nl - 0.5, -0.5)
+    ax.set_xlim(0, max(n, 1))
+    ax.set_xlabel("step (instructions processed, in verification order)")
+    ax.grid(False)
+    _title(ax, "register types", log)
+    if width > 1:
+        _note(
+            ax,
+            f"{n:,} steps binned: one column = {width} steps (most frequent type); marks omitted",
+        )
+    if legend:
+        handles: list[Any] = [
+            Patch(
+                facecolor=TYPE_STYLES[c].color,
+                hatch=TYPE_STYLES[c].hatch or None,
+                edgecolor="#333333",
+                linewidth=0.3,
+                label=TYPE_STYLES[c].label,
+            )
+            for c in CATEGORIES
+            if CATEGORIES.index(c) in used
+        ]
+        if width == 1:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="v",
+                    linestyle="none",
+                    color="black",
+                    markersize=4,
+                    label="written (_w)",
+                )
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="*",
+                    linestyle="none",
+                    color="black",
+                    markersize=5,
+                    label="precise (P)",
+                )
+            )
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="x-small",
+            borderaxespad=0,
+        )
+    return ax
+
+
+_SIGNED = ("smin", "smax", "signed [smin, smax]")
+_UNSIGNED = ("umin", "umax", "unsigned [umin, umax]")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def plot_range(
+    log: Any,
+    regs: list[int] | tuple[int, ...] | None = None,
+    *,
+    kind: str = "signed",
+    frame: int = 0,
+    ax: Axes | None = None,
+    series: pd.DataFrame | None = None,
+    max_points: int = MAX_COLUMNS,
+) -> Axes:
+    """Draw the [min, max] bounds of scalar registers over steps (``kind`` ``"signed"``,
+    ``"unsigned"`` or ``"bits"`` for the bits var_off knows); symlog scale where values are
+    large; ▼ where a bound narrows, ▲ where it widens.
+    """
+    df = series if series is not None else D.range_series(log, regs, frame=frame)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    import matplotlib
+
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key().get("color", ["#000000"])
+    width = 1
+    big = False
+    for k, (reg, sub) in enumerate(df.groupby("reg", sort=True)):
+        x = sub["step"].to_numpy(dtype=float)
+        color = colors[k % len(colors)]
+        if kind == "bits":
+            lo = hi = sub["known_bits"].to_numpy(dtype=float)
+        else:
+            lo_col, hi_col, _ = _SIGNED if kind == "signed" else _UNSIGNED
+            lo = sub[lo_col].to_numpy(dtype=float)
+            hi = sub[hi_col].to_numpy(dtype=float)
+        change = sub["change"].to_numpy() if "change" in sub else np.array([""] * len(sub))
+        if len(x) > max_points:
+            width = -(-len(x) // max_points)
+            nb = -(-len(x) // width)
+            pad = nb * width - len(x)
+            lo_b = np.pad(lo, (0, pad), constant_values=np.nan).reshape(nb, width)
+            hi_b = np.pad(hi, (0, pad), constant_values=np.nan).reshape(nb, width)
+            with np.errstate(all="ignore"):
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    lo = np.nanmin(lo_b, axis=1)
+                    hi = np.nanmax(hi_b, axis=1)
+            x = x[0] + np.arange(nb, dtype=float) * width
+            change = np.array([""] * nb)
+        finite = np.isfinite(np.concatenate((lo, hi)))
+        if finite.any() and np.nanmax(np.abs(np.concatenate((lo, hi))[finite])) > 1e4:
+            big = True
+        label = f"R{reg}"
+        if kind == "bits":
+            ax.step(
+                x,
+                lo,
+                where="post",
+                color=color,
+                marker=_MARKERS[k % len(_MARKERS)],
+                markevery=max(1, len(x) // 25),
+                label=label,
+            )
+        else:
+            ax.fill_between(x, lo, hi, step="post", color=color, alpha=0.25, linewidth=0)
+            ax.step(
+                x,
+                lo,
+                where="post",
+                color=color,
+                linewidth=1.0,
+                marker=_MARKERS[k % len(_MARKERS)],
+                markevery=max(1, len(x) // 25),
+                label=f"{label} min/max",
+            )
+            ax.step(x, hi, where="post", color=color, linewidth=1.0, linestyle="--")
+            nar = change == "narrow"
+            wid = change == "widen"
+            if nar.any():
+                ax.scatter(
+                    x[nar],
+                    hi[nar],
+                    marker="v",
+                    color=color,
+                    edgecolors="black",
+                    linewidths=0.4,
+                    zorder=3,
+                    s=_msize(0.6),
+                )
+            if wid.any():
+                ax.scatter(
+                    x[wid],
+                    hi[wid],
+                    marker="^",
+                    color=color,
+                    edgecolors="black",
+                    linewidths=0.4,
+                    zorder=3,
+                    s=_msize(0.6),
+                )
+    if big and kind != "bits":
+        ax.set_yscale("symlog", linthresh=1.0)
+    what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
+    ax.set_ylabel({"signed": "signed", "unsigned": "unsigned", "bits": "known bits"}[kind])
+    ax.set_xlabel("step")
+    if kind == "bits":
+        ax.set_ylim(-2, 66)
+    if len(df):
+        ax.legend(loc="best", fontsize="x-small")
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "no scalar registers in the log",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
+    _title(ax, what, log)
+    if width > 1:
+        _note(ax, f"binned: one point = {width} steps (envelope of the bounds)")
+    return ax
+
+
+def plot_ranges(
+    log: Any, regs: list[int] | tuple[int, ...] | None = None, *, frame: int = 0
+) -> Figure:
+    """Draw signed bounds, unsigned bounds and known bits of scalar registers, one panel each."""
+    fig = new_figure(figsize=figure_size("tall"))
+    axes = fig.subplots(3, 1, sharex=True)
+    df = D.range_series(log, regs, frame=frame)
+    for ax, kind in zip(axes, ("signed", "unsigned", "bits"), strict=True):
+        plot_range(log, kind=kind, ax=ax, series=df)
+        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    return fig
+
+
+def plot_reference_lifetimes(
+    log: Any, ax: Axes | None = None, *, lifetimes: pd.DataFrame | None = None, max_labels: int = 24
+) -> Axes:
+    """Draw one bar per reference (ref_obj_id) per path from acquire to release or leak, with
+    the instruction and C source line at each end."""
+    df = lifetimes if lifetimes is not None else D.reference_lifetimes(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    if not len(df):
+        ax.text(
+            0.5,
+            0.5,
+            "no references held (no refs= in the log)",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
+        ax.set_yticks([])
+        _title(ax, "references", log)
+        return ax
+    ids = sorted(df["ref_obj_id"].unique().tolist())
+    row = {rid: i for i, rid in enumerate(ids)}
+    colors = {
+        "release": _O["bluish_green"],
+        "leak": _O["vermillion"],
+        "path_end": "#999999",
+        "open": _O["orange"],
+    }
+    hatches = {"release": None, "leak": "////", "path_end": "....", "open": "xx"}
+    y = df["ref_obj_id"].map(row).to_numpy()
+    start = df["start_step"].to_numpy(dtype=float)
+    end = df["end_step"].to_numpy(dtype=float) + 1
+    for kind in ("release", "leak", "path_end", "open"):
+        sel = (df["end_kind"] == kind).to_numpy()
+        if sel.any():
+            ax.barh(
+                y[sel],
+                (end - start)[sel],
+                left=start[sel],
+                height=0.5,
+                color=colors[kind],
+                hatch=hatches[kind],
+                edgecolor="#333333",
+                linewidth=0.4,
+                label=f"ends: {kind.replace('_', ' ')}",
+            )
+    acq = (df["start_kind"] == "acquire").to_numpy()
+    ax.scatter(
+        start[acq],
+        y[acq],
+        marker=END_MARKERS["acquire"],
+        color="black",
+        s=_msize(0.6),
+        zorder=3,
+        label="acquire",
+    )
+    for kind in ("release", "leak"):
+        sel = (df["end_kind"] == kind).to_numpy()
+        if sel.any():
+            ax.scatter(
+                end[sel],
+                y[sel],
+                marker=END_MARKERS[kind],
+                color="black",
+                s=_msize(0.8),
+                zorder=3,
+                label=kind,
+            )
+    if len(df) <= max_labels:
+        for rec, yy, s0, e0 in zip(df.itertuples(index=False), y, start, end, strict=True):
+            if rec.start_kind == "acquire":
+                ax.annotate(
+                    _where(rec.start_insn, rec.start_src_line),
+                    (s0, yy),
+                    xytext=(0, 6),
+                    textcoords="offset points",
+                    ha="left",
+                    fontsize="xx-small",
+                )
+            if rec.end_kind in ("release", "leak"):
+                ax.annotate(
+                    _where(rec.end_insn, rec.end_src_line),
+                    (e0, yy),
+                    xytext=(0, -9),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize="xx-small",
+                )
+    labels = []
+    for rid in ids:
+        sub = df[df["ref_obj_id"] == rid]
+        what = sub["object"].iloc[0] if "object" in sub.columns and sub["object"].iloc[0] else ""
+        labels.append(f"id={rid}" + (f" {what}" if what else ""))
+    ax.set_yticks(range(len(ids)), labels)
+    ax.set_ylim(len(ids) - 0.5, -0.7)
+    ax.set_xlim(0, max(len(log.steps), 1))
+    ax.set_xlabel("step")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
+    _title(ax, "reference lifetimes (acquire → release/leak)", log)
+    return ax
+
+
+def _where(insn: Any, line: Any) -> str:
+    try:
+        has_line = (
+            line is not None
+            and not (isinstance(line, float) and math.isnan(line))
+            and str(line) != "<NA>"
+        )
+    except TypeError:  # pragma: no cover
+        has_line = False
+    return f"insn {insn}" + (f" · L{line}" if has_line else "")
+
+
+def plot_reference_counts(
+    log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS
+) -> Axes:
+    """Draw the number of references held (``refs=``) after every step."""
+    df = D.reference_counts(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    x = df["step"].to_numpy(dtype=float)
+    y = df["refs"].to_numpy(dtype=float)
+    width = 1
+    if len(x) > max_points:
+        width = -(-len(x) // max_points)
+        nb = -(-len(x) // width)
+        y = np.pad(y, (0, nb * width - len(y)), constant_values=0).reshape(nb, width).max(axis=1)
+        x = np.arange(nb, dtype=float) * width
+    x = np.append(x, x[-1] + width if len(x) else 0.0)
+    y = np.append(y, y[-1] if len(y) else 0.0)
+    ax.step(x, y, where="post", color=_O["blue"], label="refs held")
+    ax.fill_between(x, 0, y, step="post", color=_O["blue"], alpha=0.2, hatch="///", linewidth=0)
+    _mark_failure(ax, log, float(len(df)) if len(df) else None)
+    ax.set_ylabel("refs held")
+    ax.set_xlabel("step")
+    ax.set_ylim(0, max(1.0, float(y.max()) if len(y) else 1.0) + 0.5)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _title(ax, "references held (refs=)", log)
+    if width > 1:
+        _note(ax, f"binned: one point = {width} steps (maximum)")
+    return ax
+
+
+def plot_non_owning(log: Any, ax: Axes | None = None) -> Axes:
+    """Draw where registers hold non-owning references (into a list or rbtree), by register."""
+    df = D.non_owning_refs(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    ts = TYPE_STYLES["non_own_ref"]
+    if not len(df):
+        ax.text(
+            0.5,
+            0.5,
+            "no non-owning references",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize="small",
+        )
+        ax.set_yticks([])
+    else:
+        lanes = sorted(df["lane"].unique().tolist(), key=lambda s: (s.count("."), s))
+        row = {lane: i for i, lane in enumerate(lanes)}
+        y = df["lane"].map(row).to_numpy()
+        start = df["start_step"].to_numpy(dtype=float)
+        width = df["end_step"].to_numpy(dtype=float) + 1 - start
+        ax.barh(
+            y,
+            width,
+            left=start,
+            height=0.5,
+            color=ts.color,
+            hatch=ts.hatch,
+            edgecolor="#333333",
+            linewidth=0.4,
+            label="non-owning ref",
+        )
+        labels = []
+        for lane in lanes:
+            t = df.loc[df["lane"] == lane, "btf_type"].dropna()
+            labels.append(f"{lane} ({t.iloc[0]})" if len(t) else lane)
+        ax.set_yticks(range(len(lanes)), labels)
+        ax.set_ylim(len(lanes) - 0.5, -0.5)
+    ax.set_xlim(0, max(len(log.steps), 1))
+    ax.set_xlabel("step")
+    _title(ax, "non-owning references", log)
+    return ax
+
+
+def plot_references(log: Any) -> Figure:
+    """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked."""
+    fig = new_figure(figsize=figure_size("tall"))
+    axes = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.2, 1.2))
+    plot_reference_lifetimes(log, ax=axes[0])
+    plot_reference_counts(log, ax=axes[1])
+    plot_non_owning(log, ax=axes[2])
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    for ax in axes[1:]:
+        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+    return fig
+
+
+def plot_visits(log: Any, ax: Axes | None = None, *, max_labels: int = 30) -> Axes:
+    """Draw visits per instruction as a heat strip over the instruction index, with the C
+    source line where each new line starts, and the failing instruction marked."""
+    vc = D.visit_counts(log)
+    ax = new_axes(ax, figsize=figure_size("wide"))
+    if not len(vc):
+        ax.text(
+            0.5, 0.5, "no instructions in the log", transform=ax.transAxes, ha="center", va="center"
+        )
+        return ax
+    hi = int(vc["insn_idx"].max()) + 1
+    strip = np.full(hi, np.nan)
+    strip[vc["insn_idx"].to_numpy()] = vc["visits"].to_numpy(dtype=float)
+    strip[strip == 0] = np.nan
+    vmax = max(2.0, float(np.nanmax(strip)) if np.isfinite(strip).any() else 2.0)
+    im = ax.imshow(
+        strip[None, :],
+        aspect="auto",
+        cmap="cividis",
+        norm=count_norm(vmax),
+        interpolation="nearest",
+        extent=(-0.5, hi - 0.5, 0, 1),
+    )
+    _count_colorbar(ax, im, "visits")
+    # Unvisited instructions the log shows: hatched.
+    unvisited = vc.loc[vc["visits"] == 0, "insn_idx"].to_numpy()
+    if len(unvisited):
+        ax.bar(
+            unvisited,
+            1,
+            width=1.0,
+            bottom=0,
+            color="white",
+            hatch="////",
+            edgecolor="#999999",
+            linewidth=0,
+        )
+        _note(ax, "hatched: shown in the log, never visited")
+    err = getattr(log, "error_insn", None)
+    if err is not None and getattr(log, "verdict", None) == "reject":
+        ax.axvline(err, color=_O["vermillion"], linewidth=2.0)
+        ax.annotate(
+            f"error (insn {err})",
+            (err, 0.5),
+            xytext=(4, 0),
+            textcoords="offset points",
+            color=_O["vermillion"],
+            fontsize="x-small",
+            fontweight="bold",
+            va="center",
+        )
+    src = vc.dropna(subset=["src_line"])
+    if len(src):
+        first = src[src["src_line"].ne(src["src_line"].shift())]
+        if len(first) > max_labels:
+            first = first.iloc[:: -(-len(first) // max_labels)]
+        ax.set_xticks(
+            first["insn_idx"].to_numpy(),
+            [f"L{int(s)}" for s in first["src_line"]],
+            rotation=90,
+            fontsize="xx-small",
+        )
+        top = ax.secondary_xaxis("top")
+        top.set_xlabel("instruction index", fontsize="small")
+        ax.set_xlabel("C source line where it starts")
+    else:
+        ax.set_xlabel("instruction index")
+    ax.set_yticks([])
+    ax.set_ylim(0, 1)
+    ax.grid(False)
+    _title(ax, "visits per instruction", log)
+    return ax
+
+
+def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS) -> Axes:
+    """Draw, over steps, the explored paths, prunes (``safe``) and full states printed so far."""
+    df = D.effort_series(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    x = df["step"].to_numpy(dtype=float)
+    every = max(1, len(x) // max_points)
+    for col, label, marker in (
+        ("paths", "paths explored", "o"),
+        ("prunes", "prunes (safe)", "s"),
+        ("states", "full states printed", "^"),
+    ):
+        y = df[col].to_numpy(dtype=float)
+        ax.step(
+            x[::every],
+            y[::every],
+            where="post",
+            marker=marker,
+            markevery=max(1, len(x[::every]) // 12),
+            label=label,
+        )
+    stats = getattr(log, "stats", None)
+    extra = []
+    if stats is not None:
+        for name in ("total_states", "peak_states", "insns_processed"):
+            v = getattr(stats, name, None)
+            if v is not None:
+                extra.append(f"{name}={v:,}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("count so far")
+    ax.legend(loc="upper left", fontsize="x-small")
+    _title(ax, "verifier effort", log)
+    notes = []
+    if extra:
+        notes.append("kernel: " + ", ".join(extra))
+    if every > 1:
+        notes.append(f"one point per {every} steps")
+    if notes:
+        _note(ax, "; ".join(notes))
+    return ax
+
+
+def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) -> Axes:
+    """Draw the explored paths as a tree over steps: each path a bar from its first to last
+    step, joined to the step of its parent that pushed it (dotted while it waited)."""
+    from matplotlib.collections import LineCollection
+
+    g = D.path_tree(log)
+    ax = new_axes(ax, figsize=figure_size("single"))
+    nodes = sorted(g.nodes)
+    if not nodes:
+        ax.text(0.5, 0.5, "no steps in the log", transform=ax.transAxes, ha="center", va="center")
+        return ax
+    y = {p: i for i, p in enumerate(nodes)}
+    explored = []
+    waiting = []
+    links = []
+    for p in nodes:
+        d = g.nodes[p]
+        explored.append([(d["start_step"], y[p]), (d["end_step"] + 1, y[p])])
+        for parent in g.predecessors(p):
+            b = d["branch_step"]
+            links.append([(b, y[parent]), (b, y[p])])
+            waiting.append([(b, y[p]), (d["start_step"], y[p])])
+    ax.add_collection(
+        LineCollection(
+            waiting,
+            colors="#888888",
+            linewidths=0.6,
+            linestyles="dotted",
+            label="waiting on the stack",
+        )
+    )
+    ax.add_collection(LineCollection(links, colors="#888888", linewidths=0.6))
+    ax.add_collection(
+        LineCollection(
+            explored,
+            colors=_O["blue"],
+            linewidths=2.5 if len(nodes) < 100 else 1.0,
+            label="explored",
+        )
+    )
+    ends: dict[str, list[tuple[float, float]]] = {}
+    for p in nodes:
+        d = g.nodes[p]
+        ends.setdefault(d["end"], []).append((d["end_step"] + 1, y[p]))
+    end_style = {
+        "exit": ("|", "black"),
+        "prune": ("o", _O["bluish_green"]),
+        "error": ("X", _O["vermillion"]),
+        "other": (">", "#666666"),
+    }
+    for kind, pts in sorted(ends.items()):
+        m, c = end_style.get(kind, (">", "#666666"))
+        arr = np.array(pts)
+        ax.scatter(
+            arr[:, 0], arr[:, 1], marker=m, color=c, s=_msize(0.8), zorder=3, label=f"ends: {kind}"
+        )
+    if len(nodes) <= max_labels:
+        labels = []
+        for p in nodes:
+            d = g.nodes[p]
+            labels.append(
+                f"{d['from_insn']}→{d['to_insn']}" if d["from_insn"] is not None else "start"
+            )
+        ax.set_yticks(range(len(nodes)), labels, fontsize="x-small")
+    else:
+        ax.set_ylabel("path (in exploration order)")
+    ax.set_ylim(len(nodes) - 0.5, -0.7)
+    ax.set_xlim(0, max(len(log.steps), 1) + 1)
+    ax.set_xlabel("step")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
+    _title(ax, f"explored paths ({len(nodes)})", log)
+    return ax
+
+
+def plot_effort(log: Any) -> Figure:
+    """Draw where the verifier spends its effort: visits heat strip, counts over steps and
+    the explored-paths tree."""
+    fig = new_figure(figsize=figure_size("page") if figure_size()[0] < 6 else figure_size())
+    axes = fig.subplots(3, 1, height_ratios=(1, 2, 3))
+    plot_visits(log, ax=axes[0])
+    plot_effort_series(log, ax=axes[1])
+    plot_path_tree(log, ax=axes[2])
+    for ax in axes[1:]:
+        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+    return fig
