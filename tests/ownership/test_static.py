@@ -1,0 +1,222 @@
+"""The static ownership flow against the kernel: on every program in data/, the predicted verdict
+agrees with the verdict the 6.18 kernel really gave (data/logs/MANIFEST.tsv, captured through
+bpf()) for at least 95% of programs; the mistake kind agrees with EXPECTED.tsv where the kernel
+rejected; the instruction agrees with the one the kernel's log stopped at. Disagreements are
+printed as a table (visible with ``pytest -rA``) and raised as warnings."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+import warnings
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bpfkit.obj import Object, load_object
+from bpfkit.ownership.static import (
+    MISTAKE_KINDS,
+    Prediction,
+    analyze,
+    flows_frame,
+    predict,
+    sites_frame,
+)
+from tests.corpus import CORPUS_BTF, DATA_EXPECTED, DATA_LOGS, DATA_LOGS_MANIFEST, DATA_PROGRAMS
+
+_INSN = re.compile(r"^(\d+): \(([0-9a-f]{2})\)")
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@cache
+def _object(name: str) -> Object:
+    return load_object(DATA_PROGRAMS / name)
+
+
+@cache
+def _predictions() -> dict[tuple[str, str], Prediction]:
+    out = {}
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        [pred] = predict(_object(row["object"]), row["program"])
+        out[(row["object"], row["program"])] = pred
+    return out
+
+
+def _kernel_error_insn(l1_log: str) -> int | None:
+    """The last instruction the kernel's level-1 log shows before its error message."""
+    last = None
+    for line in (DATA_LOGS / l1_log).read_text().splitlines():
+        m = _INSN.match(line)
+        if m:
+            last = int(m[1])
+    return last
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+needs_data = pytest.mark.skipif(
+    not DATA_LOGS_MANIFEST.exists(), reason="needs data/logs/MANIFEST.tsv (make -C data logs)"
+)
+
+
+@needs_data
+def test_verdicts_agree_with_the_kernel() -> None:
+    manifest = _tsv(DATA_LOGS_MANIFEST)
+    assert len(manifest) >= 40
+    preds = _predictions()
+    rows, disagree = [], []
+    for row in manifest:
+        pred = preds[(row["object"], row["program"])]
+        agree = pred.verdict == row["verdict"]
+        rows.append((row["program"], row["verdict"], pred.verdict, "yes" if agree else "NO"))
+        if not agree:
+            disagree.append(
+                (row["program"], row["verdict"], pred.verdict, row["error"][:60], pred.reason[:90])
+            )
+    print("\nstatic prediction vs the kernel's verdict (data/logs/MANIFEST.tsv)")
+    print(_table(rows, ("program", "kernel", "predicted", "agree")))
+    share = 1 - len(disagree) / len(manifest)
+    print(f"agreement: {len(manifest) - len(disagree)}/{len(manifest)} = {share:.1%}")
+    if disagree:
+        text = _table(disagree, ("program", "kernel", "predicted", "kernel error", "our reason"))
+        print("disagreements:\n" + text)
+        warnings.warn(f"static prediction disagrees with the kernel on:\n{text}", stacklevel=1)
+    assert share >= 0.95
+
+
+@needs_data
+def test_mistake_kinds_agree_with_expected() -> None:
+    expected = {(r["object"], r["program"]): r for r in _tsv(DATA_EXPECTED)}
+    preds = _predictions()
+    rows, compared, bad = [], 0, []
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        if row["verdict"] != "reject":
+            continue
+        key = (row["object"], row["program"])
+        want = expected[key]["mistake"]
+        pred = preds[key]
+        got = pred.mistakes[0].kind if pred.mistakes else "-"
+        assert got in (*MISTAKE_KINDS, "-")
+        compared += 1
+        rows.append((row["program"], want, got, "yes" if got == want else "NO"))
+        if got != want:
+            bad.append((row["program"], want, got, pred.reason[:100]))
+    print("\nmistake kind (where the kernel rejected) vs EXPECTED.tsv")
+    print(_table(rows, ("program", "expected", "predicted", "agree")))
+    if bad:
+        warnings.warn(
+            "mistake kind disagreements:\n"
+            + _table(bad, ("program", "expected", "predicted", "reason")),
+            stacklevel=1,
+        )
+    assert compared >= 20
+    assert len(bad) / compared <= 0.05
+
+
+@needs_data
+def test_mistake_insn_is_where_the_kernel_stopped() -> None:
+    preds = _predictions()
+    rows, compared, same = [], 0, 0
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        if row["verdict"] != "reject":
+            continue
+        pred = preds[(row["object"], row["program"])]
+        kernel_insn = _kernel_error_insn(row["l1_log"])
+        ours = pred.mistakes[0].insn_idx if pred.mistakes else None
+        compared += 1
+        same += ours == kernel_insn
+        rows.append(
+            (row["program"], str(kernel_insn), str(ours), "yes" if ours == kernel_insn else "NO")
+        )
+    print("\nfirst mistake's insn vs the insn the kernel's log stopped at")
+    print(_table(rows, ("program", "kernel insn", "our insn", "agree")))
+    assert same / compared >= 0.9
+
+
+@needs_data
+def test_mistake_has_source_line() -> None:
+    for (obj_name, prog), pred in _predictions().items():
+        for m in pred.mistakes:
+            assert m.src_line is not None, (prog, m)
+            li = _object(obj_name).program(prog).source(m.insn_idx)
+            assert li is not None and li.line == m.src_line
+
+
+OBJDUMP = shutil.which("llvm-objdump-19")
+
+
+@pytest.mark.skipif(OBJDUMP is None, reason="needs llvm-objdump-19 for the CO-RE annotations")
+@pytest.mark.parametrize("path", sorted(DATA_PROGRAMS.glob("*.bpf.o")), ids=lambda p: p.name)
+def test_allocation_types_match_objdump_core_relocs(path: Path) -> None:
+    """llvm-objdump -dr prints ``CO-RE <local_type_id> [N] struct T`` under the ld_imm64 that
+    feeds bpf_obj_new_impl: the site's type must be that T."""
+    assert OBJDUMP is not None
+    out = subprocess.run(
+        [OBJDUMP, "-dr", "--no-show-raw-insn", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    section, func = "", ""
+    core: dict[tuple[str, str], list[str]] = {}
+    for line in out.splitlines():
+        if m := re.match(r"^Disassembly of section (.*):$", line):
+            section = m[1]
+        elif m := re.match(r"^[0-9a-f]{16} <(\w+)>:$", line):
+            if not m[1].startswith("LBB"):
+                func = m[1]
+        elif m := re.search(r"CO-RE <local_type_id> \[\d+\] struct (\w+)", line):
+            core.setdefault((section, func), []).append(m[1])
+    obj = load_object(path)
+    sites = sites_frame(obj)
+    alloc = sites[sites["kfunc"].isin(["bpf_obj_new_impl", "bpf_percpu_obj_new_impl"])]
+    for prog, group in alloc.groupby("program"):
+        section = obj.program(str(prog)).section
+        assert sorted(group["type"]) == sorted(core.get((section, str(prog)), [])), prog
+
+
+@needs_data
+def test_flows_end_in_sinks() -> None:
+    """Accepted programs' sites all reach a sink that is not a leak; a leak shows as exit_leak."""
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        obj = _object(row["object"])
+        flows = flows_frame(obj, row["program"])
+        assert set(flows["sink"]) <= {
+            "drop", "release", "kptr_xchg", "list_push", "rbtree_add", "refcount_acquire", "exit_leak"
+        }  # fmt: skip
+        if row["verdict"] == "accept":
+            assert "exit_leak" not in set(flows["sink"]), row["program"]
+        if "reference leak" in row["error"]:
+            assert "exit_leak" in set(flows["sink"]), row["program"]
+
+
+@needs_data
+def test_analysis_terminates_within_budget() -> None:
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        an = analyze(_object(row["object"]), row["program"])
+        assert an.complete, row["program"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(CORPUS_BTF.rglob("*.o")) + sorted(CORPUS_BTF.rglob("*el.elf")),
+    ids=lambda p: p.name,
+)
+def test_corpus_objects_predict_without_crashing(path: Path) -> None:
+    obj = load_object(path)
+    for pred in predict(obj):
+        assert pred.verdict in ("accept", "reject", "unknown")
+        assert pred.reason
