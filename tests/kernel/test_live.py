@@ -1,0 +1,180 @@
+"""Live loads on this kernel (root, bpf(), libbpf.so.1): the committed objects reproduce the
+manifest, nothing stays loaded, the log buffer grows, and ``bpfkit load`` speaks JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bpfkit.cli import main
+from bpfkit.kernel import (
+    compare_frame,
+    load_programs,
+    read_captured_log,
+    read_manifest,
+    results_frame,
+)
+from tests.corpus import DATA_LOGS, DATA_LOGS_MANIFEST, DATA_OBJECTS, DATA_PROGRAMS
+
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("live")]
+
+MANIFEST = read_manifest(DATA_LOGS_MANIFEST)
+ALLOC = DATA_PROGRAMS / "alloc.bpf.o"
+LOOPS = DATA_PROGRAMS / "loops.bpf.o"
+
+
+@pytest.mark.parametrize("obj", DATA_OBJECTS, ids=lambda p: p.name)
+def test_live_load_reproduces_manifest(obj: Path) -> None:
+    rows = {r.program: r for r in MANIFEST if r.object == obj.name}
+    results = load_programs(obj, log_level=1)
+    assert [r.program for r in results] == list(rows)
+    release = os.uname().release
+    for r in results:
+        m = rows[r.program]
+        if m.kernel_release != release:
+            pytest.skip(f"manifest captured on {m.kernel_release}, this kernel is {release}")
+        got = (r.section, r.prog_type, r.verdict, r.errno, r.error, r.insns_processed)
+        want = (m.section, m.prog_type, m.verdict, m.errno, m.error, m.insns_processed)
+        assert got == want, r.program
+        # Same kernel, same object: the state counts are exact too.
+        assert (r.total_states, r.peak_states, r.max_states_per_insn, r.mark_read) == (
+            m.total_states,
+            m.peak_states,
+            m.max_states_per_insn,
+            m.mark_read,
+        )
+        assert (r.stack_depth or "") == m.stack_depth
+        assert r.log_level == 5 and r.verification_time_usec is not None
+        assert r.kernel_release == release
+
+
+def _bpftool_json(what: str) -> list[dict[str, object]]:
+    out = subprocess.run(
+        ["bpftool", "-j", what, "show"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    data = json.loads(out or "[]")
+    assert isinstance(data, list)
+    return data
+
+
+def _ours(items: list[dict[str, object]], names: set[str]) -> set[object]:
+    # The kernel keeps 15 characters of a program or map name.
+    return {i["id"] for i in items if str(i.get("name", "")) in {n[:15] for n in names}}
+
+
+def test_nothing_left_loaded() -> None:
+    if shutil.which("bpftool") is None:
+        pytest.skip("needs bpftool to list loaded programs and maps")
+    progs = {r.program for r in MANIFEST if r.object == ALLOC.name}
+    maps = {"alloc.bss"}
+    before_p = _ours(_bpftool_json("prog"), progs)
+    before_m = _ours(_bpftool_json("map"), maps)
+    results = load_programs(ALLOC)
+    assert any(r.accepted for r in results)
+    deadline = time.monotonic() + 5  # programs and maps are freed after an RCU grace period
+    while True:
+        left_p = _ours(_bpftool_json("prog"), progs) - before_p
+        left_m = _ours(_bpftool_json("map"), maps) - before_m
+        if not (left_p or left_m) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left_p and not left_m
+
+
+def test_log_buffer_grows_on_enospc() -> None:
+    """Start with a 4 KiB buffer: the loader must grow it until the whole log fits."""
+    row = next(r for r in MANIFEST if r.program == "long_loop_ok")
+    (r,) = load_programs(LOOPS, "long_loop_ok", log_level=2, log_size=4096)
+    assert r.verdict == "accept" and r.errno == 0
+    assert r.log.count("\n") == row.l2_lines
+    assert r.insns_processed == row.insns_processed
+    # The same at level 1, where the kernel throws away the log of each verified path but
+    # still reports ENOSPC if a path's log overflowed the buffer.
+    (r1,) = load_programs(LOOPS, "long_loop_ok", log_level=1, log_size=4096)
+    assert r1.verdict == "accept"
+    assert _without_time(r1.log) == _without_time(read_captured_log(DATA_LOGS / row.l1_log))
+
+
+def _without_time(log: str) -> list[str]:
+    return [line for line in log.splitlines() if not line.startswith("verification time ")]
+
+
+def test_rejected_level2_matches_captured_error() -> None:
+    row = next(r for r in MANIFEST if r.program == "list_push_wrong_node")
+    (r,) = load_programs(DATA_PROGRAMS / row.object, row.program, log_level=2)
+    assert r.verdict == "reject" and r.error == row.error and r.errno == row.errno
+    assert r.log.count("\n") == row.l2_lines
+
+
+def test_stats_only_level() -> None:
+    (r,) = load_programs(ALLOC, "obj_new_leak", log_level="stats")
+    assert r.log_level == 4 and r.verdict == "reject"
+    row = next(m for m in MANIFEST if m.program == "obj_new_leak")
+    assert r.insns_processed == row.insns_processed
+    assert r.verification_time_usec is not None
+
+
+def test_compare_live_run_with_manifest() -> None:
+    live = load_programs(ALLOC)
+    captured = [r._asdict() for r in MANIFEST if r.object == ALLOC.name]
+    cmp = compare_frame(captured, live, metrics=["insns_processed", "total_states"])
+    assert len(cmp) == len(live)
+    assert cmp["verdict_same"].all()
+    assert (cmp["insns_processed_diff"] == 0).all()
+    df = results_frame(live)
+    assert list(df["program"]) == [r.program for r in live]
+
+
+def test_cli_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", str(ALLOC), "--program", "obj_drop_twice", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 1
+    rec = records[0]
+    for key in (
+        "object",
+        "program",
+        "section",
+        "verdict",
+        "errno",
+        "error",
+        "insns_processed",
+        "total_states",
+        "peak_states",
+    ):
+        assert key in rec
+    row = next(m for m in MANIFEST if m.program == "obj_drop_twice")
+    assert (rec["verdict"], rec["errno"], rec["error"]) == (row.verdict, row.errno, row.error)
+    assert "log" not in rec
+
+
+def test_cli_table_out_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", str(ALLOC), "--out", str(tmp_path / "logs")]) == 0
+    table = capsys.readouterr().out
+    assert "Verdict" in table and "obj_new_leak" in table
+    written = sorted(p.name for p in (tmp_path / "logs" / "alloc").iterdir())
+    assert written == sorted(f"{r.program}.l1.log" for r in MANIFEST if r.object == ALLOC.name)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (a, b):
+        assert main(["load", str(ALLOC), "--json"]) == 0
+        path.write_text(capsys.readouterr().out)
+    assert main(["load", "--compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "insns_processed_diff" in out and "obj_new_leak" in out
+
+
+def test_cli_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["load", "--capture", str(tmp_path), str(ALLOC)]) == 0
+    assert "captured" in capsys.readouterr().out
+    rows = read_manifest(tmp_path)
+    want = [r for r in MANIFEST if r.object == ALLOC.name]
+    assert [(r.program, r.verdict, r.error, r.insns_processed) for r in rows] == [
+        (r.program, r.verdict, r.error, r.insns_processed) for r in want
+    ]
+    for r in rows:
+        assert read_captured_log(tmp_path / r.l2_log).count("\n") == r.l2_lines
