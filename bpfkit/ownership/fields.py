@@ -247,7 +247,10 @@ class FieldRecord:
 
     ``errno`` is the error the kernel returns for this container (``"EINVAL"``, ``"E2BIG"``,
     ``"EEXIST"``, ``"ENOENT"``, ``"ELOOP"``, ``"EFAULT"``, ``"EOPNOTSUPP"``, ``"EACCES"``) or
-    ``None`` when the kernel accepts it; ``reason`` explains it; ``stage`` says where the
+    ``None`` when the kernel accepts it; ``reason`` explains it and ``code`` names the rule
+    (``collection_without_lock``, ``contains_type_missing``, ``contains_field_missing``,
+    ``contains_wrong_node``, ``ownership_cycle``, ``nesting_too_deep``, ``too_many_fields``,
+    ``nodes_without_refcount``, ``kptr_kernel_type_without_dtor``, ``map_type``, ...); ``stage`` says where the
     kernel checks it: ``"btf_load"`` (program-allocated types, checked when the BTF is
     loaded) or ``"map_create"`` (map values and global sections).
     """
@@ -261,6 +264,7 @@ class FieldRecord:
     reason: str | None = None
     stage: str = "map_create"
     map_type: str | None = None
+    code: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -289,10 +293,11 @@ class FieldRecord:
 
 
 class _Reject(Exception):
-    def __init__(self, errno: str, reason: str) -> None:
+    def __init__(self, errno: str, reason: str, code: str = "other") -> None:
         super().__init__(f"{errno}: {reason}")
         self.errno = errno
         self.reason = reason
+        self.code = code
 
 
 @dataclass(slots=True)
@@ -320,7 +325,9 @@ def _field_kind(t: Any, kinds: frozenset[str], seen: set[str], where: str) -> st
     if kind is not None and kind in kinds:
         if kind in _ONCE_KINDS:
             if kind in seen:
-                raise _Reject("E2BIG", f"more than one bpf_{kind} in {where}")
+                raise _Reject(
+                    "E2BIG", f"more than one bpf_{kind} in {where}", code="duplicate_field"
+                )
             seen.add(kind)
         return kind
     if kinds & _KPTR_KINDS and not _is_struct(t):
@@ -339,15 +346,19 @@ def _find_kptr(spec: Spec, type_id: int, kinds: frozenset[str]) -> tuple[str, in
     if not isinstance(tag, TypeTag) or tag.attr:
         return None
     if isinstance(spec[tag.type], TypeTag):
-        raise _Reject("EINVAL", f"pointer type [{t.id}] carries more than one type tag")
+        raise _Reject(
+            "EINVAL", f"pointer type [{t.id}] carries more than one type tag", code="bad_kptr"
+        )
     kind = KPTR_TAGS.get(tag.name)
     if kind is None:
-        raise _Reject("EINVAL", f"pointer type [{t.id}] has unknown type tag {tag.name!r}")
+        raise _Reject(
+            "EINVAL", f"pointer type [{t.id}] has unknown type tag {tag.name!r}", code="bad_kptr"
+        )
     if kind not in kinds:
         return None
     target = spec.resolve(tag.type, typedefs=True)
     if not _is_struct(target):
-        raise _Reject("EINVAL", f"{kind} [{t.id}] does not point to a struct")
+        raise _Reject("EINVAL", f"{kind} [{t.id}] does not point to a struct", code="bad_kptr")
     return kind, int(target.id)
 
 
@@ -361,18 +372,38 @@ def _find_graph_root(
         if d.component_idx == comp_idx and d.name.startswith("contains:")
     ]
     if not tags:
-        raise _Reject("ENOENT", f"{kind} {where} has no contains:TYPE:FIELD declaration tag")
+        raise _Reject(
+            "ENOENT",
+            f"{kind} {where} has no contains:TYPE:FIELD declaration tag",
+            code="bad_contains_tag",
+        )
     if len(tags) > 1:
-        raise _Reject("EEXIST", f"{kind} {where} has {len(tags)} contains: declaration tags")
+        raise _Reject(
+            "EEXIST",
+            f"{kind} {where} has {len(tags)} contains: declaration tags",
+            code="bad_contains_tag",
+        )
     value = tags[0].name[len("contains:") :]
     if ":" not in value:
-        raise _Reject("EINVAL", f"{kind} {where}: tag {tags[0].name!r} lacks ':FIELD'")
+        raise _Reject(
+            "EINVAL",
+            f"{kind} {where}: tag {tags[0].name!r} lacks ':FIELD'",
+            code="bad_contains_tag",
+        )
     type_name, node_name = value.split(":", 1)
     found = [t for t in spec.find(type_name, BTFKind.STRUCT) if t.id >= spec.first_id]
     if not found:
-        raise _Reject("ENOENT", f"{kind} {where}: contains type struct {type_name} not in BTF")
+        raise _Reject(
+            "ENOENT",
+            f"{kind} {where}: contains type struct {type_name} not in BTF",
+            code="contains_type_missing",
+        )
     if not node_name:
-        raise _Reject("EINVAL", f"{kind} {where}: tag {tags[0].name!r} has an empty field name")
+        raise _Reject(
+            "EINVAL",
+            f"{kind} {where}: tag {tags[0].name!r} has an empty field name",
+            code="bad_contains_tag",
+        )
     return int(found[0].id), node_name
 
 
@@ -388,7 +419,9 @@ class _Finder:
             path = f"{prefix}{m.name or '(anon)'}"
             if m.bit_offset % 8:  # checked for every member, bitfields included
                 raise _Reject(
-                    "EINVAL", f"{path}: member at bit offset {m.bit_offset} is not byte aligned"
+                    "EINVAL",
+                    f"{path}: member at bit offset {m.bit_offset} is not byte aligned",
+                    code="misaligned_member",
                 )
             out += self.one(t.id, self.spec[m.type], idx, m.bit_offset, 0, seen, level, path)
         return out
@@ -425,7 +458,11 @@ class _Finder:
             t = spec[t.type]
             depth += 1
         if depth == MAX_RESOLVE_DEPTH:
-            raise _Reject("E2BIG", f"{path}: arrays nested deeper than {MAX_RESOLVE_DEPTH}")
+            raise _Reject(
+                "E2BIG",
+                f"{path}: arrays nested deeper than {MAX_RESOLVE_DEPTH}",
+                code="nesting_too_deep",
+            )
         if nelems == 0:
             return []
         where = path.rsplit(".", 1)[0] if "." in path else "the container"
@@ -459,7 +496,9 @@ class _Finder:
                 )
         if nelems > 1:
             if kind not in _REPEATABLE:
-                raise _Reject("EINVAL", f"{path}: an array of {kind} is not allowed")
+                raise _Reject(
+                    "EINVAL", f"{path}: an array of {kind} is not allowed", code="array_not_allowed"
+                )
             return [
                 _Info(
                     kind,
@@ -477,7 +516,11 @@ class _Finder:
     def nested(self, t: Any, off: int, nelems: int, level: int, path: str) -> list[_Info]:
         level += 1
         if level >= MAX_RESOLVE_DEPTH:
-            raise _Reject("E2BIG", f"{path}: structs nested deeper than {MAX_RESOLVE_DEPTH}")
+            raise _Reject(
+                "E2BIG",
+                f"{path}: structs nested deeper than {MAX_RESOLVE_DEPTH}",
+                code="nesting_too_deep",
+            )
         inner = self.struct(t, level, f"{path}.")
         if not inner:
             return []
@@ -486,7 +529,11 @@ class _Finder:
         if nelems > 1:
             bad = [i.kind for i in inner if i.kind not in _REPEATABLE]
             if bad:
-                raise _Reject("EINVAL", f"{path}: an array of structs holding {bad[0]}")
+                raise _Reject(
+                    "EINVAL",
+                    f"{path}: an array of structs holding {bad[0]}",
+                    code="array_not_allowed",
+                )
             out = list(inner)
             for i in range(1, nelems):
                 out += [
@@ -575,11 +622,23 @@ def parse_fields(
         else:
             return rec
         if len(infos) > BTF_FIELDS_MAX:
-            raise _Reject("E2BIG", f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}")
+            raise _Reject(
+                "E2BIG",
+                f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}",
+                code="too_many_fields",
+            )
         fields = _check_record(spec, name, container_kind, type_id, value_size, infos, kernel)
     except _Reject as exc:
         return FieldRecord(
-            name, container_kind, type_id, value_size, (), exc.errno, exc.reason, stage
+            name,
+            container_kind,
+            type_id,
+            value_size,
+            (),
+            exc.errno,
+            exc.reason,
+            stage,
+            code=exc.code,
         )
     except (KeyError, IndexError) as exc:  # dangling ids in a spec that was not validated
         raise BpfkitError(f"type [{type_id}] {name}: dangling type id: {exc}") from exc
@@ -601,10 +660,16 @@ def _check_record(
         sz = KIND_SIZE[info.kind]
         if info.off + sz > value_size:
             raise _Reject(
-                "EFAULT", f"{info.path} at {info.off}+{sz} beyond value size {value_size}"
+                "EFAULT",
+                f"{info.path} at {info.off}+{sz} beyond value size {value_size}",
+                code="out_of_bounds",
             )
         if info.off < next_off:
-            raise _Reject("EEXIST", f"{info.path} at offset {info.off} overlaps the field before")
+            raise _Reject(
+                "EEXIST",
+                f"{info.path} at offset {info.off} overlaps the field before",
+                code="overlap",
+            )
         next_off = info.off + sz
         kptr_type = contains_type = contains_field = resolved = None
         contains_off: int | None = None
@@ -620,6 +685,7 @@ def _check_record(
                     "ENOENT",
                     f"{info.path}: kernel type struct {kptr_type} has no destructor kfunc, "
                     "so it cannot be a referenced kptr",
+                    code="kptr_kernel_type_without_dtor",
                 )
         if info.kind in _ROOTS and info.target_id is not None and info.node_name is not None:
             contains_type = _name(spec, info.target_id)
@@ -646,16 +712,21 @@ def _check_record(
         )
     kinds = {f.kind for f in out}
     if "spin_lock" in kinds and "res_spin_lock" in kinds:
-        raise _Reject("EINVAL", "both bpf_spin_lock and bpf_res_spin_lock")
+        raise _Reject("EINVAL", "both bpf_spin_lock and bpf_res_spin_lock", code="two_lock_kinds")
     roots = kinds & _ROOTS
     if roots and not kinds & {"spin_lock", "res_spin_lock"}:
         raise _Reject(
             "EINVAL",
             f"{'/'.join(sorted('bpf_' + r for r in roots))} without a bpf_spin_lock "
             "in the same container",
+            code="collection_without_lock",
         )
     if "refcount" not in kinds and {"list_node", "rb_node"} <= kinds:
-        raise _Reject("EINVAL", "both bpf_list_node and bpf_rb_node but no bpf_refcount")
+        raise _Reject(
+            "EINVAL",
+            "both bpf_list_node and bpf_rb_node but no bpf_refcount",
+            code="nodes_without_refcount",
+        )
     return tuple(sorted(out, key=lambda f: f.offset))
 
 
@@ -668,19 +739,32 @@ def _graph_node_offset(spec: Spec, info: _Info, value_id: int, node_name: str) -
         if m.name != node_name:
             continue
         if found is not None:
-            raise _Reject("EINVAL", f"struct {value.name} has two members named {node_name}")
+            raise _Reject(
+                "EINVAL",
+                f"struct {value.name} has two members named {node_name}",
+                code="contains_field_ambiguous",
+            )
         n: Any = spec[m.type]
         if not _is_struct(n) or n.name != want:
             raise _Reject(
                 "EINVAL",
                 f"{info.path}: contains:{value.name}:{node_name} names a member of type "
                 f"{spec.type_name(m.type)}, not struct {want}",
+                code="contains_wrong_node",
             )
         if m.bit_offset % 64:
-            raise _Reject("EINVAL", f"{value.name}.{node_name} is not 8-byte aligned")
+            raise _Reject(
+                "EINVAL",
+                f"{value.name}.{node_name} is not 8-byte aligned",
+                code="contains_misaligned",
+            )
         found = m.bit_offset // 8
     if found is None:
-        raise _Reject("ENOENT", f"{info.path}: struct {value.name} has no member {node_name}")
+        raise _Reject(
+            "ENOENT",
+            f"{info.path}: struct {value.name} has no member {node_name}",
+            code="contains_field_missing",
+        )
     return found
 
 
@@ -720,7 +804,9 @@ def struct_metas(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]
             container=t.name or f"[{t.id}]",
         )
         if rec.ok and not rec.fields:
-            rec = _replace(rec, "EFAULT", "struct meta has no usable special field")
+            rec = _replace(
+                rec, "EFAULT", "struct meta has no usable special field", "not_allocatable"
+            )
         records.append(rec)
     by_id = {r.type_id: r for r in records}
     out = []
@@ -733,21 +819,13 @@ def struct_metas(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]
     return out
 
 
-def _replace(rec: FieldRecord, errno: str, reason: str) -> FieldRecord:
-    return FieldRecord(
-        rec.container,
-        rec.container_kind,
-        rec.type_id,
-        rec.size,
-        (),
-        errno,
-        reason,
-        rec.stage,
-        rec.map_type,
-    )
+def _replace(rec: FieldRecord, errno: str, reason: str, code: str) -> FieldRecord:
+    return dataclasses.replace(rec, fields=(), errno=errno, reason=reason, code=code)
 
 
-def _check_graph_cycles(rec: FieldRecord, metas: dict[int, FieldRecord]) -> tuple[str, str] | None:
+def _check_graph_cycles(
+    rec: FieldRecord, metas: dict[int, FieldRecord]
+) -> tuple[str, str, str] | None:
     """``btf_check_and_fixup_fields()``: a root+node type may not own a root type."""
     kinds = rec.kinds()
     if not kinds & _ROOTS:
@@ -760,6 +838,7 @@ def _check_graph_cycles(rec: FieldRecord, metas: dict[int, FieldRecord]) -> tupl
             return (
                 "EFAULT",
                 f"{f.source}: contains type struct {f.contains_type} is not an allocatable type",
+                "not_allocatable",
             )
         if kinds & _NODES and meta.kinds() & _ROOTS:
             return (
@@ -767,6 +846,7 @@ def _check_graph_cycles(rec: FieldRecord, metas: dict[int, FieldRecord]) -> tupl
                 f"struct {rec.container} is both a collection root and a node, and its "
                 f"{f.source} owns struct {f.contains_type}, which is itself a root: ownership "
                 "may nest at most root -> root+node -> node",
+                "ownership_cycle",
             )
     return None
 
@@ -788,12 +868,16 @@ def check_map_type(rec: FieldRecord, map_type: str, flags: int = 0) -> FieldReco
             rec,
             errno="EACCES",
             reason="special fields in a map read-only or write-only to programs",
+            code="readonly_map",
         )
     for kind in sorted(rec.kinds()):
         allowed = _MAP_TYPES_FOR_KIND.get(kind)
         if allowed is not None and map_type not in allowed:
             return dataclasses.replace(
-                rec, errno="EOPNOTSUPP", reason=f"map type {map_type} cannot hold a {kind}"
+                rec,
+                errno="EOPNOTSUPP",
+                reason=f"map type {map_type} cannot hold a {kind}",
+                code="map_type",
             )
     return rec
 
@@ -870,10 +954,16 @@ def _parse_datasec(spec: Spec, sec: Datasec, kernel: Spec | None) -> FieldRecord
     try:
         infos = finder.datasec(sec)
         if len(infos) > BTF_FIELDS_MAX:
-            raise _Reject("E2BIG", f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}")
+            raise _Reject(
+                "E2BIG",
+                f"{len(infos)} special fields, at most {BTF_FIELDS_MAX}",
+                code="too_many_fields",
+            )
         fields = _check_record(spec, sec.name, "global", sec.id, sec.size, infos, kernel)
     except _Reject as exc:
-        return FieldRecord(sec.name, "global", sec.id, sec.size, (), exc.errno, exc.reason)
+        return FieldRecord(
+            sec.name, "global", sec.id, sec.size, (), exc.errno, exc.reason, code=exc.code
+        )
     return FieldRecord(sec.name, "global", sec.id, sec.size, fields)
 
 
