@@ -73,27 +73,27 @@ _LINKAGE = {0: "static", 1: "global", 2: "extern"}
 _KIND_LABEL = [KIND_NAMES[k] if k < len(KIND_NAMES) else "UNKNOWN" for k in range(128)]
 
 
-def _names(spec: Spec) -> tuple[dict[int, str], Any]:
-    table = spec._string_table()
-    if spec.base is not None:
-        merged: dict[int, str] = {}
-        chain = []
-        s: Spec | None = spec.base
-        while s is not None:
-            chain.append(s)
-            s = s.base
-        for b in reversed(chain):
-            merged.update(b._string_table())
-        merged.update(table)
-        table = merged
+def _names(spec: Spec) -> dict[int, str]:
+    """Offset -> name as bpftool prints it (``(anon)`` for offset 0), base strings included.
 
-    def slow(off: int) -> str:
-        try:
-            return spec.string(off)
-        except BTFError:
-            return "(invalid)"
+    Only offsets where a string starts are in it; :func:`_name_at` handles the others."""
+    chain = []
+    s: Spec | None = spec
+    while s is not None:
+        chain.append(s)
+        s = s.base
+    names: dict[int, str] = {}
+    for b in reversed(chain):
+        names.update(b._string_table())
+    names[0] = "(anon)"
+    return names
 
-    return table, slow
+
+def _name_at(spec: Spec, off: int) -> str:
+    try:
+        return spec.string(off)
+    except BTFError:
+        return "(invalid)"
 
 
 def _header_of(spec: Spec, tid: int) -> tuple[int, int]:
@@ -118,18 +118,11 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
     ids
         Only these type ids (of this spec or its base), in this order.
     """
-    table, slow = _names(spec)
-    get = table.get
+    names = _names(spec)
     n_all = len(spec)
     labels = _KIND_LABEL
     int_enc = _INT_ENC
     linkage = _LINKAGE
-
-    def nm(off: int) -> str:
-        if not off:
-            return "(anon)"
-        s = get(off)
-        return s if s is not None else slow(off)
 
     if ids is None:
         w = spec._w
@@ -149,113 +142,128 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
                 yield f"[{tid}] UNKNOWN '(anon)'\n"
                 continue
             w, pos = owner.raw_words(tid)
-        name_off = w[pos]
-        info = w[pos + 1]
-        st = w[pos + 2]
-        k = (info >> 24) & 0x7F
-        name = nm(name_off) if name_off else "(anon)"
-        head = f"[{tid}] {labels[k]} '{name}'"
-        if k in (2, 8, 9, 10, 11, 18):
-            yield f"{head} type_id={st}\n"
-        elif k == 4 or k == 5:
-            vlen = info & 0xFFFFFF
-            parts = [f"{head} size={st} vlen={vlen}"]
-            p = pos + 3
-            if info >> 31:
-                for _ in range(vlen):
-                    off = w[p + 2]
-                    bsz = off >> 24
-                    if bsz:
-                        parts.append(
-                            f"\t'{nm(w[p])}' type_id={w[p + 1]} bits_offset={off & 0xFFFFFF}"
-                            f" bitfield_size={bsz}"
-                        )
+        while True:  # retried when a name offset points inside a string (not a key)
+            try:
+                name_off = w[pos]
+                info = w[pos + 1]
+                st = w[pos + 2]
+                k = (info >> 24) & 0x7F
+                name = names[name_off]
+                head = f"[{tid}] {labels[k]} '{name}'"
+                if k in (2, 8, 9, 10, 11, 18):
+                    line = f"{head} type_id={st}\n"
+                elif k == 4 or k == 5:
+                    vlen = info & 0xFFFFFF
+                    parts = [f"{head} size={st} vlen={vlen}"]
+                    p = pos + 3
+                    if info >> 31:
+                        for _ in range(vlen):
+                            off = w[p + 2]
+                            bsz = off >> 24
+                            if bsz:
+                                parts.append(
+                                    f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={off & 0xFFFFFF}"
+                                    f" bitfield_size={bsz}"
+                                )
+                            else:
+                                parts.append(
+                                    f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={off}"
+                                )
+                            p += 3
                     else:
-                        parts.append(f"\t'{nm(w[p])}' type_id={w[p + 1]} bits_offset={off}")
-                    p += 3
-            else:
-                for _ in range(vlen):
-                    parts.append(f"\t'{nm(w[p])}' type_id={w[p + 1]} bits_offset={w[p + 2]}")
-                    p += 3
-            parts.append("")
-            yield "\n".join(parts)
-        elif k == 13:
-            vlen = info & 0xFFFFFF
-            parts = [f"{head} ret_type_id={st} vlen={vlen}"]
-            p = pos + 3
-            for _ in range(vlen):
-                parts.append(f"\t'{nm(w[p])}' type_id={w[p + 1]}")
-                p += 2
-            parts.append("")
-            yield "\n".join(parts)
-        elif k == 12:
-            yield f"{head} type_id={st} linkage={linkage.get(info & 0xFFFFFF, '(unknown)')}\n"
-        elif k == 1:
-            v = w[pos + 3]
-            yield (
-                f"{head} size={st} bits_offset={(v >> 16) & 0xFF} nr_bits={v & 0xFF} "
-                f"encoding={int_enc.get((v >> 24) & 0x0F, 'UNKN')}\n"
-            )
-        elif k == 6:
-            vlen = info & 0xFFFFFF
-            signed = info >> 31
-            parts = [f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"]
-            p = pos + 3
-            for _ in range(vlen):
-                val = w[p + 1]
-                if signed and val >= 0x80000000:
-                    val -= 1 << 32
-                parts.append(f"\t'{nm(w[p])}' val={val}")
-                p += 2
-            parts.append("")
-            yield "\n".join(parts)
-        elif k == 19:
-            vlen = info & 0xFFFFFF
-            signed = info >> 31
-            parts = [f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"]
-            p = pos + 3
-            for _ in range(vlen):
-                val = w[p + 1] | (w[p + 2] << 32)
-                if signed:
-                    if val >= 1 << 63:
-                        val -= 1 << 64
-                    parts.append(f"\t'{nm(w[p])}' val={val}LL")
+                        for _ in range(vlen):
+                            parts.append(
+                                f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={w[p + 2]}"
+                            )
+                            p += 3
+                    parts.append("")
+                    line = "\n".join(parts)
+                elif k == 13:
+                    vlen = info & 0xFFFFFF
+                    parts = [f"{head} ret_type_id={st} vlen={vlen}"]
+                    p = pos + 3
+                    for _ in range(vlen):
+                        parts.append(f"\t'{names[w[p]]}' type_id={w[p + 1]}")
+                        p += 2
+                    parts.append("")
+                    line = "\n".join(parts)
+                elif k == 12:
+                    line = (
+                        f"{head} type_id={st} linkage={linkage.get(info & 0xFFFFFF, '(unknown)')}\n"
+                    )
+                elif k == 1:
+                    v = w[pos + 3]
+                    line = (
+                        f"{head} size={st} bits_offset={(v >> 16) & 0xFF} nr_bits={v & 0xFF} "
+                        f"encoding={int_enc.get((v >> 24) & 0x0F, 'UNKN')}\n"
+                    )
+                elif k == 6:
+                    vlen = info & 0xFFFFFF
+                    signed = info >> 31
+                    parts = [
+                        f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"
+                    ]
+                    p = pos + 3
+                    for _ in range(vlen):
+                        val = w[p + 1]
+                        if signed and val >= 0x80000000:
+                            val -= 1 << 32
+                        parts.append(f"\t'{names[w[p]]}' val={val}")
+                        p += 2
+                    parts.append("")
+                    line = "\n".join(parts)
+                elif k == 19:
+                    vlen = info & 0xFFFFFF
+                    signed = info >> 31
+                    parts = [
+                        f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"
+                    ]
+                    p = pos + 3
+                    for _ in range(vlen):
+                        val = w[p + 1] | (w[p + 2] << 32)
+                        if signed:
+                            if val >= 1 << 63:
+                                val -= 1 << 64
+                            parts.append(f"\t'{names[w[p]]}' val={val}LL")
+                        else:
+                            parts.append(f"\t'{names[w[p]]}' val={val}ULL")
+                        p += 3
+                    parts.append("")
+                    line = "\n".join(parts)
+                elif k == 3:
+                    line = f"{head} type_id={w[pos + 3]} index_type_id={w[pos + 4]} nr_elems={w[pos + 5]}\n"
+                elif k == 7:
+                    line = f"{head} fwd_kind={'union' if info >> 31 else 'struct'}\n"
+                elif k == 14:
+                    line = f"{head} type_id={st}, linkage={linkage.get(w[pos + 3], '(unknown)')}\n"
+                elif k == 15:
+                    vlen = info & 0xFFFFFF
+                    parts = [f"{head} size={st} vlen={vlen}"]
+                    p = pos + 3
+                    for _ in range(vlen):
+                        vt = w[p]
+                        entry = f"\ttype_id={vt} offset={w[p + 1]} size={w[p + 2]}"
+                        if vt < n_all:
+                            v_name, v_info = _header_of(spec, vt)
+                            entry += f" ({labels[(v_info >> 24) & 0x7F]} '{names[v_name]}')"
+                        parts.append(entry)
+                        p += 3
+                    parts.append("")
+                    line = "\n".join(parts)
+                elif k == 16:
+                    line = f"{head} size={st}\n"
+                elif k == 17:
+                    idx = w[pos + 3]
+                    if idx >= 0x80000000:
+                        idx -= 1 << 32
+                    line = f"{head} type_id={st} component_idx={idx}\n"
                 else:
-                    parts.append(f"\t'{nm(w[p])}' val={val}ULL")
-                p += 3
-            parts.append("")
-            yield "\n".join(parts)
-        elif k == 3:
-            yield (
-                f"{head} type_id={w[pos + 3]} index_type_id={w[pos + 4]} nr_elems={w[pos + 5]}\n"
-            )
-        elif k == 7:
-            yield f"{head} fwd_kind={'union' if info >> 31 else 'struct'}\n"
-        elif k == 14:
-            yield f"{head} type_id={st}, linkage={linkage.get(w[pos + 3], '(unknown)')}\n"
-        elif k == 15:
-            vlen = info & 0xFFFFFF
-            parts = [f"{head} size={st} vlen={vlen}"]
-            p = pos + 3
-            for _ in range(vlen):
-                vt = w[p]
-                line = f"\ttype_id={vt} offset={w[p + 1]} size={w[p + 2]}"
-                if vt < n_all:
-                    v_name, v_info = _header_of(spec, vt)
-                    line += f" ({labels[(v_info >> 24) & 0x7F]} '{nm(v_name)}')"
-                parts.append(line)
-                p += 3
-            parts.append("")
-            yield "\n".join(parts)
-        elif k == 16:
-            yield f"{head} size={st}\n"
-        elif k == 17:
-            idx = w[pos + 3]
-            if idx >= 0x80000000:
-                idx -= 1 << 32
-            yield f"{head} type_id={st} component_idx={idx}\n"
-        else:
-            yield f"{head}\n"
+                    line = f"{head}\n"
+
+                break
+            except KeyError as exc:
+                names[exc.args[0]] = _name_at(spec, exc.args[0])
+        yield line
 
 
 def format_raw(spec: Spec, ids: Iterable[int] | None = None) -> str:

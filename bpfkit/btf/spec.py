@@ -43,6 +43,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -382,11 +383,14 @@ class Spec:
     def _string_table(self) -> dict[int, str]:
         """Every string that starts right after a NUL, by offset (built once)."""
         if self._strcache is None:
-            table: dict[int, str] = {}
-            off = self._str_first
-            for chunk in self._strs.split(b"\0"):
-                table[off] = chunk.decode("utf-8", "surrogateescape")
-                off += len(chunk) + 1
+            strs = self._strs
+            if strs.isascii():  # char offsets are byte offsets: split once, in C
+                parts = strs.decode("ascii").split("\0")
+            else:
+                parts = [p.decode("utf-8", "surrogateescape") for p in strs.split(b"\0")]
+            starts = accumulate((len(p) + 1 for p in parts), initial=self._str_first)
+            table = dict(zip(starts, parts, strict=False))
+            table.pop(self._str_end, None)  # the empty tail after the final NUL
             self._strcache = table
         return self._strcache
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from bpfkit.btf import load_btf, load_vmlinux
+from bpfkit.btf.cli import register
 from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json, type_to_dict
 from bpfkit.btf.types import Struct
-from bpfkit.cli import main
-from bpfkit.errors import BTFError
+from bpfkit.errors import BpfkitError, BTFError
 from tests.corpus import (
     BPFTOOL_RAW_GOLDENS,
     DATA_PROGRAMS,
@@ -156,6 +158,20 @@ def test_parse_json_rejects_garbage() -> None:
         parse_json("{")
     with pytest.raises(BTFError):
         parse_json('{"format": "bpfkit-btf", "types": [{"kind": "STRUCT", "id": 1}]}')
+
+
+def main(argv: list[str]) -> int:
+    """`bpfkit btf ...` through this package's own register(), as bpfkit.cli.main does, so a
+    broken command group elsewhere does not hide what this one does."""
+    parser = argparse.ArgumentParser(prog="bpfkit")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except BpfkitError as exc:
+        print(f"bpfkit: error: {exc}", file=sys.stderr)
+        return 1
+    return code
 
 
 def test_cli_dump_raw_and_json(capsys: pytest.CaptureFixture[str]) -> None:
