@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 import gzip
 import html
 import lzma
@@ -40,8 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import LogError
-from bpfkit.verifier.grammar import UNRECOGNIZED, classify
-from bpfkit.verifier.values import RegState, StackSlot, parse_state
+from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, classify
+from bpfkit.verifier.values import RegState, StackSlot, parse_state, parse_token
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +66,7 @@ _PROCESSED_RE = re.compile(
 _VTIME_RE = re.compile(r"verification time (\d+) usec")
 _DEPTH_RE = re.compile(r"stack depth (\d+(?:\+\d+)*)")
 _OLD_DEPTH_RE = re.compile(r"processed \d+ insns.*, stack depth (\d+(?:\+\d+)*)")
-_SRC_AT_RE = re.compile(r"; (.*) @ (\S+):(\d+)$")
+_SRC_AT_RE = re.compile(r"; (.*) @ (\S+):(\d{1,9})$")
 _BEGIN_RE = re.compile(r"(?:libbpf: prog '([^']*)': )?-- BEGIN PROG LOAD LOG --")
 _VERISTAT_RE = re.compile(
     r"PROCESSING (\S+?)/(\S+?), DURATION US: \d+, VERDICT: \w+, VERIFIER LOG:"
@@ -89,14 +90,14 @@ class LogStats(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _Decoded:
-    frame: int | None
+    frame: int
     regs: tuple[int, ...]
     slots: tuple[int, ...]
     refs: tuple[int, ...]
 
 
 class _Tokens:
-    """Distinct register/stack tokens, coded as integers."""
+    """Distinct register/stack tokens, coded as integers; decoded states memoized by text."""
 
     def __init__(self) -> None:
         self.reg_code: dict[str, int] = {}
@@ -106,41 +107,80 @@ class _Tokens:
         self.states: dict[str, _Decoded | None] = {}
 
     def decode(self, text: str) -> _Decoded | None:
+        """The decoded state for a state text, or None if it does not decode."""
         d = self.states.get(text, _MISSING)
         if d is not _MISSING:
             return d  # type: ignore[return-value]
-        if len(self.states) > 500_000:
+        if len(self.states) > 200_000:  # bound the memo on huge logs
             self.states.clear()
         try:
-            st = parse_state(text)
+            dec: _Decoded | None = self._decode(text)
         except LogError:
-            self.states[text] = None
-            return None
-        rc: list[int] = []
-        for regno, reg, raw in st.regs:
-            c = self.reg_code.get(raw)
-            if c is None:
-                c = self.reg_code[raw] = len(self.regs)
-                self.regs.append((regno, reg, raw))
-            rc.append(c)
-        sc: list[int] = []
-        for slot, raw in st.slots:
-            c = self.slot_code.get(raw)
-            if c is None:
-                c = self.slot_code[raw] = len(self.slots)
-                self.slots.append((slot, raw))
-            sc.append(c)
-        frame = st.frame if st.frame is not None else 0
-        dec = _Decoded(frame, tuple(rc), tuple(sc), st.refs)
+            dec = None
         self.states[text] = dec
         return dec
 
+    def _decode(self, text: str) -> _Decoded:
+        frame = 0
+        rc: list[int] = []
+        sc: list[int] = []
+        refs: tuple[int, ...] = ()
+        reg_code = self.reg_code
+        slot_code = self.slot_code
+        first = True
+        for tok in text.replace("; 0x", ";0x").split(" "):
+            if not tok:
+                continue
+            c = reg_code.get(tok)
+            if c is not None:
+                rc.append(c)
+                first = False
+                continue
+            c = slot_code.get(tok)
+            if c is not None:
+                sc.append(c)
+                first = False
+                continue
+            if first and tok.startswith("frame") and tok.endswith(":"):
+                frame = _frame_number(tok)
+                first = False
+                continue
+            first = False
+            if tok == "cb" or tok == "async_cb":
+                continue
+            if tok.startswith("refs="):
+                refs = parse_state(tok).refs
+                continue
+            regno, item = parse_token(tok.replace(";0x", "; 0x"))
+            if regno is not None:
+                c = reg_code[tok] = len(self.regs)
+                self.regs.append((regno, item, tok.replace(";0x", "; 0x")))  # type: ignore[arg-type]
+                rc.append(c)
+            else:
+                c = slot_code[tok] = len(self.slots)
+                self.slots.append((item, tok.replace(";0x", "; 0x")))  # type: ignore[arg-type]
+                sc.append(c)
+        return _Decoded(frame, tuple(rc), tuple(sc), refs)
+
+
+def _frame_number(tok: str) -> int:
+    st = parse_state(tok)
+    return st.frame or 0
+
 
 _MISSING = object()
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+_INSN_FAST = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
+_BT_FAST = re.compile(r"mark_precise: frame(\d{1,2}): regs=(\S*) stack=(\S*?) before (\d{1,9}): ")
 
 
 class _Builder:
-    """Incremental parser of one program's lines; tables accumulate as column lists."""
+    """Incremental parser of one program's lines; tables accumulate as column lists.
+
+    The hot forms (instructions, precision backtracking, source lines) are matched here
+    directly with the grammar's own patterns; everything else goes through
+    :func:`~bpfkit.verifier.grammar.classify` (a test checks both agree on every real line).
+    """
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
         self.tokens = tokens or _Tokens()
@@ -158,24 +198,90 @@ class _Builder:
         self.reset()
 
     def reset(self) -> None:
-        self.l_line: list[int] = []
-        self.l_kind: list[str] = []
-        self.l_insn: list[int | None] = []
-        self.l_frame: list[int | None] = []
-        self.l_text: list[str] = []
+        """Drop the accumulated rows (streaming), keeping the parser's position."""
+        # one row per line: (line, kind, insn_idx or -1, frame or -1, text)
+        self.l_rows: list[tuple[int, str, int, int, str]] = []
         self.s_step: list[int] = []
         self.s_line: list[int] = []
         self.s_insn: list[int] = []
         self.s_frame: list[int] = []
         self.s_path: list[int] = []
-        # state occurrences: (step, line, insn, frame) and decoded
-        self.o_meta: list[tuple[int, int, int | None, int]] = []
+        # state occurrences: (step, line, insn or -1, frame) and the decoded state
+        self.o_meta: list[tuple[int, int, int, int]] = []
         self.o_dec: list[_Decoded] = []
         self.b_rows: list[tuple[int, int, int | None, int]] = []
         self.p_rows: list[tuple[int, int, int | None]] = []
-        self.bt_rows: list[tuple[int, int | None, int | None, str | None, str | None, str]] = []
+        # (line, insn or -1, frame or -1, regs, stack, text)
+        self.bt_rows: list[tuple[int, int, int, str | None, str | None, str]] = []
 
-    def feed(self, lineno: int, text: str) -> None:
+    def feed(self, lineno: int, text: str) -> str:
+        """Classify and record one line; return its kind."""
+        c = text[:1]
+        if c == "m":
+            m = _BT_FAST.match(text)
+            if m is not None:
+                insn_i = int(m.group(4))
+                frame_i = int(m.group(1))
+                self.bt_rows.append((lineno, insn_i, frame_i, m.group(2), m.group(3), text))
+                self.l_rows.append((lineno, "backtrack", insn_i, frame_i, text))
+                return "backtrack"
+        elif c == ";":
+            m = _SRC_AT_RE.match(text)
+            if m is not None:
+                self.src = (m.group(2), int(m.group(3)), m.group(1))
+            else:
+                self.src = (None, None, text[2:] if text.startswith("; ") else text[1:])
+            self.l_rows.append((lineno, "source", -1, -1, text))
+            return "source"
+        elif "0" <= c <= "9":
+            m = _INSN_FAST.match(text)
+            if m is not None:
+                rest = m.group(3)
+                cut = rest.find(" ;")
+                if cut >= 0:
+                    return self._insn(
+                        lineno,
+                        text,
+                        int(m.group(1)),
+                        m.group(2),
+                        rest[:cut].rstrip(),
+                        rest[cut + 2 :],
+                    )
+                if "goto pc" not in rest:
+                    return self._insn(
+                        lineno, text, int(m.group(1)), m.group(2), rest.rstrip(), None
+                    )
+        return self._slow(lineno, text)
+
+    def _insn(
+        self, lineno: int, text: str, insn: int, opcode: str, asm: str, state: str | None
+    ) -> str:
+        step = self.step
+        self.step += 1
+        kind = "insn"
+        frame = self.frame
+        if state is not None:
+            kind = "insn_state"
+            dec = self.tokens.decode(state)
+            if dec is None:
+                kind = self._bad(lineno, text)
+            else:
+                frame = self.frame = dec.frame
+                self.o_meta.append((step, lineno, insn, frame))
+                self.o_dec.append(dec)
+        self.s_step.append(step)
+        self.s_line.append(lineno)
+        self.s_insn.append(insn)
+        self.s_frame.append(frame)
+        self.s_path.append(self.path)
+        if insn not in self.instructions:
+            f, sl, st = self.src
+            self.instructions[insn] = (opcode, asm, f, sl, st)
+        self.in_call_block = False
+        self.l_rows.append((lineno, kind, insn, frame, text))
+        return kind
+
+    def _slow(self, lineno: int, text: str) -> str:
         ln = classify(text)
         kind = ln.kind
         insn = ln.insn_idx
@@ -191,7 +297,7 @@ class _Builder:
                     kind = self._bad(lineno, text)
                 else:
                     frame = dec.frame
-                    self.frame = frame or 0
+                    self.frame = frame
                     if ln.target is None:
                         self.o_meta.append((step, lineno, insn, self.frame))
                         self.o_dec.append(dec)
@@ -207,7 +313,7 @@ class _Builder:
                 self.instructions[insn] = (ln.opcode, ln.asm, f, sl, st)
             self.in_call_block = False
         elif kind == "state" or kind == "branch":
-            dec = self.tokens.decode(ln.state or "") if ln.state else _EMPTY
+            dec = self.tokens.decode(ln.state) if ln.state else _EMPTY
             if dec is None:
                 kind = self._bad(lineno, text)
             else:
@@ -215,15 +321,14 @@ class _Builder:
                     self.path += 1
                     self.b_rows.append((self.step, lineno, _from_insn(text), insn or 0))
                     self.in_call_block = False
-                frame = dec.frame
-                if not self.in_call_block and dec is not _EMPTY:
-                    self.frame = frame or 0
-                    self.o_meta.append((self.step, lineno, insn, self.frame))
-                    self.o_dec.append(dec)
-                elif dec is _EMPTY:
-                    frame = ln.frame
-                    if frame is not None and not self.in_call_block:
+                if dec is not _EMPTY:
+                    frame = dec.frame
+                    if not self.in_call_block:
                         self.frame = frame
+                        self.o_meta.append((self.step, lineno, -1 if insn is None else insn, frame))
+                        self.o_dec.append(dec)
+                elif frame is not None and not self.in_call_block:
+                    self.frame = frame
         elif kind == "source":
             m = _SRC_AT_RE.match(text)
             if m is not None:
@@ -243,18 +348,26 @@ class _Builder:
             if ln.state is not None and self.tokens.decode(ln.state) is None:
                 kind = self._bad(lineno, text)
             else:
-                self.bt_rows.append((lineno, insn, frame, regs, stack, text))
+                self.bt_rows.append(
+                    (
+                        lineno,
+                        -1 if insn is None else insn,
+                        -1 if frame is None else frame,
+                        regs,
+                        stack,
+                        text,
+                    )
+                )
         elif kind == "call":
             self.in_call_block = True
         elif kind == "summary":
             self._summary(text)
         elif kind == UNRECOGNIZED and self.strict:
             raise LogError(f"line {lineno}: unrecognized verifier log line {text[:80]!r}")
-        self.l_line.append(lineno)
-        self.l_kind.append(kind)
-        self.l_insn.append(insn)
-        self.l_frame.append(frame)
-        self.l_text.append(text)
+        self.l_rows.append(
+            (lineno, kind, -1 if insn is None else insn, -1 if frame is None else frame, text)
+        )
+        return kind
 
     def _bad(self, lineno: int, text: str) -> str:
         if self.strict:
@@ -288,7 +401,7 @@ class _Builder:
             self.summary["stack_depth"] = tuple(int(x) for x in m.group(1).split("+"))
 
 
-_EMPTY = _Decoded(None, (), (), ())
+_EMPTY = _Decoded(0, (), (), ())
 
 
 def _from_insn(text: str) -> int | None:
@@ -311,7 +424,8 @@ class Log:
         self._b = builder
         self.name = name
         self._cache: dict[str, pd.DataFrame] = {}
-        kinds = builder.l_kind
+        rows = builder.l_rows
+        kinds = [r[1] for r in rows]
         # the error: the last run of kernel messages with no instruction or state after it
         err_idx: list[int] = []
         for i in range(len(kinds) - 1, -1, -1):
@@ -328,7 +442,9 @@ class Log:
         err_idx.reverse()
         for i in err_idx:
             kinds[i] = "error"
-        self.error: str | None = "\n".join(builder.l_text[i] for i in err_idx) if err_idx else None
+            r = rows[i]
+            rows[i] = (r[0], "error", r[2], r[3], r[4])
+        self.error: str | None = "\n".join(rows[i][4] for i in err_idx) if err_idx else None
         self.error_insn: int | None = builder.s_insn[-1] if (err_idx and builder.s_insn) else None
         counts = Counter(kinds)
         counts.setdefault(UNRECOGNIZED, 0)
@@ -358,11 +474,7 @@ class Log:
             counts.get("backtrack")
             or counts.get("liveness")
             or counts.get("scc")
-            or any(
-                t.startswith("func#")
-                for t, k in zip(builder.l_text, kinds, strict=True)
-                if k == "func"
-            )
+            or any(t.startswith("func#") for _, k, _, _, t in rows if k == "func")
         ):
             self.level: int | None = 2
         elif counts.get("insn") or counts.get("insn_state"):
@@ -372,7 +484,7 @@ class Log:
 
     def __repr__(self) -> str:
         return (
-            f"<Log {self.name!r} {self.verdict} lines={len(self._b.l_kind)} "
+            f"<Log {self.name!r} {self.verdict} lines={len(self._b.l_rows)} "
             f"insns_processed={self.stats.insns_processed} unrecognized={self.kinds[UNRECOGNIZED]}>"
         )
 
@@ -399,12 +511,18 @@ class Log:
     @property
     def text(self) -> str:
         """The program's log lines joined with newlines."""
-        return "\n".join(self._b.l_text)
+        return "\n".join(r[4] for r in self._b.l_rows)
 
     def _get(self, key: str) -> pd.DataFrame:
         df = self._cache.get(key)
         if df is None:
-            df = _TABLES[key](self._b)
+            was = gc.isenabled()
+            gc.disable()
+            try:
+                df = _TABLES[key](self._b)
+            finally:
+                if was:
+                    gc.enable()
             self._cache[key] = df
         return df
 
@@ -461,16 +579,39 @@ class Log:
 # ----------------------------------------------------------------------------- tables
 
 
-def _lines_frame(b: _Builder) -> pd.DataFrame:
+def _int_na(values: list[int]) -> Any:
+    """An Int64 array from ints with -1 for missing."""
+    import numpy as np
     import pandas as pd
 
+    arr = np.array(values, dtype=np.int64)
+    return pd.arrays.IntegerArray(arr, arr < 0)
+
+
+def _objects(values: list[Any]) -> Any:
+    """A plain object column (pandas 3 would convert str lists to Arrow strings, 10x slower)."""
+    import numpy as np
+
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def _lines_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    code = _KIND_CODE
+    rows = b.l_rows
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 5
+    codes = np.array([code[k] for k in cols[1]], dtype=np.int8)
     return pd.DataFrame(
         {
-            "line": _arr(b.l_line, dtype="int64"),
-            "kind": pd.Categorical(b.l_kind),
-            "insn_idx": _arr(b.l_insn, dtype="Int64"),
-            "frame": _arr(b.l_frame, dtype="Int64"),
-            "text": b.l_text,
+            "line": np.array(cols[0], dtype=np.int64),
+            "kind": pd.Categorical.from_codes(codes, categories=pd.Index(list(KINDS))),
+            "insn_idx": _int_na(list(cols[2])),
+            "frame": _int_na(list(cols[3])),
+            "text": _objects(list(cols[4])),
         }
     )
 
@@ -559,7 +700,7 @@ def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
     n = len(meta)
     step = np.fromiter((m[0] for m in meta), dtype=np.int64, count=n)
     line = np.fromiter((m[1] for m in meta), dtype=np.int64, count=n)
-    insn = np.fromiter((-1 if m[2] is None else m[2] for m in meta), dtype=np.int64, count=n)
+    insn = np.fromiter((m[2] for m in meta), dtype=np.int64, count=n)
     frame = np.fromiter((m[3] for m in meta), dtype=np.int64, count=n)
     base = {
         "step": np.repeat(step, counts),
@@ -609,11 +750,7 @@ def _registers_frame(b: _Builder) -> pd.DataFrame:
     cols: dict[str, Any] = {}
     for k, v in base.items():
         cols[k] = v
-    if len(base["insn_idx"]):
-        cols["insn_idx"] = _arr(np.where(base["insn_idx"] < 0, 0, base["insn_idx"]), dtype="Int64")
-        cols["insn_idx"][base["insn_idx"] < 0] = pd.NA
-    else:
-        cols["insn_idx"] = _arr([], dtype="Int64")
+    cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name in _REG_COLUMNS:
         col = uniq[name]
         cols[name] = col.take(codes) if len(toks) else col[:0]
@@ -639,8 +776,7 @@ def _stack_frame(b: _Builder) -> pd.DataFrame:
         "raw": np.array([t[1].partition("=")[2] for t in toks], dtype=object),
     }
     cols: dict[str, Any] = dict(base)
-    cols["insn_idx"] = _arr(base["insn_idx"], dtype="Int64")
-    cols["insn_idx"][base["insn_idx"] < 0] = pd.NA
+    cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name, col in uniq.items():
         cols[name] = col.take(codes) if len(toks) else col[:0]
     return pd.DataFrame(cols)
@@ -651,7 +787,7 @@ def _refs_frame(b: _Builder) -> pd.DataFrame:
 
     step: list[int] = []
     line: list[int] = []
-    insn: list[int | None] = []
+    insn: list[int] = []
     ref: list[int] = []
     for (s, ln, i, _f), d in zip(b.o_meta, b.o_dec, strict=True):
         for r in d.refs:
@@ -663,7 +799,7 @@ def _refs_frame(b: _Builder) -> pd.DataFrame:
         {
             "step": _arr(step, dtype="int64"),
             "line": _arr(line, dtype="int64"),
-            "insn_idx": _arr(insn, dtype="Int64"),
+            "insn_idx": _int_na(insn),
             "ref_obj_id": _arr(ref, dtype="int64"),
         }
     )
@@ -697,17 +833,19 @@ def _prunes_frame(b: _Builder) -> pd.DataFrame:
 
 
 def _backtracking_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
     rows = b.bt_rows
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 6
     return pd.DataFrame(
         {
-            "line": _arr([r[0] for r in rows], dtype="int64"),
-            "insn_idx": _arr([r[1] for r in rows], dtype="Int64"),
-            "frame": _arr([r[2] for r in rows], dtype="Int64"),
-            "regs": [r[3] for r in rows],
-            "stack": [r[4] for r in rows],
-            "text": [r[5] for r in rows],
+            "line": np.array(cols[0], dtype=np.int64),
+            "insn_idx": _int_na(list(cols[1])),
+            "frame": _int_na(list(cols[2])),
+            "regs": _objects(list(cols[3])),
+            "stack": _objects(list(cols[4])),
+            "text": _objects(list(cols[5])),
         }
     )
 
@@ -730,9 +868,28 @@ _TABLES = {
 _NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
 
 
-def _iter_programs(
-    lines: Iterable[tuple[int, str]], default: str | None, strict: bool
-) -> Iterator[Log]:
+class _Lines:
+    """Numbered lines without their newline; ``complete`` tells whether the last one had it."""
+
+    def __init__(self, lines: Iterable[str], *, stripped: bool, complete: bool = True) -> None:
+        self._lines = lines
+        self._stripped = stripped
+        self.complete = complete
+
+    def __iter__(self) -> Iterator[str]:
+        if self._stripped:
+            yield from self._lines
+            return
+        for raw in self._lines:
+            if raw.endswith("\n"):
+                self.complete = True
+                yield raw[:-1]
+            else:
+                self.complete = False
+                yield raw
+
+
+def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[Log]:
     """The one splitter behind :func:`parse_log` and :func:`iter_logs`.
 
     libbpf/bpftool ``-- BEGIN PROG LOAD LOG --`` blocks (named by ``libbpf: prog 'x':``) and
@@ -744,14 +901,13 @@ def _iter_programs(
     name = default
     wrapped = False
     ended = False  # plain mode: the current program printed its summary
-    complete = True
 
     def has_kernel_lines(bb: _Builder) -> bool:
-        return any(k not in _NON_KERNEL or k == "summary" for k in bb.l_kind)
+        return any(r[1] not in _NON_KERNEL or r[1] == "summary" for r in bb.l_rows)
 
-    for lineno, raw in lines:
-        complete = raw.endswith("\n")
-        text = raw[:-1] if complete else raw
+    lineno = 0
+    for text in src:
+        lineno += 1
         if "PROG LOAD LOG --" in text:
             m = _BEGIN_RE.search(text)
             if m is not None:
@@ -768,27 +924,27 @@ def _iter_programs(
                 yield Log(b, name)
                 b = None
                 continue
-        if wrapped and b is None:
-            continue
-        vm = _VERISTAT_RE.match(text) if text.startswith("PROCESSING ") else None
-        if vm is not None:
-            if b is not None and has_kernel_lines(b):
-                yield Log(b, name)
+        if b is None:
+            if wrapped:
+                continue  # libbpf chatter between programs
             b = _Builder(strict=strict)
-            name = vm.group(2)
-            ended = False
-        elif ended and not wrapped and classify(text).kind not in _NON_KERNEL:
-            assert b is not None
+        if text.startswith("PROCESSING "):
+            vm = _VERISTAT_RE.match(text)
+            if vm is not None:
+                if has_kernel_lines(b):
+                    yield Log(b, name)
+                b = _Builder(strict=strict)
+                name = vm.group(2)
+                ended = False
+        if ended and classify(text).kind not in _NON_KERNEL:
             yield Log(b, name)
             b = _Builder(strict=strict)
             ended = False
-        if b is None:
-            b = _Builder(strict=strict)
-        b.feed(lineno, text)
-        if not wrapped and text.startswith("processed ") and b.l_kind[-1] == "summary":
+        kind = b.feed(lineno, text)
+        if kind == "summary" and not wrapped and text.startswith("processed "):
             ended = True
-    if b is not None and b.l_kind:
-        yield Log(b, name, text_complete=complete)
+    if b is not None and b.l_rows:
+        yield Log(b, name, text_complete=src.complete)
 
 
 def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> list[Log]:
@@ -808,24 +964,20 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
     """
     if not isinstance(text, str):
         raise LogError(f"parse_log expects text (str), got {type(text).__name__}")
-    logs = list(_iter_programs(enumerate(_split_keepends(text), 1), name, strict))
+    complete = text.endswith("\n") or not text
+    lines = text.split("\n")
+    if complete:
+        lines.pop()
+    was = gc.isenabled()
+    gc.disable()  # the parser allocates many small tuples that are never cyclic
+    try:
+        logs = list(_iter_programs(_Lines(lines, stripped=True, complete=complete), name, strict))
+    finally:
+        if was:
+            gc.enable()
     if not logs:
         logs.append(Log(_Builder(strict=strict), name, text_complete=True))
     return logs
-
-
-def _split_keepends(text: str) -> Iterator[str]:
-    """Lines ending at ``\\n`` only (a log's ``\\r`` or form feed is text, as in a file)."""
-    start = 0
-    find = text.find
-    while True:
-        end = find("\n", start)
-        if end < 0:
-            if start < len(text):
-                yield text[start:]
-            return
-        yield text[start : end + 1]
-        start = end + 1
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -876,7 +1028,9 @@ def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator
     Only one program's lines are held at once; the programs are the same as
     :func:`load_log` returns.
     """
-    yield from _iter_programs(enumerate(_open_lines(path), 1), _default_name(path), strict)
+    yield from _iter_programs(
+        _Lines(_open_lines(path), stripped=False), _default_name(path), strict
+    )
 
 
 def iter_frames(

@@ -38,6 +38,7 @@ __all__ = [
     "parse_reg",
     "parse_slot",
     "parse_state",
+    "parse_token",
     "render_state",
     "REG_TYPES",
     "TYPE_FLAGS",
@@ -609,6 +610,29 @@ def parse_slot(text: str, off: int = 0, live: str = "") -> StackSlot:
 _KEY_RE = re.compile(r"(?:R(\d+)|fp(-?\d+))(?:_([rwD]+))?")
 
 
+def parse_token(tok: str) -> tuple[int, RegState] | tuple[None, StackSlot]:
+    """Decode one state token: ``R1_w=ctx()`` -> (1, RegState); ``fp-8=m...`` -> (None, StackSlot).
+
+    Examples
+    --------
+    >>> parse_token("R7=ptr_mynode(ref_obj_id=2)")[1].ref_obj_id
+    2
+    >>> parse_token("fp-8=0000????")[1].off
+    -8
+    """
+    key, eq, value = tok.partition("=")
+    km = _KEY_RE.fullmatch(key)
+    if not eq or km is None:
+        raise LogError(f"cannot decode state token {tok!r}")
+    if km.group(1) is not None:
+        regno = int(km.group(1)[:3])
+        if regno > 10 or len(km.group(1)) > 2:
+            raise LogError(f"no register R{km.group(1)} in BPF (R0..R10): {tok!r}")
+        return regno, parse_reg(value, km.group(3) or "")
+    slot_off = _small(km.group(2), "stack offset")
+    return None, parse_slot(value, slot_off, km.group(3) or "")
+
+
 def parse_state(text: str) -> StateLine:
     """Decode a printed state: ``[frameN:] R1=.. fp-8=.. [refs=1,2] [cb] [async_cb]``.
 
@@ -646,20 +670,14 @@ def parse_state(text: str) -> StateLine:
         if tok.startswith("refs="):
             refs = tuple(_small(x, "refs") for x in tok[5:].split(","))
             continue
-        key, eq, value = tok.partition("=")
-        km = _KEY_RE.fullmatch(key)
-        if not eq or km is None:
-            raise LogError(f"cannot decode state token {tok!r}")
         raw = tok.replace(";0x", "; 0x")
-        value = value.replace(";0x", "; 0x")
-        if km.group(1) is not None:
-            regno = int(km.group(1)[:3])
-            if regno > 10 or len(km.group(1)) > 2:
-                raise LogError(f"no register R{km.group(1)} in BPF (R0..R10): {tok!r}")
-            regs.append((regno, parse_reg(value, km.group(3) or ""), raw))
+        regno, item = parse_token(raw)
+        if regno is not None:
+            assert isinstance(item, RegState)
+            regs.append((regno, item, raw))
         else:
-            slot_off = _small(km.group(2), "stack offset")
-            slots.append((parse_slot(value, slot_off, km.group(3) or ""), raw))
+            assert isinstance(item, StackSlot)
+            slots.append((item, raw))
     return StateLine(frame, tuple(regs), tuple(slots), refs, cb, async_cb, frame_text)
 
 
