@@ -9,6 +9,7 @@ verifier said (:func:`load_programs` -> :class:`LoadResult`), tabulate and compa
 
 from __future__ import annotations
 
+from bpfkit.kernel._libbpf import tune_malloc
 from bpfkit.kernel.capture import (
     ManifestRow,
     capture_logs,
@@ -43,5 +44,6 @@ __all__ = [
     "read_captured_log",
     "read_manifest",
     "results_frame",
+    "tune_malloc",
     "verifier_error_line",
 ]

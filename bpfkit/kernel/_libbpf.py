@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from bpfkit.errors import KernelError
 
-__all__ = ["Libbpf", "open_libbpf", "LIBBPF_NAMES"]
+__all__ = ["Libbpf", "open_libbpf", "tune_malloc", "LIBBPF_NAMES"]
 
 #: Sonames tried in order when no explicit path is given.
 LIBBPF_NAMES: tuple[str, ...] = ("libbpf.so.1",)
@@ -50,6 +50,7 @@ class Libbpf:
             "bpf_program__insn_cnt": (sz, [vp]),
             "libbpf_bpf_prog_type_str": (cp, [i]),
             "libbpf_set_print": (vp, [_PRINT_FN]),
+            "libbpf_strerror": (i, [i, cp, sz]),
         }
         for name, (restype, argtypes) in sig.items():
             try:
@@ -64,13 +65,14 @@ class Libbpf:
         self._vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, vp]
         self._fmt_buf = ctypes.create_string_buffer(4096)
         self._messages: list[tuple[str, str]] | None = None
+        self._max_level = 1
         self._lock = threading.Lock()
         self._print_cb = _PRINT_FN(self._on_print)  # keep a reference: libbpf holds the pointer
         lib.libbpf_set_print(self._print_cb)
 
     def _on_print(self, level: int, fmt: bytes | None, ap: int | None) -> int:
         sink = self._messages
-        if sink is None or fmt is None:
+        if sink is None or fmt is None or level > self._max_level:
             return 0
         # x86-64 (and aarch64) pass va_list by pointer, so libc's vsnprintf can take it.
         n = self._vsnprintf(self._fmt_buf, len(self._fmt_buf), fmt, ap)
@@ -79,14 +81,25 @@ class Libbpf:
         return 0
 
     @contextmanager
-    def capture(self) -> Iterator[list[tuple[str, str]]]:
-        """Collect libbpf's messages as ``(level, text)`` pairs while the block runs."""
+    def capture(self, *, debug: bool = False) -> Iterator[list[tuple[str, str]]]:
+        """Collect libbpf's messages as ``(level, text)`` pairs while the block runs.
+
+        Warnings and info messages always; libbpf's debug messages (about a hundred per
+        object load, each formatted through a Python callback) only with ``debug=True``.
+        """
         with self._lock:
             self._messages = []
+            self._max_level = 2 if debug else 1
             try:
                 yield self._messages
             finally:
                 self._messages = None
+
+    def strerror(self, err: int) -> str:
+        """libbpf's text for an error code (its own codes 4000-4013 included)."""
+        buf = ctypes.create_string_buffer(256)
+        self.lib.libbpf_strerror(err, buf, len(buf))
+        return buf.value.decode("utf-8", "replace")
 
 
 _CACHE: dict[str, Libbpf] = {}
@@ -119,3 +132,33 @@ def open_libbpf(path: str | None = None) -> Libbpf:
         + "): install Debian's libbpf1 package, or work from the captured logs in data/logs"
         " (bpfkit.kernel.read_manifest) instead of a live load"
     )
+
+
+_MALLOC_TUNED = False
+
+
+def tune_malloc() -> bool:
+    """Keep freed heap memory for reuse (glibc ``mallopt``); return whether it was applied.
+
+    Each object load makes libbpf read and parse the 5.5 MB kernel BTF into freshly allocated
+    memory. With glibc's defaults those buffers are returned to the kernel after each load and
+    page-faulted in again on the next one; raising the mmap and trim thresholds keeps them in
+    the heap. This is a process-wide setting (it also turns off glibc's dynamic mmap
+    threshold), so the library only applies it when asked: ``bpfkit load`` does.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return True
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc
+    mallopt.restype = ctypes.c_int
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    ok = bool(
+        mallopt(m_mmap_threshold, 64 << 20) == 1 and mallopt(m_trim_threshold, 512 << 20) == 1
+    )
+    _MALLOC_TUNED = ok
+    return ok

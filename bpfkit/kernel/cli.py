@@ -101,6 +101,9 @@ def _load(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from bpfkit.kernel import tune_malloc
+
+    tune_malloc()  # this process only loads programs: keep libbpf's BTF buffers in the heap
     if args.capture:
         from bpfkit.kernel.capture import capture_logs
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from bpfkit.errors import ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
+from bpfkit.kernel._libbpf import tune_malloc as _tune_malloc
 from bpfkit.kernel.stats import parse_verifier_stats, verifier_error_line
 
 __all__ = [
@@ -199,10 +200,10 @@ def _open(lib: Libbpf, path: Path, messages: list[tuple[str, str]]) -> int:
     obj = lib.lib.bpf_object__open_file(os.fsencode(path), None)
     if not obj:
         err = ctypes.get_errno()
-        why = "; ".join(text for level, text in messages if level == "warn")
+        why = "; ".join(text.removeprefix("libbpf: ") for lvl, text in messages if lvl == "warn")
         raise ELFError(
             f"{path}: libbpf cannot open this BPF object"
-            + (f" ({os.strerror(err)}, errno {err})" if err else "")
+            + (f" ({lib.strerror(err)}, errno {err})" if err else "")
             + (f": {why}" if why else "")
         )
     return int(obj)
@@ -280,12 +281,19 @@ def _initial_size(level: int) -> int:
 
 
 def _load_one(
-    lib: Libbpf, path: Path, name: str, level: int, size: int, max_size: int, release: str
+    lib: Libbpf,
+    path: Path,
+    name: str,
+    level: int,
+    size: int,
+    max_size: int,
+    release: str,
+    debug: bool,
 ) -> LoadResult:
     lb = lib.lib
     while True:
         buf = _BUFFER.get(size)
-        with lib.capture() as messages:
+        with lib.capture(debug=debug) as messages:
             obj = _open(lib, path, messages)
             try:
                 target = None
@@ -317,7 +325,7 @@ def _load_one(
         error = verifier_error_line(log) if log.strip() else ""
         if not error:
             warns = [text for lvl, text in msgs if lvl == "warn"]
-            error = warns[-1] if warns else os.strerror(errno)
+            error = warns[-1] if warns else lib.strerror(errno)
     return LoadResult(
         object=info.object,
         program=info.program,
@@ -349,6 +357,8 @@ def load_programs(
     log_size: int | None = None,
     max_log_size: int = MAX_LOG_SIZE,
     libbpf_path: str | None = None,
+    libbpf_debug: bool = False,
+    tune_malloc: bool = False,
 ) -> list[LoadResult]:
     """Load the programs of a BPF object one at a time; return what the verifier said.
 
@@ -365,6 +375,10 @@ def load_programs(
         grown fourfold on ENOSPC up to ``max_log_size``.
     libbpf_path : str, optional
         Path of ``libbpf.so.1`` if not the system's.
+    libbpf_debug : bool
+        Also keep libbpf's debug messages in ``libbpf_messages`` (warnings and info always).
+    tune_malloc : bool
+        Apply :func:`bpfkit.kernel.tune_malloc` first (process-wide; faster repeated loads).
 
     Returns
     -------
@@ -388,6 +402,8 @@ def load_programs(
     path = _existing(obj_path)
     lib = check_environment(libbpf_path)
     level = kernel_log_level(log_level, stats=stats)
+    if tune_malloc:
+        _tune_malloc()
     names = [p.program for p in list_programs(path, libbpf_path=libbpf_path)]
     if program is not None:
         if program not in names:
@@ -395,7 +411,9 @@ def load_programs(
         names = [program]
     size = log_size or _initial_size(level)
     release = kernel_release()
-    return [_load_one(lib, path, n, level, size, max_log_size, release) for n in names]
+    return [
+        _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug) for n in names
+    ]
 
 
 def clang_version() -> str:
