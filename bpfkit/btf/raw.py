@@ -77,14 +77,7 @@ def _names(spec: Spec) -> dict[int, str]:
     """Offset -> name as bpftool prints it (``(anon)`` for offset 0), base strings included.
 
     Only offsets where a string starts are in it; :func:`_name_at` handles the others."""
-    chain = []
-    s: Spec | None = spec
-    while s is not None:
-        chain.append(s)
-        s = s.base
-    names: dict[int, str] = {}
-    for b in reversed(chain):
-        names.update(b._string_table())
+    names = dict(spec.names_by_offset())
     names[0] = "(anon)"
     return names
 

@@ -160,6 +160,7 @@ class Spec:
         "_str_end",
         "_cache",
         "_strcache",
+        "_allnames",
         "_names",
         "_decl_tags",
     )
@@ -197,6 +198,7 @@ class Spec:
         self._check_refs()
         self._cache: list[AnyType | None] = [None] * len(self._offs)
         self._strcache: dict[int, str] | None = None
+        self._allnames: dict[int, str] | None = None
         self._names: dict[str, list[int]] | None = None
         self._decl_tags: dict[int, list[int]] | None = None
 
@@ -394,121 +396,132 @@ class Spec:
             self._strcache = table
         return self._strcache
 
-    def _name(self, tid: int, off: int, what: str = "name_off") -> str:
-        if off == 0:
-            return ""
-        if off >= self._str_end:
-            raise BTFError(
-                f"{self.name}: type [{tid}]: {what} {off} out of range: strings end at "
-                f"{self._str_end}"
-            )
-        return self.string(off)
-
     # ----------------------------------------------------------------- decoding
 
-    def _ref(self, tid: int, ref: int, what: str) -> int:
-        if ref >= self._len:
-            raise BTFError(
-                f"{self.name}: type [{tid}]: {what} refers to type id {ref}, "
-                f"beyond the last id {self._len - 1}"
-            )
-        return ref
+    def names_by_offset(self) -> dict[int, str]:
+        """Offset -> string for every string that starts right after a NUL, this spec's and
+        its bases' (built once; offsets into the middle of a string are added on demand)."""
+        if self._allnames is None:
+            if self.base is None:
+                self._allnames = dict(self._string_table())
+            else:
+                merged = dict(self.base.names_by_offset())
+                merged.update(self._string_table())
+                self._allnames = merged
+        return self._allnames
+
+    def _name_offsets(self, pos: int) -> Iterator[int]:
+        """Every name offset in the record at word *pos* (header and vlen records)."""
+        w = self._w
+        info = w[pos + 1]
+        k, vlen = (info >> 24) & 0x7F, info & 0xFFFFFF
+        yield w[pos]
+        size = _ELEM_WORDS.get(k, 0) if k != 15 else 0
+        if size:
+            yield from w[pos + 3 : pos + 3 + size * vlen : size]
 
     def _decode(self, tid: int, pos: int) -> AnyType:
+        names = self._allnames if self._allnames is not None else self.names_by_offset()
+        try:
+            return self._decode_record(tid, pos, names)
+        except KeyError:  # a name offset into the middle of a string: add them all, once
+            for off in self._name_offsets(pos):
+                if off not in names:
+                    names[off] = self.string(off)
+            return self._decode_record(tid, pos, names)
+
+    def _decode_record(self, tid: int, pos: int, names: dict[int, str]) -> AnyType:
+        # Offsets and ids were all range-checked at parse time (_check_refs).
         w = self._w
         name_off, info, st = w[pos], w[pos + 1], w[pos + 2]
         k = (info >> 24) & 0x7F
         vlen = info & 0xFFFFFF
         kflag = bool(info >> 31)
-        name = self._name(tid, name_off)
-        ref = self._ref
+        name = names[name_off] if name_off else ""
         p = pos + 3
+        if k == 4 or k == 5:
+            ws = w[p : p + 3 * vlen]
+            if kflag:
+                members = tuple(
+                    [
+                        Member(names[a] if a else "", b, c & 0xFFFFFF, c >> 24)
+                        for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
+                    ]
+                )
+            else:
+                members = tuple(
+                    [
+                        Member(names[a] if a else "", b, c, 0)
+                        for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
+                    ]
+                )
+            return (Struct if k == 4 else Union)(tid, name, st, members, kflag)
+        if k == 2:
+            return Ptr(tid, name, st)
+        if k == 13:
+            ws = w[p : p + 2 * vlen]
+            params = tuple(
+                [Param(names[a] if a else "", b) for a, b in zip(ws[0::2], ws[1::2], strict=True)]
+            )
+            return FuncProto(tid, name, st, params)
+        if k == 12:
+            return Func(tid, name, st, _LINKAGES[vlen])
         if k == 1:
             v = w[p]
-            return Int(tid, name, st, IntEncoding((v >> 24) & 0x0F), (v >> 16) & 0xFF, v & 0xFF)
-        if k == 2:
-            return Ptr(tid, name, ref(tid, st, "type"))
+            return Int(tid, name, st, _ENCODINGS[(v >> 24) & 0x0F], (v >> 16) & 0xFF, v & 0xFF)
+        if k == 8:
+            return Typedef(tid, name, st)
+        if k == 10:
+            return Const(tid, name, st)
+        if k == 9:
+            return Volatile(tid, name, st)
         if k == 3:
-            return Array(
-                tid, name, ref(tid, w[p], "type"), ref(tid, w[p + 1], "index_type"), w[p + 2]
-            )
-        if k == 4 or k == 5:
-            members = []
-            for j in range(vlen):
-                m_name, m_type, m_off = w[p], w[p + 1], w[p + 2]
-                p += 3
-                if kflag:
-                    bits, bitfield = m_off & 0xFFFFFF, m_off >> 24
-                else:
-                    bits, bitfield = m_off, 0
-                members.append(
-                    Member(
-                        self._name(tid, m_name, f"member {j} name_off"),
-                        ref(tid, m_type, f"member {j}"),
-                        bits,
-                        bitfield,
-                    )
-                )
-            cls = Struct if k == 4 else Union
-            return cls(tid, name, st, tuple(members), kflag)
+            return Array(tid, name, w[p], w[p + 1], w[p + 2])
         if k == 6:
-            values = []
-            for j in range(vlen):
-                val = w[p + 1]
-                if kflag and val >= 1 << 31:
-                    val -= 1 << 32
-                values.append(EnumValue(self._name(tid, w[p], f"value {j} name_off"), val))
-                p += 2
-            return Enum(tid, name, st, tuple(values), kflag)
+            ws = w[p : p + 2 * vlen]
+            if kflag:
+                values = tuple(
+                    [
+                        EnumValue(names[a] if a else "", v - (1 << 32) if v >= 1 << 31 else v)
+                        for a, v in zip(ws[0::2], ws[1::2], strict=True)
+                    ]
+                )
+            else:
+                values = tuple(
+                    [
+                        EnumValue(names[a] if a else "", v)
+                        for a, v in zip(ws[0::2], ws[1::2], strict=True)
+                    ]
+                )
+            return Enum(tid, name, st, values, kflag)
         if k == 7:
             return Fwd(tid, name, kflag)
-        if k == 8:
-            return Typedef(tid, name, ref(tid, st, "type"))
-        if k == 9:
-            return Volatile(tid, name, ref(tid, st, "type"))
-        if k == 10:
-            return Const(tid, name, ref(tid, st, "type"))
         if k == 11:
-            return Restrict(tid, name, ref(tid, st, "type"))
-        if k == 12:
-            return Func(tid, name, ref(tid, st, "type"), _linkage(tid, vlen, self.name))
-        if k == 13:
-            params = []
-            for j in range(vlen):
-                params.append(
-                    Param(
-                        self._name(tid, w[p], f"param {j} name_off"),
-                        ref(tid, w[p + 1], f"param {j}"),
-                    )
-                )
-                p += 2
-            return FuncProto(tid, name, ref(tid, st, "return type"), tuple(params))
+            return Restrict(tid, name, st)
         if k == 14:
-            return Var(tid, name, ref(tid, st, "type"), _linkage(tid, w[p], self.name))
+            return Var(tid, name, st, _LINKAGES[w[p]])
         if k == 15:
-            secinfos = []
-            for j in range(vlen):
-                secinfos.append(VarSecinfo(ref(tid, w[p], f"var {j}"), w[p + 1], w[p + 2]))
-                p += 3
-            return Datasec(tid, name, st, tuple(secinfos))
+            ws = w[p : p + 3 * vlen]
+            secinfos = tuple(
+                [VarSecinfo(a, b, c) for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)]
+            )
+            return Datasec(tid, name, st, secinfos)
         if k == 16:
             return Float(tid, name, st)
         if k == 17:
             idx = w[p]
-            if idx >= 1 << 31:
-                idx -= 1 << 32
-            return DeclTag(tid, name, ref(tid, st, "type"), idx, kflag)
+            return DeclTag(tid, name, st, idx - (1 << 32) if idx >= 1 << 31 else idx, kflag)
         if k == 18:
-            return TypeTag(tid, name, ref(tid, st, "type"), kflag)
+            return TypeTag(tid, name, st, kflag)
         if k == 19:
-            values = []
+            vals = []
             for j in range(vlen):
-                val = w[p + 1] | (w[p + 2] << 32)
+                q = p + 3 * j
+                val = w[q + 1] | (w[q + 2] << 32)
                 if kflag and val >= 1 << 63:
                     val -= 1 << 64
-                values.append(EnumValue(self._name(tid, w[p], f"value {j} name_off"), val))
-                p += 3
-            return Enum64(tid, name, st, tuple(values), kflag)
+                vals.append(EnumValue(names[w[q]] if w[q] else "", val))
+            return Enum64(tid, name, st, tuple(vals), kflag)
         raise BTFError(
             f"{self.name}: type [{tid}] has kind {k}, which bpfkit cannot decode "
             "(stepped over through the layout section)"
@@ -771,16 +784,9 @@ def _join(base: str, decl: str) -> str:
     return f"{base}{decl}" if base.endswith("*") or decl[0] == " " else f"{base} {decl}"
 
 
-def _linkage(tid: int, value: int, name: str) -> Linkage:
-    try:
-        return Linkage(value)
-    except ValueError:
-        raise BTFError(
-            f"{name}: type [{tid}]: unknown linkage {value} (expected 0, 1 or 2)"
-        ) from None
-
-
 _VOID = Void(0, "")
+_LINKAGES = (Linkage.STATIC, Linkage.GLOBAL, Linkage.EXTERN)
+_ENCODINGS = tuple(IntEncoding(i) for i in range(16))
 
 
 def parse_btf(data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -> Spec:
