@@ -813,8 +813,8 @@ def struct_metas(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]
     for rec in records:
         if rec.ok:
             err = _check_graph_cycles(rec, by_id)
-            if err is not None:
-                rec = _replace(rec, *err)
+            if err is not None:  # the fields are right; their combination is not
+                rec = dataclasses.replace(rec, errno=err[0], reason=err[1], code=err[2])
         out.append(rec)
     return out
 
