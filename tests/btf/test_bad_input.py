@@ -17,6 +17,7 @@ from bpfkit.btf import load_btf, load_elf_btf, parse_btf, parse_btf_ext
 from bpfkit.btf.raw import format_raw
 from bpfkit.btf.spec import Spec
 from bpfkit.errors import BTFError, ELFError
+from tests.btf.conftest import bpftool_raw, kernel_btf_load
 from tests.corpus import (
     FUZZ_EXTINFO,
     KINDS_EB_BTF,
@@ -85,6 +86,56 @@ def test_corrupt_file_error(name: str) -> None:
         load_btf(DATA / name)
     assert re.search(pattern, str(exc.value)), str(exc.value)
     assert name in str(exc.value)  # the message names the file
+
+
+KERNEL_SAYS = {  # what the kernel's BTF log says about the same bytes (6.18), for the reader
+    "dangling_name_off.btf": "Invalid name_offset:5000",
+    "dangling_type_id.btf": "Invalid type_id",
+    "struct_vlen_past_end.btf": "meta_needed",
+    "unknown_kind_25.btf": "Invalid kind:25",
+    "types_overlap_strings.btf": "Section overlap found",
+}
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith(".btf")))
+def test_kernel_rejects_what_bpfkit_rejects(name: str) -> None:
+    """The kernel is the oracle that these bytes are invalid BTF (libbpf 1.1 is laxer)."""
+    accepted, log = kernel_btf_load((DATA / name).read_bytes())
+    assert not accepted, log
+    if name in KERNEL_SAYS:
+        assert KERNEL_SAYS[name] in log
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    "name", ["const_self_cycle.btf", "typedef_cycle.btf", "array_of_itself.btf"]
+)
+def test_kernel_detects_the_cycles_bpfkit_stops_at(name: str) -> None:
+    accepted, log = kernel_btf_load((DATA / name).read_bytes())
+    assert not accepted and "Loop detected" in log
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "valid_tiny.btf",
+        "valid_tiny_big_endian.btf",
+        "valid_name_mid_string.btf",
+        "const_self_cycle.btf",
+        "typedef_cycle.btf",
+        "array_of_itself.btf",
+    ],
+)
+def test_small_inputs_raw_equals_live_bpftool(name: str) -> None:
+    assert format_raw(load_btf(DATA / name)) == bpftool_raw(DATA / name)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", ["valid_tiny.btf", "valid_name_mid_string.btf"])
+def test_kernel_accepts_the_valid_inputs(name: str) -> None:
+    accepted, log = kernel_btf_load((DATA / name).read_bytes())
+    assert accepted, log
 
 
 def test_valid_tiny_both_orders() -> None:

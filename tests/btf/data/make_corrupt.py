@@ -59,6 +59,10 @@ def build() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     out["valid_tiny.btf"] = blob(t)
     out["valid_tiny_big_endian.btf"] = blob(types(">"), e=">")
+    mid = bytearray(t)
+    struct.pack_into("<I", mid, 16 + 12 + 12, OFF["pair"] + 1)  # member a named "air"
+    struct.pack_into("<I", mid, 0, OFF["int"] + 2)  # [1] INT named "t"
+    out["valid_name_mid_string.btf"] = blob(bytes(mid))
     out["truncated_header.btf"] = blob(t)[:10]
     out["bad_magic.btf"] = blob(t, hdr=hdr24(0, n, n, s, magic=0x1234))
     out["bad_version.btf"] = blob(t, hdr=hdr24(0, n, n, s, version=2))
