@@ -148,6 +148,8 @@ class Val:
     owning: bool = True
     name: str = ""
     type_id: int = 0
+    lo: int = 0
+    hi: int = (1 << 64) - 1
 
 
 UNINIT = Val("uninit")
@@ -156,7 +158,26 @@ SCALAR = Val("scalar", None)
 
 
 def _scalar(value: int | None) -> Val:
-    return Val("scalar", None if value is None else value & _MASK64)
+    if value is None:
+        return SCALAR
+    value &= _MASK64
+    return Val("scalar", value, lo=value, hi=value)
+
+
+def _range(lo: int, hi: int, ident: int = 0) -> Val:
+    """An unsigned range of a scalar (``kernel/bpf/verifier.c`` keeps umin/umax the same way)."""
+    lo, hi = max(lo, 0), min(hi, _MASK64)
+    if lo > hi:
+        lo, hi = 0, _MASK64
+    if lo == hi:
+        return Val("scalar", lo, lo=lo, hi=hi, id=ident)
+    return Val("scalar", None, lo=lo, hi=hi, id=ident)
+
+
+def _widen(v: Val) -> Val:
+    if v.kind == "scalar" and (v.const is not None or v.lo != 0 or v.hi != _MASK64):
+        return replace(v, const=None, lo=0, hi=_MASK64)
+    return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +318,7 @@ class _Interp:
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
         self.seen: set[tuple[Any, ...]] = set()
+        self.btf_rejected = _btf_rejection(obj)
 
     # -- helpers ------------------------------------------------------------------------
     def insns(self, prog: Program) -> dict[int, Insn]:
@@ -410,11 +432,7 @@ class _Interp:
             n = self.visits.get(key_pos, 0) + 1
             self.visits[key_pos] = n
             if n > WIDEN_AFTER:
-                st.rewrite(
-                    lambda v: (
-                        replace(v, const=None) if v.kind == "scalar" and v.const is not None else v
-                    )
-                )
+                st.rewrite(_widen)
             key = st.key()
             if key in self.seen:
                 self.an.paths += 1
@@ -487,18 +505,20 @@ class _Interp:
         op = insn.op
         is64 = insn.cls == BPF_ALU64
         if op == 0xB0 and insn.off == 0:  # mov
-            if is64 or not insn.is_reg_source:
-                v = (
-                    src
-                    if is64
-                    else (_scalar(src.const & 0xFFFFFFFF) if src.const is not None else SCALAR)
-                )
+            if is64:
+                v = src
+                if src.kind == "scalar" and src.const is None and insn.is_reg_source:
+                    # a copied unknown scalar: both registers share an id, so a branch on one
+                    # refines the other (verifier.c find_equal_scalars / sync_linked_regs)
+                    ident = src.id or self.scalar_id(st, insn)
+                    v = replace(src, id=ident)
+                    self.write(st, insn.src_reg, v)
+            elif src.kind == "scalar" and src.hi <= 0xFFFFFFFF:
+                v = _range(src.lo, src.hi)
+            elif src.kind == "scalar" and src.const is not None:
+                v = _scalar(src.const & 0xFFFFFFFF)
             else:
-                v = (
-                    _scalar(src.const & 0xFFFFFFFF)
-                    if src.kind == "scalar" and src.const is not None
-                    else SCALAR
-                )
+                v = _range(0, 0xFFFFFFFF)
             self.write(st, insn.dst_reg, v)
             return
         pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid")
@@ -510,20 +530,25 @@ class _Interp:
             else:
                 self.write(st, insn.dst_reg, replace(dst, off=None))
             return
-        if (
-            dst.kind == "scalar"
-            and src.kind == "scalar"
-            and dst.const is not None
-            and src.const is not None
-        ):
-            self.write(
-                st, insn.dst_reg, _scalar(_alu_const(op, dst.const, src.const, is64, insn.off))
-            )
+        if dst.kind == "scalar" and src.kind == "scalar":
+            if dst.const is not None and src.const is not None:
+                value = _alu_const(op, dst.const, src.const, is64, insn.off)
+                self.write(st, insn.dst_reg, _scalar(value) if value is not None else SCALAR)
+                return
+            self.write(st, insn.dst_reg, _alu_range(op, dst, src, is64, insn.off))
             return
         if dst.kind == "unk" or src.kind == "unk":
-            self.write(st, insn.dst_reg, UNK if op in (0x00, 0x10) and is64 else SCALAR)
+            if is64 and op in (0x00, 0x10):
+                self.write(st, insn.dst_reg, UNK)
+            elif op == 0x50 and src.kind == "scalar":
+                self.write(st, insn.dst_reg, _range(0, src.hi if is64 else min(src.hi, 0xFFFFFFFF)))
+            else:
+                self.write(st, insn.dst_reg, SCALAR if is64 else _range(0, 0xFFFFFFFF))
             return
-        self.write(st, insn.dst_reg, SCALAR)
+        self.write(st, insn.dst_reg, SCALAR if is64 else _range(0, 0xFFFFFFFF))
+
+    def scalar_id(self, st: State, insn: Insn) -> int:
+        return (1 << 40) | (st.frame.prog.start << 20) | (insn.idx + 1)
 
     # -- memory -------------------------------------------------------------------------
     def load(self, st: State, base: Val, insn: Insn) -> Val:
@@ -532,11 +557,11 @@ class _Interp:
             slot = base.off + insn.off
             if frame is not None and insn.size == 64 and slot in frame.stack:
                 return frame.stack[slot]
-            if frame is not None and slot in frame.stack and frame.stack[slot].kind == "scalar":
-                return SCALAR
+            if insn.size < 64 and insn.op == 0x60:
+                return _range(0, (1 << insn.size) - 1)
             return UNK
-        if base.kind == "ctx":
-            return UNK
+        if insn.size < 64 and insn.op == 0x60:  # BPF_MEM, zero-extended: not a pointer
+            return _range(0, (1 << insn.size) - 1)
         return UNK
 
     def store(self, st: State, base: Val, insn: Insn, value: Val) -> None:
@@ -568,13 +593,11 @@ class _Interp:
         op = insn.op
         is32 = insn.cls == BPF_JMP32
         taken: bool | None = None
-        if (
-            a.kind == "scalar"
-            and b.kind == "scalar"
-            and a.const is not None
-            and b.const is not None
-        ):
-            taken = _cmp(op, a.const, b.const, is32)
+        if a.kind == "scalar" and b.kind == "scalar":
+            if a.const is not None and b.const is not None:
+                taken = _cmp(op, a.const, b.const, is32)
+            else:
+                taken = _decide(op, a, b, is32)
         null_test = (
             op in (0x10, 0x50)
             and not is32
@@ -603,8 +626,27 @@ class _Interp:
             return nxt
         other = st.copy()
         other.idx = target
+        if a.kind == "scalar" and b.kind == "scalar":
+            if b.const is not None:
+                self.refine(other, insn.dst_reg, a, op, b.const, True, is32)
+                self.refine(st, insn.dst_reg, a, op, b.const, False, is32)
+            elif a.const is not None and op in _SWAP:
+                self.refine(other, insn.src_reg, b, _SWAP[op], a.const, True, is32)
+                self.refine(st, insn.src_reg, b, _SWAP[op], a.const, False, is32)
         todo.append(other)
         return nxt
+
+    def refine(self, st: State, reg: int, v: Val, op: int, k: int, taken: bool, is32: bool) -> None:
+        """Narrow the range of ``v`` (and its linked copies) on one side of ``if v op k``."""
+        new = _refined(op, v, k, taken, is32)
+        if new is None:
+            return
+        nv = _range(new[0], new[1], v.id)
+        if v.id:
+            ident = v.id
+            st.rewrite(lambda x: nv if x.kind == "scalar" and x.id == ident else x)
+        else:
+            st.frame.regs[reg] = nv
 
     def mark_null(self, st: State, v: Val, is_null: bool) -> None:
         ident = v.id
@@ -661,6 +703,13 @@ class _Interp:
         if target.kind == "subprog":
             return self.call_subprog(st, insn, target.name, target.id, nxt)
         sem = KFUNCS.get(target.name)
+        if self.btf_rejected and _needs_program_btf(target.name, sem):
+            self.mistake(
+                st,
+                "other",
+                f"{target.name} needs the program BTF, which the kernel refuses to load "
+                f"({self.btf_rejected})",
+            )
         if st.lock is not None and not _allowed_under_lock(target.name, target.kind):
             self.mistake(
                 st,
@@ -1042,6 +1091,32 @@ class _Interp:
             )
 
 
+def _btf_rejection(obj: Object) -> str:
+    """Why BPF_BTF_LOAD would fail for this object's BTF ("" when it loads).
+
+    ``btf_parse_struct_metas()`` runs at BTF load: one bad program-allocated type (say, a list
+    node and an rb node without a bpf_refcount) fails the whole load, and libbpf then goes on
+    without program BTF, so bpf_obj_new, locks and kptrs fail in every program that uses them.
+    The records come from :func:`bpfkit.ownership.fields.struct_metas`.
+    """
+    if obj.btf is None:
+        return ""
+    from bpfkit.ownership.fields import struct_metas
+
+    for rec in struct_metas(obj.btf):
+        if rec.rejected:
+            return f"{rec.container}: {rec.reason}"
+    return ""
+
+
+def _needs_program_btf(name: str, sem: KfuncSemantics | None) -> bool:
+    if name in ALLOC_KFUNCS:
+        return True
+    if sem is None:
+        return False
+    return sem.lock_op is not None or sem.needs_lock or name == "bpf_kptr_xchg"
+
+
 def r_key(r: Any) -> tuple[str, int]:
     return (r.section, r.offset)
 
@@ -1083,6 +1158,99 @@ def _allowed_under_lock(name: str, kind: str) -> bool:
     if kind == "helper":
         return name == "bpf_spin_unlock"
     return name in _GRAPH_OK or name.startswith("bpf_iter_num_")
+
+
+_SWAP = {0x10: 0x10, 0x50: 0x50, 0x20: 0xA0, 0x30: 0xB0, 0xA0: 0x20, 0xB0: 0x30}
+_SIGNED_AS_UNSIGNED = {0x60: 0x20, 0x70: 0x30, 0xC0: 0xA0, 0xD0: 0xB0}
+
+
+def _unsigned_op(op: int, a: Val, b: Val, is32: bool) -> int | None:
+    """The unsigned comparison equal to ``op`` on these ranges, or None."""
+    if op in _SIGNED_AS_UNSIGNED:
+        limit = (1 << 31) if is32 else (1 << 63)
+        if a.hi < limit and b.hi < limit:  # both non-negative: signed order is unsigned order
+            return _SIGNED_AS_UNSIGNED[op]
+        return None
+    return op if op in (0x10, 0x20, 0x30, 0x50, 0xA0, 0xB0) else None
+
+
+def _decide(op: int, a: Val, b: Val, is32: bool) -> bool | None:
+    """True/False when the ranges decide ``a op b`` on every value, else None."""
+    if is32 and (a.hi > 0xFFFFFFFF or b.hi > 0xFFFFFFFF):
+        return None
+    uop = _unsigned_op(op, a, b, is32)
+    if uop is None:
+        return None
+    if uop == 0x10:
+        return False if a.hi < b.lo or b.hi < a.lo else None
+    if uop == 0x50:
+        return True if a.hi < b.lo or b.hi < a.lo else None
+    if uop == 0x20:
+        return True if a.lo > b.hi else (False if a.hi <= b.lo else None)
+    if uop == 0x30:
+        return True if a.lo >= b.hi else (False if a.hi < b.lo else None)
+    if uop == 0xA0:
+        return True if a.hi < b.lo else (False if a.lo >= b.hi else None)
+    if uop == 0xB0:
+        return True if a.hi <= b.lo else (False if a.lo > b.hi else None)
+    return None
+
+
+def _refined(op: int, v: Val, k: int, taken: bool, is32: bool) -> tuple[int, int] | None:
+    """The range of ``v`` on the ``taken`` side of ``if v op k`` (unsigned reasoning)."""
+    if is32 and v.hi > 0xFFFFFFFF:
+        return None
+    k &= 0xFFFFFFFF if is32 else _MASK64
+    uop = _unsigned_op(op, v, _scalar(k), is32)
+    if uop is None:
+        return None
+    if not taken:
+        uop = {0x10: 0x50, 0x50: 0x10, 0x20: 0xB0, 0x30: 0xA0, 0xA0: 0x30, 0xB0: 0x20}[uop]
+    lo, hi = v.lo, v.hi
+    if uop == 0x10:
+        return (k, k) if lo <= k <= hi else None
+    if uop == 0x50:
+        if k == lo:
+            return lo + 1, hi
+        if k == hi:
+            return lo, hi - 1
+        return None
+    if uop == 0x20:
+        return max(lo, k + 1), hi
+    if uop == 0x30:
+        return max(lo, k), hi
+    if uop == 0xA0:
+        return lo, min(hi, k - 1)
+    if uop == 0xB0:
+        return lo, min(hi, k)
+    return None
+
+
+def _alu_range(op: int, a: Val, b: Val, is64: bool, off: int) -> Val:
+    """Interval arithmetic for the few operations whose bounds are easy and useful."""
+    top = _MASK64 if is64 else 0xFFFFFFFF
+    if not is64 and a.hi > 0xFFFFFFFF:
+        a = _range(0, 0xFFFFFFFF)
+    if op == 0x50:  # and
+        return _range(0, min(a.hi, b.hi))
+    if op == 0x00 and a.hi + b.hi <= top:
+        return _range(a.lo + b.lo, a.hi + b.hi)
+    if op == 0x10 and b.const is not None and a.lo >= b.const:
+        return _range(a.lo - b.const, a.hi - b.const)
+    if op == 0x70 and b.const is not None:  # rsh
+        sh = b.const & (63 if is64 else 31)
+        return _range(a.lo >> sh, a.hi >> sh)
+    if op == 0x60 and b.const is not None:  # lsh
+        sh = b.const & (63 if is64 else 31)
+        if (a.hi << sh) <= top:
+            return _range(a.lo << sh, a.hi << sh)
+    if op == 0x40 and b.hi <= a.hi:  # or: at most the next power of two
+        return _range(a.lo, (1 << a.hi.bit_length()) - 1)
+    if op in (0x30, 0x90) and off == 0:  # div, mod (unsigned)
+        if op == 0x30:
+            return _range(0, a.hi)
+        return _range(0, min(a.hi, max(b.hi - 1, 0)) if b.lo > 0 else a.hi)
+    return _range(0, top)
 
 
 def _signed(v: int) -> int:

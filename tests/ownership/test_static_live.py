@@ -323,6 +323,233 @@ SEC("tc") int h_correlated_branches_ok(struct __sk_buff *skb)
 char _license[] SEC("license") = "GPL";
 """
 
+#: Shapes that stress the analysis: references made and consumed in static subprograms,
+#: correlated branches, spills across helper calls, counted loops, kptr round trips.
+TRICKY_C = r"""
+#include "bpfkit_alloc.h"
+
+struct node2 { __u64 key; __u64 val; struct bpf_list_node ln; };
+struct holder2 { struct node2 __kptr *n; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct holder2); } h2 SEC(".maps");
+private(L) struct bpf_spin_lock l_lock;
+private(L) struct bpf_list_head l_head __contains(node2, ln);
+__u64 out2;
+volatile __u32 knob;
+
+static __noinline struct node2 *mk(__u64 key)
+{
+	struct node2 *n = bpf_obj_new(struct node2);
+	if (n)
+		n->key = key;
+	return n;
+}
+
+static __noinline int stash(struct node2 *n)
+{
+	__u32 k = 0;
+	struct holder2 *h = bpf_map_lookup_elem(&h2, &k);
+	if (!h) {
+		bpf_obj_drop(n);
+		return 0;
+	}
+	n = bpf_kptr_xchg(&h->n, n);
+	if (n)
+		bpf_obj_drop(n);
+	return 1;
+}
+
+SEC("tc") int t_subprog_returns_ref_ok(struct __sk_buff *skb)
+{
+	struct node2 *n = mk(skb->len);
+	if (!n) return 0;
+	bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_subprog_returns_ref_leak(struct __sk_buff *skb)
+{
+	struct node2 *n = mk(skb->len);
+	if (!n) return 0;
+	out2 = n->key;
+	return 0;
+}
+
+SEC("tc") int t_subprog_stashes_ok(struct __sk_buff *skb)
+{
+	struct node2 *n = bpf_obj_new(struct node2);
+	if (!n) return 0;
+	return stash(n);
+}
+
+SEC("tc") int t_correlated_ok(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct node2 *n = bpf_obj_new(struct node2);
+	if (!n) return 0;
+	bpfkit_barrier_var(len);
+	if (len > 100)
+		bpf_obj_drop(n);
+	out2 = bpf_ktime_get_ns();
+	bpfkit_barrier_var(len);
+	if (len <= 100)
+		bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_correlated_leak(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct node2 *n = bpf_obj_new(struct node2);
+	if (!n) return 0;
+	bpfkit_barrier_var(len);
+	if (len > 100)
+		bpf_obj_drop(n);
+	out2 = bpf_ktime_get_ns();
+	bpfkit_barrier_var(len);
+	if (len < 100)
+		bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_spill_across_call_ok(struct __sk_buff *skb)
+{
+	struct node2 *n = bpf_obj_new(struct node2);
+	if (!n) return 0;
+	n->val = bpf_ktime_get_ns();
+	n->key = bpf_get_prandom_u32();
+	out2 = n->key + n->val;
+	bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_push_loop_counted_ok(struct __sk_buff *skb)
+{
+	for (int i = 0; i < 10; i++) {
+		struct node2 *n = bpf_obj_new(struct node2);
+		if (!n) break;
+		n->key = i;
+		bpf_spin_lock(&l_lock);
+		bpf_list_push_back(&l_head, &n->ln);
+		bpf_spin_unlock(&l_lock);
+	}
+	return 0;
+}
+
+SEC("tc") int t_pop_all_drop_ok(struct __sk_buff *skb)
+{
+	for (int i = 0; i < 20; i++) {
+		struct bpf_list_node *ln;
+		bpf_spin_lock(&l_lock);
+		ln = bpf_list_pop_front(&l_head);
+		bpf_spin_unlock(&l_lock);
+		if (!ln) break;
+		out2 += container_of(ln, struct node2, ln)->key;
+		bpf_obj_drop(container_of(ln, struct node2, ln));
+	}
+	return 0;
+}
+
+SEC("tc") int t_pop_keep_last_leak(struct __sk_buff *skb)
+{
+	struct bpf_list_node *ln = NULL, *prev = NULL;
+	for (int i = 0; i < 4; i++) {
+		bpf_spin_lock(&l_lock);
+		ln = bpf_list_pop_front(&l_head);
+		bpf_spin_unlock(&l_lock);
+		if (!ln) break;
+		prev = ln;
+	}
+	if (prev)
+		out2 = container_of(prev, struct node2, ln)->key;
+	return 0;
+}
+
+SEC("tc") int t_knob_drop_ok(struct __sk_buff *skb)
+{
+	struct node2 *n = bpf_obj_new(struct node2);
+	__u32 k = knob;
+	if (!n) return 0;
+	switch (k & 3) {
+	case 0: n->key = 1; break;
+	case 1: n->key = 2; break;
+	case 2: n->val = 3; break;
+	default: out2 = 4;
+	}
+	bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_release_null_ok(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	struct holder2 *h = bpf_map_lookup_elem(&h2, &k);
+	struct node2 *n;
+	if (!h) return 0;
+	n = bpf_kptr_xchg(&h->n, NULL);
+	if (!n) return 0;
+	n->val++;
+	n = bpf_kptr_xchg(&h->n, n);
+	if (n) bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int t_lookup_no_check(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	struct holder2 *h = bpf_map_lookup_elem(&h2, &k);
+	struct node2 *n = bpf_kptr_xchg(&h->n, NULL);
+	if (n) bpf_obj_drop(n);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
+#: An object whose BTF the kernel refuses (a program-allocated type with a list node and an rb
+#: node but no bpf_refcount): programs that need program BTF fail, the others load.
+BAD_BTF_C = r"""
+#include "bpfkit_alloc.h"
+
+/* Both a list node and an rb node but no bpf_refcount: btf_parse_struct_metas() refuses it,
+ * so the whole object BTF fails to load. */
+struct both { __u64 key; struct bpf_list_node ln; struct bpf_rb_node rn; };
+private(K) struct bpf_spin_lock k_lock;
+private(K) struct bpf_list_head k_head __contains(both, ln);
+__u64 out3;
+
+SEC("tc") int b_new_drop(struct __sk_buff *skb)
+{
+	struct both *b = bpf_obj_new(struct both);
+	if (!b) return 0;
+	bpf_obj_drop(b);
+	return 0;
+}
+
+SEC("tc") int b_no_alloc(struct __sk_buff *skb)
+{
+	out3 = skb->len;
+	return 0;
+}
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(b_task_ok, struct task_struct *task, u64 clone_flags)
+{
+	struct task_struct *t = bpf_task_acquire(task);
+	if (t) bpf_task_release(t);
+	return 0;
+}
+
+SEC("tc") int b_lock_only(struct __sk_buff *skb)
+{
+	bpf_spin_lock(&k_lock);
+	out3 = 1;
+	bpf_spin_unlock(&k_lock);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -384,3 +611,16 @@ def test_heldout_programs_agree_with_the_live_kernel(tmp_path: Path) -> None:
     assert len(rows) >= 20
     disagree = [r for r in rows if r[1] != r[2]]
     assert len(disagree) <= len(rows) // 20, disagree
+
+
+def test_tricky_programs_agree_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "tricky", TRICKY_C))
+    assert len(rows) >= 10
+    disagree = [r for r in rows if r[1] != r[2]]
+    assert len(disagree) <= 1, disagree
+
+
+def test_rejected_program_btf_agrees_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "badbtf", BAD_BTF_C))
+    assert {r[1] for r in rows} == {"accept", "reject"}  # the oracle splits the programs
+    assert all(r[1] == r[2] for r in rows), rows
