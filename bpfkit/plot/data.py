@@ -49,6 +49,7 @@ __all__ = [
     "compare_stats",
     "lane_name",
     "state_line_steps",
+    "lock_held",
 ]
 
 #: Line kinds whose registers are a full state of their frame (not only what changed):
@@ -236,28 +237,72 @@ def lane_state(log: Any) -> LaneState:
         e_lane = np.concatenate(ev_lane)
         e_key = np.concatenate(ev_key)
         e_val = np.concatenate(ev_val)
-        o = np.lexsort((e_key, e_lane, e_pos))
-        e_pos, e_lane, e_val = e_pos[o], e_lane[o], e_val[o]
-        # Keep the last event per (position, lane).
-        last = np.ones(len(e_pos), dtype=bool)
-        last[:-1] = (e_pos[1:] != e_pos[:-1]) | (e_lane[1:] != e_lane[:-1])
-        e_pos, e_lane, e_val = e_pos[last], e_lane[last], e_val[last]
-        event = np.zeros((n, len(lanes)), dtype=bool)
-        event[e_pos, e_lane] = True
-        value = np.full((n, len(lanes)), _NOT_INIT, dtype=np.int64)
-        value[e_pos, e_lane] = e_val
-        src = np.where(event, np.arange(n)[:, None], -1)
-        src = np.maximum.accumulate(src, axis=0)
-        cols = np.broadcast_to(np.arange(len(lanes)), src.shape)
-        rows = np.where(src >= 0, value[np.maximum(src, 0), cols], _NOT_INIT)
-        observed[e_pos, e_lane] = e_val >= 0
+        rows, obs = _fill(n, len(lanes), e_pos, e_lane, e_key, e_val)
+        # A bpf-to-bpf call starts a new frame: R1-R5 are the caller's arguments, R10 its
+        # frame pointer, the rest not initialized (until the callee's state is printed).
+        path = _int_col(steps_df, "path")[order]
+        pushes = np.nonzero((step_frame[1:] > step_frame[:-1]) & (path[1:] == path[:-1]))[0] + 1
+        if len(pushes):
+            fp_row = len(regs)
+            codes = np.append(codes, CATEGORIES.index("fp"))
+            x_pos, x_lane, x_val = [], [], []
+            for p in pushes:
+                callee, caller = int(step_frame[p]), int(step_frame[p - 1])
+                for reg in range(_NREGS):
+                    if reg in (1, 2, 3, 4, 5):
+                        val = int(rows[p - 1, lane_of[(caller, reg)]])
+                    else:
+                        val = fp_row if reg == 10 else _NOT_INIT
+                    x_pos.append(p)
+                    x_lane.append(lane_of[(callee, reg)])
+                    x_val.append(val)
+            e_pos = np.concatenate((e_pos, np.array(x_pos, dtype=np.int64)))
+            e_lane = np.concatenate((e_lane, np.array(x_lane, dtype=np.int64)))
+            e_key = np.concatenate((e_key, np.full(len(x_pos), -1, dtype=np.int64)))
+            e_val = np.concatenate((e_val, np.array(x_val, dtype=np.int64)))
+            rows, _ = _fill(n, len(lanes), e_pos, e_lane, e_key, e_val)
+        observed = obs
     lane_frames = np.array([f for f, _ in lanes])
     rows[lane_frames[None, :] > step_frame[:, None]] = _ABSENT
     return LaneState(steps, insn, lanes, rows, observed, regs, codes)
 
 
+def _fill(
+    n: int, nl: int, e_pos: np.ndarray, e_lane: np.ndarray, e_key: np.ndarray, e_val: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply events (last one per position and lane by key) and carry them forward."""
+    o = np.lexsort((e_key, e_lane, e_pos))
+    e_pos, e_lane, e_val, e_key = e_pos[o], e_lane[o], e_val[o], e_key[o]
+    last = np.ones(len(e_pos), dtype=bool)
+    last[:-1] = (e_pos[1:] != e_pos[:-1]) | (e_lane[1:] != e_lane[:-1])
+    e_pos, e_lane, e_val, e_key = e_pos[last], e_lane[last], e_val[last], e_key[last]
+    event = np.zeros((n, nl), dtype=bool)
+    event[e_pos, e_lane] = True
+    value = np.full((n, nl), _NOT_INIT, dtype=np.int64)
+    value[e_pos, e_lane] = e_val
+    src = np.where(event, np.arange(n)[:, None], -1)
+    src = np.maximum.accumulate(src, axis=0)
+    cols = np.broadcast_to(np.arange(nl), src.shape)
+    rows = np.where(src >= 0, value[np.maximum(src, 0), cols], _NOT_INIT)
+    observed = np.zeros((n, nl), dtype=bool)
+    observed[e_pos, e_lane] = (e_val >= 0) & (e_key >= 0)
+    return rows, observed
+
+
+_CACHE: list[tuple[Any, LaneState]] = []
+
+
 def _state(log_or_state: Any) -> LaneState:
-    return log_or_state if isinstance(log_or_state, LaneState) else lane_state(log_or_state)
+    """The LaneState of a log (the last few are kept: several figures share one)."""
+    if isinstance(log_or_state, LaneState):
+        return log_or_state
+    for obj, st in _CACHE:
+        if obj is log_or_state:
+            return st
+    st = lane_state(log_or_state)
+    _CACHE.append((log_or_state, st))
+    del _CACHE[:-4]
+    return st
 
 
 def register_lanes(log: Any) -> pd.DataFrame:
@@ -414,6 +459,8 @@ def range_series(
             values[col] = pd.to_numeric(regs_df[col], errors="coerce").astype("float64").to_numpy()
         else:
             values[col] = np.full(len(regs_df), np.nan)
+        # Rows past the table are synthesized (a callee's frame pointer): no bounds.
+        values[col] = np.append(values[col], np.full(len(st.codes) - len(regs_df), np.nan))
     parts = []
     lane_of = {lane: j for j, lane in enumerate(st.lanes)}
     for r in regs:
@@ -434,7 +481,7 @@ def range_series(
             "reg": np.full(len(rows), int(r)),
         }
         for col in _RANGE_COLS:
-            v = values[col][safe] if len(regs_df) else np.full(len(rows), np.nan)
+            v = values[col][safe] if len(values[col]) else np.full(len(rows), np.nan)
             part[col] = np.where(ok & is_scalar, v, np.nan)
         mask = part["var_off_mask"]
         with np.errstate(invalid="ignore"):
@@ -542,7 +589,9 @@ def _remap_steps(table: pd.DataFrame, line_steps: dict[int, int]) -> np.ndarray:
 
 def _held_refs(log: Any) -> dict[int, set[int]]:
     """``{step: references held after it}`` for every step after which a state was printed
-    (the last state printed for a step wins)."""
+    (the last state printed for a step wins): the ids ``refs=`` lists, and the
+    ``ref_obj_id`` of every register in the state (the kernel leaves ``refs=`` out while a
+    spin lock is held, but the registers still carry the id until it is released)."""
     line_steps = state_line_steps(log)
     refs = log.refs
     by_line: dict[int, set[int]] = {}
@@ -551,8 +600,64 @@ def _held_refs(log: Any) -> dict[int, set[int]]:
             by_line.setdefault(int(ln), set()).add(int(rid))
     held: dict[int, set[int]] = {}
     for line in sorted(line_steps):
-        held[line_steps[line]] = by_line.get(line, set())
+        held[line_steps[line]] = set(by_line.get(line, set()))
+    st = _state(log)
+    regs = st.registers
+    locked = lock_held(log)
+    if held and locked.any() and len(regs) and "ref_obj_id" in regs.columns:
+        rid = np.append(
+            _int_col(regs, "ref_obj_id"), np.zeros(len(st.codes) - len(regs), dtype=np.int64)
+        )
+        at = np.array(sorted(held), dtype=np.int64)
+        pos = np.searchsorted(st.steps, at)
+        for k, step in enumerate(at):
+            if not locked[pos[k]]:
+                continue
+            rows = st.rows[pos[k]]
+            ids = rid[rows[rows >= 0]]
+            held[int(step)] |= {int(x) for x in ids[ids > 0]}
     return held
+
+
+_LOCK = re.compile(r"call bpf_(?:res_)?spin_lock")
+_UNLOCK = re.compile(r"call bpf_(?:res_)?spin_unlock")
+
+
+def lock_held(log: Any) -> np.ndarray:
+    """Return, per step (ascending), whether a spin lock is held after it.
+
+    Walks the steps: ``call bpf_spin_lock`` takes it, ``call bpf_spin_unlock`` drops it, and a
+    path resumed by ``from X to Y:`` starts with the lock state of its parent's visit of X.
+    (While a lock is held the kernel's ``refs=`` can leave out the references held, so the
+    reference figures also read ``ref_obj_id`` from the registers there.)
+    """
+    steps = log.steps.sort_values("step")
+    insn = _int_col(steps, "insn_idx", -1)
+    n = len(insn)
+    out = np.zeros(n, dtype=bool)
+    ins = log.instructions
+    if not n or not len(ins):
+        return out
+    asm = dict(zip(ins["insn_idx"].astype(int), ins["asm"].astype(str), strict=True))
+    lock_insns = {i for i, a in asm.items() if _LOCK.search(a)}
+    if not lock_insns:
+        return out
+    unlock_insns = {i for i, a in asm.items() if _UNLOCK.search(a)}
+    path = _int_col(steps, "path")
+    tree = path_tree(log)
+    s = _int_col(steps, "step")
+    pos_of = {int(v): i for i, v in enumerate(s)}
+    held = False
+    for i in range(n):
+        if i and path[i] != path[i - 1]:
+            b = tree.nodes[int(path[i])].get("branch_step") if int(path[i]) in tree else None
+            held = bool(out[pos_of[b]]) if b is not None and b in pos_of else False
+        if int(insn[i]) in lock_insns:
+            held = True
+        elif int(insn[i]) in unlock_insns:
+            held = False
+        out[i] = held
+    return out
 
 
 def _src_lines(log: Any) -> dict[int, int]:
@@ -707,7 +812,8 @@ def reference_lifetimes(log: Any) -> pd.DataFrame:
 
 
 def non_owning_refs(log: Any) -> pd.DataFrame:
-    """Return the stretches of steps where a register holds a non-owning reference.
+    """Return the stretches of steps where a register holds a non-owning reference (also one
+    that may be NULL, ``ptr_or_null_<type>(non_own_ref)``).
 
     Returns
     -------
@@ -718,16 +824,19 @@ def non_owning_refs(log: Any) -> pd.DataFrame:
     import pandas as pd
 
     st = _state(log)
-    code = CATEGORIES.index("non_own_ref")
     regs = st.registers
+    flag = np.zeros(len(st.codes), dtype=bool)
+    if "non_own_ref" in regs.columns:
+        flag[: len(regs)] = regs["non_own_ref"].fillna(False).astype(bool).to_numpy()
     btf = regs["btf_type"].tolist() if "btf_type" in regs.columns else [None] * len(regs)
+    btf += [None] * (len(st.codes) - len(btf))
     rows = []
     for j, (f, r) in enumerate(st.lanes):
         col = st.rows[:, j]
         ok = col >= 0
         hit = np.zeros(len(col), dtype=bool)
         if len(st.codes):
-            hit[ok] = st.codes[col[ok]] == code
+            hit[ok] = flag[col[ok]]
         if not hit.any():
             continue
         edges = np.diff(np.concatenate(([0], hit.astype(np.int8), [0])))
@@ -837,15 +946,6 @@ def path_tree(log: Any) -> nx.DiGraph:
     g = nx.DiGraph()
     if not len(s):
         return g
-    br = log.branches.sort_values("step") if len(log.branches) else log.branches
-    branch_of: dict[int, tuple[int, int]] = {}
-    if len(br):
-        for st, fr, to in zip(
-            _int_col(br, "step"), _int_col(br, "from_insn"), _int_col(br, "to_insn"), strict=True
-        ):
-            pos = int(np.searchsorted(s, st))
-            if pos < len(s):
-                branch_of.setdefault(int(path[pos]), (fr, to))
     lines_of = _int_col(steps, "line")
     prune_lines = (
         np.sort(_int_col(log.prunes, "line")) if len(log.prunes) else np.zeros(0, dtype=np.int64)
@@ -860,18 +960,36 @@ def path_tree(log: Any) -> nx.DiGraph:
     boundaries = np.nonzero(np.diff(path))[0] + 1
     starts = np.concatenate(([0], boundaries))
     ends = np.concatenate((boundaries - 1, [len(s) - 1]))
-    # Unclaimed visits per instruction, most recent last (a stack per instruction).
+    # Replay the pushes and pops: every visit may have pushed a branch; a `from X to Y:`
+    # line (also one pruned at once, `from X to Y: safe`) pops the latest unclaimed visit of X.
     visits: dict[int, list[int]] = {}
+    parent_of: dict[int, tuple[int, int, int | None]] = {}
+    br = log.branches
+    prune_line_set = {int(x) for x in prune_lines}
     cursor = 0
+    if len(br):
+        order = np.argsort(_int_col(br, "line"), kind="stable")
+        for ln, fr, to in zip(
+            _int_col(br, "line")[order],
+            _int_col(br, "from_insn")[order],
+            _int_col(br, "to_insn")[order],
+            strict=True,
+        ):
+            while cursor < len(s) and lines_of[cursor] < ln:
+                visits.setdefault(int(insn[cursor]), []).append(cursor)
+                cursor += 1
+            stack = visits.get(int(fr))
+            claim = stack.pop() if stack else None
+            if int(ln) in prune_line_set or cursor >= len(s):
+                continue
+            parent_of.setdefault(int(path[cursor]), (int(fr), int(to), claim))
+    # `N: safe` ends the path it is in; `from X to Y: safe` is a popped branch pruned at once.
+    branch_lines = set(_int_col(br, "line").tolist()) if len(br) else set()
+    own_prunes = np.array([x for x in prune_lines if int(x) not in branch_lines], dtype=np.int64)
     for a, b in zip(starts, ends, strict=True):
         p = int(path[a])
-        for i in range(cursor, a):
-            visits.setdefault(int(insn[i]), []).append(i)
-        cursor = a
-        fr, to = branch_of.get(p, (None, None))
-        parent_pos = None
-        if fr is not None and visits.get(fr):
-            parent_pos = visits[fr].pop()
+        fr_, to_, parent_pos = parent_of.get(p, (None, None, None))
+        fr, to = fr_, to_
         g.add_node(
             p,
             path=p,
@@ -883,9 +1001,9 @@ def path_tree(log: Any) -> nx.DiGraph:
             end_insn=int(insn[b]),
             branch_step=int(s[parent_pos]) if parent_pos is not None else None,
             depth=0,
-            end=_path_end(int(b), len(s), lines_of, prune_lines, int(insn[b]) in exits, rejected),
+            end=_path_end(int(b), len(s), lines_of, own_prunes, int(insn[b]) in exits, rejected),
         )
-        if parent_pos is not None:
+        if parent_pos is not None and int(path[parent_pos]) != p:
             parent = int(path[parent_pos])
             g.add_edge(parent, p, branch_step=int(s[parent_pos]))
             g.nodes[p]["depth"] = g.nodes[parent]["depth"] + 1
