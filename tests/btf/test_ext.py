@@ -309,3 +309,22 @@ def test_bad_ext_is_btf_error() -> None:
         parse_btf_ext(KINDS_EB_BTF_EXT.read_bytes(), spec, byte_order="little")
     with pytest.raises(BTFError):
         parse_btf_ext(raw[:-8], spec)
+
+
+def test_24_byte_header_without_core_relos() -> None:
+    """The original .BTF.ext header (24 bytes, before CO-RE): the same func/line info, no relos.
+    Built from the corpus section by dropping core_relo_off/len and moving the blocks up."""
+    import struct
+
+    spec, ext = _ext(KINDS_EL)
+    raw = KINDS_EL_BTF_EXT.read_bytes()
+    magic, ver, flags, hdr_len, fi_off, fi_len, li_off, li_len = struct.unpack_from(
+        "<HBBIIIII", raw
+    )
+    assert hdr_len == 32
+    body = raw[hdr_len:]
+    old = struct.pack("<HBBIIIII", magic, ver, flags, 24, fi_off, fi_len, li_off, li_len) + body
+    again = parse_btf_ext(old, spec)
+    assert again.hdr_len == 24
+    assert (again.func_info, again.line_info) == (ext.func_info, ext.line_info)
+    assert again.core_relos == {}
