@@ -89,10 +89,10 @@ def map_defs(spec: Spec) -> list[MapDef]:
 
     Examples
     --------
-    >>> from bpfkit.btf import load_btf
-    >>> from tests.corpus import KINDS_EL
-    >>> [(m.name, m.map_type) for m in map_defs(load_btf(KINDS_EL))]  # doctest: +SKIP
-    [...]
+    >>> from bpfkit.obj import load_object
+    >>> from tests.corpus import DATA_PROGRAMS
+    >>> [(m.name, m.map_type, m.max_entries) for m in map_defs(load_object(DATA_PROGRAMS / "list.bpf.o").btf)]
+    [('queues', 'array', 4)]
     """
     out: list[MapDef] = []
     for sec in spec.find(".maps", BTFKind.DATASEC):

@@ -220,3 +220,23 @@ def test_corpus_objects_predict_without_crashing(path: Path) -> None:
     for pred in predict(obj):
         assert pred.verdict in ("accept", "reject", "unknown")
         assert pred.reason
+
+
+def test_budget_exhaustion_says_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program the interpreter cannot finish gets "unknown" with the reason, never a guess."""
+    import bpfkit.ownership.static as static
+
+    monkeypatch.setattr(static, "MAX_STEPS", 20)
+    obj = _object("loops.bpf.o")
+    [pred] = static.predict(obj, "long_loop_ok")
+    assert pred.verdict == "unknown" and "budget" in pred.reason
+    an = static.analyze(obj, "long_loop_ok")
+    assert not an.complete
+
+
+def test_predict_all_programs_of_an_object() -> None:
+    obj = _object("alloc.bpf.o")
+    preds = predict(obj)
+    assert [p.program for p in preds] == [p.name for p in obj.programs if not p.subprog]
+    with pytest.raises(Exception, match="no program named"):
+        predict(obj, "no_such_program")
