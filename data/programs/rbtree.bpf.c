@@ -17,6 +17,18 @@ struct timer_ev {
 private(T) struct bpf_spin_lock t_lock;
 private(T) struct bpf_rb_root t_root __contains(timer_ev, rb);
 
+struct wheel_value {
+	struct bpf_spin_lock lock;
+	struct bpf_rb_root root __contains(timer_ev, rb);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct wheel_value);
+} wheels SEC(".maps");
+
 __u64 next_deadline;
 
 static bool ev_less(struct bpf_rb_node *a, const struct bpf_rb_node *b)
@@ -52,6 +64,33 @@ int rbtree_add_first_remove_ok(struct __sk_buff *skb)
 	e = container_of(n, struct timer_ev, rb);
 	next_deadline = e->deadline;
 	bpf_obj_drop(e);
+	return 0;
+}
+
+/* The same with the tree and its lock in a map value. */
+SEC("tc")
+int map_rbtree_add_first_remove_ok(struct __sk_buff *skb)
+{
+	struct wheel_value *w;
+	struct bpf_rb_node *n;
+	struct timer_ev *e;
+	__u32 key = skb->len & 1;
+
+	w = bpf_map_lookup_elem(&wheels, &key);
+	if (!w)
+		return 0;
+	e = bpf_obj_new(struct timer_ev);
+	if (!e)
+		return 0;
+	e->deadline = skb->len;
+	bpf_spin_lock(&w->lock);
+	bpf_rbtree_add(&w->root, &e->rb, ev_less);
+	n = bpf_rbtree_first(&w->root);
+	if (n)
+		n = bpf_rbtree_remove(&w->root, n);
+	bpf_spin_unlock(&w->lock);
+	if (n)
+		bpf_obj_drop(container_of(n, struct timer_ev, rb));
 	return 0;
 }
 
