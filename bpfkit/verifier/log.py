@@ -35,7 +35,7 @@ import lzma
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -105,6 +105,7 @@ class _Tokens:
         self.slot_code: dict[str, int] = {}
         self.slots: list[tuple[StackSlot, str]] = []
         self.states: dict[str, _Decoded | None] = {}
+        self.reg_columns: tuple[int, dict[str, Any]] | None = None
 
     def decode(self, text: str) -> _Decoded | None:
         """The decoded state for a state text, or None if it does not decode."""
@@ -175,12 +176,36 @@ _BT_FAST = re.compile(r"mark_precise: frame(\d{1,2}): regs=(\S*) stack=(\S*?) be
 
 
 class _Builder:
-    """Incremental parser of one program's lines; tables accumulate as column lists.
+    """Incremental parser of one program's lines; tables accumulate as row lists.
 
     The hot forms (instructions, precision backtracking, source lines) are matched here
     directly with the grammar's own patterns; everything else goes through
     :func:`~bpfkit.verifier.grammar.classify` (a test checks both agree on every real line).
     """
+
+    __slots__ = (
+        "tokens",
+        "strict",
+        "step",
+        "path",
+        "frame",
+        "in_call_block",
+        "src",
+        "instructions",
+        "summary",
+        "last_line",
+        "l_rows",
+        "s_step",
+        "s_line",
+        "s_insn",
+        "s_frame",
+        "s_path",
+        "o_meta",
+        "o_dec",
+        "b_rows",
+        "p_rows",
+        "bt_rows",
+    )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
         self.tokens = tokens or _Tokens()
@@ -220,9 +245,10 @@ class _Builder:
         if c == "m":
             m = _BT_FAST.match(text)
             if m is not None:
-                insn_i = int(m.group(4))
-                frame_i = int(m.group(1))
-                self.bt_rows.append((lineno, insn_i, frame_i, m.group(2), m.group(3), text))
+                f, regs, stack, insn = m.group(1, 2, 3, 4)
+                insn_i = int(insn)
+                frame_i = int(f)
+                self.bt_rows.append((lineno, insn_i, frame_i, regs, stack, text))
                 self.l_rows.append((lineno, "backtrack", insn_i, frame_i, text))
                 return "backtrack"
         elif c == ";":
@@ -236,21 +262,14 @@ class _Builder:
         elif "0" <= c <= "9":
             m = _INSN_FAST.match(text)
             if m is not None:
-                rest = m.group(3)
+                idx, op, rest = m.group(1, 2, 3)
                 cut = rest.find(" ;")
                 if cut >= 0:
                     return self._insn(
-                        lineno,
-                        text,
-                        int(m.group(1)),
-                        m.group(2),
-                        rest[:cut].rstrip(),
-                        rest[cut + 2 :],
+                        lineno, text, int(idx), op, rest[:cut].rstrip(), rest[cut + 2 :]
                     )
                 if "goto pc" not in rest:
-                    return self._insn(
-                        lineno, text, int(m.group(1)), m.group(2), rest.rstrip(), None
-                    )
+                    return self._insn(lineno, text, int(idx), op, rest.rstrip(), None)
         return self._slow(lineno, text)
 
     def _insn(
@@ -579,7 +598,7 @@ class Log:
 # ----------------------------------------------------------------------------- tables
 
 
-def _int_na(values: list[int]) -> Any:
+def _int_na(values: Sequence[int]) -> Any:
     """An Int64 array from ints with -1 for missing."""
     import numpy as np
     import pandas as pd
@@ -588,7 +607,7 @@ def _int_na(values: list[int]) -> Any:
     return pd.arrays.IntegerArray(arr, arr < 0)
 
 
-def _objects(values: list[Any]) -> Any:
+def _objects(values: Sequence[Any]) -> Any:
     """A plain object column (pandas 3 would convert str lists to Arrow strings, 10x slower)."""
     import numpy as np
 
@@ -603,15 +622,15 @@ def _lines_frame(b: _Builder) -> pd.DataFrame:
 
     code = _KIND_CODE
     rows = b.l_rows
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 5
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 5
     codes = np.array([code[k] for k in cols[1]], dtype=np.int8)
     return pd.DataFrame(
         {
             "line": np.array(cols[0], dtype=np.int64),
             "kind": pd.Categorical.from_codes(codes, categories=pd.Index(list(KINDS))),
-            "insn_idx": _int_na(list(cols[2])),
-            "frame": _int_na(list(cols[3])),
-            "text": _objects(list(cols[4])),
+            "insn_idx": _int_na(cols[2]),
+            "frame": _int_na(cols[3]),
+            "text": _objects(cols[4]),
         }
     )
 
@@ -717,43 +736,66 @@ def _arr(values: Any, dtype: str) -> Any:
     return pd.array(values, dtype=dtype)
 
 
-def _nullable(values: list[Any], dtype: str) -> Any:
-    # an edited log may hold numbers no kernel prints (e.g. a 64-bit value in a 32-bit range)
-    lo, hi = (0, (1 << 64) - 1) if dtype == "UInt64" else (-(1 << 63), (1 << 63) - 1)
-    return _arr([v if v is None or lo <= v <= hi else None for v in values], dtype=dtype)
-
-
-def _registers_frame(b: _Builder) -> pd.DataFrame:
+def _masked(values: tuple[Any, ...], unsigned: bool) -> Any:
+    """A nullable Int64/UInt64 array; None and numbers outside the dtype (only in edited logs,
+    e.g. a 64-bit value in a 32-bit range) become NA."""
     import numpy as np
     import pandas as pd
 
-    base, codes = _occurrence_columns(b, "regs")
-    toks = b.tokens.regs
+    lo, hi = (0, (1 << 64) - 1) if unsigned else (-(1 << 63), (1 << 63) - 1)
+    mask = np.array([v is None or not lo <= v <= hi for v in values], dtype=bool)
+    data = np.array(
+        [0 if m else v for v, m in zip(values, mask.tolist(), strict=True)],
+        dtype=np.uint64 if unsigned else np.int64,
+    )
+    return pd.arrays.IntegerArray(data, mask)
+
+
+def _register_columns(tokens: _Tokens) -> dict[str, Any]:
+    """Columns over the distinct register tokens, cached until new tokens appear."""
+    import numpy as np
+
+    toks = tokens.regs
+    cached = tokens.reg_columns
+    if cached is not None and cached[0] == len(toks):
+        return cached[1]
+    regs = [t[1] for t in toks]
+    f = dict(zip(RegState._fields, zip(*regs, strict=True), strict=True)) if regs else {}
+
+    def col(name: str, dtype: Any) -> Any:
+        return np.array(f.get(name, ()), dtype=dtype)
+
     uniq: dict[str, Any] = {
         "reg": np.array([t[0] for t in toks], dtype=np.int64),
-        "type": np.array([t[1].type for t in toks], dtype=object),
-        "or_null": np.array([t[1].or_null for t in toks], dtype=bool),
-        "flags": np.array([_flags(t[1]) for t in toks], dtype=object),
-        "btf_type": np.array([t[1].btf_type for t in toks], dtype=object),
-        "id": np.array([t[1].id for t in toks], dtype=np.int64),
-        "ref_obj_id": np.array([t[1].ref_obj_id for t in toks], dtype=np.int64),
-        "non_own_ref": np.array([t[1].non_own_ref for t in toks], dtype=bool),
-        "off": np.array([t[1].off for t in toks], dtype=np.int64),
-        "precise": np.array([t[1].precise for t in toks], dtype=bool),
-        "written": np.array([t[1].written for t in toks], dtype=bool),
+        "type": col("type", object),
+        "or_null": col("or_null", bool),
+        "flags": np.array([_flags(r) for r in regs], dtype=object),
+        "btf_type": col("btf_type", object),
+        "id": col("id", np.int64),
+        "ref_obj_id": col("ref_obj_id", np.int64),
+        "non_own_ref": col("non_own_ref", bool),
+        "off": col("off", np.int64),
+        "precise": col("precise", bool),
+        "written": np.array(["w" in lv for lv in f.get("live", ())], dtype=bool),
         "raw": np.array([t[2].partition("=")[2] for t in toks], dtype=object),
     }
     for name in ("smin", "smax", "smin32", "smax32", "umin32", "umax32"):
-        uniq[name] = _nullable([getattr(t[1], name) for t in toks], "Int64")
+        uniq[name] = _masked(f.get(name, ()), unsigned=False)
     for name in ("umin", "umax", "var_off_value", "var_off_mask"):
-        uniq[name] = _nullable([getattr(t[1], name) for t in toks], "UInt64")
-    cols: dict[str, Any] = {}
-    for k, v in base.items():
-        cols[k] = v
+        uniq[name] = _masked(f.get(name, ()), unsigned=True)
+    tokens.reg_columns = (len(toks), uniq)
+    return uniq
+
+
+def _registers_frame(b: _Builder) -> pd.DataFrame:
+    import pandas as pd
+
+    base, codes = _occurrence_columns(b, "regs")
+    uniq = _register_columns(b.tokens)
+    cols: dict[str, Any] = dict(base)
     cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name in _REG_COLUMNS:
-        col = uniq[name]
-        cols[name] = col.take(codes) if len(toks) else col[:0]
+        cols[name] = uniq[name].take(codes)
     df = pd.DataFrame(cols)
     df["type"] = df["type"].astype("category")
     return df
@@ -837,15 +879,15 @@ def _backtracking_frame(b: _Builder) -> pd.DataFrame:
     import pandas as pd
 
     rows = b.bt_rows
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 6
     return pd.DataFrame(
         {
             "line": np.array(cols[0], dtype=np.int64),
-            "insn_idx": _int_na(list(cols[1])),
-            "frame": _int_na(list(cols[2])),
-            "regs": _objects(list(cols[3])),
-            "stack": _objects(list(cols[4])),
-            "text": _objects(list(cols[5])),
+            "insn_idx": _int_na(cols[1]),
+            "frame": _int_na(cols[2]),
+            "regs": _objects(cols[3]),
+            "stack": _objects(cols[4]),
+            "text": _objects(cols[5]),
         }
     )
 
@@ -871,10 +913,14 @@ _NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
 class _Lines:
     """Numbered lines without their newline; ``complete`` tells whether the last one had it."""
 
-    def __init__(self, lines: Iterable[str], *, stripped: bool, complete: bool = True) -> None:
+    def __init__(
+        self, lines: Iterable[str], *, stripped: bool, complete: bool = True, plain: bool = False
+    ) -> None:
         self._lines = lines
         self._stripped = stripped
         self.complete = complete
+        #: known to hold no libbpf/veristat program wrappers
+        self.plain = plain
 
     def __iter__(self) -> Iterator[str]:
         if self._stripped:
@@ -905,6 +951,21 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
     def has_kernel_lines(bb: _Builder) -> bool:
         return any(r[1] not in _NON_KERNEL or r[1] == "summary" for r in bb.l_rows)
 
+    if src.plain:
+        # no libbpf or veristat wrappers anywhere: only the summary lines split programs
+        b = _Builder(strict=strict)
+        feed = b.feed
+        for lineno, text in enumerate(src, 1):
+            if ended and classify(text).kind not in _NON_KERNEL:
+                yield Log(b, name)
+                b = _Builder(strict=strict)
+                feed = b.feed
+                ended = False
+            if feed(lineno, text) == "summary" and text.startswith("processed "):
+                ended = True
+        if b.l_rows:
+            yield Log(b, name, text_complete=src.complete)
+        return
     lineno = 0
     for text in src:
         lineno += 1
@@ -971,7 +1032,9 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
     was = gc.isenabled()
     gc.disable()  # the parser allocates many small tuples that are never cyclic
     try:
-        logs = list(_iter_programs(_Lines(lines, stripped=True, complete=complete), name, strict))
+        plain = "PROG LOAD LOG --" not in text and "PROCESSING " not in text
+        src = _Lines(lines, stripped=True, complete=complete, plain=plain)
+        logs = list(_iter_programs(src, name, strict))
     finally:
         if was:
             gc.enable()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bpfkit.errors import LogError
 
@@ -141,8 +142,7 @@ def _unum(v: int) -> str:
     return hex(v & U64_MAX)
 
 
-@dataclass(frozen=True, slots=True)
-class RegState:
+class RegState(NamedTuple):
     """One register's state as the verifier printed it.
 
     Attributes follow ``struct bpf_reg_state``: ``type`` is the base type spelled as in
@@ -288,8 +288,7 @@ class RegState:
         return parts
 
 
-@dataclass(frozen=True, slots=True)
-class StackSlot:
+class StackSlot(NamedTuple):
     """One 8-byte stack slot ``fp<off>=...``.
 
     ``slot_types`` has one character per byte as the kernel's ``slot_type_char``
@@ -528,9 +527,7 @@ def parse_reg(text: str, live: str = "") -> RegState:
 
 
 def _with_legacy(reg: RegState, text: str) -> RegState:
-    from dataclasses import replace
-
-    return replace(reg, legacy=text)
+    return reg._replace(legacy=text)
 
 
 def _const_ranges(v: int) -> list[int | None]:
@@ -542,23 +539,42 @@ def _const_ranges(v: int) -> list[int | None]:
 
 
 def _const_scalar(v: int, precise: bool, live: str, text: str) -> RegState:
-    rng = _const_ranges(v)
+    s = _s64(v)
+    canonical = str(s) if -32768 <= s <= 32767 else hex(v & U64_MAX)
+    u = v & U64_MAX
+    u32 = v & U32_MAX
+    s32 = u32 - (1 << 32) if u32 >> 31 else u32
     reg = RegState(
-        type="scalar",
-        precise=precise,
-        live=live,
-        var_off_value=v & U64_MAX,
-        var_off_mask=0,
-        smin=rng[0],
-        smax=rng[1],
-        umin=rng[2],
-        umax=rng[3],
-        smin32=rng[4],
-        smax32=rng[5],
-        umin32=rng[6],
-        umax32=rng[7],
+        "scalar",
+        (),
+        False,
+        None,
+        precise,
+        live,
+        None,
+        0,
+        False,
+        0,
+        False,
+        None,
+        None,
+        None,
+        0,
+        None,
+        None,
+        None,
+        s,
+        s,
+        u,
+        u,
+        s32,
+        s32,
+        u32,
+        u32,
+        u,
+        0,
     )
-    if reg.render() != text:
+    if ("P" if precise else "") + canonical != text:
         return _with_legacy(reg, text)
     return reg
 
