@@ -21,6 +21,7 @@ from tests.btf.conftest import bpftool_raw, kernel_btf_load
 from tests.corpus import (
     FUZZ_EXTINFO,
     KINDS_EB_BTF,
+    KINDS_EL,
     KINDS_EL_BTF,
     KINDS_EL_BTF_EXT,
     TESTMOD_BASE,
@@ -376,3 +377,28 @@ def test_cilium_fuzz_ext_info_regressions(path: Path | None) -> None:
     spec = parse_btf(hdr + strings)
     with contextlib.suppress(BTFError):
         parse_btf_ext(data, spec)
+
+
+ELF_SEED = KINDS_EL.read_bytes() if KINDS_EL.exists() else b""
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, max(len(ELF_SEED) - 1, 0)), st.integers(0, 255)), max_size=6),
+    st.integers(0, len(ELF_SEED)),
+)
+def test_mutated_elf_gives_elf_or_btf_error(edits: list[tuple[int, int]], cut: int) -> None:
+    import tempfile
+
+    data = bytearray(ELF_SEED[: max(cut, 64)])
+    for i, v in edits:
+        if i < len(data):
+            data[i] = v
+    with tempfile.NamedTemporaryFile(suffix=".o") as fh:
+        fh.write(bytes(data))
+        fh.flush()
+        try:
+            spec, _ = load_elf_btf(fh.name)
+        except (ELFError, BTFError):
+            return
+    exercise(spec)

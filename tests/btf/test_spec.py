@@ -256,3 +256,53 @@ def test_ids_out_of_range() -> None:
         spec[len(spec)]
     with pytest.raises(BTFError, match="out of range"):
         spec[-1]
+
+
+def _program_pairs() -> list[Path]:
+    from tests.corpus import DATA_PROGRAMS
+
+    if not DATA_PROGRAMS.exists():
+        return []
+    return sorted(c for c in DATA_PROGRAMS.glob("*.bpf.c") if c.with_suffix(".o").exists())
+
+
+KPTR_DECL = re.compile(r"^\s*struct (\w+) (__kptr|__percpu_kptr) \*(\w+);", re.M)
+CONTAINS_DECL = re.compile(r"\b(\w+)\s+__contains\((\w+),\s*(\w+)\)")
+
+
+@pytest.mark.parametrize(
+    "source", _program_pairs() or [None], ids=lambda p: p.name if p else "none"
+)
+def test_kptr_type_tags_and_contains_decl_tags_match_c_source(source: Path | None) -> None:
+    """`struct foo __kptr *p;` in the C source is PTR -> TYPE_TAG "kptr" -> STRUCT foo in the
+    object's BTF; `... x __contains(foo, node)` is a DECL_TAG "contains:foo:node" on x."""
+    if source is None:
+        pytest.skip("no data/programs/*.bpf.c with a built .o yet")
+    text = source.read_text()
+    spec = load_btf(source.with_suffix(".o"))
+    bodies = "\n".join(re.findall(r"^struct \w+ \{\n(.*?)^\};", text, re.S | re.M))
+    kptrs = KPTR_DECL.findall(bodies)  # member declarations only, not local variables
+    for target, macro, member in kptrs:
+        tag = "kptr" if macro == "__kptr" else "percpu_kptr"
+        found = [
+            (s, m)
+            for s in spec
+            if isinstance(s, Struct)
+            for m in s.members
+            if m.name == member and spec[m.type].kind == BTFKind.PTR
+        ]
+        assert found, member
+        assert any(
+            spec.type_tags(spec[m.type].type) == (tag,)  # type: ignore[union-attr]
+            and spec.resolve(spec[m.type].type).name == target  # type: ignore[union-attr]
+            for _, m in found
+        ), (member, tag, target)
+    for holder, value, node in CONTAINS_DECL.findall(text):
+        tags = [
+            t
+            for t in spec.all_types()
+            if isinstance(t, DeclTag) and t.name == f"contains:{value}:{node}"
+        ]
+        assert tags, (holder, value, node)
+    if not kptrs and not CONTAINS_DECL.search(text):
+        pytest.skip(f"{source.name} declares no __kptr or __contains fields")
