@@ -746,7 +746,12 @@ class Spec:
                 i += 1
             return " ".join([*words[:i], q, *words[i:]])
         if isinstance(t, TypeTag):
-            attr = f' __attribute__((btf_type_tag("{t.name}")))'
+            # kind_flag set: the tag is a plain C attribute (e.g. address_space(1))
+            attr = (
+                f" __attribute__(({t.name}))"
+                if t.attr
+                else f' __attribute__((btf_type_tag("{t.name}")))'
+            )
             return self._cname(t.type, f"{attr} {decl}" if decl else attr, depth + 1)
         if isinstance(t, Array):
             return self._cname(t.type, f"{decl}[{t.nelems}]", depth + 1)

@@ -139,6 +139,29 @@ def test_kernel_accepts_the_valid_inputs(name: str) -> None:
     assert accepted, log
 
 
+def test_tag_kind_flag_is_decoded() -> None:
+    """kind_flag on TYPE_TAG/DECL_TAG (bpftool's raw text does not show it): the kernel takes
+    the bytes, bpfkit reports ``attr`` and spells the attribute as C."""
+    from bpfkit.btf import DeclTag, TypeTag
+    from bpfkit.btf.raw import type_to_dict
+
+    name = "valid_tag_attr_kind_flag.btf"
+    spec = load_btf(DATA / name)
+    tag, decl = spec[5], spec[7]
+    assert isinstance(tag, TypeTag) and tag.attr and tag.name == "address_space(1)"
+    assert isinstance(decl, DeclTag) and decl.attr and decl.component_idx == -1
+    assert spec.decl_tags(3) == [decl]
+    assert spec.type_name(6) == "int __attribute__((address_space(1))) *"
+    assert type_to_dict(tag)["attr"] is True
+    assert format_raw(spec) == bpftool_raw(DATA / name)
+
+
+@pytest.mark.live
+def test_kernel_accepts_tag_kind_flag() -> None:
+    accepted, log = kernel_btf_load((DATA / "valid_tag_attr_kind_flag.btf").read_bytes())
+    assert accepted, log
+
+
 def test_valid_tiny_both_orders() -> None:
     little = load_btf(DATA / "valid_tiny.btf")
     big = load_btf(DATA / "valid_tiny_big_endian.btf")

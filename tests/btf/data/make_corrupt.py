@@ -63,6 +63,13 @@ def build() -> dict[str, bytes]:
     struct.pack_into("<I", mid, 16 + 12 + 12, OFF["pair"] + 1)  # member a named "air"
     struct.pack_into("<I", mid, 0, OFF["int"] + 2)  # [1] INT named "t"
     out["valid_name_mid_string.btf"] = blob(bytes(mid))
+    # kind_flag on TYPE_TAG / DECL_TAG: a plain C attribute (since 2025), e.g. address_space(1)
+    attr_strs = STRS + b"address_space(1)\0"
+    a_off = len(STRS)
+    tagged = t + struct.pack("<III", a_off, info(18, 0, 1), 1)  # [5] TYPE_TAG attr -> int
+    tagged += struct.pack("<III", 0, info(2), 5)  # [6] PTR -> [5]
+    tagged += struct.pack("<IIII", a_off, info(17, 0, 1), 3, 0xFFFFFFFF)  # [7] DECL_TAG attr on [3]
+    out["valid_tag_attr_kind_flag.btf"] = blob(tagged, attr_strs)
     out["truncated_header.btf"] = blob(t)[:10]
     out["bad_magic.btf"] = blob(t, hdr=hdr24(0, n, n, s, magic=0x1234))
     out["bad_version.btf"] = blob(t, hdr=hdr24(0, n, n, s, version=2))
