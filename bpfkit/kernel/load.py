@@ -261,18 +261,29 @@ def _existing(obj_path: str | os.PathLike[str]) -> Path:
 
 
 class _LogBuffer:
-    """One reusable ctypes buffer; regrown only when a larger one is asked for."""
+    """One reusable ctypes buffer, regrown only when a larger one is asked for.
+
+    Buffers up to :data:`_KEEP_LOG_BUFFER` bytes are kept between loads (allocating and
+    page-faulting 64 MiB per level-2 load would cost more than small programs take to
+    verify); larger ones, grown for one huge log, are dropped after that load.
+    """
 
     def __init__(self) -> None:
         self.buf: ctypes.Array[ctypes.c_char] | None = None
 
     def get(self, size: int) -> ctypes.Array[ctypes.c_char]:
         if self.buf is None or len(self.buf) < size:
+            self.buf = None
             self.buf = ctypes.create_string_buffer(size)
         self.buf[0] = b"\0"
         return self.buf
 
+    def trim(self) -> None:
+        if self.buf is not None and len(self.buf) > _KEEP_LOG_BUFFER:
+            self.buf = None
 
+
+_KEEP_LOG_BUFFER = 64 << 20
 _BUFFER = _LogBuffer()
 
 
@@ -289,11 +300,14 @@ def _load_one(
     max_size: int,
     release: str,
     debug: bool,
+    exact: bool,
 ) -> LoadResult:
     lb = lib.lib
     while True:
-        buf = _BUFFER.get(size)
-        with lib.capture(debug=debug) as messages:
+        with lib.capture(debug=debug) as messages:  # also serializes use of the log buffer
+            buf = _BUFFER.get(size)
+            if not exact:
+                size = len(buf)  # a kept buffer may be larger than asked: use all of it
             obj = _open(lib, path, messages)
             try:
                 target = None
@@ -312,18 +326,23 @@ def _load_one(
             finally:
                 lb.bpf_object__close(obj)
             msgs = tuple(messages)
-        raw = buf.value
-        if err == -_ENOSPC and size < max_size:
-            size = min(size * 4, max_size)
-            continue
-        break
+            raw = buf.value
+            del buf
+            if err != -_ENOSPC or size >= max_size:
+                _BUFFER.trim()
+                break
+        # ENOSPC: the log did not fit (at level 1 the kernel may have discarded most of it
+        # already, but a path's log overflowed); verify again with a larger buffer.
+        size = min(size * 4, max_size)
     log = raw.decode("utf-8", "replace")
     stats = parse_verifier_stats(log)
     errno = -err if err < 0 else 0
     error = ""
     if errno:
         error = verifier_error_line(log) if log.strip() else ""
-        if not error:
+        if errno == _ENOSPC:
+            error = f"verifier log does not fit in {size} bytes (ENOSPC): verdict unknown"
+        elif not error:
             warns = [text for lvl, text in msgs if lvl == "warn"]
             error = warns[-1] if warns else lib.strerror(errno)
     return LoadResult(
@@ -371,8 +390,10 @@ def load_programs(
     log_level : {1, 2, "stats"} or int
         Verifier log level; ``stats`` (bit 4) is added unless ``stats=False``.
     log_size : int, optional
-        Initial log buffer size (default by level: 1 MiB at level 1, 64 MiB at level 2);
-        grown fourfold on ENOSPC up to ``max_log_size``.
+        Initial log buffer size (default by level: 1 MiB at level 1, 64 MiB at level 2, or the
+        larger buffer kept from an earlier load); grown fourfold on ENOSPC up to
+        ``max_log_size``. A log that does not fit even then gives a ``reject`` with errno 28
+        (ENOSPC) and an error saying so.
     libbpf_path : str, optional
         Path of ``libbpf.so.1`` if not the system's.
     libbpf_debug : bool
@@ -410,9 +431,11 @@ def load_programs(
             raise ELFError(f"{path}: no program named {program!r} (has: {', '.join(names)})")
         names = [program]
     size = log_size or _initial_size(level)
+    exact = log_size is not None
     release = kernel_release()
     return [
-        _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug) for n in names
+        _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug, exact)
+        for n in names
     ]
 
 

@@ -101,6 +101,12 @@ def test_log_buffer_grows_on_enospc() -> None:
     assert _without_time(r1.log) == _without_time(read_captured_log(DATA_LOGS / row.l1_log))
 
 
+def test_log_larger_than_cap_is_reported() -> None:
+    (r,) = load_programs(LOOPS, "long_loop_ok", log_level=2, log_size=1 << 16, max_log_size=1 << 20)
+    assert (r.verdict, r.errno) == ("reject", 28)
+    assert "does not fit in 1048576 bytes" in r.error
+
+
 def _without_time(log: str) -> list[str]:
     return [line for line in log.splitlines() if not line.startswith("verification time ")]
 
