@@ -327,8 +327,6 @@ class Spec:
         """Yield every type from id 1: the base's, then this spec's own."""
         if self.base is not None:
             yield from self.base.all_types()
-        else:
-            pass
         yield from self
 
     def __getitem__(self, type_id: int) -> AnyType:
@@ -546,7 +544,7 @@ class Spec:
 
     def _name_index(self) -> dict[str, list[int]]:
         if self._names is None:
-            table = self._string_table()
+            table = self.names_by_offset()
             w = self._w
             index: dict[str, list[int]] = {}
             first = self.first_id

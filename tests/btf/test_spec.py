@@ -100,6 +100,10 @@ def test_split_btf_ids_and_strings_continue_from_base() -> None:
     assert [t.id for t in split] == list(range(split.first_id, len(split)))
     assert sum(1 for _ in split.all_types()) == len(split) - 1
     split.validate()
+    # find() sees every named type, including names whose strings live in the base's section
+    for tid, (kind, name, _) in golden.items():
+        if name != "(anon)":
+            assert split[tid] in split.find(name, BTFKind[kind])
 
 
 def test_split_without_base_is_an_error() -> None:
