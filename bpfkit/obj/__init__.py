@@ -5,7 +5,7 @@ decoded :class:`Insn` records with call targets resolved through the object's re
 """
 
 from bpfkit.obj.elf import Object, Program, Reloc, load_object, prog_type_of
-from bpfkit.obj.insn import CallTarget, Insn, decode_insns, format_insn
+from bpfkit.obj.insn import CallTarget, Insn, decode_insns, format_insn, format_insn_kernel
 from bpfkit.obj.maps import GlobalVar, MapDef, global_sections, map_defs
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Reloc",
     "decode_insns",
     "format_insn",
+    "format_insn_kernel",
     "global_sections",
     "load_object",
     "map_defs",

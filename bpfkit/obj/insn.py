@@ -49,6 +49,7 @@ __all__ = [
     "Insn",
     "decode_insns",
     "format_insn",
+    "format_insn_kernel",
 ]
 
 # Instruction classes (code & 0x07).
@@ -432,3 +433,116 @@ def decode_insns(
         out.append(Insn(i, code, cls, op, src, dst, off, imm, imm64, text))
         i += 2 if imm64 is not None else 1
     return out
+
+
+_KERNEL_SIZES = {32: "u32", 16: "u16", 8: "u8", 64: "u64"}
+
+
+def _koff(reg: int, off: int) -> str:
+    return f"r{reg} {off:+d}"
+
+
+def format_insn_kernel(insn: Insn, *, kfunc_id: int | None = None) -> str:
+    """Render ``insn`` as the kernel's verifier log does (``kernel/bpf/disasm.c``), without the
+    ``(code)`` prefix: decimal immediates, ``goto pc+N``, ``call name#id``.
+
+    Parameters
+    ----------
+    insn
+        A decoded instruction; calls use ``insn.call`` for the name.
+    kfunc_id
+        The kernel (vmlinux) BTF id to print after a kfunc's name; the log prints the id the
+        kernel resolved, which a static object cannot know.
+
+    Examples
+    --------
+    >>> [format_insn_kernel(i) for i in decode_insns(bytes.fromhex(
+    ...     "7916080000000000" "1506080000000000" "07020000fcffffff"))]
+    ['r1 = *(u64 *)(r6 +8)', 'if r6 == 0x0 goto pc+8', 'r2 += -4']
+    """
+    code, cls, dst, src, off, imm = (
+        insn.code,
+        insn.cls,
+        insn.dst_reg,
+        insn.src_reg,
+        insn.off,
+        insn.imm,
+    )
+    op = code & 0xF0
+    x = bool(code & 0x08)
+    if cls in (BPF_ALU, BPF_ALU64):
+        r = "r" if cls == BPF_ALU64 else "w"
+        if op == 0x80:
+            return f"{r}{dst} = -{r}{dst}"
+        if op == 0xD0:
+            if cls == BPF_ALU:
+                return f"r{dst} = {'be' if x else 'le'}{imm} r{dst}"
+            return f"r{dst} = bswap{imm} r{dst}"
+        if op == 0xB0:
+            if not x:
+                return f"{r}{dst} = {imm}"
+            if off == 1 and cls == BPF_ALU64 and imm:
+                return f"r{dst} = addr_space_cast(r{src}, {imm >> 16}, {imm & 0xFFFF})"
+            if off in (8, 16, 32):
+                return f"{r}{dst} = (s{off}){r}{src}"
+            return f"{r}{dst} = {r}{src}"
+        sym = _ALU_OPS.get(op, "?")
+        if op in (0x30, 0x90) and off == 1:
+            sym = "s" + sym
+        return f"{r}{dst} {sym} {r + str(src) if x else imm}"
+    if cls in (BPF_JMP, BPF_JMP32):
+        if code == 0x05:
+            return f"goto pc{off:+d}"
+        if code == 0x06:
+            return f"gotol pc{imm:+d}"
+        if code == 0xE5:
+            return f"may_goto pc{off:+d}"
+        if code == 0x95:
+            return "exit"
+        if code == 0x8D:
+            return f"callx r{dst}"
+        if code == 0x85:
+            call = insn.call
+            if src == BPF_PSEUDO_CALL and (call is None or call.kind == "subprog"):
+                return f"call pc{imm:+d}"
+            if call is not None and call.kind == "kfunc":
+                return f"call {call.name}#{kfunc_id if kfunc_id is not None else call.id}"
+            if call is not None:
+                return f"call {call.name}#{imm}"
+            return f"call #{imm}"
+        r = "r" if cls == BPF_JMP else "w"
+        sym = _JMP_OPS.get(op, "?")
+        rhs = f"{r}{src}" if x else f"{imm & 0xFFFFFFFF:#x}"
+        return f"if {r}{dst} {sym} {rhs} goto pc{off:+d}"
+    bits = _SIZES[code & 0x18]
+    size = _KERNEL_SIZES[bits]
+    mode = code & 0xE0
+    if cls == BPF_LD:
+        if insn.imm64 is not None:
+            return f"r{dst} = {insn.imm64:#x}"
+        if mode == _MODE_ABS:
+            return f"r0 = *({size} *)skb[{imm}]"
+        return f"r0 = *({size} *)skb[r{src} + {imm}]"
+    if cls == BPF_LDX:
+        kind = "s" if mode == _MODE_MEMSX else "u"
+        return f"r{dst} = *({kind}{bits} *)({_koff(src, off)})"
+    if cls == BPF_ST:
+        return f"*({size} *)({_koff(dst, off)}) = {imm}"
+    if mode == _MODE_ATOMIC:
+        name = ATOMIC_OPS.get(imm, "?")
+        width = "64" if bits == 64 else ""
+        where = f"({size} *)({_koff(dst, off)})"
+        if name in _ATOMIC_SYMBOL:
+            return f"lock *{where} {_ATOMIC_SYMBOL[name]} r{src}"
+        if name.startswith("fetch_"):
+            return f"r{src} = atomic{width}_{name}({where}, r{src})"
+        if name == "xchg":
+            return f"r{src} = atomic{width}_xchg({where}, r{src})"
+        if name == "cmpxchg":
+            return f"r0 = atomic{width}_cmpxchg({where}, r0, r{src})"
+        if name == "load_acquire":
+            return f"r{dst} = load_acquire(({size} *)({_koff(src, off)}))"
+        if name == "store_release":
+            return f"store_release({where}, r{src})"
+        return "<unknown>"
+    return f"*({size} *)({_koff(dst, off)}) = r{src}"

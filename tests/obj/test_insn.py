@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bpfkit.errors import ELFError
 from bpfkit.obj import decode_insns, load_object
-from tests.corpus import CORPUS_BTF, DATA
+from tests.corpus import CORPUS_BTF, DATA, DATA_LOGS_MANIFEST
 from tests.obj.elfgen import make_elf
 
 OBJDUMP = shutil.which("llvm-objdump-19")
@@ -150,3 +150,43 @@ def test_any_bytes_decode_or_error(data: bytes) -> None:
     except ELFError:
         return
     assert sum(i.nslots for i in insns) * 8 == len(data)
+
+
+_LOG_INSN = re.compile(r"^(\d+): \(([0-9a-f]{2})\) (.*?)(?:\s+;.*| \d+: R.*| \d+: frame.*)?$")
+
+
+@pytest.mark.skipif(not DATA_LOGS_MANIFEST.exists(), reason="needs data/logs (make -C data logs)")
+def test_kernel_text_matches_the_verifier_logs() -> None:
+    """Every main-program instruction line of the kernel's level-2 logs in data/logs has the
+    opcode and, in kernel/bpf/disasm.c style, the text of the instruction we decoded at that
+    index (kfunc ids from the kernel BTF). Instructions libbpf rewrites (map and global loads,
+    subprogram calls) are left out."""
+    import csv
+    import lzma
+
+    from bpfkit.btf import BTFKind, load_vmlinux
+    from bpfkit.obj.insn import format_insn_kernel
+
+    vmlinux = load_vmlinux()
+    compared = 0
+    with DATA_LOGS_MANIFEST.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        prog = load_object(DATA / "programs" / row["object"]).program(row["program"])
+        by_idx = {i.idx: i for i in prog.insns}
+        path = DATA / "logs" / row["l2_log"]
+        text = lzma.open(path, "rt").read() if path.suffix == ".xz" else path.read_text()
+        for line in text.splitlines():
+            m = _LOG_INSN.match(line)
+            if not m or (insn := by_idx.get(int(m[1]))) is None or insn.is_ld_imm64:
+                continue
+            kfunc = insn.call is not None and insn.call.kind == "kfunc"
+            if (insn.reloc is not None and not kfunc) or (
+                insn.call and insn.call.kind == "subprog"
+            ):
+                continue
+            kid = vmlinux.find(insn.call.name, BTFKind.FUNC)[0].id if kfunc and insn.call else None
+            assert int(m[2], 16) == insn.code, (row["program"], line)
+            assert format_insn_kernel(insn, kfunc_id=kid) == m[3], (row["program"], line)
+            compared += 1
+    assert compared > 1000
