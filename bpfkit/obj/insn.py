@@ -457,7 +457,7 @@ def format_insn_kernel(insn: Insn, *, kfunc_id: int | None = None) -> str:
     Examples
     --------
     >>> [format_insn_kernel(i) for i in decode_insns(bytes.fromhex(
-    ...     "7916080000000000" "1506080000000000" "07020000fcffffff"))]
+    ...     "7961080000000000" "1506080000000000" "07020000fcffffff"))]
     ['r1 = *(u64 *)(r6 +8)', 'if r6 == 0x0 goto pc+8', 'r2 += -4']
     """
     code, cls, dst, src, off, imm = (

@@ -175,7 +175,11 @@ def test_kernel_text_matches_the_verifier_logs() -> None:
         prog = load_object(DATA / "programs" / row["object"]).program(row["program"])
         by_idx = {i.idx: i for i in prog.insns}
         path = DATA / "logs" / row["l2_log"]
-        text = lzma.open(path, "rt").read() if path.suffix == ".xz" else path.read_text()
+        if path.suffix == ".xz":
+            with lzma.open(path, "rt") as fx:
+                text = fx.read()
+        else:
+            text = path.read_text()
         for line in text.splitlines():
             m = _LOG_INSN.match(line)
             if not m or (insn := by_idx.get(int(m[1]))) is None or insn.is_ld_imm64:
