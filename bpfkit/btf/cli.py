@@ -60,8 +60,11 @@ def _dump(args: argparse.Namespace) -> int:
     spec = _load(args)
     out = sys.stdout
     if args.format == "c":
-        from bpfkit.btf.cformat import format_c  # type: ignore[import-not-found,unused-ignore]
-
+        try:
+            from bpfkit.btf.cformat import format_c  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            print(f"bpfkit: error: --format c is not available: {exc}", file=sys.stderr)
+            return 2
         out.write(format_c(spec, names=args.type or None))
         return 0
     if args.format == "json":

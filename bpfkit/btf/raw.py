@@ -336,7 +336,8 @@ def format_json(
         "first_id": spec.first_id,
         "types": [type_to_dict(t) for t in types],
     }
-    return json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
+    # ASCII-only: a name with bytes that are not UTF-8 (kept as surrogates) still round-trips.
+    return json.dumps(doc, indent=indent) + "\n"
 
 
 def _from_dict(d: dict[str, Any]) -> AnyType:

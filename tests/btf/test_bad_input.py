@@ -162,6 +162,18 @@ def test_kernel_accepts_tag_kind_flag() -> None:
     assert accepted, log
 
 
+def test_name_not_utf8_passes_through() -> None:
+    from bpfkit.btf.raw import format_json, parse_json
+
+    path = DATA / "valid_name_not_utf8.btf"
+    spec = load_btf(path)
+    name = spec[3].name
+    assert name.encode("utf-8", "surrogateescape") == b"caf\xe9_\xff"
+    assert format_raw(spec) == bpftool_raw(path)  # same bytes as bpftool prints
+    assert parse_json(format_json(spec)) == list(spec)
+    assert spec.find_one(name).id == 3
+
+
 def test_valid_tiny_both_orders() -> None:
     little = load_btf(DATA / "valid_tiny.btf")
     big = load_btf(DATA / "valid_tiny_big_endian.btf")

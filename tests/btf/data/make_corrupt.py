@@ -70,6 +70,11 @@ def build() -> dict[str, bytes]:
     tagged += struct.pack("<III", 0, info(2), 5)  # [6] PTR -> [5]
     tagged += struct.pack("<IIII", a_off, info(17, 0, 1), 3, 0xFFFFFFFF)  # [7] DECL_TAG attr on [3]
     out["valid_tag_attr_kind_flag.btf"] = blob(tagged, attr_strs)
+    # a name that is not UTF-8 (libbpf and bpftool pass the bytes through)
+    odd = STRS + b"caf\xe9_\xff\0"
+    odd_t = bytearray(t)
+    struct.pack_into("<I", odd_t, 16 + 12, len(STRS))  # [3] STRUCT named caf\xe9_\xff
+    out["valid_name_not_utf8.btf"] = blob(bytes(odd_t), odd)
     out["truncated_header.btf"] = blob(t)[:10]
     out["bad_magic.btf"] = blob(t, hdr=hdr24(0, n, n, s, magic=0x1234))
     out["bad_version.btf"] = blob(t, hdr=hdr24(0, n, n, s, version=2))
