@@ -63,11 +63,14 @@ class VerifierStats:
     stack_depth: str | None = None
 
 
+_BLANK = " \t\r\n\0"  # a raw log buffer may end in its NUL terminator
+
+
 def _summary_tail(lines: list[str]) -> int:
     """Index of the first summary line of the trailing summary block (len(lines) if none)."""
     i = len(lines)
     while i > 0:
-        line = lines[i - 1].strip()
+        line = lines[i - 1].strip(_BLANK)
         if not line or any(p.match(line) for p in SUMMARY_PATTERNS.values()):
             i -= 1
             continue
@@ -101,7 +104,7 @@ def parse_verifier_stats(log: str) -> VerifierStats:
     lines = log.splitlines()
     fields: dict[str, int | str | None] = {}
     for line in lines[_summary_tail(lines) :]:
-        line = line.strip()
+        line = line.strip(_BLANK)
         if m := _PROCESSED.match(line):
             fields.update(
                 insns_processed=int(m["insns"]),
@@ -136,4 +139,4 @@ def verifier_error_line(log: str) -> str:
     """
     lines = log.splitlines()
     end = _summary_tail(lines)
-    return lines[end - 1].strip() if end > 0 else ""
+    return lines[end - 1].strip(_BLANK) if end > 0 else ""
