@@ -78,6 +78,9 @@ class Program:
     line_info: tuple[LineInfo, ...] = ()
     func_names: tuple[tuple[int, str], ...] = ()
     subprog: bool = False
+    #: A global (STB_GLOBAL) function: a ``.text`` one is a global subprogram, which the
+    #: verifier checks on its own instead of in each caller's context.
+    is_global: bool = False
 
     def source(self, insn_idx: int) -> LineInfo | None:
         """The ``.BTF.ext`` line record in force at ``insn_idx`` (program-relative), or None."""
@@ -304,7 +307,7 @@ def _load(path: Path, data: bytes) -> Object:
             func_names = tuple(
                 (fi.insn_idx, btf[fi.type_id].name) for fi in ext.func_info.get(sec_name, ())
             )
-        for k, (value, size, name, _is_global) in enumerate(lst):
+        for k, (value, size, name, is_global) in enumerate(lst):
             start = value // 8
             end = (
                 (value + size) // 8
@@ -330,6 +333,7 @@ def _load(path: Path, data: bytes) -> Object:
                     line_info=line_info,
                     func_names=func_names,
                     subprog=sec_name == ".text",
+                    is_global=is_global,
                 )
             )
 

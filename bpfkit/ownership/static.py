@@ -319,6 +319,7 @@ class _Interp:
         self.visits: dict[tuple[str, int], int] = {}
         self.seen: set[tuple[Any, ...]] = set()
         self.btf_rejected = _btf_rejection(obj)
+        self.global_calls: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------
     def insns(self, prog: Program) -> dict[int, Insn]:
@@ -408,6 +409,24 @@ class _Interp:
         regs[10] = Val("stack", name="0")
         start = State([Frame(self.prog, regs, {}, -1, 0)], 0)
         todo: list[State] = [start]
+        done_globals: set[str] = set()
+        while True:
+            self.explore(todo)
+            pending = sorted(self.global_calls - done_globals)
+            if not pending or not self.an.complete:
+                break
+            # global subprograms are verified on their own, with unknown arguments
+            for name in pending:
+                done_globals.add(name)
+                callee = self.obj.program(name)
+                regs = [UNINIT] * 11
+                for r in range(1, 6):
+                    regs[r] = UNK
+                regs[10] = Val("stack", name="0")
+                todo.append(State([Frame(callee, regs, {}, -1, 0)], 0))
+        return self.an
+
+    def explore(self, todo: list[State]) -> None:
         while todo:
             st = todo.pop()
             try:
@@ -420,7 +439,6 @@ class _Interp:
                     f"state budget of {MAX_STEPS} instructions exhausted"
                 )
                 break
-        return self.an
 
     def path(self, st: State, todo: list[State]) -> None:
         while True:
@@ -739,6 +757,23 @@ class _Interp:
         except Exception:  # noqa: BLE001 - an unresolvable callee: say unknown
             self.an.unknown_reasons.append(f"call to unknown subprogram {name} at insn {insn.idx}")
             raise _Stop from None
+        if callee.subprog and callee.is_global:
+            # verifier.c btf_check_subprog_call: a global function is verified once, on its own;
+            # its arguments may be scalars, the context or plain memory, never references
+            for r in range(1, 6):
+                v = self.read(st, r)
+                if v.kind in ("ref", "released", "invalid"):
+                    self.mistake(
+                        st,
+                        "other",
+                        f"r{r} passes a referenced pointer to global function {name}, which "
+                        "the kernel verifies on its own (scalars, context or memory only)",
+                    )
+            self.global_calls.add(name)
+            self.write(st, 0, SCALAR)
+            for r in range(1, 6):
+                self.write(st, r, UNINIT)
+            return nxt
         if len(st.frames) >= _MAX_FRAMES:
             self.an.unknown_reasons.append(f"call depth over {_MAX_FRAMES} at insn {insn.idx}")
             raise _Stop
