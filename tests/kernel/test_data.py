@@ -18,6 +18,7 @@ from bpfkit.kernel import (
     verifier_error_line,
 )
 from bpfkit.kernel.capture import MANIFEST_COLUMNS
+from bpfkit.kernel.expected import MISTAKE_KINDS, expected_frame, read_expected
 from tests.corpus import (
     DATA,
     DATA_EXPECTED,
@@ -108,6 +109,15 @@ def test_expected_lists_every_program_of_every_object() -> None:
         assert e["description"]
     # Every mistake class is represented by at least one program.
     assert {e["mistake"] for e in expected} == MISTAKES
+
+
+def test_read_expected_agrees_with_the_file() -> None:
+    rows = read_expected(DATA_EXPECTED)
+    assert [r._asdict() for r in rows] == _expected()
+    assert set(MISTAKE_KINDS) == MISTAKES
+    df = expected_frame(rows, MANIFEST)
+    assert len(df) == len(rows) and df["agrees"].all()
+    assert df["verdict"].notna().all()
 
 
 def test_kernel_verdicts_match_expected() -> None:

@@ -16,6 +16,7 @@ from bpfkit.errors import ELFError, KernelError, LogError
 from bpfkit.kernel import check_environment, list_programs, load_programs, read_manifest
 from bpfkit.kernel._libbpf import open_libbpf
 from bpfkit.kernel.capture import read_captured_log
+from bpfkit.kernel.expected import EXPECTED_COLUMNS, read_expected
 from tests.corpus import DATA_LOGS_MANIFEST, DATA_PROGRAMS
 
 ALLOC = DATA_PROGRAMS / "alloc.bpf.o"
@@ -168,3 +169,21 @@ def test_compare_rejects_bad_json(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_load_without_objects(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["load"]) == 2
     assert "at least one OBJ" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("x.bpf.o\tp\tmaybe\tnone\td\n", ":2: verdict must be accept or reject"),
+        ("x.bpf.o\tp\treject\toops\td\n", ":2: unknown mistake kind 'oops'"),
+        ("x.bpf.o\tp\n", ":2: expected 5 tab-separated cells, found 2"),
+    ],
+)
+def test_bad_expected(tmp_path: Path, body: str, match: str) -> None:
+    path = tmp_path / "EXPECTED.tsv"
+    path.write_text("\t".join(EXPECTED_COLUMNS) + "\n" + body)
+    with pytest.raises(LogError, match=match):
+        read_expected(path)
+    path.write_text("program\n")
+    with pytest.raises(LogError, match=":1: expected header"):
+        read_expected(path)
