@@ -353,7 +353,9 @@ def analyze(
         names = [program]
     from bpfkit.ownership.static import sites_frame
 
-    alloc_types = [str(t) for t in sites_frame(obj, program)["type"].dropna().unique()]
+    sites = sites_frame(obj, program)
+    allocs = sites[sites["kfunc"].isin(["bpf_obj_new_impl", "bpf_percpu_obj_new_impl"])]
+    alloc_types = [str(t) for t in allocs["type"].dropna().unique()]
     records = all_records(
         obj.btf, obj.maps, sections=obj.globals(), kernel=kspec, alloc_types=alloc_types
     )
