@@ -16,7 +16,7 @@ What is checked before anything is trusted (after libbpf ``btf.c`` and the kerne
   records fit in the bytes that remain, checked before anything is allocated for them; the
   type section ends exactly at the last type;
 * every ``name_off`` and type id in every record is in range and FUNC/VAR linkage is known
-  (vectorised with numpy, so the ~126k types of a kernel take milliseconds).
+  (vectorised with numpy for large specs, so the ~126k types of a kernel take milliseconds).
 
 So a :class:`Spec` that was made decodes every type (a kind > 19 stepped over through the
 layout section is the exception: asking for it raises :class:`BTFError`). Reference cycles
@@ -91,6 +91,7 @@ __all__ = [
     "MAX_RESOLVE_DEPTH",
     "EMBEDDED_VMLINUX",
     "KIND_NAMES",
+    "NUMPY_MIN_TYPES",
 ]
 
 #: Longest modifier/array chain followed before giving up (the kernel's ``MAX_RESOLVE_DEPTH``).
@@ -105,6 +106,19 @@ _NATIVE_LITTLE = sys.byteorder == "little"
 _MAX_DECOMPRESSED = 1 << 30
 _PTR_SIZE = 8
 
+#: Below this many types, references are checked in plain Python (no numpy import).
+NUMPY_MIN_TYPES = 4096
+# Kinds whose btf_type.type is a type id.
+_REF_KINDS = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
+# vlen records: kind -> (words per record, word of name_off or -1, word of type id or -1, what)
+_VLEN_RECORDS = {
+    4: (3, 0, 1, "member"),
+    5: (3, 0, 1, "member"),
+    6: (2, 0, -1, "enum value"),
+    19: (3, 0, -1, "enum64 value"),
+    13: (2, 0, 1, "param"),
+    15: (3, -1, 0, "var"),
+}
 # Words after struct btf_type, and words per vlen element, per kind (uapi/linux/btf.h).
 _INFO_WORDS = {1: 1, 3: 3, 14: 1, 17: 1}
 _ELEM_WORDS = {4: 3, 5: 3, 6: 2, 13: 2, 15: 3, 19: 3}
@@ -238,11 +252,56 @@ class Spec:
             )
         return array("I", offs)
 
+    def _ref_error(self, i: int, what: str, value: int) -> BTFError:
+        tid = self.first_id + i
+        k = (self._w[self._offs[i] + 1] >> 24) & 0x7F
+        label = KIND_NAMES[k] if k < len(KIND_NAMES) else f"kind {k}"
+        if what.endswith("name_off"):
+            why = f"out of range: strings end at {self._str_end}"
+        elif what == "linkage":
+            why = "is not static (0), global (1) or extern (2)"
+        else:
+            why = f"beyond the last type id {self._len - 1}"
+        return BTFError(f"{self.name}: type [{tid}] {label}: {what} {value} {why}")
+
     def _check_refs(self) -> None:
         """Every name offset and type id in every record is in range, and FUNC/VAR linkage
-        is known (libbpf's ``btf_validate_type``), vectorised: one numpy pass per field."""
-        if not len(self._offs):
-            return
+        is known (libbpf's ``btf_validate_type``). Large specs are checked with numpy (one
+        vectorised pass per field); small ones in plain Python, which spares the import."""
+        if len(self._offs) < NUMPY_MIN_TYPES:
+            self._check_refs_py()
+        else:
+            self._check_refs_np()
+
+    def _check_refs_py(self) -> None:
+        w, n_ids, str_end = self._w, self._len, self._str_end
+        for i, pos in enumerate(self._offs):
+            info = w[pos + 1]
+            k, vlen = (info >> 24) & 0x7F, info & 0xFFFFFF
+            if w[pos] >= str_end:
+                raise self._ref_error(i, "name_off", w[pos])
+            if k in _REF_KINDS and w[pos + 2] >= n_ids:
+                raise self._ref_error(i, "type", w[pos + 2])
+            if k == 3:
+                for j, what in ((3, "array type"), (4, "array index_type")):
+                    if w[pos + j] >= n_ids:
+                        raise self._ref_error(i, what, w[pos + j])
+            elif k == 12 and vlen > 2:
+                raise self._ref_error(i, "linkage", vlen)
+            elif k == 14 and w[pos + 3] > 2:
+                raise self._ref_error(i, "linkage", w[pos + 3])
+            rec = _VLEN_RECORDS.get(k)
+            if rec is None or not vlen:
+                continue
+            size, name_at, type_at, what = rec
+            for j in range(vlen):
+                q = pos + 3 + size * j
+                if name_at >= 0 and w[q + name_at] >= str_end:
+                    raise self._ref_error(i, f"{what} {j} name_off", w[q + name_at])
+                if type_at >= 0 and w[q + type_at] >= n_ids:
+                    raise self._ref_error(i, f"{what} {j} type", w[q + type_at])
+
+    def _check_refs_np(self) -> None:
         import numpy as np
 
         w = np.frombuffer(self._w, dtype=np.uint32)
@@ -252,28 +311,14 @@ class Spec:
         vlen = (info & 0xFFFFFF).astype(np.int64)
         n_ids, str_end = self._len, self._str_end
 
-        def fail(i: int, what: str, value: int) -> None:
-            tid = self.first_id + i
-            k = int(kind[i])
-            label = KIND_NAMES[k] if k < len(KIND_NAMES) else f"kind {k}"
-            if what.endswith("name_off"):
-                why = f"out of range: strings end at {str_end}"
-            elif what == "linkage":
-                why = "is not static (0), global (1) or extern (2)"
-            else:
-                why = f"beyond the last type id {n_ids - 1}"
-            raise BTFError(f"{self.name}: type [{tid}] {label}: {what} {value} {why}")
-
         def check(sel: Any, values: Any, limit: int, what: str) -> None:
             bad = np.flatnonzero(values >= limit)
             if bad.size:
                 j = int(bad[0])
-                fail(int(sel[j]), what, int(values[j]))
+                raise self._ref_error(int(sel[j]), what, int(values[j]))
 
-        everyone = np.arange(len(offs))
-        check(everyone, w[offs], str_end, "name_off")
-        ref_kinds = np.isin(kind, (2, 8, 9, 10, 11, 12, 13, 14, 17, 18))
-        sel = np.flatnonzero(ref_kinds)
+        check(np.arange(len(offs)), w[offs], str_end, "name_off")
+        sel = np.flatnonzero(np.isin(kind, tuple(_REF_KINDS)))
         check(sel, w[offs[sel] + 2], n_ids, "type")
         sel = np.flatnonzero(kind == 3)
         check(sel, w[offs[sel] + 3], n_ids, "array type")
@@ -282,15 +327,8 @@ class Spec:
         check(sel, vlen[sel], 3, "linkage")
         sel = np.flatnonzero(kind == 14)
         check(sel, w[offs[sel] + 3], 3, "linkage")
-        # vlen records: (kinds, words per record, word of name_off or -1, word of type or -1)
-        for kinds, size, name_at, type_at, what in (
-            ((4, 5), 3, 0, 1, "member"),
-            ((6,), 2, 0, -1, "enum value"),
-            ((19,), 3, 0, -1, "enum64 value"),
-            ((13,), 2, 0, 1, "param"),
-            ((15,), 3, -1, 0, "var"),
-        ):
-            sel = np.flatnonzero(np.isin(kind, kinds) & (vlen > 0))
+        for k, (size, name_at, type_at, what) in _VLEN_RECORDS.items():
+            sel = np.flatnonzero((kind == k) & (vlen > 0))
             if not sel.size:
                 continue
             counts = vlen[sel]
@@ -305,7 +343,9 @@ class Spec:
                 bad = np.flatnonzero(values >= limit)
                 if bad.size:
                     j = int(bad[0])
-                    fail(int(owner[j]), f"{what} {int(within[j])} {field}", int(values[j]))
+                    raise self._ref_error(
+                        int(owner[j]), f"{what} {int(within[j])} {field}", int(values[j])
+                    )
 
     # ----------------------------------------------------------------- basics
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpfkit.btf import load_btf, load_elf_btf, parse_btf, parse_btf_ext
+from bpfkit.btf import spec as spec_module
 from bpfkit.btf.raw import format_raw
 from bpfkit.btf.spec import Spec
 from bpfkit.errors import BTFError, ELFError
@@ -80,8 +81,15 @@ def test_every_corrupt_file_is_listed() -> None:
     assert on_disk - valid == set(EXPECTED)
 
 
+@pytest.fixture(params=["python", "numpy"])
+def check_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through both reference checkers (plain Python for small specs, numpy)."""
+    monkeypatch.setattr(spec_module, "NUMPY_MIN_TYPES", 1 << 30 if request.param == "python" else 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_corrupt_file_error(name: str) -> None:
+def test_corrupt_file_error(name: str, check_path: str) -> None:
     cls, pattern = EXPECTED[name]
     with pytest.raises(cls) as exc:
         load_btf(DATA / name)
@@ -293,6 +301,20 @@ def mutated(draw: st.DrawFn) -> bytes:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_btf_gives_error_or_usable_spec(data: bytes) -> None:
+    verdicts = []
+    saved = spec_module.NUMPY_MIN_TYPES
+    try:
+        for threshold in (1 << 30, 0):  # both reference checkers must agree
+            spec_module.NUMPY_MIN_TYPES = threshold
+            try:
+                parse_btf(data, name="<mutated>")
+                verdicts.append("ok")
+            except BTFError as exc:
+                verdicts.append(str(exc))
+    finally:
+        spec_module.NUMPY_MIN_TYPES = saved
+    # both accept or both reject (with several faults, each may name a different first one)
+    assert (verdicts[0] == "ok") == (verdicts[1] == "ok"), verdicts
     try:
         spec = parse_btf(data, name="<mutated>")
     except BTFError:
