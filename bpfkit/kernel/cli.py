@@ -120,7 +120,20 @@ def _load(args: argparse.Namespace) -> int:
 
     level: int | str = args.log_level if args.log_level == "stats" else int(args.log_level)
     results = []
-    for obj in args.objects:
+    objects = list(args.objects)
+    if args.program and len(objects) > 1:  # like veristat: the objects that have it
+        from bpfkit.kernel.load import list_programs
+
+        objects = [
+            o
+            for o in objects
+            if any(p.program == args.program for p in list_programs(o, libbpf_path=args.libbpf))
+        ]
+        if not objects:
+            from bpfkit.errors import ELFError
+
+            raise ELFError(f"no program named {args.program!r} in {', '.join(args.objects)}")
+    for obj in objects:
         results += load_programs(obj, args.program, level, libbpf_path=args.libbpf)
     if args.out:
         tag = "stats" if level == "stats" else f"l{level}"

@@ -159,6 +159,15 @@ def test_cli_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert "log" not in rec
 
 
+def test_cli_program_across_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    objs = [str(o) for o in DATA_OBJECTS]
+    assert main(["load", *objs, "--program", "list_push_wrong_node", "--json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert (rec["object"], rec["verdict"]) == ("list.bpf.o", "reject")
+    assert main(["load", *objs, "--program", "no_such_prog"]) == 1
+    assert "no program named 'no_such_prog'" in capsys.readouterr().err
+
+
 def test_cli_table_out_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["load", str(ALLOC), "--out", str(tmp_path / "logs")]) == 0
     table = capsys.readouterr().out
