@@ -469,6 +469,14 @@ class _Interp:
     def step(self, st: State, insn: Insn, todo: list[State]) -> int | None:
         cls = insn.cls
         nxt = insn.idx + insn.nslots
+        if insn.dst_reg > 10 or insn.src_reg > 10:
+            self.mistake(st, "other", f"register r{max(insn.dst_reg, insn.src_reg)} is invalid")
+        if insn.text == "<unknown>":
+            self.an.unknown_reasons.append(f"insn {insn.idx}: an encoding bpfkit does not decode")
+            raise _Stop
+        writes_dst = cls in (BPF_ALU, BPF_ALU64, BPF_LDX) or (cls == BPF_LD and insn.is_ld_imm64)
+        if writes_dst and insn.dst_reg == 10:
+            self.mistake(st, "other", "frame pointer r10 is read only")
         if cls in (BPF_ALU, BPF_ALU64):
             self.alu(st, insn)
             return nxt

@@ -15,7 +15,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bpfkit.errors import BpfkitError
 from bpfkit.obj import Object, load_object
 from bpfkit.ownership.static import (
     MISTAKE_KINDS,
@@ -240,3 +243,42 @@ def test_predict_all_programs_of_an_object() -> None:
     assert [p.program for p in preds] == [p.name for p in obj.programs if not p.subprog]
     with pytest.raises(Exception, match="no program named"):
         predict(obj, "no_such_program")
+
+
+def _exec_ranges(path: Path) -> list[tuple[int, int]]:
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as f:
+        return [
+            (s["sh_offset"], s["sh_size"])
+            for s in ELFFile(f).iter_sections()
+            if s["sh_flags"] & 0x4 and s["sh_size"]
+        ]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    which=st.integers(0, 100),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=6),
+)
+def test_mutated_programs_predict_or_error(
+    tmp_path: Path, which: int, edits: list[tuple[int, int]]
+) -> None:
+    """Random bytes in the instructions give a prediction or a BpfkitError, never a crash."""
+    objects = sorted(DATA_PROGRAMS.glob("*.bpf.o"))
+    path = objects[which % len(objects)]
+    data = bytearray(path.read_bytes())
+    ranges = _exec_ranges(path)
+    for i, (pos, value) in enumerate(edits):
+        start, size = ranges[i % len(ranges)]
+        data[start + pos % size] = value
+    mutated = tmp_path / "m.o"
+    mutated.write_bytes(bytes(data))
+    try:
+        preds = predict(load_object(mutated))
+    except BpfkitError:
+        return
+    for pred in preds:
+        assert pred.verdict in ("accept", "reject", "unknown") and pred.reason
