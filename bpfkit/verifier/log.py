@@ -1100,7 +1100,7 @@ def iter_frames(
     path: str | os.PathLike[str],
     *,
     tables: Iterable[str] = ("lines", "steps", "registers"),
-    chunk_lines: int = 500_000,
+    chunk_lines: int = 200_000,
     strict: bool = False,
 ) -> Iterator[dict[str, pd.DataFrame]]:
     """Stream a huge single-program log as chunks of tables (dicts name -> DataFrame).
@@ -1132,7 +1132,7 @@ def write_parquet(
     out_dir: str | os.PathLike[str],
     *,
     tables: Iterable[str] = ("lines", "steps", "registers"),
-    chunk_lines: int = 500_000,
+    chunk_lines: int = 200_000,
 ) -> dict[str, int]:
     """Stream a log into ``out_dir/<table>.parquet`` files; return rows written per table."""
     try:

@@ -1,0 +1,177 @@
+"""Benchmark: verifier log -> DataFrames, beside `wc -l`, `grep -c` and a bare Python pass.
+
+Run: ``.venv/bin/python tests/bench/bench_log.py [--stream-gb 1.0] [--no-stream]``
+
+1. End to end on a real level-2 log of >= 100,000 lines (data/logs: the 600-iteration loop
+   ``long_loop_ok.l2.log.xz``; if it is missing, the level-2 logs of data/logs and the corpus
+   are concatenated until 100,000 lines): read + parse + every table (lines, instructions,
+   steps, registers, stack, refs, branches, prunes, backtracking). Best of 5 and the first
+   (cold) run, in lines per second. The references run on the same file in the same run.
+2. Streaming: a 1 GB log made by repeating the real log into a temp file is streamed by
+   :func:`bpfkit.verifier.write_parquet` (lines, steps, registers, backtracking as Parquet)
+   in a subprocess; its peak memory is ``ru_maxrss`` from ``resource.getrusage``. The temp
+   file and the Parquet output are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import lzma
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.corpus import CORPUS_LOG_FILES, DATA_LOG_FILES, DATA_LONG_LOOP_L2  # noqa: E402
+
+MIN_LINES = 100_000
+TARGET_LPS = 250_000
+
+
+def _make_input(tmp: Path) -> tuple[Path, str]:
+    out = tmp / "bench.l2.log"
+    if DATA_LONG_LOOP_L2.exists():
+        out.write_bytes(lzma.decompress(DATA_LONG_LOOP_L2.read_bytes()))
+        return out, f"{DATA_LONG_LOOP_L2.relative_to(ROOT)} (decompressed)"
+    parts: list[str] = []
+    n = 0
+    sources = [p for p in DATA_LOG_FILES if ".l2." in p.name] + list(CORPUS_LOG_FILES)
+    while n < MIN_LINES and sources:
+        for p in sources:
+            raw = p.read_bytes()
+            text = (lzma.decompress(raw) if p.suffix == ".xz" else raw).decode("utf-8", "replace")
+            parts.append(text if text.endswith("\n") else text + "\n")
+            n += text.count("\n")
+    out.write_text("".join(parts))
+    return out, "concatenated level-2 logs of data/logs and the corpus"
+
+
+def _time(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def _bare_python(path: Path) -> float:
+    t = time.perf_counter()
+    n = 0
+    with open(path, encoding="utf-8") as f:
+        for _line in f:
+            n += 1
+    return time.perf_counter() - t
+
+
+def _bpfkit(path: Path) -> tuple[float, int, int]:
+    from bpfkit.verifier import load_log
+
+    t = time.perf_counter()
+    logs = load_log(path)
+    rows = 0
+    for lg in logs:
+        for df in lg.frames().values():
+            rows += len(df)
+    dt = time.perf_counter() - t
+    return dt, sum(len(lg.lines) for lg in logs), rows
+
+
+_STREAM_CHILD = r"""
+import json, resource, sys, time
+from bpfkit.verifier import write_parquet
+t = time.perf_counter()
+rows = write_parquet(sys.argv[1], sys.argv[2], tables=("lines", "steps", "registers", "backtracking"))
+dt = time.perf_counter() - t
+print(json.dumps({"seconds": dt, "rows": rows,
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _stream(src: Path, tmp: Path, gb: float) -> None:
+    big = tmp / "huge.l2.log"
+    chunk = src.read_bytes()
+    target = int(gb * (1 << 30))
+    with open(big, "wb") as f:
+        written = 0
+        while written < target:
+            f.write(chunk)
+            written += len(chunk)
+    size = big.stat().st_size
+    n_lines = chunk.count(b"\n") * (size // len(chunk))
+    wc = _time(["wc", "-l", str(big)])
+    out = tmp / "parquet"
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _STREAM_CHILD, str(big), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    parquet_mb = sum(p.stat().st_size for p in out.glob("*.parquet")) / 1e6
+    big.unlink()
+    shutil.rmtree(out)
+    peak_mb = res["maxrss_kb"] / 1024
+    print(
+        f"\nstreaming {size / (1 << 30):.2f} GiB ({n_lines:,} lines) -> Parquet ({parquet_mb:.0f} MB)"
+    )
+    print(f"  wc -l                       {wc:8.2f} s")
+    print(
+        f"  bpfkit write_parquet        {res['seconds']:8.2f} s   {n_lines / res['seconds']:>12,.0f} lines/s"
+    )
+    print(f"  rows written                {res['rows']}")
+    print(
+        f"  peak memory (ru_maxrss)     {peak_mb:8.0f} MiB  (limit 1024 MiB: {'OK' if peak_mb < 1024 else 'OVER'})"
+    )
+    print("  temp log and Parquet files deleted")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stream-gb", type=float, default=1.0, help="size of the streamed log (GiB)")
+    ap.add_argument("--no-stream", action="store_true", help="skip the streaming benchmark")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bpfkit-bench-") as d:
+        tmp = Path(d)
+        path, what = _make_input(tmp)
+        n = path.read_bytes().count(b"\n")
+        print(f"input: {what}: {n:,} lines, {path.stat().st_size / 1e6:.1f} MB")
+        if n < MIN_LINES:
+            print(f"WARNING: fewer than {MIN_LINES:,} lines")
+        wc = min(_time(["wc", "-l", str(path)]) for _ in range(args.repeat))
+        grep = min(_time(["grep", "-c", "", str(path)]) for _ in range(args.repeat))
+        bare = min(_bare_python(path) for _ in range(args.repeat))
+        import pandas  # noqa: F401  (import cost is not part of parsing)
+
+        cold, lines, rows = _bpfkit(path)
+        runs = [_bpfkit(path)[0] for _ in range(args.repeat)]
+        best = min(runs)
+        print(f"\n{'':28}{'seconds':>10}{'lines/s':>16}")
+        print(f"{'wc -l':28}{wc:10.4f}{n / wc:16,.0f}")
+        label = "grep -c ''"
+        print(f"{label:28}{grep:10.4f}{n / grep:16,.0f}")
+        print(f"{'python: for line in f':28}{bare:10.4f}{n / bare:16,.0f}")
+        print(f"{'bpfkit (first run)':28}{cold:10.4f}{lines / cold:16,.0f}")
+        print(f"{'bpfkit (best of ' + str(args.repeat) + ')':28}{best:10.4f}{lines / best:16,.0f}")
+        print(
+            f"{'bpfkit (median)':28}{sorted(runs)[len(runs) // 2]:10.4f}{lines / sorted(runs)[len(runs) // 2]:16,.0f}"
+        )
+        print(f"\nbpfkit: {lines:,} log lines -> {rows:,} table rows in 9 DataFrames")
+        print(
+            f"target {TARGET_LPS:,} lines/s: {'met' if lines / best >= TARGET_LPS else 'NOT met'} (best run)"
+        )
+        print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+        if not args.no_stream:
+            _stream(path, tmp, args.stream_gb)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Per-program Logs and their tables, checked against the kernel.
+
+Oracles: the bpf() syscall's verdict and errno recorded in data/logs/MANIFEST.tsv when the logs
+were captured; the kernel's own ``processed N insns`` counter (every processed instruction is
+either printed or pruned at level 2); the kernel's error lines; bpftool run live.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bpfkit.cli import main
+from bpfkit.errors import LogError
+from bpfkit.verifier import Log, iter_frames, iter_logs, load_log, parse_log, write_parquet
+from bpfkit.verifier.log import read_text
+from tests.corpus import (
+    CORPUS_LOG_FILES,
+    DATA_LOG_FILES,
+    DATA_LOGS,
+    DATA_LOGS_MANIFEST,
+    DATA_LONG_LOOP_L2,
+    DATA_PROGRAMS,
+    LOG_ASYNC_STACK_DEPTH,
+    LOG_BPFVV_TWO_PROGRAMS,
+    LOG_BPFVV_VERISTAT,
+    LOG_KPTR_XCHG_SKB,
+    LOG_RINGBUF_REF_LEAK,
+)
+
+from .conftest import ALL_LOG_FILES, log_id
+
+# The contract the plot, ownership and notebook code is written against.
+COLUMNS = {
+    "lines": ["line", "kind", "insn_idx", "frame", "text"],
+    "instructions": ["insn_idx", "opcode", "asm", "src_file", "src_line", "src_text"],
+    "steps": ["step", "line", "insn_idx", "frame", "path"],
+    "registers": [
+        "step",
+        "line",
+        "insn_idx",
+        "frame",
+        "reg",
+        "type",
+        "or_null",
+        "flags",
+        "btf_type",
+        "id",
+        "ref_obj_id",
+        "non_own_ref",
+        "off",
+        "smin",
+        "smax",
+        "umin",
+        "umax",
+        "smin32",
+        "smax32",
+        "umin32",
+        "umax32",
+        "var_off_value",
+        "var_off_mask",
+        "precise",
+        "written",
+        "raw",
+    ],
+    "stack": [
+        "step",
+        "line",
+        "insn_idx",
+        "frame",
+        "off",
+        "slot_types",
+        "spilled",
+        "written",
+        "raw",
+    ],
+    "refs": ["step", "line", "insn_idx", "ref_obj_id"],
+    "branches": ["step", "line", "from_insn", "to_insn"],
+    "prunes": ["step", "line", "insn_idx"],
+    "backtracking": ["line", "insn_idx", "frame", "regs", "stack", "text"],
+}
+
+
+def _manifest() -> list[dict[str, str]]:
+    if not DATA_LOGS_MANIFEST.exists():
+        pytest.skip("data/logs not captured yet (make -C data logs)")
+    with open(DATA_LOGS_MANIFEST, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
+def test_tables_follow_the_contract(path: Path) -> None:
+    for lg in load_log(path):
+        frames = lg.frames()
+        assert list(frames) == list(COLUMNS)
+        for name, cols in COLUMNS.items():
+            assert list(frames[name].columns) == cols, name
+        assert lg.verdict in ("accept", "reject", "unknown")
+        assert lg.level in (1, 2, None)
+        assert set(lg.stats._fields) == {
+            "insns_processed",
+            "insn_limit",
+            "max_states_per_insn",
+            "total_states",
+            "peak_states",
+            "mark_read",
+            "verification_time_usec",
+            "stack_depth",
+        }
+        steps = lg.steps
+        assert list(steps["step"]) == list(range(len(steps)))
+        assert steps["path"].is_monotonic_increasing
+        if len(steps):
+            assert steps["path"].iloc[-1] <= len(lg.branches)
+
+
+def test_verdicts_and_errors_match_the_kernel() -> None:
+    """The verdict and errno came from bpf(BPF_PROG_LOAD) itself when the logs were captured."""
+    rows = _manifest()
+    assert len(rows) >= 30
+    for row in rows:
+        for key in ("l1_log", "l2_log"):
+            path = DATA_LOGS / row[key]
+            [lg] = load_log(path)
+            assert lg.name == row["program"] or lg.name == path.name.split(".")[0]
+            assert lg.verdict == row["verdict"], (path, lg.error)
+            assert (row["errno"] == "0") == (lg.verdict == "accept")
+            if lg.verdict == "reject":
+                assert lg.error is not None
+                assert lg.error.split("\n")[-1] == row["error"], path
+                assert lg.error_insn is not None
+            else:
+                assert lg.error is None
+            assert lg.stats.insns_processed == int(row["insns_processed"])
+            assert lg.truncated is False
+            assert lg.level == (2 if key == "l2_log" else (1 if lg.verdict == "reject" else None))
+
+
+def test_level2_steps_and_prunes_add_up_to_the_kernels_count() -> None:
+    """At level 2 the kernel prints every instruction it processes, or ``safe`` when it prunes
+    the state there; ``processed N insns`` is its own counter of the same events."""
+    checked = 0
+    for path in ALL_LOG_FILES:
+        for lg in load_log(path):
+            if lg.level == 2 and lg.stats.insns_processed is not None:
+                assert len(lg.steps) + len(lg.prunes) == lg.stats.insns_processed, path
+                checked += 1
+    assert checked >= 20
+
+
+def test_leaked_reference_is_held_at_exit() -> None:
+    """``Unreleased reference id=N`` (kernel) <-> refs table: N is held at the failing exit."""
+    for row in _manifest():
+        if not row["error"].startswith("BPF_EXIT instruction"):
+            continue
+        [lg] = load_log(DATA_LOGS / row["l1_log"])
+        first = lg.error.split("\n")[0] if lg.error else ""
+        assert first.startswith("Unreleased reference id=")
+        ref = int(first.split("id=")[1].split()[0].rstrip(","))
+        last_state_step = lg.refs["step"].max()
+        held = set(lg.refs.loc[lg.refs["step"] == last_state_step, "ref_obj_id"])
+        assert ref in held
+        regs = lg.registers
+        assert (regs["ref_obj_id"] == ref).any()
+
+
+def test_non_owning_references_are_flagged() -> None:
+    logs = [
+        lg for p in DATA_LOG_FILES if "rbtree" in str(p) or "list" in str(p) for lg in load_log(p)
+    ]
+    if not logs:
+        pytest.skip("data/logs not captured yet")
+    regs = pd.concat([lg.registers for lg in logs])
+    non_own = regs[regs["non_own_ref"]]
+    assert len(non_own) > 0
+    assert (non_own["type"] == "ptr_").all()
+    assert non_own["flags"].str.contains("alloc").all()
+    assert non_own["raw"].str.contains("non_own_ref").all()
+
+
+def test_program_splitting() -> None:
+    [lg] = load_log(LOG_RINGBUF_REF_LEAK)  # libbpf wrapper amid libbpf chatter
+    assert lg.name == "ringbuf_ref_leak"
+    assert lg.kinds["libbpf"] == 2  # BEGIN and END lines only
+    assert lg.verdict == "reject" and lg.stats.insns_processed == 48
+    two = load_log(LOG_BPFVV_TWO_PROGRAMS)  # bpftrace: a summary, then a failed program
+    assert [lg.stats.insns_processed for lg in two] == [23, 8]
+    assert two[1].error == "invalid indirect access to stack R1 off=-8 size=16"
+    [vs] = load_log(LOG_BPFVV_VERISTAT)
+    assert vs.name == "rbtree_first_and_remove"
+    assert vs.stats.verification_time_usec == 842
+    [kx] = load_log(LOG_KPTR_XCHG_SKB)
+    assert kx.name == "bpf_tc_ingress"
+    assert load_log(LOG_RINGBUF_REF_LEAK, program="ringbuf_ref_leak")[0].name == "ringbuf_ref_leak"
+    with pytest.raises(LogError, match="no program 'nope'"):
+        load_log(LOG_RINGBUF_REF_LEAK, program="nope")
+
+
+def test_frames_and_calls() -> None:
+    [lg] = load_log(LOG_ASYNC_STACK_DEPTH)
+    assert lg.level == 2
+    assert lg.stats.stack_depth is None or all(d >= 0 for d in lg.stats.stack_depth)
+    assert lg.error == "combined stack size of 2 calls is 576. Too large"
+
+
+@pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
+def test_iter_logs_equals_load_log(path: Path) -> None:
+    a = load_log(path)
+    b = list(iter_logs(path))
+    assert [(x.name, x.verdict, x.kinds, x.error, x.truncated) for x in a] == [
+        (x.name, x.verdict, x.kinds, x.error, x.truncated) for x in b
+    ]
+
+
+def test_streamed_chunks_equal_the_whole_tables(tmp_path: Path) -> None:
+    path = DATA_LONG_LOOP_L2 if DATA_LONG_LOOP_L2.exists() else LOG_ASYNC_STACK_DEPTH
+    [whole] = load_log(path)
+    tables = ("lines", "steps", "registers", "stack", "refs", "branches", "prunes", "backtracking")
+    chunks = list(iter_frames(path, tables=tables, chunk_lines=7777))
+    assert len(chunks) > 1
+    for t in tables:
+        got = pd.concat([c[t] for c in chunks], ignore_index=True)
+        want = getattr(whole, t)
+        if t == "lines":  # the error lines are only known at the end of a whole log
+            want = want.assign(kind=want["kind"].astype(str).replace("error", "message"))
+            got = got.assign(kind=got["kind"].astype(str))
+        pd.testing.assert_frame_equal(
+            got.astype({c: str for c in ("type",) if c in got}),
+            want.astype({c: str for c in ("type",) if c in want}),
+            check_dtype=False,
+            check_categorical=False,
+        )
+    rows = write_parquet(path, tmp_path, tables=("steps", "registers"), chunk_lines=7777)
+    back = pd.read_parquet(tmp_path / "registers.parquet")
+    assert rows["registers"] == len(back) == len(whole.registers)
+    assert list(back.columns) == COLUMNS["registers"]
+    assert (back["raw"].to_numpy() == whole.registers["raw"].to_numpy()).all()
+
+
+def test_bad_files_give_log_errors(tmp_path: Path) -> None:
+    with pytest.raises(LogError, match="missing.log"):
+        load_log(tmp_path / "missing.log")
+    with pytest.raises(LogError):
+        load_log(tmp_path)
+    bad_xz = tmp_path / "bad.log.xz"
+    bad_xz.write_bytes(b"\xfd7zXZ\x00garbage")
+    with pytest.raises(LogError, match="bad.log.xz"):
+        load_log(bad_xz)
+    binary = tmp_path / "random.log"
+    binary.write_bytes(os.urandom(4096))
+    for lg in load_log(binary):
+        assert lg.verdict in ("unknown", "reject")
+        lg.frames()
+    with pytest.raises(LogError):
+        parse_log(b"0: (95) exit\n")  # type: ignore[arg-type]
+
+
+def test_html_summary() -> None:
+    [lg] = load_log(LOG_RINGBUF_REF_LEAK)
+    html = lg._repr_html_()
+    assert "ringbuf_ref_leak" in html and "reject" in html and "Unreleased reference" in html
+    assert "backtrack" in html and "insns_processed" in html
+
+
+# ---- CLI ----
+
+
+def test_cli_parse_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["log", "parse", str(LOG_RINGBUF_REF_LEAK), "--json"]) == 0
+    [doc] = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"program", "kinds", "insns_processed", "verdict", "error"}
+    assert doc["program"] == "ringbuf_ref_leak" and doc["verdict"] == "reject"
+    assert doc["kinds"]["unrecognized"] == 0 and doc["insns_processed"] == 48
+    assert doc["error"].endswith("would lead to reference leak")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_cli_parse_out(tmp_path: Path, fmt: str) -> None:
+    args = ["log", "parse", str(LOG_BPFVV_TWO_PROGRAMS), "--out", str(tmp_path)]
+    assert main([*args, "--csv"] if fmt == "csv" else args) == 0
+    dirs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(dirs) == 2
+    for d in dirs:
+        for t, cols in COLUMNS.items():
+            f = tmp_path / d / f"{t}.{fmt}"
+            df = pd.read_csv(f) if fmt == "csv" else pd.read_parquet(f)
+            assert list(df.columns) == cols
+
+
+def test_cli_stats_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(p) for p in CORPUS_LOG_FILES if "bpfix-bench" in str(p)]
+    assert main(["log", "stats", *files]) == 0
+    out = capsys.readouterr().out
+    assert "ringbuf_ref_leak" in out and "Insns" in out and "Peak states" in out
+    assert main(["log", "parse", "/nonexistent/x.log"]) == 1
+    assert "cannot read verifier log" in capsys.readouterr().err
+    assert main(["log", "parse", str(LOG_RINGBUF_REF_LEAK), "--program", "zzz"]) == 1
+
+
+# ---- live: bpftool's debug output around a real load ----
+
+
+def test_bpftool_debug_output_live(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for bpf()")
+    if shutil.which("bpftool") is None:
+        pytest.skip("needs bpftool")
+    obj = DATA_PROGRAMS / "alloc.bpf.o"
+    if not obj.exists() or not Path("/sys/fs/bpf").is_dir():
+        pytest.skip("needs data/programs/alloc.bpf.o and bpffs at /sys/fs/bpf")
+    pin = Path("/sys/fs/bpf") / f"bpfkit_test_{uuid.uuid4().hex[:8]}"
+    try:
+        proc = subprocess.run(
+            ["bpftool", "-d", "prog", "load", str(obj), str(pin)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        if pin.exists():
+            pin.unlink()
+    text = proc.stdout + proc.stderr
+    logs = parse_log(text)
+    assert proc.returncode != 0  # alloc.bpf.o holds programs the verifier rejects
+    assert logs, text[-2000:]
+    expected = {r["program"]: r["verdict"] for r in _manifest()}
+    # libbpf in debug mode prints the log of every program it loads, up to the first failure
+    for lg in logs:
+        assert lg.name in expected
+        assert lg.verdict == expected[lg.name], lg.name
+        assert lg.kinds["unrecognized"] == 0
+        assert lg.kinds["libbpf"] == 2
+    assert logs[-1].verdict == "reject"
+    assert all(isinstance(lg, Log) for lg in logs)
+
+
+def test_read_text_of_xz() -> None:
+    if not DATA_LONG_LOOP_L2.exists():
+        pytest.skip("data/logs not captured yet")
+    text = read_text(DATA_LONG_LOOP_L2)
+    assert text.count("\n") >= 100_000
