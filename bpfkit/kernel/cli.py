@@ -78,17 +78,40 @@ def _read_json(path: str) -> list[dict[str, Any]]:
     return data
 
 
+_COMPARE_LABELS = {
+    "insns_processed": "Insns",
+    "total_states": "States",
+    "peak_states": "Peak states",
+    "verification_time_usec": "Duration (us)",
+}
+
+
+def _diff_cell(diff: Any, pct: Any) -> str:
+    import pandas as pd
+
+    if pd.isna(diff):
+        return "N/A"
+    return f"{int(diff):+d}" + ("" if pd.isna(pct) else f" ({float(pct):+.2f}%)")
+
+
 def _compare(a: str, b: str) -> int:
     import pandas as pd
 
     from bpfkit.kernel.frames import compare_frame
 
-    df = compare_frame(_read_json(a), _read_json(b))
-    cols = ["verdict_a", "verdict_b"]
-    for m in ("insns_processed", "total_states", "peak_states", "verification_time_usec"):
-        cols += [f"{m}_a", f"{m}_b", f"{m}_diff", f"{m}_pct"]
-    with pd.option_context("display.width", 250, "display.max_columns", None):
-        print(df[cols].to_string())
+    df = compare_frame(_read_json(a), _read_json(b), metrics=list(_COMPARE_LABELS))
+    out = pd.DataFrame(index=df.index)
+    out["Verdict (A)"] = df["verdict_a"].fillna("N/A")
+    out["Verdict (B)"] = df["verdict_b"].fillna("N/A")
+    for metric, label in _COMPARE_LABELS.items():
+        out[f"{label} (A)"] = df[f"{metric}_a"].astype("string").fillna("N/A")
+        out[f"{label} (B)"] = df[f"{metric}_b"].astype("string").fillna("N/A")
+        out[f"{label} (DIFF)"] = [
+            _diff_cell(d, p) for d, p in zip(df[f"{metric}_diff"], df[f"{metric}_pct"], strict=True)
+        ]
+    out = out.reset_index().rename(columns={"object": "File", "program": "Program"})
+    with pd.option_context("display.width", 400, "display.max_columns", None):
+        print(out.to_string(index=False))
     return 0
 
 

@@ -180,7 +180,8 @@ def test_cli_table_out_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture
         path.write_text(capsys.readouterr().out)
     assert main(["load", "--compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "insns_processed_diff" in out and "obj_new_leak" in out
+    assert "Insns (DIFF)" in out and "obj_new_leak" in out
+    assert "+0 (+0.00%)" in out  # same kernel, same object: no difference in insns
 
 
 def test_cli_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
