@@ -75,6 +75,7 @@ __all__ = [
     "parse_fields",
     "check_map_type",
     "struct_metas",
+    "resolve_depth_problems",
     "map_value_records",
     "global_section_records",
     "all_records",
@@ -819,6 +820,122 @@ def struct_metas(spec: Spec, *, kernel: Spec | None = None) -> list[FieldRecord]
     return out
 
 
+_MODIFIERS = (BTFKind.TYPEDEF, BTFKind.VOLATILE, BTFKind.CONST, BTFKind.RESTRICT, BTFKind.TYPE_TAG)
+_NEEDS_RESOLVE = frozenset(
+    {
+        *_MODIFIERS,
+        BTFKind.PTR,
+        BTFKind.STRUCT,
+        BTFKind.UNION,
+        BTFKind.ARRAY,
+        BTFKind.VAR,
+        BTFKind.DATASEC,
+        BTFKind.FUNC,
+        BTFKind.DECL_TAG,
+    }
+)
+
+
+def _resolve_children(t: Any) -> list[int]:
+    kind = t.kind
+    if kind in (BTFKind.STRUCT, BTFKind.UNION):
+        return [m.type for m in t.members]
+    if kind == BTFKind.ARRAY:
+        return [t.index_type, t.type]
+    if kind == BTFKind.DATASEC:
+        return [v.type for v in t.vars]
+    if kind in (*_MODIFIERS, BTFKind.PTR, BTFKind.VAR, BTFKind.DECL_TAG):
+        return [t.type]
+    return []
+
+
+def resolve_depth_problems(spec: Spec) -> list[FieldRecord]:
+    """Types the kernel's BTF verifier refuses to resolve: ``Exceeded max resolving depth:32``.
+
+    ``btf_check_all_types()`` resolves every type in id order with an explicit stack of at most
+    ``MAX_RESOLVE_DEPTH`` (32) entries; from a struct or array, nested structs, arrays and
+    modifiers are pushed (pointers end the chain), from a pointer only modifiers and pointers.
+    Whether a deep chain overflows depends on the type order: a struct resolved earlier is not
+    pushed again. An overflow makes BPF_BTF_LOAD fail with ``E2BIG``.
+    """
+    resolved: set[int] = set()
+    out: list[FieldRecord] = []
+    for start in spec:
+        sid = int(start.id)
+        if start.kind not in _NEEDS_RESOLVE or sid in resolved:
+            continue
+        mode = "tbd"
+
+        def sink(t: Any, mode: str) -> bool:
+            if mode == "tbd":
+                return t.kind not in _NEEDS_RESOLVE
+            if mode == "ptr":
+                return t.kind not in _MODIFIERS and t.kind != BTFKind.PTR
+            return t.kind not in _MODIFIERS and t.kind not in (
+                BTFKind.ARRAY,
+                BTFKind.STRUCT,
+                BTFKind.UNION,
+            )
+
+        def mode_of(t: Any, mode: str) -> str:
+            if mode != "tbd":
+                return mode
+            if t.kind == BTFKind.PTR:
+                return "ptr"
+            if t.kind in (BTFKind.STRUCT, BTFKind.UNION, BTFKind.ARRAY):
+                return "struct"
+            return mode
+
+        mode = mode_of(start, mode)
+        stack: list[tuple[int, list[int]]] = [(sid, _resolve_children(start))]
+        on_stack = {sid}
+        failed = False
+        while stack and not failed:
+            tid, todo = stack[-1]
+            pushed = False
+            while todo:
+                c = todo.pop(0)
+                if c == 0 or c in resolved:
+                    continue
+                child: Any = spec[c]
+                if child.kind == BTFKind.FUNC or sink(child, mode):
+                    continue
+                if c in on_stack:
+                    break  # "Loop detected": not this check's business
+                if len(stack) == MAX_RESOLVE_DEPTH:
+                    name = start.name or f"[{sid}]"
+                    out.append(
+                        FieldRecord(
+                            name,
+                            "btf",
+                            sid,
+                            0,
+                            (),
+                            "E2BIG",
+                            f"resolving type [{sid}] {name} needs more than {MAX_RESOLVE_DEPTH} "
+                            "nested types on the BTF verifier's stack",
+                            "btf_load",
+                            code="nesting_too_deep",
+                        )
+                    )
+                    failed = True
+                    break
+                mode = mode_of(child, mode)
+                stack.append((c, _resolve_children(child)))
+                on_stack.add(c)
+                pushed = True
+                break
+            if failed:
+                break
+            if not pushed:
+                stack.pop()
+                on_stack.discard(tid)
+                resolved.add(tid)
+        if failed:
+            break  # the kernel stops at the first error
+    return out
+
+
 def _replace(rec: FieldRecord, errno: str, reason: str, code: str) -> FieldRecord:
     return dataclasses.replace(rec, fields=(), errno=errno, reason=reason, code=code)
 
@@ -982,6 +1099,7 @@ def all_records(
     """
     recs = map_value_records(spec, maps, kernel=kernel)
     recs += global_section_records(spec, sections, kernel=kernel)
+    recs += resolve_depth_problems(spec)
     metas = struct_metas(spec, kernel=kernel)
     recs += metas
     have = {r.container for r in metas}

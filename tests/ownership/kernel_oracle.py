@@ -75,8 +75,13 @@ def compile_bpf(body: str, out: Path, *, types: tuple[str, ...] = ()) -> Path:
     *body* defines at the start of a line (so their BTF is complete, and emitted without any
     DATASEC, which raw BPF_BTF_LOAD would reject as unfinalized)."""
     names = list(dict.fromkeys([*types, *re.findall(r"^struct (\w+) \{", body, re.M)]))
-    params = ", ".join(f"struct {t} *p{i}" for i, t in enumerate(names)) or "void *ctx"
-    src = HEADER + body + f'\nSEC("tc") int prog({params}) {{ return 0; }}\n'
+    funcs = []
+    for k in range(0, max(len(names), 1), 5):  # BPF functions take at most 5 arguments
+        chunk = names[k : k + 5]
+        params = ", ".join(f"struct {t} *p{i}" for i, t in enumerate(chunk)) or "void *ctx"
+        sec = 'SEC("tc") ' if k == 0 else ""
+        funcs.append(f"{sec}int prog{k}({params}) {{ return 0; }}")
+    src = HEADER + body + "\n" + "\n".join(funcs) + "\n"
     c = out.with_suffix(".c")
     c.write_text(src)
     assert CLANG is not None
