@@ -287,7 +287,9 @@ def _classify(an: Analysis) -> list[Mistake]:
     seen: set[tuple[str, int, int]] = set()
     for m in an.mistakes:
         if m.kind == "leak":
-            sunk = any(k[0] == m.site and k[1] != "exit_leak" for k in an.flows)
+            sunk = any(
+                k[0] == m.site and k[1] not in ("exit_leak", "refcount_acquire") for k in an.flows
+            )
             kind = "leak_on_path" if sunk else "leak"
             m = replace(m, kind=kind)
         key = (m.kind, m.insn_idx, hash(m.message))
@@ -1007,6 +1009,8 @@ class _Interp:
             if src.kind in ("released", "invalid"):
                 self.check_ptr(st, src, f"argument 1 of {name}")
             type_name = old.type_name if old else "?"
+            if src.kind == "ref" and src.ref:
+                self.flow(src.ref, "refcount_acquire", insn.idx, type_name)
             off = (src.off or 0) if src.kind == "ref" else 0
         else:
             alloc = False
@@ -1439,9 +1443,6 @@ def flows_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
     rows = []
     for prog in _programs(obj, program):
         an = analyze(obj, prog.name)
-        refcount_sites = {
-            s.insn_idx for s in an.sites.values() if s.kfunc == "bpf_refcount_acquire_impl"
-        }
         for (site, sink, sink_insn, target), count in sorted(an.flows.items()):
             info = next((i for i in an.ref_info.values() if i.site == site), None)
             rows.append(
@@ -1454,19 +1455,6 @@ def flows_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
                     "sink_insn": sink_insn,
                     "target": target,
                     "paths": count,
-                }
-            )
-        for site in sorted(refcount_sites):
-            rows.append(
-                {
-                    "program": prog.name,
-                    "site_insn": site,
-                    "kfunc": "bpf_refcount_acquire_impl",
-                    "type": an.sites[site].type_name if site in an.sites else "?",
-                    "sink": "refcount_acquire",
-                    "sink_insn": site,
-                    "target": "",
-                    "paths": 1,
                 }
             )
     return pd.DataFrame(
