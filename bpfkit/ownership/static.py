@@ -902,6 +902,10 @@ class _Interp:
         if v.kind == "ref" and v.ref and v.owning:
             if v.maybe_null:
                 self.mistake(st, "other", f"{name} on a pointer that may be NULL")
+            info = self.an.ref_info.get(v.ref)
+            problem = self.release_mismatch(name, info) if info is not None else None
+            if problem:
+                self.mistake(st, "other", problem)
             if v.ref not in st.refs:
                 self.mistake(st, "double_release", f"{name} releases a reference that is not held")
             self.flow(v.ref, "drop" if "obj_drop" in name else "release", insn.idx, name)
@@ -915,6 +919,28 @@ class _Interp:
             self.an.unknown_reasons.append(
                 f"{name} at insn {insn.idx} on an untracked value ({v.kind})"
             )
+
+    def release_mismatch(self, name: str, info: RefInfo) -> str | None:
+        """Why ``name`` cannot release this object (verifier.c checks the release argument's
+        type against the kfunc's parameter), or None."""
+        if name in ("bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl"):
+            if not info.program_allocated:
+                return f"{name} on a kernel object ({info.type_name}) from {info.kfunc}"
+            if info.percpu != (name == "bpf_percpu_obj_drop_impl"):
+                what = "a per-CPU object" if info.percpu else "a plain allocated object"
+                return f"{name} on {what} ({info.type_name})"
+            return None
+        if self.spec is None or info.type_name == "?":
+            return None
+        from bpfkit.btf.types import BTFKind, Func
+
+        for f in self.spec.find(name, BTFKind.FUNC):
+            proto = self.spec[f.type] if isinstance(f, Func) else None
+            if isinstance(proto, FuncProto) and proto.params:
+                want = struct_name(self.spec, proto.params[0].type)
+                if want and not want.startswith(("void", "?")) and want != info.type_name:
+                    return f"{name} expects {want}, the reference is {info.type_name}"
+        return None
 
     def poison(self, st: State, rid: int) -> None:
         st.refs = st.refs - {rid}

@@ -650,6 +650,111 @@ SEC("tc") int g2_pass_ref_to_global_read(struct __sk_buff *skb)
 char _license[] SEC("license") = "GPL";
 """
 
+#: Misuse the verifier rejects outside the named ownership mistakes ("other"): the wrong
+#: release kfunc for the object, locking twice, unlocking without a lock, popping unlocked.
+MISUSE_C = r"""
+#include "bpfkit_alloc.h"
+
+struct mobj { __u64 key; struct bpf_list_node ln; };
+struct mpc { __u64 hits; };
+private(M) struct bpf_spin_lock m_lock;
+private(M) struct bpf_list_head m_head __contains(mobj, ln);
+__u64 out6;
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(m_task_dropped_as_object, struct task_struct *task, u64 clone_flags)
+{
+	struct task_struct *t = bpf_task_acquire(task);
+	if (!t) return 0;
+	bpf_obj_drop(t);
+	return 0;
+}
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(m_cpumask_released_as_task, struct task_struct *task, u64 clone_flags)
+{
+	struct bpf_cpumask *m = bpf_cpumask_create();
+	if (!m) return 0;
+	bpf_task_release((struct task_struct *)m);
+	return 0;
+}
+
+SEC("tc") int m_percpu_dropped_plain(struct __sk_buff *skb)
+{
+	struct mpc __percpu_kptr *p = bpf_percpu_obj_new(struct mpc);
+	if (!p) return 0;
+	bpf_obj_drop(p);
+	return 0;
+}
+
+SEC("tc") int m_plain_dropped_percpu(struct __sk_buff *skb)
+{
+	struct mobj *o = bpf_obj_new(struct mobj);
+	if (!o) return 0;
+	bpf_percpu_obj_drop(o);
+	return 0;
+}
+
+SEC("tc") int m_double_lock(struct __sk_buff *skb)
+{
+	bpf_spin_lock(&m_lock);
+	bpf_spin_lock(&m_lock);
+	bpf_spin_unlock(&m_lock);
+	bpf_spin_unlock(&m_lock);
+	return 0;
+}
+
+SEC("tc") int m_unlock_without_lock(struct __sk_buff *skb)
+{
+	bpf_spin_unlock(&m_lock);
+	return 0;
+}
+
+SEC("tc") int m_pop_without_lock(struct __sk_buff *skb)
+{
+	struct bpf_list_node *n = bpf_list_pop_front(&m_head);
+	if (n) bpf_obj_drop(container_of(n, struct mobj, ln));
+	return 0;
+}
+
+SEC("tc") int m_conditional_release_in_static(struct __sk_buff *skb)
+{
+	struct mobj *o = bpf_obj_new(struct mobj);
+	if (!o) return 0;
+	if (skb->mark & 1) {
+		bpf_obj_drop(o);
+		return 1;
+	}
+	bpf_spin_lock(&m_lock);
+	bpf_list_push_back(&m_head, &o->ln);
+	bpf_spin_unlock(&m_lock);
+	return 0;
+}
+
+SEC("tc") int m_store_ref_in_global(struct __sk_buff *skb)
+{
+	struct mobj *o = bpf_obj_new(struct mobj);
+	if (!o) return 0;
+	out6 = (__u64)o;
+	bpf_obj_drop(o);
+	return 0;
+}
+
+SEC("tc") int m_push_then_read_under_lock_ok(struct __sk_buff *skb)
+{
+	struct mobj *o = bpf_obj_new(struct mobj);
+	if (!o) return 0;
+	bpf_spin_lock(&m_lock);
+	bpf_list_push_front(&m_head, &o->ln);
+	out6 = o->key;
+	o->key = 7;
+	bpf_spin_unlock(&m_lock);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -730,3 +835,9 @@ def test_global_subprograms_agree_with_the_live_kernel(tmp_path: Path) -> None:
     rows = _compare(compile_bpf(tmp_path, "globalfn", GLOBAL_C))
     assert len(rows) >= 6
     assert all(r[1] == r[2] for r in rows), rows
+
+
+def test_misuse_programs_agree_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "misuse", MISUSE_C))
+    assert len(rows) >= 10
+    assert sum(r[1] != r[2] for r in rows) <= 1, rows
