@@ -3,10 +3,12 @@ is printed at the end of the run (the issue asks for the count per kind in the t
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bpfkit.verifier import Log, load_log
 from tests.corpus import CORPUS_LOG_FILES, DATA_LOG_FILES
 
 #: Every log the quality bar covers: data/logs (6.18, live) and the shared corpus.
@@ -14,6 +16,12 @@ ALL_LOG_FILES: list[Path] = [*DATA_LOG_FILES, *CORPUS_LOG_FILES]
 
 KIND_TALLY: Counter[str] = Counter()
 RENDER_TALLY: Counter[str] = Counter()
+
+
+@functools.cache
+def cached_logs(path: Path) -> tuple[Log, ...]:
+    """load_log(path), parsed once per test session (Logs are read-only)."""
+    return tuple(load_log(path))
 
 
 def log_id(p: Path) -> str:

@@ -12,12 +12,12 @@ from bpfkit.errors import LogError
 from bpfkit.verifier import KINDS, UNRECOGNIZED, classify, load_log, parse_log
 from bpfkit.verifier.log import read_text
 
-from .conftest import ALL_LOG_FILES, KIND_TALLY, log_id
+from .conftest import ALL_LOG_FILES, KIND_TALLY, cached_logs, log_id
 
 
 @pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
 def test_no_unrecognized_lines(path: Path) -> None:
-    logs = load_log(path)
+    logs = cached_logs(path)
     assert logs
     for lg in logs:
         KIND_TALLY.update({k: v for k, v in lg.kinds.items() if v})

@@ -36,7 +36,7 @@ from tests.corpus import (
     LOG_RINGBUF_REF_LEAK,
 )
 
-from .conftest import ALL_LOG_FILES, log_id
+from .conftest import ALL_LOG_FILES, cached_logs, log_id
 
 # The contract the plot, ownership and notebook code is written against.
 COLUMNS = {
@@ -98,7 +98,7 @@ def _manifest() -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
 def test_tables_follow_the_contract(path: Path) -> None:
-    for lg in load_log(path):
+    for lg in cached_logs(path):
         frames = lg.frames()
         assert list(frames) == list(COLUMNS)
         for name, cols in COLUMNS.items():
@@ -129,7 +129,7 @@ def test_verdicts_and_errors_match_the_kernel() -> None:
     for row in rows:
         for key in ("l1_log", "l2_log"):
             path = DATA_LOGS / row[key]
-            [lg] = load_log(path)
+            [lg] = cached_logs(path)
             assert lg.name == row["program"] or lg.name == path.name.split(".")[0]
             assert lg.verdict == row["verdict"], (path, lg.error)
             assert (row["errno"] == "0") == (lg.verdict == "accept")
@@ -149,7 +149,7 @@ def test_level2_steps_and_prunes_add_up_to_the_kernels_count() -> None:
     the state there; ``processed N insns`` is its own counter of the same events."""
     checked = 0
     for path in ALL_LOG_FILES:
-        for lg in load_log(path):
+        for lg in cached_logs(path):
             if lg.level == 2 and lg.stats.insns_processed is not None:
                 assert len(lg.steps) + len(lg.prunes) == lg.stats.insns_processed, path
                 checked += 1
@@ -161,7 +161,7 @@ def test_leaked_reference_is_held_at_exit() -> None:
     for row in _manifest():
         if not row["error"].startswith("BPF_EXIT instruction"):
             continue
-        [lg] = load_log(DATA_LOGS / row["l1_log"])
+        [lg] = cached_logs(DATA_LOGS / row["l1_log"])
         first = lg.error.split("\n")[0] if lg.error else ""
         assert first.startswith("Unreleased reference id=")
         ref = int(first.split("id=")[1].split()[0].rstrip(","))
@@ -213,7 +213,7 @@ def test_frames_and_calls() -> None:
 
 @pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
 def test_iter_logs_equals_load_log(path: Path) -> None:
-    a = load_log(path)
+    a = cached_logs(path)
     b = list(iter_logs(path))
     assert [(x.name, x.verdict, x.kinds, x.error, x.truncated) for x in a] == [
         (x.name, x.verdict, x.kinds, x.error, x.truncated) for x in b
@@ -222,7 +222,7 @@ def test_iter_logs_equals_load_log(path: Path) -> None:
 
 def test_streamed_chunks_equal_the_whole_tables(tmp_path: Path) -> None:
     path = DATA_LONG_LOOP_L2 if DATA_LONG_LOOP_L2.exists() else LOG_ASYNC_STACK_DEPTH
-    [whole] = load_log(path)
+    [whole] = cached_logs(path)
     tables = ("lines", "steps", "registers", "stack", "refs", "branches", "prunes", "backtracking")
     chunks = list(iter_frames(path, tables=tables, chunk_lines=7777))
     assert len(chunks) > 1

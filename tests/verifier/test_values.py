@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfkit.errors import LogError
-from bpfkit.verifier import RegState, load_log, parse_reg, parse_slot, parse_state
+from bpfkit.verifier import RegState, parse_reg, parse_slot, parse_state
 from bpfkit.verifier.grammar import classify
 from bpfkit.verifier.log import read_text
 from bpfkit.verifier.values import render_state
 
-from .conftest import ALL_LOG_FILES, RENDER_TALLY, log_id
+from .conftest import ALL_LOG_FILES, RENDER_TALLY, cached_logs, log_id
 
 # Corpus files whose states predate the 6.x printer or were edited (anonymized addresses).
 _OLD_FORMAT = {
@@ -91,7 +91,7 @@ def test_constant_loads_decode_to_the_loaded_value() -> None:
     prints must decode to a known scalar IMM in every range and in var_off."""
     pat = re.compile(r"r(\d+) = (-?\d+|0x[0-9a-f]+)$")
     checked = 0
-    logs = [lg for p in ALL_LOG_FILES if p.name not in _OLD_FORMAT for lg in load_log(p)]
+    logs = [lg for p in ALL_LOG_FILES if p.name not in _OLD_FORMAT for lg in cached_logs(p)]
     for lg in logs:
         for line in lg.lines.itertuples():
             if line.kind != "insn_state":
