@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,8 +344,7 @@ def _load_one(
         if errno == _ENOSPC:
             error = f"verifier log does not fit in {size} bytes (ENOSPC): verdict unknown"
         elif not error:
-            warns = [text for lvl, text in msgs if lvl == "warn"]
-            error = warns[-1] if warns else lib.strerror(errno)
+            error = _libbpf_error(msgs) or lib.strerror(errno)
     return LoadResult(
         object=info.object,
         program=info.program,
@@ -365,6 +365,16 @@ def _load_one(
         kernel_release=release,
         libbpf_messages=msgs,
     )
+
+
+_GENERIC_WARNING = re.compile(r"failed to load( object '.*'|: -\d+)$")
+
+
+def _libbpf_error(messages: tuple[tuple[str, str], ...]) -> str:
+    """libbpf's most specific warning (it failed before the kernel wrote a log)."""
+    warns = [text.removeprefix("libbpf: ") for lvl, text in messages if lvl == "warn"]
+    specific = [w for w in warns if not _GENERIC_WARNING.search(w)]
+    return (specific or warns or [""])[0]
 
 
 def load_programs(

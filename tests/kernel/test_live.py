@@ -194,3 +194,37 @@ def test_cli_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     ]
     for r in rows:
         assert read_captured_log(tmp_path / r.l2_log).count("\n") == r.l2_lines
+
+
+def _bpftool_load(obj: Path, tmp_name: str) -> subprocess.CompletedProcess[str]:
+    pin = Path("/sys/fs/bpf") / f"bpfkit_test_{os.getpid()}_{tmp_name}"
+    try:
+        return subprocess.run(
+            ["bpftool", "prog", "loadall", str(obj), str(pin)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        shutil.rmtree(pin, ignore_errors=True)
+
+
+def test_foreign_objects_agree_with_bpftool() -> None:
+    """Objects nobody here wrote: bpftool's load succeeds exactly when ours accepts."""
+    from tests.corpus import CILIUM, MINIMAL_OBJ
+
+    if shutil.which("bpftool") is None or not MINIMAL_OBJ.is_file():
+        pytest.skip("needs bpftool and the shared corpus")
+    (r,) = load_programs(MINIMAL_OBJ)
+    assert (r.program, r.verdict) == ("handle_tp", "accept")
+    assert _bpftool_load(MINIMAL_OBJ, "minimal").returncode == 0
+
+    relocs = CILIUM / "relocs-el.elf"
+    results = load_programs(relocs)
+    assert results and all(r.verdict == "reject" for r in results)
+    # libbpf refused before the kernel saw the program: its most specific warning is the error.
+    assert all("missing BPF prog type" in r.error for r in results)
+    ref = _bpftool_load(relocs, "relocs")
+    assert ref.returncode != 0 and "ELF section 'socket/type_ids'" in ref.stderr
+    assert "ELF section name 'socket/type_ids'" in results[0].error
