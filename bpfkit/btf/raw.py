@@ -70,6 +70,7 @@ __all__ = ["format_raw", "iter_raw_lines", "format_json", "parse_json", "type_to
 
 _INT_ENC = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}
 _LINKAGE = {0: "static", 1: "global", 2: "extern"}
+_REF_ONLY = frozenset({2, 8, 9, 10, 11, 18})  # PTR TYPEDEF VOLATILE CONST RESTRICT TYPE_TAG
 _KIND_LABEL = [KIND_NAMES[k] if k < len(KIND_NAMES) else "UNKNOWN" for k in range(128)]
 
 
@@ -116,6 +117,7 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
     labels = _KIND_LABEL
     int_enc = _INT_ENC
     linkage = _LINKAGE
+    ref_only = _REF_ONLY
 
     if ids is None:
         w = spec._w
@@ -141,10 +143,25 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
                 info = w[pos + 1]
                 st = w[pos + 2]
                 k = (info >> 24) & 0x7F
-                name = names[name_off]
-                head = f"[{tid}] {labels[k]} '{name}'"
-                if k in (2, 8, 9, 10, 11, 18):
-                    line = f"{head} type_id={st}\n"
+                if k == 12:  # FUNC: the most common kind in a kernel
+                    line = (
+                        f"[{tid}] FUNC '{names[name_off]}' type_id={st} "
+                        f"linkage={linkage.get(info & 0xFFFFFF, '(unknown)')}\n"
+                    )
+                    break
+                if k in ref_only:
+                    line = f"[{tid}] {labels[k]} '{names[name_off]}' type_id={st}\n"
+                    break
+                head = f"[{tid}] {labels[k]} '{names[name_off]}'"
+                if k == 13:
+                    vlen = info & 0xFFFFFF
+                    parts = [f"{head} ret_type_id={st} vlen={vlen}"]
+                    p = pos + 3
+                    for _ in range(vlen):
+                        parts.append(f"\t'{names[w[p]]}' type_id={w[p + 1]}")
+                        p += 2
+                    parts.append("")
+                    line = "\n".join(parts)
                 elif k == 4 or k == 5:
                     vlen = info & 0xFFFFFF
                     parts = [f"{head} size={st} vlen={vlen}"]
@@ -171,19 +188,6 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
                             p += 3
                     parts.append("")
                     line = "\n".join(parts)
-                elif k == 13:
-                    vlen = info & 0xFFFFFF
-                    parts = [f"{head} ret_type_id={st} vlen={vlen}"]
-                    p = pos + 3
-                    for _ in range(vlen):
-                        parts.append(f"\t'{names[w[p]]}' type_id={w[p + 1]}")
-                        p += 2
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 12:
-                    line = (
-                        f"{head} type_id={st} linkage={linkage.get(info & 0xFFFFFF, '(unknown)')}\n"
-                    )
                 elif k == 1:
                     v = w[pos + 3]
                     line = (

@@ -107,6 +107,9 @@ def main() -> int:
         clo = cmed = float("nan")
         print(f"(bpfkit command failed, not timed: {probe.stderr.strip().splitlines()[-1]})")
     rows.append(("bpfkit btf dump (new process)", clo, cmed, ""))
+    solo = [sys.executable, "-m", "bpfkit.btf", "dump", path]
+    slo, smed = best(lambda: subprocess.run(solo, stdout=subprocess.DEVNULL, check=True), 3)
+    rows.append(("python -m bpfkit.btf dump (new process)", slo, smed, ""))
     bpftool = shutil.which("bpftool") or (
         "/usr/sbin/bpftool" if Path("/usr/sbin/bpftool").exists() else None
     )
@@ -115,8 +118,9 @@ def main() -> int:
         cmd = [bpftool, "btf", "dump", "file", path, "format", "raw"]
         blo, bmed = best(lambda: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True), 5)
         rows.append(("bpftool btf dump format raw", blo, bmed, ""))
-        rows[-3] = (rows[-3][0], rlo, rmed, f"{rlo / blo:.2f}x bpftool")
-        rows[-2] = (rows[-2][0], clo, cmed, f"{clo / blo:.2f}x bpftool")
+        rows[-4] = (rows[-4][0], rlo, rmed, f"{rlo / blo:.2f}x bpftool")
+        rows[-3] = (rows[-3][0], clo, cmed, f"{clo / blo:.2f}x bpftool")
+        rows[-2] = (rows[-2][0], slo, smed, f"{slo / blo:.2f}x bpftool")
 
     width = max(len(r[0]) for r in rows)
     print(f"{'':{width}}   {'best':>9} {'median':>9}")
