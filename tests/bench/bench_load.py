@@ -144,6 +144,14 @@ def main() -> int:
     )
     print("  libbpf 1.1 parses the kernel BTF again for every object load (kfuncs, CO-RE, tp_btf),")
     print("  and each program gets its own object load, so this cost is paid per program.")
+    loads = n + len(OBJECTS)  # one object load per program, plus one open per object to list
+    rest = wall_t - kernel_t - n * parse_s
+    print(
+        f"  {n} loads x {1e3 * parse_s:.2f} ms of kernel-BTF parsing = {n * parse_s:.3f} s of the"
+        f" {wall_t - kernel_t:.3f} s overhead; the other {rest:.3f} s"
+        f" ({1e3 * rest / loads:.2f} ms per open/load) is ELF/BTF open, kfunc and attach-target"
+        " lookups, map and BTF creation, close, and Python"
+    )
     share = (wall_t - kernel_t) / wall_t
     verdict = "within" if share < TARGET else "ABOVE"
     print()
