@@ -401,6 +401,13 @@ class _Interp:
     def read(self, st: State, reg: int) -> Val:
         return st.frame.regs[reg]
 
+    def use(self, st: State, reg: int) -> Val:
+        """Read a register the instruction needs initialized (verifier.c check_reg_arg)."""
+        v = st.frame.regs[reg]
+        if v.kind == "uninit":
+            self.mistake(st, "other", f"R{reg} !read_ok (read before it is written)")
+        return v
+
     def write(self, st: State, reg: int, v: Val) -> None:
         st.frame.regs[reg] = v
 
@@ -491,12 +498,12 @@ class _Interp:
                     self.write(st, r, UNINIT)
             return nxt
         if cls == BPF_LDX:
-            base = self.read(st, insn.src_reg)
+            base = self.use(st, insn.src_reg)
             self.check_ptr(st, base, f"load from r{insn.src_reg}")
             self.write(st, insn.dst_reg, self.load(st, base, insn))
             return nxt
         if cls in (BPF_ST, BPF_STX):
-            base = self.read(st, insn.dst_reg)
+            base = self.use(st, insn.dst_reg)
             self.check_ptr(st, base, f"store to r{insn.dst_reg}")
             if cls == BPF_STX and insn.op == 0xC0:  # atomics
                 if insn.imm & 0x01 or insn.imm in (0xE1, 0xF1):
@@ -504,7 +511,7 @@ class _Interp:
                     self.write(st, reg, SCALAR)
                 self.store(st, base, insn, SCALAR)
                 return nxt
-            value = self.read(st, insn.src_reg) if cls == BPF_STX else _scalar(insn.imm)
+            value = self.use(st, insn.src_reg) if cls == BPF_STX else _scalar(insn.imm)
             self.store(st, base, insn, value)
             return nxt
         # JMP / JMP32
@@ -528,9 +535,11 @@ class _Interp:
 
     # -- ALU ----------------------------------------------------------------------------
     def alu(self, st: State, insn: Insn) -> None:
-        dst = self.read(st, insn.dst_reg)
-        src = self.read(st, insn.src_reg) if insn.is_reg_source else _scalar(insn.imm)
         op = insn.op
+        mov = op == 0xB0
+        dst = self.read(st, insn.dst_reg) if mov else self.use(st, insn.dst_reg)
+        reads_src = insn.is_reg_source and op not in (0x80, 0xD0)  # neg; END uses the bit for BE
+        src = self.use(st, insn.src_reg) if reads_src else _scalar(insn.imm)
         is64 = insn.cls == BPF_ALU64
         if op == 0xB0 and insn.off == 0:  # mov
             if is64:
@@ -616,8 +625,8 @@ class _Interp:
 
     # -- branches -----------------------------------------------------------------------
     def branch(self, st: State, insn: Insn, nxt: int, target: int, todo: list[State]) -> int | None:
-        a = self.read(st, insn.dst_reg)
-        b = self.read(st, insn.src_reg) if insn.is_reg_source else _scalar(insn.imm)
+        a = self.use(st, insn.dst_reg)
+        b = self.use(st, insn.src_reg) if insn.is_reg_source else _scalar(insn.imm)
         op = insn.op
         is32 = insn.cls == BPF_JMP32
         taken: bool | None = None
@@ -690,6 +699,7 @@ class _Interp:
 
     # -- exit ---------------------------------------------------------------------------
     def exit(self, st: State, insn: Insn) -> int | None:
+        self.use(st, 0)
         if len(st.frames) > 1:
             callee = st.frames.pop()
             r0 = callee.regs[0]
