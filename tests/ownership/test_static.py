@@ -282,3 +282,44 @@ def test_mutated_programs_predict_or_error(
         return
     for pred in preds:
         assert pred.verdict in ("accept", "reject", "unknown") and pred.reason
+
+
+def _l2_text(row: dict[str, str]) -> str:
+    import lzma
+
+    path = DATA_LOGS / row["l2_log"]
+    if path.suffix == ".xz":
+        with lzma.open(path, "rt") as f:
+            return f.read()
+    return path.read_text()
+
+
+@needs_data
+def test_sites_and_sinks_match_the_verifier_log() -> None:
+    """The kernel's level-2 log prints every state's ``refs=`` and each register's
+    ``ref_obj_id``; read by bpfkit.ownership.dynamic it gives where references were acquired
+    and where they left through a call (drop, release, push, add, kptr_xchg). The static flow,
+    computed from the object alone, must name the same instructions."""
+    from bpfkit.ownership.dynamic import events_frame
+    from bpfkit.verifier import parse_log
+
+    for row in _tsv(DATA_LOGS_MANIFEST):
+        events = events_frame(parse_log(_l2_text(row))[0])
+        kinds = list(zip(events["event"], events["insn_idx"], events["sink"], strict=True))
+        log_sites = {int(i) for e, i, _ in kinds if e == "acquire"}
+        log_sinks = {(str(s), int(i)) for e, i, s in kinds if e in ("transfer", "release")}
+        obj = _object(row["object"])
+        sites = sites_frame(obj, row["program"])
+        flows = flows_frame(obj, row["program"])
+        ours_sites = {
+            int(i)
+            for f, i in zip(sites["func"], sites["insn_idx"], strict=True)
+            if f == row["program"]
+        }
+        ours_sinks = {
+            (str(s), int(i))
+            for s, i in zip(flows["sink"], flows["sink_insn"], strict=True)
+            if s not in ("exit_leak", "refcount_acquire")
+        }
+        assert ours_sites == log_sites, row["program"]
+        assert ours_sinks == log_sinks, row["program"]
