@@ -24,6 +24,7 @@ __all__ = [
     "ManifestRow",
     "MANIFEST_COLUMNS",
     "COMPRESS_OVER",
+    "MAX_LOG_BYTES",
     "DEFAULT_LOGS_DIR",
     "capture_logs",
     "write_manifest",
@@ -272,7 +273,12 @@ def read_manifest(path: str | os.PathLike[str] | None = None) -> list[ManifestRo
     return rows
 
 
-def read_captured_log(path: str | os.PathLike[str]) -> str:
+#: The largest decompressed log :func:`read_captured_log` accepts (the kernel's own cap on a
+#: log buffer is UINT_MAX >> 2, about 1 GiB).
+MAX_LOG_BYTES = 1 << 30
+
+
+def read_captured_log(path: str | os.PathLike[str], *, max_bytes: int = MAX_LOG_BYTES) -> str:
     """The text of a captured log, decompressing ``.xz``.
 
     ``path`` may also be relative to :data:`DEFAULT_LOGS_DIR` (as in the manifest).
@@ -280,7 +286,8 @@ def read_captured_log(path: str | os.PathLike[str]) -> str:
     Raises
     ------
     LogError
-        Missing file, corrupt xz data or text that is not UTF-8 (naming the file).
+        Missing file, corrupt xz data, a log over ``max_bytes`` once decompressed, or text
+        that is not UTF-8 (naming the file).
     """
     p = Path(path)
     if not p.is_absolute() and not p.exists():
@@ -288,7 +295,13 @@ def read_captured_log(path: str | os.PathLike[str]) -> str:
     try:
         data = p.read_bytes()
         if p.suffix == ".xz":
-            data = lzma.decompress(data)
+            dec = lzma.LZMADecompressor()
+            data = dec.decompress(data, max_length=max_bytes)
+            if not dec.eof:
+                raise LogError(
+                    f"{p}: truncated xz data, or a log larger than {max_bytes} bytes "
+                    f"once decompressed"
+                )
         return data.decode("utf-8")
     except (OSError, lzma.LZMAError, UnicodeDecodeError) as exc:
         raise LogError(f"{p}: cannot read captured log: {exc}") from exc

@@ -187,3 +187,17 @@ def test_bad_expected(tmp_path: Path, body: str, match: str) -> None:
     path.write_text("program\n")
     with pytest.raises(LogError, match=":1: expected header"):
         read_expected(path)
+
+
+def test_xz_log_over_the_limit(tmp_path: Path) -> None:
+    import lzma
+
+    big = tmp_path / "big.l2.log.xz"
+    big.write_bytes(lzma.compress(b"0: (b7) r0 = 0\n" * 100_000))
+    assert read_captured_log(big).count("\n") == 100_000
+    with pytest.raises(LogError, match=r"big\.l2\.log\.xz: .*larger than 1000 bytes"):
+        read_captured_log(big, max_bytes=1000)
+    cut = tmp_path / "cut.l2.log.xz"
+    cut.write_bytes(big.read_bytes()[:-40])
+    with pytest.raises(LogError, match=r"cut\.l2\.log\.xz"):
+        read_captured_log(cut)
