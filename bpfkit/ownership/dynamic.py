@@ -207,7 +207,14 @@ class _Obs(NamedTuple):
 
 def _observations(log: Log) -> list[_Obs]:
     """Every line that shows a state or an instruction, with its step, insn and path."""
+    import bisect
+
     path_of = dict(zip(log.steps["step"].tolist(), log.steps["path"].tolist(), strict=False))
+    # a state line printed just before a `from X to Y:` line belongs to the path it ends, even
+    # when it carries the step number of the next instruction: paths are counted by lines
+    branch_lines = (
+        sorted(int(x) for x in log.branches["line"].tolist()) if len(log.branches) else []
+    )
     seen: dict[int, _Obs] = {}
     for frame in (log.steps, log.refs, log.registers, log.stack):
         if not len(frame):
@@ -218,7 +225,10 @@ def _observations(log: Log) -> list[_Obs]:
             ln, st, ii = _int(line), _int(step), _int(insn)
             if ln is None or st is None or ii is None or ln in seen:
                 continue
-            seen[ln] = _Obs(ln, st, ii, int(path_of.get(st, 0)))
+            path = (
+                bisect.bisect_right(branch_lines, ln) if branch_lines else int(path_of.get(st, 0))
+            )
+            seen[ln] = _Obs(ln, st, ii, path)
     return [seen[k] for k in sorted(seen)]
 
 

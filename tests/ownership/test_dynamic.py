@@ -9,6 +9,7 @@ object's instructions decoded independently by :mod:`bpfkit.obj`.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,36 @@ def test_sink_names() -> None:
     assert sink_of_call("bpf_cpumask_release") == "release"
     assert sink_of_call("bpf_percpu_obj_drop_impl") == "drop"
     assert sink_of_call(None) == "other"
+
+
+ALL_LOGS = [*CORPUS_LOG_FILES, *sorted(DATA_LOGS.glob("*/*.log"))]
+
+
+@pytest.mark.parametrize("path", ALL_LOGS, ids=lambda p: f"{p.parent.name}/{p.name[:50]}")
+def test_every_reference_ends_once_per_path(path: Path) -> None:
+    """On every log we have: each (path, reference) is acquired or inherited at most once and
+    ends at most once, and every reference id is one the kernel printed (in ``refs=``, a
+    register's ``ref_obj_id``, or its leak report)."""
+    for log in load_log(path):
+        ev = events_frame(log)
+        if not len(ev):
+            continue
+        ends = ev[ev["event"].isin(["transfer", "release", "null", "unreleased", "held_at_end"])]
+        dup = ends.groupby(["path", "ref_obj_id"]).size()
+        assert (dup <= 1).all(), dup[dup > 1]
+        text = path.read_text(errors="replace")
+        printed = {int(x) for m in re.findall(r"\brefs=([\d,]+)", text) for x in m.split(",") if x}
+        printed |= {int(x) for x in re.findall(r"\bref_obj_id=(\d+)", text)}
+        printed |= {int(x) for x in re.findall(r"Unreleased reference id=(\d+)", text)}
+        assert set(ev["ref_obj_id"]) <= printed
+
+
+def test_garbage_log_gives_no_events() -> None:
+    from bpfkit.verifier import parse_log
+
+    text = "hello\n17: (85) call bpf_obj_new_impl#1 ; R0=garbage(((\nrefs=\nUnreleased reference\n"
+    [log] = parse_log(text)
+    ev = events_frame(log)
+    assert set(ev["event"]) <= {"acquire", "inherited", "held_at_end", "release", "null", "copy"}
+    g = flow_graph(log)
+    assert all(d["kind"] in ("site", "sink") for _, d in g.nodes(data=True))
