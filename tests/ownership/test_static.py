@@ -304,6 +304,8 @@ def test_sites_and_sinks_match_the_verifier_log() -> None:
     from bpfkit.verifier import parse_log
 
     for row in _tsv(DATA_LOGS_MANIFEST):
+        if int(row["l2_lines"]) > 20_000:
+            continue  # the 100,000-line loop log (no references) only slows the suite
         events = events_frame(parse_log(_l2_text(row))[0])
         kinds = list(zip(events["event"], events["insn_idx"], events["sink"], strict=True))
         log_sites = {int(i) for e, i, _ in kinds if e == "acquire"}
