@@ -7,6 +7,11 @@ offsets, no per-type Python objects); a type is decoded into its record from
 first :meth:`Spec.find`. Base and split BTF are one concept: a split spec's type ids and
 string offsets continue from its base, and asking it for a base id answers from the base.
 
+``btf_type.info`` is read as the current ``include/uapi/linux/btf.h`` lays it out: ``vlen`` in
+bits 0-23, kind in bits 24-30, ``kind_flag`` in bit 31 (the uapi that added the layout section
+widened ``vlen`` from 16 bits and kind from 5; valid older BTF, whose bits in between are zero,
+reads the same either way).
+
 What is checked before anything is trusted (after libbpf ``btf.c`` and the kernel's
 ``btf_check_*``), all at parse time:
 
