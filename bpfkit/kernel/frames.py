@@ -70,8 +70,8 @@ def results_frame(results: Iterable[LoadResult | Mapping[str, Any]]) -> pd.DataF
     --------
     >>> df = results_frame([{"object": "a.bpf.o", "program": "p", "verdict": "accept",
     ...                      "insns_processed": 12, "log": "x\\ny\\n"}])
-    >>> df.loc[0, "insns_processed"], df.loc[0, "log_lines"]
-    (np.int64(12), np.int64(2))
+    >>> int(df.loc[0, "insns_processed"]), int(df.loc[0, "log_lines"])
+    (12, 2)
     """
     import pandas as pd
 
