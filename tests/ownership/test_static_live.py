@@ -755,6 +755,88 @@ SEC("tc") int m_push_then_read_under_lock_ok(struct __sk_buff *skb)
 char _license[] SEC("license") = "GPL";
 """
 
+#: Open-coded iterators (bpf_iter_num_*), a bpf_loop callback and an RCU section around
+#: owned objects.
+ITER_C = r"""
+#include "bpfkit_alloc.h"
+
+struct inode2 { __u64 key; struct bpf_list_node ln; };
+private(I) struct bpf_spin_lock i_lock;
+private(I) struct bpf_list_head i_head __contains(inode2, ln);
+__u64 out7;
+
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
+
+SEC("tc") int it_push_each_ok(struct __sk_buff *skb)
+{
+	struct bpf_iter_num it;
+	int *v;
+
+	bpf_iter_num_new(&it, 0, 5);
+	while ((v = bpf_iter_num_next(&it))) {
+		struct inode2 *n = bpf_obj_new(struct inode2);
+		if (!n)
+			break;
+		n->key = *v;
+		bpf_spin_lock(&i_lock);
+		bpf_list_push_back(&i_head, &n->ln);
+		bpf_spin_unlock(&i_lock);
+	}
+	bpf_iter_num_destroy(&it);
+	return 0;
+}
+
+SEC("tc") int it_leak_each(struct __sk_buff *skb)
+{
+	struct bpf_iter_num it;
+	int *v;
+
+	bpf_iter_num_new(&it, 0, 5);
+	while ((v = bpf_iter_num_next(&it))) {
+		struct inode2 *n = bpf_obj_new(struct inode2);
+		if (!n)
+			break;
+		if (*v == 3) {
+			out7 = n->key;
+			continue;
+		}
+		bpf_obj_drop(n);
+	}
+	bpf_iter_num_destroy(&it);
+	return 0;
+}
+
+static int cb(__u32 idx, void *ctx)
+{
+	out7 += idx;
+	return 0;
+}
+
+SEC("tc") int loop_cb_ok(struct __sk_buff *skb)
+{
+	struct inode2 *n = bpf_obj_new(struct inode2);
+	if (!n) return 0;
+	bpf_loop(4, cb, NULL, 0);
+	bpf_obj_drop(n);
+	return 0;
+}
+
+SEC("tc") int rcu_section_ok(struct __sk_buff *skb)
+{
+	struct inode2 *n = bpf_obj_new(struct inode2);
+	if (!n) return 0;
+	bpf_rcu_read_lock();
+	n->key = 1;
+	bpf_rcu_read_unlock();
+	bpf_obj_drop(n);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -841,3 +923,9 @@ def test_misuse_programs_agree_with_the_live_kernel(tmp_path: Path) -> None:
     rows = _compare(compile_bpf(tmp_path, "misuse", MISUSE_C))
     assert len(rows) >= 10
     assert sum(r[1] != r[2] for r in rows) <= 1, rows
+
+
+def test_iterators_and_callbacks_agree_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "iter", ITER_C))
+    assert len(rows) >= 4
+    assert all(r[1] == r[2] for r in rows), rows
