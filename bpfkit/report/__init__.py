@@ -65,10 +65,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("-o", "--output", default="build/report", help="output directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=None, help="worker processes (default: CPU count)"
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    report = build_report(args.inputs or None, args.output, progress=not args.no_progress)
+    report = build_report(
+        args.inputs or None, args.output, progress=not args.no_progress, jobs=args.jobs
+    )
     print(report.index)
     return 0

@@ -21,9 +21,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -161,13 +160,24 @@ def _read_manifest(path: Path) -> list[ProgramInput]:
         lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
     reader = csv.DictReader(lines, delimiter="\t")
     for lineno, row in enumerate(reader, start=2):
-        log_rel = _pick(row, "log", "file", "path", "log_path")
         program = _pick(row, "program", "prog", "name")
-        if log_rel is None or program is None:
+        # one row per program with l1_log/l2_log columns, or one row per log file
+        logs_of_row: list[tuple[int, str]] = [
+            (lvl, rel) for lvl in (1, 2) if (rel := _pick(row, f"l{lvl}_log")) is not None
+        ]
+        if not logs_of_row:
+            single = _pick(row, "log", "file", "path", "log_path")
+            if single is not None:
+                level_text = _pick(row, "level", "log_level")
+                level = (
+                    int(level_text) if level_text and level_text.isdigit() else _level_of(single)
+                )
+                logs_of_row = [(level, single)]
+        if not logs_of_row or program is None:
             raise ReportError(
-                f"{path}:{lineno}: expected 'log' and 'program' columns, found {sorted(row)}"
+                f"{path}:{lineno}: expected 'program' and log columns "
+                f"(l1_log/l2_log or log), found {sorted(row)}"
             )
-        log_path = (base / log_rel) if (base / log_rel).exists() else (root / log_rel)
         obj_rel = _pick(row, "object", "obj", "object_path")
         obj_path: Path | None = None
         if obj_rel is not None:
@@ -175,14 +185,16 @@ def _read_manifest(path: Path) -> list[ProgramInput]:
                 if cand.exists():
                     obj_path = cand
                     break
-        level_text = _pick(row, "level", "log_level")
-        level = int(level_text) if level_text and level_text.isdigit() else _level_of(log_rel)
         obj_name = Path(obj_rel).name if obj_rel else None
         entry = groups.setdefault(
             (obj_name, program),
             {"object_path": obj_path, "logs": {}, "verdict": None},
         )
-        entry["logs"][level] = log_path
+        for level, log_rel in logs_of_row:
+            log_path = base / log_rel if (base / log_rel).exists() else root / log_rel
+            if not log_path.is_file():
+                raise ReportError(f"{path}:{lineno}: log file {log_rel} does not exist")
+            entry["logs"][level] = log_path
         verdict = _pick(row, "verdict", "kernel_verdict", "outcome")
         if verdict:
             entry["verdict"] = verdict
@@ -269,6 +281,20 @@ def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramIn
 # analysis
 
 
+def _log_bytes(path: Path) -> bytes:
+    """The bytes of a log file, decompressed when it is ``.xz`` or ``.gz``."""
+    data = path.read_bytes()
+    if path.suffix == ".xz":
+        import lzma
+
+        return lzma.decompress(data)
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.decompress(data)
+    return data
+
+
 def _load_log(item: ProgramInput, path: Path) -> Any:
     from bpfkit.verifier import load_log
 
@@ -303,10 +329,10 @@ def _stats_of(log: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None]:
-    """(prediction or None, sites html, flows html) from the program's object."""
+def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None, Any]:
+    """(prediction or None, sites html, flows html, flows frame) from the program's object."""
     if item.object_path is None:
-        return None, None, None
+        return None, None, None, None
     from bpfkit.obj import load_object
     from bpfkit.ownership import static
 
@@ -319,7 +345,7 @@ def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None]:
         sites = static.sites_frame(obj, item.program)
     with _component("ownership.static.flows_frame", item.key):
         flows = static.flows_frame(obj, item.program)
-    return pred, _frame_html(sites), _frame_html(flows)
+    return pred, _frame_html(sites), _frame_html(flows), flows
 
 
 def _frame_html(frame: Any) -> str | None:
@@ -329,13 +355,13 @@ def _frame_html(frame: Any) -> str | None:
     return h.html_table([str(c) for c in frame.columns], rows)
 
 
-def _figures(item: ProgramInput, log: Any, out_dir: Path) -> tuple[Figure, ...]:
+def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[Figure, ...]:
     from bpfkit.report import figures
 
     fig_dir = out_dir / item.key
     fig_dir.mkdir(parents=True, exist_ok=True)
     out = []
-    for title, name, draw in figures.program_figures(log):
+    for title, name, draw in figures.program_figures(log, flows, program=item.program):
         with _component(f"plot.{name}", item.key):
             path = fig_dir / f"{name}.svg"
             if draw(path):
@@ -349,7 +375,7 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
     log_path = item.best_log
     if log_path is not None:
         log = _load_log(item, log_path)
-    pred, sites_html, flows_html = _predict(item)
+    pred, sites_html, flows_html, flows = _predict(item)
 
     kernel_verdict = "unknown"
     error = None
@@ -364,8 +390,8 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
     if kernel_verdict == "unknown" and item.kernel_verdict in ("accept", "reject"):
         kernel_verdict = item.kernel_verdict
     figures: tuple[Figure, ...] = ()
-    if log is not None and out_dir is not None:
-        figures = _figures(item, log, out_dir)
+    if out_dir is not None:
+        figures = _figures(item, log, flows, out_dir)
     mistakes: tuple[tuple[Any, ...], ...] = ()
     if pred is not None:
         mistakes = tuple((m.kind, m.insn_idx, m.src_line, m.message) for m in pred.mistakes)
@@ -558,13 +584,57 @@ def _index_html(reports: Sequence[ProgramReport]) -> str:
     return summary + table
 
 
-def _progress(items: Sequence[ProgramInput], enabled: bool) -> Iterable[ProgramInput]:
-    if not enabled:
-        return items
-    from tqdm import tqdm
+def _write_page(item: ProgramInput, out: Path, sources: str) -> ProgramReport:
+    """Analyse one program and write its page, logs and figures under *out*."""
+    (out / item.key).mkdir(parents=True, exist_ok=True)
+    for level, path in item.logs:
+        with _component("report.copy_log", f"{item.key} ({path})"):
+            (out / item.key / f"verifier-l{level}.log").write_bytes(_log_bytes(path))
+    rep = analyse_program(item, out)
+    heading = h.escape(item.program)
+    if item.object_name:
+        heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
+    page = _render(item.program, heading, _page_html(rep), index_href="index.html", sources=sources)
+    (out / rep.page).write_text(page, encoding="utf-8")
+    return rep
 
-    bar: Iterable[ProgramInput] = tqdm(items, desc="bpfkit report", unit="program", file=sys.stderr)
-    return bar
+
+def _run_all(
+    items: Sequence[ProgramInput], out: Path, sources: str, *, jobs: int, progress: bool
+) -> list[ProgramReport]:
+    bar: Any = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), desc="bpfkit report", unit="program", file=sys.stderr)
+    results: dict[str, ProgramReport] = {}
+    try:
+        if jobs <= 1 or len(items) <= 1:
+            for item in items:
+                results[item.key] = _write_page(item, out, sources)
+                if bar is not None:
+                    bar.update()
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {pool.submit(_write_page, item, out, sources): item for item in items}
+                try:
+                    for fut in as_completed(futures):
+                        rep = fut.result()
+                        results[rep.input.key] = rep
+                        if bar is not None:
+                            bar.update()
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[item.key] for item in items]
 
 
 def build_report(
@@ -572,44 +642,46 @@ def build_report(
     out_dir: str | Path = "build/report",
     *,
     progress: bool = True,
+    jobs: int | None = None,
 ) -> Report:
     """Analyse *inputs* (default: the repository's ``data/``) and write the report to *out_dir*.
+
+    Parameters
+    ----------
+    inputs
+        Data directories (with ``logs/MANIFEST.tsv``), BPF objects or verifier logs.
+    out_dir
+        Where ``index.html``, the program pages and their figures and logs go.
+    progress
+        Show a tqdm progress bar on stderr.
+    jobs
+        Worker processes for the program pages (default: the number of CPUs); 1 works in
+        this process.
 
     Returns
     -------
     Report
-        The index path and one :class:`ProgramReport` per program page.
+        The index path and one :class:`ProgramReport` per program page, in input order.
 
     Raises
     ------
     ReportError
         When a component fails (the message names it and the program) or an input is missing.
     """
+    import os
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = discover_inputs(inputs)
     if not items:
         raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
     sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
-    reports = []
-    for item in _progress(items, progress):
-        (out / item.key).mkdir(parents=True, exist_ok=True)
-        for level, path in item.logs:
-            shutil.copyfile(path, out / item.key / f"verifier-l{level}.log")
-        rep = analyse_program(item, out)
-        heading = h.escape(item.program)
-        if item.object_name:
-            heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
-        (out / rep.page).write_text(
-            _render(item.program, heading, _page_html(rep), index_href="index.html",
-                    sources=sources),
-            encoding="utf-8",
-        )  # fmt: skip
-        reports.append(rep)
+    n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress)
     index = out / "index.html"
+    body = _index_html(reports)
     index.write_text(
-        _render("programs", "bpfkit report", _index_html(reports), index_href="index.html",
-                sources=sources),
+        _render("programs", "bpfkit report", body, index_href="index.html", sources=sources),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     return Report(out_dir=out, index=index, programs=tuple(reports))

@@ -108,8 +108,15 @@ def _register_text(log: Any, step: int) -> str:
     regs = log.registers
     if regs.empty:
         return ""
-    rows = regs[regs["step"] == step].sort_values("reg")
-    return " ".join(str(r) for r in rows["raw"] if _text_or_none(r))
+    rows = regs[regs["step"] == step].sort_values(["frame", "reg"])
+    out = []
+    for rec in rows.itertuples(index=False):
+        value = _text_or_none(rec.raw)
+        if value is None:
+            continue
+        prefix = f"R{int(rec.reg)}" + ("_w" if bool(rec.written) else "")
+        out.append(f"{prefix}={value}")
+    return " ".join(out)
 
 
 def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:

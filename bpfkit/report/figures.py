@@ -6,14 +6,77 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["program_figures"]
+__all__ = ["PAGE_FIGURES", "STYLE", "program_figures"]
+
+#: The verifier-state figures of a page: (figure name in ``bpfkit.plot.FIGURES``, caption).
+PAGE_FIGURES: tuple[tuple[str, str], ...] = (
+    (
+        "summary",
+        "One-page summary: verdict, register lanes, references, visits, effort, paths, CFG",
+    ),
+    ("lanes", "Register types over verification steps (hatched: owning references)"),
+    ("references", "References held: lifetimes per explored path and count over steps"),
+)
+#: The style of the report's figures.
+STYLE = "paper"
 
 
-def program_figures(log: Any) -> list[tuple[str, str, Callable[[Path], bool]]]:
-    """Return ``(title, file stem, draw)`` for each figure of *log*'s page.
+def _close(fig: Any) -> None:
+    import sys
 
-    ``draw(path)`` writes the SVG and returns True, or returns False when the log holds
-    nothing to draw (e.g. no register states in a level-0 log).
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
+
+
+def _log_figure(log: Any, name: str) -> Callable[[Path], bool]:
+    def draw(path: Path) -> bool:
+        from bpfkit.plot import render_figure, savefig, style
+
+        with style(STYLE):
+            fig = render_figure(log, name)
+            savefig(fig, path)
+        _close(fig)
+        return True
+
+    return draw
+
+
+def _flows_figure(flows: Any, title: str) -> Callable[[Path], bool]:
+    def draw(path: Path) -> bool:
+        from bpfkit.plot import savefig, style
+        from bpfkit.plot.ownership import plot_flow_sankey
+
+        with style(STYLE):
+            ax = plot_flow_sankey(flows, title=title)
+            fig = ax.get_figure(root=True)
+            assert fig is not None
+            savefig(fig, path)
+        _close(fig)
+        return True
+
+    return draw
+
+
+def program_figures(
+    log: Any | None, flows: Any | None = None, *, program: str = ""
+) -> list[tuple[str, str, Callable[[Path], bool]]]:
+    """Return ``(caption, file stem, draw)`` for each figure of a program page.
+
+    The verifier-state figures need a log with instructions; the flow diagram needs a
+    non-empty static flows frame (``bpfkit.ownership.static.flows_frame``). ``draw(path)``
+    writes the SVG to *path* and returns True.
     """
-    del log
-    return []
+    out: list[tuple[str, str, Callable[[Path], bool]]] = []
+    if log is not None and len(log.steps):
+        for name, caption in PAGE_FIGURES:
+            out.append((caption, name, _log_figure(log, name)))
+    if flows is not None and len(flows):
+        out.append(
+            (
+                "Static ownership flows: allocation/acquire sites to sinks, width = paths",
+                "flows",
+                _flows_figure(flows, f"{program}: static flows"),
+            )
+        )
+    return out

@@ -4,6 +4,7 @@ the kernel's, and every page renders in headless Chromium with all images and no
 from __future__ import annotations
 
 import csv
+import lzma
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,14 @@ MANIFEST = DATA / "logs" / "MANIFEST.tsv"
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     out = tmp_path_factory.mktemp("report")
     return build_report([DATA], out, progress=False)
+
+
+def _log_text(path: Path | None) -> str:
+    assert path is not None
+    data = path.read_bytes()
+    if path.suffix == ".xz":
+        data = lzma.decompress(data)
+    return data.decode()
 
 
 def _manifest_rows() -> list[dict[str, str]]:
@@ -74,7 +83,7 @@ def test_kernel_verdicts_and_stats_are_the_kernels(report: Report) -> None:
     for prog in report.programs:
         row = rows[(prog.input.object_name, prog.input.program)]
         assert prog.kernel_verdict == row["verdict"], prog.input.key
-        log_text = prog.input.best_log.read_text()  # type: ignore[union-attr]
+        log_text = _log_text(prog.input.best_log)
         m = re.search(r"^processed (\d+) insns .* total_states (\d+)", log_text, re.MULTILINE)
         if m:
             assert (prog.insns_processed, prog.total_states) == (int(m.group(1)), int(m.group(2)))
@@ -87,7 +96,7 @@ def test_rejected_programs_explain_their_error(report: Report) -> None:
         assert prog.context is not None, prog.input.key
         page = (report.out_dir / prog.page).read_text()
         assert 'id="error"' in page
-        log_text = prog.input.best_log.read_text()  # type: ignore[union-attr]
+        log_text = _log_text(prog.input.best_log)
         m = re.search(r"Unreleased reference id=(\d+),? alloc_insn=(\d+)", log_text)
         if m:
             assert (int(m.group(1)), int(m.group(2))) in {
