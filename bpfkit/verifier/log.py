@@ -607,13 +607,17 @@ def _int_na(values: Sequence[int]) -> Any:
     return pd.arrays.IntegerArray(arr, arr < 0)
 
 
-def _objects(values: Sequence[Any]) -> Any:
-    """A plain object column (pandas 3 would convert str lists to Arrow strings, 10x slower)."""
+def _objects(values: Any) -> Any:
+    """A plain object column: pandas 3 would infer its Arrow ``str`` dtype for a list or an
+    object array of strings, which costs ~1.4 us per row (more than parsing the line)."""
     import numpy as np
+    import pandas as pd
 
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
+    if not isinstance(values, np.ndarray):
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+        values = arr
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _lines_frame(b: _Builder) -> pd.DataFrame:
@@ -795,7 +799,8 @@ def _registers_frame(b: _Builder) -> pd.DataFrame:
     cols: dict[str, Any] = dict(base)
     cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name in _REG_COLUMNS:
-        cols[name] = uniq[name].take(codes)
+        col = uniq[name].take(codes)
+        cols[name] = _objects(col) if col.dtype == object else col
     df = pd.DataFrame(cols)
     df["type"] = df["type"].astype("category")
     return df
@@ -820,7 +825,8 @@ def _stack_frame(b: _Builder) -> pd.DataFrame:
     cols: dict[str, Any] = dict(base)
     cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name, col in uniq.items():
-        cols[name] = col.take(codes) if len(toks) else col[:0]
+        c = col.take(codes) if len(toks) else col[:0]
+        cols[name] = _objects(c) if c.dtype == object else c
     return pd.DataFrame(cols)
 
 

@@ -114,3 +114,16 @@ def test_huge_numbers_never_overflow_the_tables(text: str) -> None:
     for lg in parse_log(text):
         for name, df in lg.frames().items():
             assert df is not None, name
+
+
+@pytest.mark.parametrize("path", ALL_LOG_FILES, ids=log_id)
+def test_fast_paths_agree_with_the_grammar(path: Path) -> None:
+    """The Log builder matches hot line forms itself; it must give classify()'s kind."""
+    for lg in cached_logs(path):
+        for line in lg.lines.itertuples():
+            want = classify(line.text).kind
+            got = line.kind
+            if got == "error":
+                assert want == "message"
+            else:
+                assert got == want, (line.line, line.text)
