@@ -23,6 +23,7 @@ not one of these, e.g. a NULL dereference of an acquired pointer or a call under
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -1421,9 +1422,27 @@ def _programs(obj: Object, program: str | None) -> list[Program]:
     return [p for p in obj.programs if not p.subprog]
 
 
+_CACHE: OrderedDict[tuple[int, str, int, int], tuple[Object, Analysis]] = OrderedDict()
+_CACHE_SIZE = 64
+
+
 def analyze(obj: Object, program: str) -> Analysis:
-    """Interpret one program of ``obj`` and return the raw :class:`Analysis`."""
-    return _Interp(obj, obj.program(program)).run()
+    """Interpret one program of ``obj`` and return the raw :class:`Analysis`.
+
+    The last few results are kept (keyed by the object's identity, which the cache holds on
+    to), so :func:`predict`, :func:`sites_frame` and :func:`flows_frame` on the same object
+    interpret each program once. Treat the returned Analysis as read-only.
+    """
+    key = (id(obj), program, MAX_STEPS, WIDEN_AFTER)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is obj:
+        _CACHE.move_to_end(key)
+        return hit[1]
+    an = _Interp(obj, obj.program(program)).run()
+    _CACHE[key] = (obj, an)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return an
 
 
 def predict(obj: Object, program: str | None = None) -> list[Prediction]:
