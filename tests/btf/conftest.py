@@ -58,3 +58,71 @@ def kernel_btf_load(data: bytes) -> tuple[bool, str]:
         os.close(fd)
     lines = log.value.decode(errors="replace").strip().splitlines()
     return fd >= 0, lines[-1] if lines else ""
+
+
+def iter_loaded_programs(path: Path):  # type: ignore[no-untyped-def]
+    """Load each program of the BPF object at *path* on its own (libbpf through ctypes, the
+    others' autoload off) and yield ``(program name, ELF section, kernel prog id)`` while it
+    is loaded; programs the kernel rejects are skipped (some objects hold deliberately bad
+    ones). Skips the test without root or libbpf."""
+    import ctypes
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (CAP_BPF) to load programs")
+    try:
+        lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    except OSError:
+        pytest.skip("needs libbpf.so.1 to load programs")
+    vp = ctypes.c_void_p
+    lib.bpf_object__open_file.restype = vp
+    lib.bpf_object__open_file.argtypes = [ctypes.c_char_p, vp]
+    lib.bpf_object__next_program.restype = vp
+    lib.bpf_object__next_program.argtypes = [vp, vp]
+    lib.bpf_program__name.restype = ctypes.c_char_p
+    lib.bpf_program__name.argtypes = [vp]
+    lib.bpf_program__section_name.restype = ctypes.c_char_p
+    lib.bpf_program__section_name.argtypes = [vp]
+    lib.bpf_program__set_autoload.argtypes = [vp, ctypes.c_bool]
+    lib.bpf_program__fd.argtypes = [vp]
+    lib.bpf_object__load.argtypes = [vp]
+    lib.bpf_object__close.argtypes = [vp]
+    lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, vp, ctypes.POINTER(ctypes.c_uint32)]
+    lib.libbpf_set_print.restype = vp
+    lib.libbpf_set_print.argtypes = [vp]
+    lib.libbpf_set_print(None)  # silence libbpf's own messages
+
+    def programs(obj: int) -> list[int]:
+        out, prog = [], None
+        while True:
+            prog = lib.bpf_object__next_program(obj, prog)
+            if not prog:
+                return out
+            out.append(prog)
+
+    probe = lib.bpf_object__open_file(str(path).encode(), None)
+    if not probe:
+        pytest.skip(f"libbpf 1.1 cannot open {path.name}")
+    count = len(programs(probe))
+    lib.bpf_object__close(probe)
+    for index in range(count):
+        obj = lib.bpf_object__open_file(str(path).encode(), None)
+        try:
+            progs = programs(obj)
+            for j, prog in enumerate(progs):
+                lib.bpf_program__set_autoload(prog, j == index)
+            target = progs[index]
+            if lib.bpf_object__load(obj) != 0:
+                continue
+            info = ctypes.create_string_buffer(256)
+            size = ctypes.c_uint32(256)
+            fd = lib.bpf_program__fd(target)
+            assert lib.bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) == 0
+            prog_id = int.from_bytes(info.raw[4:8], "little")
+            yield (
+                lib.bpf_program__name(target).decode(),
+                lib.bpf_program__section_name(target).decode(),
+                prog_id,
+            )
+        finally:
+            lib.bpf_object__close(obj)
