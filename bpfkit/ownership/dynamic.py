@@ -253,6 +253,8 @@ def ref_events(log: Log) -> list[RefEvent]:
     ``refs=`` when it is printed or no lock is held, and otherwise followed through the
     registers and stack slots that carry a ``ref_obj_id`` and the calls that consume them.
     """
+    if not _has_references(log):
+        return []
     ctx = _Ctx(log)
     refs_by_line: dict[int, set[int]] = {}
     for line, rid in zip(log.refs["line"].tolist(), log.refs["ref_obj_id"].tolist(), strict=False):
@@ -470,6 +472,19 @@ def ref_events(log: Log) -> list[RefEvent]:
     return events
 
 
+def _has_references(log: Log) -> bool:
+    """Whether the log shows any reference at all (fast exit for the many logs without)."""
+    if unreleased_refs(log) or len(log.refs):
+        return True
+    regs = log.registers
+    if len(regs) and bool((regs["ref_obj_id"].fillna(0) > 0).any()):
+        return True
+    stack = log.stack
+    return bool(len(stack)) and bool(
+        stack["spilled"].astype(str).str.contains("ref_obj_id=", regex=False).any()
+    )
+
+
 def _branch_from(log: Log, line: int) -> int:
     """X of the ``from X to Y`` line that starts the path whose first step is at *line*."""
     br = log.branches
@@ -558,10 +573,9 @@ def flow_graph(log: Log) -> nx.DiGraph:
     import networkx as nx
 
     g = nx.DiGraph(name=str(log.name or "log"))
-    src_of = {}
-    for ev in ref_events(log):
-        src_of[ev.insn_idx] = ev.src_line
-    for _path, rid, btf, site_insn, site, end_insn, sink, detail in _lifetimes(ref_events(log)):
+    events = ref_events(log)
+    src_of = {ev.insn_idx: ev.src_line for ev in events}
+    for _path, rid, btf, site_insn, site, end_insn, sink, detail in _lifetimes(events):
         s = ("site", site_insn)
         if s not in g:
             g.add_node(
