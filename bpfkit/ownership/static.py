@@ -898,15 +898,14 @@ class _Interp:
             self.mistake(
                 st, "push_without_lock", f"{name} without the collection's bpf_spin_lock held"
             )
-        if (
-            want is not None
-            and st.lock is not None
-            and (want[0], want[1]) != (st.lock[0], st.lock[1])
-        ):
+        if want is not None and st.lock is not None and want != st.lock:
+            # check_reg_allocation_locked: the held lock must be in the same allocation as the
+            # head: the same global section, the same map lookup (reg->id) or the same object
+            what = "another element of " if want[:2] == st.lock[:2] else ""
             self.mistake(
                 st,
                 "push_without_lock",
-                f"{name} on {want[1]} while holding the lock of {st.lock[1]}",
+                f"{name} on {want[1]} while holding the lock of {what}{st.lock[1]}",
             )
 
     def release(self, st: State, insn: Insn, v: Val, name: str) -> None:

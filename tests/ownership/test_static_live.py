@@ -837,6 +837,46 @@ SEC("tc") int rcu_section_ok(struct __sk_buff *skb)
 char _license[] SEC("license") = "GPL";
 """
 
+#: The lock must sit in the same allocation as the head: the same map element (lookup).
+LOCK_C = r"""
+#include "bpfkit_alloc.h"
+
+struct lnode { __u64 key; struct bpf_list_node ln; };
+struct lv { struct bpf_spin_lock lock; struct bpf_list_head head __contains(lnode, ln); };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, struct lv); } lvs SEC(".maps");
+
+SEC("tc") int lk_other_element(struct __sk_buff *skb)
+{
+	__u32 k1 = 0, k2 = 1;
+	struct lv *a = bpf_map_lookup_elem(&lvs, &k1);
+	struct lv *b = bpf_map_lookup_elem(&lvs, &k2);
+	struct lnode *n;
+	if (!a || !b) return 0;
+	n = bpf_obj_new(struct lnode);
+	if (!n) return 0;
+	bpf_spin_lock(&a->lock);
+	bpf_list_push_back(&b->head, &n->ln);
+	bpf_spin_unlock(&a->lock);
+	return 0;
+}
+
+SEC("tc") int lk_same_element_ok(struct __sk_buff *skb)
+{
+	__u32 k1 = skb->len & 3;
+	struct lv *a = bpf_map_lookup_elem(&lvs, &k1);
+	struct lnode *n;
+	if (!a) return 0;
+	n = bpf_obj_new(struct lnode);
+	if (!n) return 0;
+	bpf_spin_lock(&a->lock);
+	bpf_list_push_back(&a->head, &n->ln);
+	bpf_spin_unlock(&a->lock);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -928,4 +968,10 @@ def test_misuse_programs_agree_with_the_live_kernel(tmp_path: Path) -> None:
 def test_iterators_and_callbacks_agree_with_the_live_kernel(tmp_path: Path) -> None:
     rows = _compare(compile_bpf(tmp_path, "iter", ITER_C))
     assert len(rows) >= 4
+    assert all(r[1] == r[2] for r in rows), rows
+
+
+def test_lock_identity_agrees_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "lock", LOCK_C))
+    assert {r[1] for r in rows} == {"accept", "reject"}
     assert all(r[1] == r[2] for r in rows), rows
