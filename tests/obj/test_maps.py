@@ -72,7 +72,9 @@ def test_map_defs_match_libbpf(path: Path) -> None:
         pytest.skip(f"{path.name} has no .BTF")
     ref = _libbpf_maps(path)
     if ref is None:
-        pytest.skip(f"libbpf 1.1 refuses to open {path.name} (bpf_object__open_file failed), no reference")
+        pytest.skip(
+            f"libbpf 1.1 refuses to open {path.name} (bpf_object__open_file failed), no reference"
+        )
     ours = map_defs(obj.btf)
     assert [m.name for m in obj.maps] == [m.name for m in ours]
     for m in ours:
