@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bpfkit.errors import BpfkitError, ELFError
 from bpfkit.obj import load_object, prog_type_of
-from tests.corpus import MINIMAL_OBJ
+from tests.corpus import DATA_LOGS, DATA_LOGS_MANIFEST, DATA_PROGRAMS, MINIMAL_OBJ
 from tests.obj.test_insn import objects
 
 OBJDUMP = shutil.which("llvm-objdump-19")
@@ -116,3 +116,42 @@ def test_mutated_object_loads_or_errors(tmp_path: Path, pos: int, value: int) ->
         return
     for prog in obj.programs:
         assert all(isinstance(i.text, str) for i in prog.insns)
+
+
+@pytest.mark.skipif(not DATA_LOGS_MANIFEST.exists(), reason="needs data/logs (make -C data logs)")
+def test_source_lines_match_the_verifier_logs() -> None:
+    """The kernel prints ``; <source> @ file:line`` (from .BTF.ext line info) before the first
+    instruction of each line: Program.source must give the same line and text there."""
+    import csv
+
+    with DATA_LOGS_MANIFEST.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    compared = 0
+    for row in rows:
+        prog = load_object(DATA_PROGRAMS / row["object"]).program(row["program"])
+        pending: tuple[str, int] | None = None
+        for line in (DATA_LOGS / row["l1_log"]).read_text().splitlines():
+            if m := re.match(r"^; (.*) @ [\w.]+:(\d+)$", line):
+                pending = (m[1], int(m[2]))
+                continue
+            m = re.match(r"^(\d+): \(", line)
+            if m and pending is not None:
+                idx = int(m[1])
+                if any(i.idx == idx for i in prog.insns):
+                    li = prog.source(idx)
+                    assert li is not None, (row["program"], idx)
+                    assert (li.source.strip(), li.line) == (pending[0].strip(), pending[1]), (
+                        row["program"],
+                        idx,
+                    )
+                    compared += 1
+            pending = None
+    assert compared > 100
+
+
+def test_func_name_from_func_info() -> None:
+    for path in sorted(DATA_PROGRAMS.glob("*.bpf.o")):
+        obj = load_object(path)
+        for prog in obj.programs:
+            assert prog.func_name(0) == prog.name
+            assert prog.func_name(len(prog.insns) - 1) == prog.name
