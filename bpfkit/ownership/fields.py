@@ -7,26 +7,37 @@ This module recomputes, from a program's BTF, what the kernel computes when it p
 ``kptr_untrusted``, ``percpu_kptr``, ``uptr``), at which offsets, and, for list heads and rb
 roots, which type and node field the ``contains:TYPE:FIELD`` declaration tag names.
 
-It follows the kernel's rules (as of Linux 6.18):
+It follows the kernel's rules as of Linux 6.18 (read in kernel/bpf/btf.c and
+kernel/bpf/syscall.c; each rule below is checked against this machine's kernel in
+tests/ownership/test_fields.py, so a rule that changes shows up as a failing case):
 
 - Special structs are recognised by name and must have the kernel's size; a spin lock, res spin
-  lock, timer, wq or task_work may appear once per struct level (else ``E2BIG``).
-- Nested structs and arrays are walked (``btf_find_field_one()`` / ``btf_find_nested_struct()``,
-  since Linux 6.11, commits 64e8ee814819 "bpf: look into the types of the fields of a struct
-  type recursively" and 994796c0256c "bpf: limit the number of levels of a nested struct type"),
-  at most ``MAX_RESOLVE_DEPTH`` (32) levels; only kptrs, list heads and rb roots may be repeated
-  by an array (``btf_repeat_fields()``).
+  lock, timer, wq or task_work is marked unique in ``btf_get_field_type()``, but only a second
+  ``bpf_spin_lock`` is seen to fail (BTF load ``E2BIG``): the others are map-value-only
+  fields whose errors the map path drops (see :attr:`FieldRecord.dropped`).
+- Nested structs and arrays are walked (``btf_find_field_one()`` /
+  ``btf_find_nested_struct()``; arrays of kptrs and nested structs since Linux 6.11), at most
+  ``MAX_RESOLVE_DEPTH`` (32) levels; only kptrs, list heads and rb roots may be repeated by an
+  array (``btf_repeat_fields()``).
+- Every member must start on a byte boundary, bitfields included (``EINVAL``).
 - A kptr is a pointer (optionally ``volatile``) to exactly one non-attribute type tag (``kptr``,
-  ``kptr_untrusted``, ``percpu_kptr``, ``uptr``) on a struct; any other tag is ``EINVAL``.
+  ``kptr_untrusted``, ``percpu_kptr``, ``uptr``) on a struct; any other tag, or a pointee that
+  is only a forward declaration, is ``EINVAL``. clang before 20 emits a forward declaration for
+  the pointee of a pointer member unless the struct is used elsewhere (llvm-project PR
+  141719), so a kptr to a type the program never otherwise mentions is silently lost.
 - At most ``BTF_FIELDS_MAX`` (11) fields per record (``E2BIG``); fields may not overlap
   (``EEXIST``); a list head or rb root needs a spin lock (or res spin lock) in the same record;
-  spin lock and res spin lock exclude each other; a type with both a list node and an rb node
-  needs a ``bpf_refcount`` (Linux 6.4, commit d2dcc67df910 "bpf: Migrate bpf_rbtree_add and
-  bpf_list_push_{front,back} to possibly fail"); a type that is both a collection root and a
-  node may not own a root type (``ELOOP``, ``btf_check_and_fixup_fields()``).
+  spin lock and res spin lock exclude each other (res spin lock: Linux 6.15); a type with both
+  a list node and an rb node needs a ``bpf_refcount`` (refcounted local kptrs: Linux 6.4); a
+  type that is both a collection root and a node may not own a root type (``ELOOP``,
+  ``btf_check_and_fixup_fields()``).
 - Program-allocated types ("struct metas", ``btf_parse_struct_metas()``) are the structs with a
   direct member whose type is one of the special structs or a kptr; an error in one of them
   makes the whole BTF load fail.
+- Map values and global sections are parsed again at map creation (``map_check_btf()``); there
+  an error does not fail the map: the map is created without special fields.
+- The BTF verifier itself refuses type chains deeper than 32 on its resolve stack
+  (:func:`resolve_depth_problems`).
 
 Examples
 --------
@@ -359,7 +370,13 @@ def _find_kptr(spec: Spec, type_id: int, kinds: frozenset[str]) -> tuple[str, in
         return None
     target = spec.resolve(tag.type, typedefs=True)
     if not _is_struct(target):
-        raise _Reject("EINVAL", f"{kind} [{t.id}] does not point to a struct", code="bad_kptr")
+        what = (
+            f"only a forward declaration of struct {target.name} (define or use the struct "
+            "elsewhere in the program so that clang emits it)"
+            if target.kind == BTFKind.FWD
+            else f"{spec.type_name(target.id)}, not a struct"
+        )
+        raise _Reject("EINVAL", f"{kind} [{t.id}] points to {what}", code="bad_kptr")
     return kind, int(target.id)
 
 

@@ -205,6 +205,11 @@ CASES: dict[str, tuple[str, str, str]] = {
         "val",
         "percpu_array",
     ),
+    "kptr_to_forward_declaration": (
+        "struct node_t;\nstruct val { struct node_t __kptr *p; struct bpf_timer t; };",
+        "val",
+        "hash",
+    ),
     "kptr_to_int": (
         "struct val { int __kptr *p; struct bpf_timer t; };",
         "val",
@@ -442,3 +447,11 @@ def test_nesting_depth_agrees_with_kernel(depth: int, outer_first: bool, tmp_pat
     kernel = _kernel_verdict(obj, "val", "hash")
     predicted, rec = _predict(obj, "val", "hash")
     assert predicted == kernel, (predicted, rec.reason, kernel)
+
+
+def test_forward_declared_kptr_is_explained(tmp_path: Path) -> None:
+    body, value, _ = CASES["kptr_to_forward_declaration"]
+    obj = ko.compile_bpf(body, tmp_path / "fwd.o", types=(value,))
+    rec = parse_fields(load_btf(obj), load_btf(obj).find_one("val").id)
+    assert rec.dropped and rec.code == "bad_kptr"
+    assert rec.reason is not None and "forward declaration of struct node_t" in rec.reason
