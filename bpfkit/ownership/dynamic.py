@@ -14,8 +14,11 @@ reference:
 ``copy``
     another register or stack slot starts to hold it (``detail``: ``r6``, ``fp-8``).
 ``non_owning``
-    a register holds a non-owning reference (``non_own_ref``) of the same type right where the
-    reference was handed to a collection.
+    a register or stack slot that held the reference holds a non-owning one after the
+    reference was handed to a collection (push / add).
+``invalidated``
+    ``bpf_spin_unlock`` ends a non-owning reference (``detail``: the register or slot), which
+    from then on holds a scalar: reading through it is the "non-owning use after unlock".
 ``transfer`` / ``release``
     the reference leaves ``refs=`` at a call: into a collection or map field
     (``sink`` ``list_push``, ``rbtree_add``, ``kptr_xchg``) or released (``drop``, ``release``).
@@ -78,6 +81,7 @@ EVENT_KINDS = (
     "inherited",
     "copy",
     "non_owning",
+    "invalidated",
     "transfer",
     "release",
     "null",
@@ -264,7 +268,7 @@ def ref_events(log: Log) -> list[RefEvent]:
     slots_by_line: dict[int, list[tuple[str, int | None, bool, str | None]]] = {}
     regs = log.registers
     if len(regs):
-        for line, reg, rid, non_own, btf in zip(
+        for line, reg, rid, nonown, btf in zip(
             regs["line"].tolist(),
             regs["reg"].tolist(),
             regs["ref_obj_id"].tolist(),
@@ -273,7 +277,7 @@ def ref_events(log: Log) -> list[RefEvent]:
             strict=False,
         ):
             slots_by_line.setdefault(int(line), []).append(
-                (f"r{int(reg)}", _int(rid), bool(non_own), btf if isinstance(btf, str) else None)
+                (f"r{int(reg)}", _int(rid), bool(nonown), btf if isinstance(btf, str) else None)
             )
     stack = log.stack
     if len(stack):
@@ -319,17 +323,27 @@ def ref_events(log: Log) -> list[RefEvent]:
         if call is None and insn in ctx.jump:  # the NULL side of a check, on the same path
             event, sink = "null", "null"
         emit(o, insn, rid, event, sink, call)
+        holders = [k for k, v in where.items() if v == rid]
         if sink in ("list_push", "rbtree_add"):
-            for reg, _r, non_own, btf in slots_by_line.get(o.line, []):
-                if non_own and (btf is None or btf == types.get(rid)):
-                    emit(o, insn, rid, "non_owning", sink, reg)
+            # ref_convert_owning_non_owning(): every register and slot that held the owning
+            # reference now holds a non-owning one, valid until bpf_spin_unlock
+            printed = {
+                reg
+                for reg, _r, non_own, btf in slots_by_line.get(o.line, [])
+                if non_own and (btf is None or btf == types.get(rid))
+            }
+            for reg in sorted(set(holders) | printed):
+                emit(o, insn, rid, "non_owning", sink, reg)
+                non_own[reg] = rid
         held.discard(rid)
-        for k in [k for k, v in where.items() if v == rid]:
+        for k in holders:
             del where[k]
 
     prev_kind = ""
     branch_insn = -1
     lock_ids: set[int] = set()
+    non_own: dict[str, int] = {}  # register/slot -> the reference it was a non-owning view of
+    non_own_at: dict[int, dict[str, int]] = {}
     for o in _observations(log):
         kind = ctx.kind.get(o.line, "")
         text = str(ctx.text.get(o.line, ""))
@@ -343,6 +357,7 @@ def ref_events(log: Log) -> list[RefEvent]:
             parent = at_insn.get(branch_insn, (set(held), dict(where), locked))
             cur_path = o.path
             held, where, locked = set(parent[0]), dict(parent[1]), parent[2]
+            non_own = dict(non_own_at.get(branch_insn, non_own))
             prev = None
             prev_kind = ""
         # the instruction whose effect this line shows: a state line before insn N shows the
@@ -424,7 +439,16 @@ def ref_events(log: Log) -> list[RefEvent]:
             locked = True
         elif call in ("bpf_spin_unlock", "bpf_res_spin_unlock"):
             locked = False
+            # invalidate_non_owning_refs(): the non-owning references die with the lock
+            for reg, rid in sorted(non_own.items()):
+                emit(o, effect, rid, "invalidated", None, reg)
+            non_own = {}
+        elif kind in ("state", "insn_state"):
+            for reg, _rid, is_non_own, _btf in slots_by_line.get(o.line, []):
+                if not is_non_own and reg in non_own and (call is None or reg[1:] > "5"):
+                    del non_own[reg]  # overwritten
         at_insn[o.insn] = (set(held), dict(where), locked)
+        non_own_at[o.insn] = dict(non_own)
         prev = o
         prev_kind = kind
     # end of the log: a leak report, or the last path's references still held

@@ -161,3 +161,26 @@ def test_garbage_log_gives_no_events() -> None:
     assert set(ev["event"]) <= {"acquire", "inherited", "held_at_end", "release", "null", "copy"}
     g = flow_graph(log)
     assert all(d["kind"] in ("site", "sink") for _, d in g.nodes(data=True))
+
+
+NON_OWNING_LOGS = [
+    p
+    for p in L2_LOGS
+    if EXPECTED.get(_program_of(p), {}).get("mistake") == "non_owning_after_unlock"
+]
+
+
+@pytest.mark.parametrize("path", NON_OWNING_LOGS, ids=lambda p: p.name)
+def test_non_owning_use_after_unlock_names_the_kernels_register(path: Path) -> None:
+    assert NON_OWNING_LOGS
+    """The register the kernel rejects (``R6 invalid mem access 'scalar'``) is one whose
+    non-owning reference bpf_spin_unlock invalidated, when that reference came from a
+    push/add; non-owning pointers returned by bpf_rbtree_first carry no reference id."""
+    [log] = load_log(path)
+    m = re.match(r"R(\d+) invalid mem access 'scalar'", log.error or "")
+    assert m, log.error
+    ev = events_frame(log)
+    invalidated = ev[ev["event"] == "invalidated"]
+    assert f"r{m.group(1)}" in set(invalidated["detail"])
+    converted = ev[ev["event"] == "non_owning"]
+    assert set(invalidated["ref_obj_id"]) <= set(converted["ref_obj_id"])
