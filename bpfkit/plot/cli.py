@@ -1,17 +1,82 @@
-"""Command-line group for :mod:`bpfkit.plot` (placeholder until its issue lands)."""
+"""``bpfkit plot LOG [--program NAME] [--style talk|paper] [--format svg|pdf|png] -o DIR``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ["register"]
 
+_FIGURES = ("lanes", "ranges", "references", "effort", "cfg", "summary")
+
 
 def register(subparsers: Any) -> None:
-    """Add this module's commands to the bpfkit parser (none yet)."""
-    del subparsers
+    """Add the ``plot`` command to the bpfkit parser."""
+    p = subparsers.add_parser(
+        "plot",
+        help="draw verifier state evolution figures for every program in a log",
+        description=(
+            "Draw every figure (register lanes, scalar ranges, references, effort, CFG, summary) "
+            "for every program in LOG, as DIR/<program>-<figure>.<format>."
+        ),
+    )
+    p.add_argument(
+        "log", metavar="LOG", help="verifier log (plain, libbpf, veristat, bpftool; .gz/.xz)"
+    )
+    p.add_argument("--program", metavar="NAME", help="only the program of this name")
+    p.add_argument(
+        "--style", choices=("talk", "paper"), default="talk", help="figure style (default: talk)"
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("svg", "pdf", "png"),
+        default="svg",
+        help="file format (default: svg)",
+    )
+    p.add_argument(
+        "--figure", action="append", choices=_FIGURES, help="only this figure (repeatable)"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="LOG2",
+        help="also draw LOG vs LOG2 (first program of each): <program>-compare.<format>",
+    )
+    p.add_argument("--dpi", type=float, default=None, help="PNG resolution (default: the style's)")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
+    p.set_defaults(func=_run)
 
 
-def _unused(args: argparse.Namespace) -> int:  # pragma: no cover
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bpfkit.plot.compare import plot_compare
+    from bpfkit.plot.output import write_figures
+    from bpfkit.plot.style import sanitize_filename, savefig, style
+    from bpfkit.verifier import load_log
+
+    logs = load_log(args.log, program=args.program)
+    if not logs:
+        what = f"program {args.program!r}" if args.program else "any program"
+        print(f"bpfkit: error: {args.log}: no {what} in the log", file=sys.stderr)
+        return 1
+    written = write_figures(
+        logs, args.output, style_name=args.style, fmt=args.fmt, figures=args.figure, dpi=args.dpi
+    )
+    if args.compare:
+        other = load_log(args.compare, program=args.program)
+        if not other:
+            print(f"bpfkit: error: {args.compare}: no program to compare", file=sys.stderr)
+            return 1
+        with style(args.style):
+            fig = plot_compare(
+                logs[0], other[0], labels=(Path(args.log).name, Path(args.compare).name)
+            )
+            name = sanitize_filename(logs[0].name or "program")
+            written.append(
+                savefig(fig, Path(args.output) / f"{name}-compare.{args.fmt}", dpi=args.dpi)
+            )
+    for path in written:
+        print(path)
     return 0

@@ -219,7 +219,7 @@ def plot_register_lanes(
     ax.set_yticks(range(nl), [D.lane_name(f, r) for f, r in st.lanes])
     ax.set_ylim(nl - 0.5, -0.5)
     ax.set_xlim(0, max(n, 1))
-    ax.set_xlabel("step (instructions processed, in verification order)")
+    ax.set_xlabel("step (verification order)")
     ax.grid(False)
     _title(ax, "register types", log)
     if width > 1:

@@ -1,0 +1,83 @@
+"""Every figure for every program of a log, written to files named ``<program>-<figure>.<ext>``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from bpfkit.plot import compare as C
+from bpfkit.plot import figures as F
+from bpfkit.plot.cfg import plot_cfg
+from bpfkit.plot.style import sanitize_filename, savefig, style
+
+__all__ = ["FIGURES", "render_figure", "write_figures"]
+
+#: Figure name -> function drawing it for one log (returns an Axes or a Figure).
+FIGURES: dict[str, Callable[[Any], Any]] = {
+    "lanes": F.plot_register_lanes,
+    "ranges": F.plot_ranges,
+    "references": F.plot_references,
+    "effort": F.plot_effort,
+    "cfg": plot_cfg,
+    "summary": C.plot_summary,
+}
+
+
+def render_figure(log: Any, name: str) -> Any:
+    """Draw figure *name* (a key of :data:`FIGURES`) for *log* and return its Figure."""
+    try:
+        fn = FIGURES[name]
+    except KeyError:
+        raise ValueError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}") from None
+    out = fn(log)
+    return out if hasattr(out, "savefig") else out.figure
+
+
+def write_figures(
+    logs: Iterable[Any],
+    outdir: str | Path,
+    *,
+    style_name: str = "talk",
+    fmt: str = "svg",
+    figures: Iterable[str] | None = None,
+    dpi: float | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[Path]:
+    """Write every figure (or those named in *figures*) for every log to *outdir*.
+
+    File names are ``<program>-<figure>.<fmt>`` with the program name sanitized; a second
+    program of the same name gets ``-2``, ``-3``, ... appended. Returns the paths written.
+    If *timings* is a dict, the seconds spent on each file are stored in it by file name.
+    """
+    out = Path(outdir)
+    names = list(figures) if figures is not None else list(FIGURES)
+    for n in names:
+        if n not in FIGURES:
+            raise ValueError(f"unknown figure {n!r}; expected one of {', '.join(FIGURES)}")
+    written: list[Path] = []
+    seen: dict[str, int] = {}
+    for index, log in enumerate(logs):
+        base = sanitize_filename(getattr(log, "name", None) or f"program{index}")
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            base = f"{base}-{seen[base]}"
+        for name in names:
+            start = time.perf_counter()
+            with style(style_name):
+                fig = render_figure(log, name)
+                path = savefig(fig, out / f"{base}-{name}.{fmt}", dpi=dpi)
+            _close(fig)
+            if timings is not None:
+                timings[path.name] = time.perf_counter() - start
+            written.append(path)
+    return written
+
+
+def _close(fig: Any) -> None:
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
