@@ -1,0 +1,406 @@
+"""Struct layouts from BTF, like ``pahole``: offsets, holes, padding, cachelines.
+
+:func:`struct_layout` computes, for a struct or union, where each member sits, which bytes
+(and bits, between bitfields) are holes, and the trailing padding, with pahole's
+definitions so the numbers can be checked against it (``pahole -C NAME
+/sys/kernel/btf/vmlinux``):
+
+* a bitfield is placed in its *storage unit*: ``offset`` is the unit's byte offset
+  (``bit_offset`` rounded down to the unit's size), ``bitfield_offset`` the bit within;
+* ``hole``/``bit_hole`` on a member are the bytes/bits unused after it (before the next);
+* ``sum_members`` adds the sizes of the non-bitfield members, ``sum_bitfield_bits`` the
+  widths of the bitfields; ``padding`` is the bytes after the last member; so
+  ``size * 8 == 8 * (sum_members + sum_holes + padding) + sum_bitfield_bits +
+  sum_bit_holes + bit_padding``;
+* ``paddings``/``sum_paddings`` count members whose type is directly a struct that has
+  trailing padding itself (pahole's "XXX last struct has N bytes of padding").
+
+Unions get member offsets and sizes; holes and padding are only computed for structs, as
+pahole does. Anonymous struct/union members carry their own nested :class:`Layout`.
+
+Examples
+--------
+>>> from bpfkit.btf import load_vmlinux
+>>> lay = struct_layout(load_vmlinux(), "bpf_spin_lock")
+>>> (lay.size, lay.members[0].name, lay.members[0].size, lay.holes, lay.padding)
+(4, 'val', 4, 0, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bpfkit.btf.cformat import c_alignof, member_bitfield
+from bpfkit.btf.types import Array, BTFKind, FuncProto, Ptr, Struct, Union
+from bpfkit.errors import BTFError
+
+if TYPE_CHECKING:
+    from bpfkit.btf.spec import Spec
+
+__all__ = ["LayoutMember", "Layout", "struct_layout", "format_layout", "CACHELINE_SIZE"]
+
+#: Cacheline size used for ``cachelines`` and the boundary markers (x86-64, arm64).
+CACHELINE_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutMember:
+    """One member of a :class:`Layout`.
+
+    ``offset``/``size`` are bytes (for a bitfield: its storage unit); ``bit_offset`` is
+    the member's offset in bits from the start of the struct; ``bitfield_offset`` the bit
+    within the unit (0 unless a bitfield); ``hole``/``bit_hole`` what is unused after the
+    member; ``padding`` the trailing padding of the member's own struct type (0 unless the
+    type is directly a struct); ``nested`` the layout of an anonymous struct/union member.
+    """
+
+    index: int
+    name: str
+    type_id: int
+    type_name: str
+    offset: int
+    size: int
+    bit_offset: int
+    bitfield_offset: int
+    bitfield_size: int
+    alignment: int
+    hole: int
+    bit_hole: int
+    cacheline: int
+    padding: int
+    nested: Layout | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The layout of one struct or union (pahole's summary numbers as fields)."""
+
+    type_id: int
+    name: str
+    kind: str  # "struct" | "union"
+    size: int
+    alignment: int
+    packed: bool
+    members: tuple[LayoutMember, ...]
+    sum_members: int
+    sum_bitfield_bits: int
+    holes: int
+    sum_holes: int
+    bit_holes: int
+    sum_bit_holes: int
+    pre_hole: int
+    pre_bit_hole: int
+    padding: int
+    bit_padding: int
+    paddings: int
+    sum_paddings: int
+    cachelines: int
+    last_cacheline: int
+
+
+def _find(spec: Spec, type_id_or_name: int | str) -> Struct | Union:
+    if isinstance(type_id_or_name, int):
+        if not 0 < type_id_or_name < len(spec):
+            raise BTFError(f"{spec.name}: no type id {type_id_or_name}")
+        t = spec[type_id_or_name]
+    else:
+        name = type_id_or_name
+        word, _, rest = name.partition(" ")
+        if rest and word in ("struct", "union"):
+            found = spec.find(rest.strip(), BTFKind.STRUCT if word == "struct" else BTFKind.UNION)
+        else:
+            found = [x for x in spec.find(name) if isinstance(x, (Struct, Union))]
+            if not found:
+                found = [spec.resolve(x.id) for x in spec.find(name) if x.kind == BTFKind.TYPEDEF]
+                found = [x for x in found if isinstance(x, (Struct, Union))]
+        if not found:
+            raise BTFError(f"{spec.name}: no struct or union named {name!r}")
+        t = found[0]
+    if not isinstance(t, (Struct, Union)):
+        raise BTFError(
+            f"{spec.name}: type [{t.id}] {t.kind.name} {t.name!r} is not a struct or union"
+        )
+    return t
+
+
+def struct_layout(spec: Spec, type_id_or_name: int | str) -> Layout:
+    """The layout of a struct or union, by type id or name.
+
+    Parameters
+    ----------
+    spec : Spec
+        Parsed BTF.
+    type_id_or_name : int or str
+        A type id, a name (``"task_struct"``, ``"struct foo"``, or a typedef of one). With
+        several types of that name, the first (lowest id) is used.
+
+    Raises
+    ------
+    BTFError
+        No such struct/union.
+    """
+    return _layout(spec, _find(spec, type_id_or_name), {})
+
+
+def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
+    got = memo.get(t.id)
+    if got is not None:
+        return got
+    memo[t.id] = _placeholder(t)  # an anonymous aggregate that contains itself: stop
+    is_struct = isinstance(t, Struct)
+    rows = []
+    for i, m in enumerate(t.members):
+        bit_off, bits = member_bitfield(spec, m)
+        try:
+            size = spec.sizeof(m.type)
+        except BTFError:
+            size = 0
+        offset = bit_off // (size * 8) * size if bits and size else bit_off // 8
+        rows.append((i, m, bit_off, bits, size, offset))
+
+    holes = [0] * len(rows)
+    bit_holes = [0] * len(rows)
+    pre_hole = pre_bit_hole = 0
+    padding = bit_padding = 0
+    if is_struct:
+        bf_end, bf_size, seen, in_bf = t.size * 8, 0, 0, False
+        for k, (_, _, start, bits, size, offset) in enumerate(rows):
+            end = start + (bits or size * 8)
+            bh = h = 0
+            if in_bf:
+                stop = min(start, bf_end)
+                bh = stop - seen
+                seen = stop
+            if bits:
+                aligned = offset * 8
+                if seen < aligned <= start:
+                    h = offset - seen // 8
+                    seen = aligned
+                bh += start - seen
+            else:
+                h = start // 8 - seen // 8
+            seen = end
+            if bits:
+                in_bf = True
+                unit = size * 8
+                if end > bf_end or unit > bf_size:
+                    bf_size = unit
+                    bf_end = offset * 8 + unit
+                    if end > bf_end:
+                        bf_end += unit
+            else:
+                in_bf, bf_size, bf_end = False, 0, end
+            if k:
+                holes[k - 1], bit_holes[k - 1] = h, bh
+            else:
+                pre_hole, pre_bit_hole = h, bh
+        if in_bf:
+            stop = min(t.size * 8, bf_end)
+            bit_padding = stop - seen
+            seen = stop
+        padding = t.size - seen // 8
+
+    members = []
+    sum_members = sum_bits = paddings = sum_paddings = 0
+    for k, (i, m, bit_off, bits, size, offset) in enumerate(rows):
+        mt = spec[m.type]
+        nested = None
+        mpad = 0
+        if isinstance(mt, (Struct, Union)) and not mt.name:
+            nested = _layout(spec, mt, memo)
+        if isinstance(mt, Struct):
+            mpad = _layout(spec, mt, memo).padding if mt.name else nested.padding  # type: ignore[union-attr]
+            if mpad > 0:
+                paddings += 1
+                sum_paddings += mpad
+        if bits:
+            sum_bits += bits
+        else:
+            sum_members += size
+        try:
+            tname = spec.type_name(m.type)
+        except BTFError:
+            tname = "?"
+        members.append(
+            LayoutMember(
+                index=i,
+                name=m.name,
+                type_id=m.type,
+                type_name=tname,
+                offset=offset,
+                size=size,
+                bit_offset=bit_off,
+                bitfield_offset=bit_off - offset * 8 if bits else 0,
+                bitfield_size=bits,
+                alignment=c_alignof(spec, m.type),
+                hole=holes[k],
+                bit_hole=bit_holes[k],
+                cacheline=offset // CACHELINE_SIZE,
+                padding=mpad,
+                nested=nested,
+            )
+        )
+    all_holes = [pre_hole, *holes]
+    all_bit_holes = [pre_bit_hole, *bit_holes]
+    lay = Layout(
+        type_id=t.id,
+        name=t.name,
+        kind="struct" if is_struct else "union",
+        size=t.size,
+        alignment=c_alignof(spec, t.id),
+        packed=c_alignof(spec, t.id) == 1 and t.size > 1 and _natural(spec, t) > 1,
+        members=tuple(members),
+        sum_members=sum_members,
+        sum_bitfield_bits=sum_bits,
+        holes=sum(1 for h in all_holes if h),
+        sum_holes=sum(h for h in all_holes if h > 0),
+        bit_holes=sum(1 for h in all_bit_holes if h),
+        sum_bit_holes=sum(h for h in all_bit_holes if h),
+        pre_hole=pre_hole,
+        pre_bit_hole=pre_bit_hole,
+        padding=padding,
+        bit_padding=bit_padding,
+        paddings=paddings,
+        sum_paddings=sum_paddings,
+        cachelines=-(-t.size // CACHELINE_SIZE),
+        last_cacheline=t.size % CACHELINE_SIZE,
+    )
+    memo[t.id] = lay
+    return lay
+
+
+def _natural(spec: Spec, t: Struct | Union) -> int:
+    return max((c_alignof(spec, m.type) for m in t.members), default=1)
+
+
+def _placeholder(t: Struct | Union) -> Layout:
+    return Layout(
+        t.id, t.name, "struct", t.size, 1, False, (), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    )
+
+
+# ------------------------------------------------------------------------- text
+
+
+def _split_decl(spec: Spec, m: LayoutMember) -> tuple[str, str]:
+    """(type column, name column) of a member, pahole-style."""
+    dims = ""
+    tid = m.type_id
+    t = spec[tid]
+    while isinstance(t, Array):
+        dims += f"[{t.nelems}]"
+        tid = t.type
+        t = spec[tid]
+    if isinstance(t, Ptr) and isinstance(spec.resolve(t.type, typedefs=False), FuncProto):
+        full = spec.type_name(tid)  # "ret (*)(args)"
+        head, _, tail = full.partition("(*)")
+        return head.rstrip(), f"(*{m.name}){tail}{dims}"
+    return spec.type_name(tid), m.name + dims
+
+
+def format_layout(layout: Layout, spec: Spec | None = None) -> str:
+    """pahole-style text of *layout* (member lines, holes, cacheline marks, summary).
+
+    With *spec*, member types are spelled as pahole does (arrays as ``name[N]``,
+    function pointers as ``(*name)(args)``); without it, the C type name is printed
+    whole. Anonymous struct/union members are expanded inline.
+
+    Examples
+    --------
+    >>> from bpfkit.btf import load_vmlinux
+    >>> spec = load_vmlinux()
+    >>> print(format_layout(struct_layout(spec, "bpf_list_head"), spec))
+    struct bpf_list_head {
+        __u64                      __opaque[2];          /*     0    16 */
+    <BLANKLINE>
+        /* size: 16, cachelines: 1, members: 1 */
+        /* last cacheline: 16 bytes */
+    };
+    """
+    lines = [f"{layout.kind} {layout.name} {{".replace("  ", " ")]
+    _body(layout, spec, 1, lines, [-1])
+    lines.append("")
+    _summary(layout, "\t", lines)
+    tail = "}"
+    if layout.packed:
+        tail += " __attribute__((__packed__))"
+    lines.append(tail + ";")
+    return "\n".join(lines)
+
+
+def _body(layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: list[int]) -> None:
+    ind = "\t" * depth
+    if layout.pre_hole > 0:
+        lines.append(f"{ind}/* XXX {_plural(layout.pre_hole, 'byte')} hole, try to pack */")
+    for m in layout.members:
+        if depth == 1 and m.cacheline > cl[0]:
+            if cl[0] >= 0:
+                boundary = m.cacheline * CACHELINE_SIZE
+                ago = m.offset - boundary
+                extra = f" was {_plural(ago, 'byte')} ago" if ago else ""
+                lines.append(
+                    f"{ind}/* --- cacheline {m.cacheline} boundary ({boundary} bytes){extra} --- */"
+                )
+            cl[0] = m.cacheline
+        where = (
+            f"/* {m.offset:5d}:{m.bitfield_offset:2d} {m.size:2d} */"
+            if m.bitfield_size
+            else f"/* {m.offset:5d} {m.size:5d} */"
+        )
+        if m.nested is not None:
+            lines.append(f"{ind}{m.nested.kind} {{")
+            _body(m.nested, spec, depth + 1, lines, cl)
+            name = f"}} {m.name};" if m.name else "};"
+            lines.append(f"{ind}{name:<48} {where}")
+        else:
+            if spec is not None:
+                tcol, ncol = _split_decl(spec, m)
+            else:
+                tcol, ncol = m.type_name, m.name
+            if m.bitfield_size:
+                ncol += f":{m.bitfield_size}"
+            if tcol.startswith("const ") and tcol.endswith(" *"):
+                tcol = tcol[:-1] + " *"  # pahole spells a pointer to const this way
+            left = f"{tcol:<26} {ncol};"
+            lines.append(f"{ind}{left:<48} {where}")
+        notes = []
+        if m.padding > 0:
+            notes.append(f"{ind}/* XXX last struct has {_plural(m.padding, 'byte')} of padding */")
+        if m.bit_hole:
+            notes.append(f"{ind}/* XXX {_plural(m.bit_hole, 'bit')} hole, try to pack */")
+        if m.hole > 0:
+            notes.append(f"{ind}/* XXX {_plural(m.hole, 'byte')} hole, try to pack */")
+        if notes:
+            lines.extend(["", *notes, ""])
+
+
+def _summary(lay: Layout, ind: str, lines: list[str]) -> None:
+    lines.append(
+        f"{ind}/* size: {lay.size}, cachelines: {lay.cachelines}, members: {len(lay.members)} */"
+    )
+    if lay.sum_holes > 0 or lay.sum_bit_holes > 0:
+        if lay.sum_members > 0:
+            text = f"{ind}/* sum members: {lay.sum_members}"
+            if lay.sum_holes > 0:
+                text += f", holes: {lay.holes}, sum holes: {lay.sum_holes}"
+            lines.append(text + " */")
+        if lay.sum_bitfield_bits > 0:
+            text = f"{ind}/* sum bitfield members: {lay.sum_bitfield_bits} bits"
+            if lay.sum_bit_holes > 0:
+                text += f", bit holes: {lay.bit_holes}, sum bit holes: {lay.sum_bit_holes} bits"
+            else:
+                text += f" ({lay.sum_bitfield_bits // 8} bytes)"
+            lines.append(text + " */")
+    if lay.padding > 0:
+        lines.append(f"{ind}/* padding: {lay.padding} */")
+    if lay.paddings > 0:
+        lines.append(f"{ind}/* paddings: {lay.paddings}, sum paddings: {lay.sum_paddings} */")
+    if lay.bit_padding > 0:
+        lines.append(f"{ind}/* bit_padding: {lay.bit_padding} bits */")
+    if lay.last_cacheline:
+        lines.append(f"{ind}/* last cacheline: {lay.last_cacheline} bytes */")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
