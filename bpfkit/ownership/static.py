@@ -501,11 +501,13 @@ class _Interp:
         if cls == BPF_LDX:
             base = self.use(st, insn.src_reg)
             self.check_ptr(st, base, f"load from r{insn.src_reg}")
+            self.check_packet(st, base, insn)
             self.write(st, insn.dst_reg, self.load(st, base, insn))
             return nxt
         if cls in (BPF_ST, BPF_STX):
             base = self.use(st, insn.dst_reg)
             self.check_ptr(st, base, f"store to r{insn.dst_reg}")
+            self.check_packet(st, base, insn)
             if cls == BPF_STX and insn.op == 0xC0:  # atomics
                 if insn.imm & 0x01 or insn.imm in (0xE1, 0xF1):
                     reg = 0 if insn.imm == 0xF1 else insn.src_reg
@@ -559,6 +561,24 @@ class _Interp:
                 v = _range(0, 0xFFFFFFFF)
             self.write(st, insn.dst_reg, v)
             return
+        if dst.kind == "pkt" and is64 and op in (0x00, 0x10):
+            if src.kind == "scalar" and src.const is not None and dst.off is not None:
+                delta = _signed(src.const)
+                self.write(
+                    st, insn.dst_reg, replace(dst, off=dst.off + (delta if op == 0x00 else -delta))
+                )
+            elif op == 0x00 and src.kind == "scalar" and src.hi < (1 << 16):
+                # a bounded variable offset: a new packet pointer id whose fixed offset starts
+                # at 0; a later comparison with data_end proves a range for that id only
+                new = Val("pkt", off=0, id=self.scalar_id(st, insn), lo=0, hi=0)
+                self.write(st, insn.dst_reg, new)
+            else:  # unbounded or subtracted: nothing bpfkit can prove about it
+                new = Val("pkt", off=None, id=self.scalar_id(st, insn), lo=0, hi=0)
+                self.write(st, insn.dst_reg, new)
+            return
+        if dst.kind in ("pkt", "pkt_end"):
+            self.write(st, insn.dst_reg, SCALAR)
+            return
         pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid")
         if is64 and op in (0x00, 0x10) and dst.kind in pointer_kinds:
             if src.kind == "scalar" and src.const is not None and dst.off is not None:
@@ -598,9 +618,31 @@ class _Interp:
             if insn.size < 64 and insn.op == 0x60:
                 return _range(0, (1 << insn.size) - 1)
             return UNK
+        if base.kind == "ctx" and base.off is not None and insn.size == 32:
+            fields = _PACKET_FIELDS.get(st.frame.prog.prog_type)
+            where = base.off + insn.off
+            if fields is not None and where == fields[0]:
+                return Val("pkt", off=0, id=self.scalar_id(st, insn), lo=0, hi=0)
+            if fields is not None and where == fields[1]:
+                return Val("pkt_end")
         if insn.size < 64 and insn.op == 0x60:  # BPF_MEM, zero-extended: not a pointer
             return _range(0, (1 << insn.size) - 1)
         return UNK
+
+    def check_packet(self, st: State, base: Val, insn: Insn) -> None:
+        """A packet access must lie inside the range proven by a comparison with data_end
+        (verifier.c find_good_pkt_pointers); what bpfkit cannot prove is "unknown"."""
+        if base.kind == "pkt_end":
+            self.mistake(st, "other", "access through the packet end pointer (pkt_end)")
+        if base.kind != "pkt":
+            return
+        size = insn.size // 8
+        if base.off is None or base.off + insn.off < 0 or base.off + insn.off + size > base.lo:
+            self.an.unknown_reasons.append(
+                f"packet access at insn {insn.idx} not proven in bounds (bpfkit models packet "
+                "bounds only for constant offsets)"
+            )
+            raise _Stop
 
     def store(self, st: State, base: Val, insn: Insn, value: Val) -> None:
         if base.kind != "stack":
@@ -645,6 +687,8 @@ class _Interp:
         )
         if taken is not None:
             return target if taken else nxt
+        if not is32 and {a.kind, b.kind} == {"pkt", "pkt_end"} and insn.is_reg_source:
+            return self.packet_branch(st, a, b, op, nxt, target, todo)
         if null_test:
             eq_idx = target if op == 0x10 else nxt  # where a == 0 goes
             ne_idx = nxt if op == 0x10 else target
@@ -671,6 +715,29 @@ class _Interp:
             elif a.const is not None and op in _SWAP:
                 self.refine(other, insn.src_reg, b, _SWAP[op], a.const, True, is32)
                 self.refine(st, insn.src_reg, b, _SWAP[op], a.const, False, is32)
+        todo.append(other)
+        return nxt
+
+    def packet_branch(
+        self, st: State, a: Val, b: Val, op: int, nxt: int, target: int, todo: list[State]
+    ) -> int:
+        """``if pkt OP pkt_end``: on the side where ``pkt + off <= data_end`` holds, every
+        packet pointer with the same id may be accessed up to ``off`` (try_match_pkt_pointers)."""
+        pkt = a if a.kind == "pkt" else b
+        if a.kind == "pkt_end":  # normalise to "pkt OP end"
+            op = {0x20: 0xA0, 0x30: 0xB0, 0xA0: 0x20, 0xB0: 0x30}.get(op, op)
+        # the side on which pkt <= end (or pkt < end) holds
+        good_taken = {0xA0: True, 0xB0: True, 0x20: False, 0x30: False}.get(op)
+        other = st.copy()
+        other.idx = target
+        if good_taken is not None and pkt.off is not None and pkt.off >= 0:
+            good = other if good_taken else st
+            ident, reach = pkt.id, pkt.off
+            good.rewrite(
+                lambda x: (
+                    replace(x, lo=max(x.lo, reach)) if x.kind == "pkt" and x.id == ident else x
+                )
+            )
         todo.append(other)
         return nxt
 
@@ -1174,6 +1241,23 @@ class _Interp:
             )
 
 
+#: ctx offsets of (data, data_end) by program type word: ``struct __sk_buff`` (data at 76,
+#: data_end at 80) and ``struct xdp_md`` (data at 0, data_end at 4), include/uapi/linux/bpf.h.
+_PACKET_FIELDS = {
+    "tc": (76, 80),
+    "tcx": (76, 80),
+    "classifier": (76, 80),
+    "action": (76, 80),
+    "cgroup_skb": (76, 80),
+    "sk_skb": (76, 80),
+    "lwt_in": (76, 80),
+    "lwt_out": (76, 80),
+    "lwt_xmit": (76, 80),
+    "lwt_seg6local": (76, 80),
+    "xdp": (0, 4),
+}
+
+
 def _btf_rejection(obj: Object) -> str:
     """Why BPF_BTF_LOAD would fail for this object's BTF ("" when it loads).
 
@@ -1320,6 +1404,8 @@ def _alu_range(op: int, a: Val, b: Val, is64: bool, off: int) -> Val:
         return _range(a.lo + b.lo, a.hi + b.hi)
     if op == 0x10 and b.const is not None and a.lo >= b.const:
         return _range(a.lo - b.const, a.hi - b.const)
+    if op == 0x20 and b.const is not None and a.hi * b.const <= top:  # mul by a constant
+        return _range(a.lo * b.const, a.hi * b.const)
     if op == 0x70 and b.const is not None:  # rsh
         sh = b.const & (63 if is64 else 31)
         return _range(a.lo >> sh, a.hi >> sh)

@@ -877,6 +877,105 @@ SEC("tc") int lk_same_element_ok(struct __sk_buff *skb)
 char _license[] SEC("license") = "GPL";
 """
 
+#: Direct packet access (tc and xdp) around owned objects. Packet bounds are outside the
+#: ownership model: where bpfkit cannot prove an access in bounds it answers "unknown".
+PACKET_C = r"""
+#include "bpfkit_alloc.h"
+
+struct pobj { __u64 proto; __u64 len; };
+__u64 out8;
+
+SEC("tc") int p_eth_ok(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	out8 = eth->h_proto;
+	return 0;
+}
+
+SEC("tc") int p_eth_unchecked(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	struct ethhdr *eth = data;
+	out8 = eth->h_proto;
+	return 0;
+}
+
+SEC("tc") int p_eth_short_check(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if (data + 8 > end)
+		return 0;
+	out8 = eth->h_proto;
+	return 0;
+}
+
+SEC("tc") int p_obj_from_packet_ok(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct pobj *o;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	o = bpf_obj_new(struct pobj);
+	if (!o) return 0;
+	o->proto = eth->h_proto;
+	o->len = end - data;
+	out8 = o->proto;
+	bpf_obj_drop(o);
+	return 0;
+}
+
+SEC("tc") int p_obj_leak_on_short(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct pobj *o = bpf_obj_new(struct pobj);
+	if (!o) return 0;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	o->proto = eth->h_proto;
+	bpf_obj_drop(o);
+	return 0;
+}
+
+SEC("xdp") int p_xdp_ip_ok(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	if ((void *)(ip + 1) > end)
+		return XDP_PASS;
+	out8 = ip->protocol + eth->h_proto;
+	return XDP_PASS;
+}
+
+SEC("xdp") int p_xdp_var_offset(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	__u8 *p;
+	if ((void *)(ip + 1) > end)
+		return XDP_PASS;
+	p = (void *)ip + ip->ihl * 4;
+	if ((void *)(p + 1) > end)
+		return XDP_PASS;
+	out8 = *p;
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -975,3 +1074,14 @@ def test_lock_identity_agrees_with_the_live_kernel(tmp_path: Path) -> None:
     rows = _compare(compile_bpf(tmp_path, "lock", LOCK_C))
     assert {r[1] for r in rows} == {"accept", "reject"}
     assert all(r[1] == r[2] for r in rows), rows
+
+
+def test_packet_programs_never_guess(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "packet", PACKET_C))
+    assert len(rows) >= 7
+    for name, kernel, predicted, error, reason in rows:
+        if predicted == "unknown":
+            assert kernel == "reject" and "packet" in error, (name, error, reason)
+        else:
+            assert predicted == kernel, (name, error, reason)
+    assert sum(r[2] != "unknown" for r in rows) >= 5
