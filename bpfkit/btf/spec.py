@@ -709,42 +709,46 @@ class Spec:
     # ----------------------------------------------------------------- sizes, names
 
     def sizeof(self, type_id: int) -> int:
-        """Size in bytes of *type_id* (pointers are 8 bytes: BPF is a 64-bit target).
+        """Size in bytes of *type_id*, as libbpf's ``btf__resolve_size`` computes it.
+
+        Pointers are 8 bytes (BPF is a 64-bit target); typedefs, qualifiers, type and decl
+        tags and VARs are followed; arrays multiply. Checked against libbpf on every type of
+        the kernel's BTF in ``tests/btf/test_spec.py``.
 
         Raises
         ------
         BTFError
-            The type has no size (void, FUNC, FUNC_PROTO, FWD, DECL_TAG) or its chain is
-            longer than :data:`MAX_RESOLVE_DEPTH` (a cycle).
+            The type has no size (void, FUNC, FUNC_PROTO, FWD), its chain is longer than
+            :data:`MAX_RESOLVE_DEPTH` (a cycle), or the size does not fit in 32 bits.
         """
-        mult = 1
+        nelems = 1
         t = self[type_id]
         for _ in range(MAX_RESOLVE_DEPTH):
             k = t.kind
-            if k in (
-                BTFKind.INT,
-                BTFKind.STRUCT,
-                BTFKind.UNION,
-                BTFKind.ENUM,
-                BTFKind.ENUM64,
-                BTFKind.FLOAT,
-                BTFKind.DATASEC,
-            ):
-                return mult * t.size  # type: ignore[union-attr]
+            if k in _SIZED_KINDS:
+                size: int = t.size  # type: ignore[union-attr]
+                break
             if k == BTFKind.PTR:
-                return mult * _PTR_SIZE
+                size = _PTR_SIZE
+                break
             if k == BTFKind.ARRAY:
                 assert isinstance(t, Array)
-                mult *= t.nelems
+                if nelems and t.nelems > 0xFFFFFFFF // nelems:
+                    raise BTFError(f"{self.name}: size of type [{type_id}] overflows 32 bits")
+                nelems *= t.nelems
                 t = self[t.type]
-            elif k in MODIFIER_KINDS or k == BTFKind.VAR:
+            elif k in _FOLLOWED_FOR_SIZE:
                 t = self[t.type]  # type: ignore[union-attr]
             else:
                 raise BTFError(f"{self.name}: type [{t.id}] {k.name} has no size")
-        raise BTFError(
-            f"{self.name}: size of type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
-            "types (a reference cycle?)"
-        )
+        else:
+            raise BTFError(
+                f"{self.name}: size of type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
+                "types (a reference cycle?)"
+            )
+        if nelems and size > 0xFFFFFFFF // nelems:
+            raise BTFError(f"{self.name}: size of type [{type_id}] overflows 32 bits")
+        return nelems * size
 
     def type_name(self, type_id: int) -> str:
         """C spelling of *type_id*: ``"struct task_struct *"``, ``"int [4]"``, ``"u64"``."""
@@ -833,6 +837,18 @@ def _join(base: str, decl: str) -> str:
 
 
 _VOID = Void(0, "")
+_SIZED_KINDS = frozenset(
+    {
+        BTFKind.INT,
+        BTFKind.STRUCT,
+        BTFKind.UNION,
+        BTFKind.ENUM,
+        BTFKind.ENUM64,
+        BTFKind.FLOAT,
+        BTFKind.DATASEC,
+    }
+)
+_FOLLOWED_FOR_SIZE = MODIFIER_KINDS | {BTFKind.VAR, BTFKind.DECL_TAG}
 _LINKAGES = (Linkage.STATIC, Linkage.GLOBAL, Linkage.EXTERN)
 _ENCODINGS = tuple(IntEncoding(i) for i in range(16))
 

@@ -126,3 +126,33 @@ def iter_loaded_programs(path: Path):  # type: ignore[no-untyped-def]
             )
         finally:
             lib.bpf_object__close(obj)
+
+
+def libbpf_resolve_sizes(path: Path, base: Path | None = None) -> dict[int, int]:
+    """libbpf's ``btf__resolve_size`` for every type id of the BTF at *path* (negative:
+    libbpf's error code), through ctypes on ``libbpf.so.1``."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libbpf.so.1")
+    except OSError:
+        pytest.skip("needs libbpf.so.1 for btf__resolve_size")
+    vp = ctypes.c_void_p
+    lib.btf__parse.restype = vp
+    lib.btf__parse.argtypes = [ctypes.c_char_p, vp]
+    lib.btf__parse_split.restype = vp
+    lib.btf__parse_split.argtypes = [ctypes.c_char_p, vp]
+    lib.btf__type_cnt.restype = ctypes.c_uint32
+    lib.btf__type_cnt.argtypes = [vp]
+    lib.btf__resolve_size.restype = ctypes.c_int64
+    lib.btf__resolve_size.argtypes = [vp, ctypes.c_uint32]
+    lib.btf__free.argtypes = [vp]
+    base_btf = lib.btf__parse(str(base).encode(), None) if base is not None else None
+    btf = lib.btf__parse_split(str(path).encode(), base_btf)
+    assert btf, f"libbpf could not parse {path}"
+    try:
+        return {tid: lib.btf__resolve_size(btf, tid) for tid in range(1, lib.btf__type_cnt(btf))}
+    finally:
+        lib.btf__free(btf)
+        if base_btf:
+            lib.btf__free(base_btf)

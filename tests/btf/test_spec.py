@@ -311,3 +311,55 @@ def test_kptr_type_tags_and_contains_decl_tags_match_c_source(source: Path | Non
         assert tags, (holder, value, node)
     if not kptrs and not CONTAINS_DECL.search(text):
         pytest.skip(f"{source.name} declares no __kptr or __contains fields")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        KINDS_EL,
+        KINDS_EB,
+        RELOCS_EL,
+        TAGS_EL,
+        SYS_VMLINUX,
+        *(
+            Path(__file__).parent / "data" / n
+            for n in (
+                "valid_tiny.btf",
+                "const_self_cycle.btf",
+                "typedef_cycle.btf",
+                "array_of_itself.btf",
+            )
+        ),
+    ],
+    ids=lambda p: p.name,
+)
+def test_sizeof_matches_libbpf_resolve_size(path: Path) -> None:
+    """Every type: bpfkit's size is libbpf's btf__resolve_size, and bpfkit raises exactly
+    where libbpf returns an error (void, functions, forward declarations, cycles)."""
+    from .conftest import libbpf_resolve_sizes
+
+    if not os.access(path, os.R_OK):
+        pytest.skip(f"needs a readable {path}")
+    sizes = libbpf_resolve_sizes(path)
+    spec = load_btf(path)
+    assert len(sizes) == len(spec) - 1
+    for tid, want in sizes.items():
+        if want < 0:
+            with pytest.raises(BTFError):
+                spec.sizeof(tid)
+        else:
+            assert spec.sizeof(tid) == want, (tid, spec[tid])
+
+
+def test_sizeof_split_matches_libbpf() -> None:
+    from .conftest import libbpf_resolve_sizes
+
+    sizes = libbpf_resolve_sizes(TESTMOD_SPLIT, base=TESTMOD_BASE)
+    split = load_btf(TESTMOD_SPLIT, base=load_btf(TESTMOD_BASE))
+    assert len(sizes) == len(split) - 1
+    for tid, want in sizes.items():
+        if want < 0:
+            with pytest.raises(BTFError):
+                split.sizeof(tid)
+        else:
+            assert split.sizeof(tid) == want, (tid, split[tid])
