@@ -108,7 +108,14 @@ def _register_text(log: Any, step: int) -> str:
     regs = log.registers
     if regs.empty:
         return ""
-    rows = regs[regs["step"] == step].sort_values(["frame", "reg"])
+    # a step can print a register more than once (the "from X to Y:" state, then the state
+    # after the instruction): the last one is the state after the instruction
+    rows = (
+        regs[regs["step"] == step]
+        .sort_values("line", kind="stable")
+        .drop_duplicates(["frame", "reg"], keep="last")
+        .sort_values(["frame", "reg"], kind="stable")
+    )
     out = []
     for rec in rows.itertuples(index=False):
         value = _text_or_none(rec.raw)

@@ -1,0 +1,62 @@
+"""Every notebook in ``notebooks/`` runs top to bottom on ``data/`` alone.
+
+The committed notebooks carry no outputs; this executes them with nbclient in a fresh kernel
+(with ``BPFKIT_LIVE`` unset, so they use only ``data/``) and fails on the first cell that raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(path, as_version=4)
+    env_backup = dict(os.environ)
+    os.environ.pop("BPFKIT_LIVE", None)
+    os.environ["BPFKIT_OUTPUT_DIR"] = str(tmp_path)
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        client = nbclient.NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    errors = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_committed_without_outputs(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    dirty = [
+        i
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
+
+
+def test_the_four_notebooks_exist() -> None:
+    names = {p.stem for p in NOTEBOOKS}
+    expected = {"01-btf-type-graph", "02-ownership", "03-verifier-states", "04-talk-figures"}
+    assert expected <= names, f"missing notebooks: {sorted(expected - names)}"
