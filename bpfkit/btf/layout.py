@@ -329,8 +329,12 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     return "\n".join(lines)
 
 
-def _body(layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: list[int]) -> None:
+def _body(
+    layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: list[int], base: int = 0
+) -> None:
     ind = "\t" * depth
+    tw = max(26 - 8 * (depth - 1), 0)  # pahole narrows its columns by a tab per level
+    aw = max(48 - 8 * (depth - 1), 0)
     if layout.pre_hole > 0:
         lines.append(f"{ind}/* XXX {_plural(layout.pre_hole, 'byte')} hole, try to pack */")
     for m in layout.members:
@@ -343,16 +347,17 @@ def _body(layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: l
                     f"{ind}/* --- cacheline {m.cacheline} boundary ({boundary} bytes){extra} --- */"
                 )
             cl[0] = m.cacheline
+        off = base + m.offset
         where = (
-            f"/* {m.offset:5d}:{m.bitfield_offset:2d} {m.size:2d} */"
+            f"/* {off:5d}:{m.bitfield_offset:2d} {m.size:2d} */"
             if m.bitfield_size
-            else f"/* {m.offset:5d} {m.size:5d} */"
+            else f"/* {off:5d} {m.size:5d} */"
         )
         if m.nested is not None:
             lines.append(f"{ind}{m.nested.kind} {{")
-            _body(m.nested, spec, depth + 1, lines, cl)
+            _body(m.nested, spec, depth + 1, lines, cl, off)
             name = f"}} {m.name};" if m.name else "};"
-            lines.append(f"{ind}{name:<48} {where}")
+            lines.append(f"{ind}{name:<{aw}} {where}")
         else:
             if spec is not None:
                 tcol, ncol = _split_decl(spec, m)
@@ -362,8 +367,8 @@ def _body(layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: l
                 ncol += f":{m.bitfield_size}"
             if tcol.startswith("const ") and tcol.endswith(" *"):
                 tcol = tcol[:-1] + " *"  # pahole spells a pointer to const this way
-            left = f"{tcol:<26} {ncol};"
-            lines.append(f"{ind}{left:<48} {where}")
+            left = f"{tcol:<{tw}} {ncol};"
+            lines.append(f"{ind}{left:<{aw}} {where}")
         notes = []
         if m.padding > 0:
             notes.append(f"{ind}/* XXX last struct has {_plural(m.padding, 'byte')} of padding */")
