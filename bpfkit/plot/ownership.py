@@ -377,16 +377,31 @@ def lifetime_segments(events: pd.DataFrame) -> pd.DataFrame:
     ``row`` (plot row), ``path``, ``ref_obj_id``, ``btf_type``, ``start_insn`` (acquisition,
     or the path's first instruction for an inherited reference), ``end_insn``, ``end``
     (the sink, or ``"open"`` when the log stops with it held), ``copies`` (instructions where
-    it was copied on that path)."""
+    it was copied on that path), ``non_owning_until`` (for a reference pushed into a
+    collection, the ``bpf_spin_unlock`` that invalidated its non-owning views, else None)."""
     import pandas as pd
 
-    cols = ["row", "path", "ref_obj_id", "btf_type", "start_insn", "end_insn", "end", "copies"]
+    cols = [
+        "row",
+        "path",
+        "ref_obj_id",
+        "btf_type",
+        "start_insn",
+        "end_insn",
+        "end",
+        "copies",
+        "non_owning_until",
+    ]
     if not len(events):
         return pd.DataFrame(columns=cols)
     ends = {"transfer", "release", "null", "unreleased", "held_at_end"}
     start: dict[int, int] = {}
     path_start: dict[tuple[int, int], int] = {}
     copies: dict[tuple[int, int], list[int]] = {}
+    invalidated: dict[tuple[int, int], int] = {}
+    for e in _rows(events):
+        if e.event == "invalidated":
+            invalidated.setdefault((int(e.path), int(e.ref_obj_id)), int(e.insn_idx))
     out = []
     for e in _rows(events):
         rid, path, insn = int(e.ref_obj_id), int(e.path), int(e.insn_idx)
@@ -400,7 +415,18 @@ def lifetime_segments(events: pd.DataFrame) -> pd.DataFrame:
         elif e.event in ends:
             s = path_start.get(key, start.get(rid, insn))
             end = e.sink if isinstance(e.sink, str) else str(e.event)
-            out.append((path, rid, e.btf_type, s, insn, end, tuple(copies.get(key, ()))))
+            out.append(
+                (
+                    path,
+                    rid,
+                    e.btf_type,
+                    s,
+                    insn,
+                    end,
+                    tuple(copies.get(key, ())),
+                    invalidated.get(key),
+                )
+            )
     out.sort(key=lambda r: (r[0], r[1]))
     return pd.DataFrame.from_records([(i, *r) for i, r in enumerate(out)], columns=cols)
 
@@ -436,6 +462,13 @@ def plot_ref_lifetimes(
         used.setdefault(str(r.end), h)
         for c in r.copies:
             ax.plot([c], [r.row], marker="|", color="black", markersize=8)
+        until = r.non_owning_until
+        if until is not None and until == until:  # a non-owning view lives on until unlock
+            ax.plot([r.end_insn, until], [r.row, r.row], color=color, linestyle=":", linewidth=2)
+            h = ax.plot(
+                [until], [r.row], marker="x", color="black", markersize=6, linestyle="none"
+            )[0]
+            used.setdefault("non-owning until unlock", h)
     ax.set_yticks(list(seg["row"]))
     ax.set_yticklabels(
         [

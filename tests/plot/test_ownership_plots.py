@@ -101,3 +101,14 @@ def test_empty_inputs_draw_a_note() -> None:
     ax = plot_ref_lifetimes(pd.DataFrame(columns=["path", "ref_obj_id", "event"]))
     assert ax.texts and ax.texts[0].get_text() == "no references"
     assert len(sankey_frame(pd.DataFrame())) == 0
+
+
+def test_non_owning_views_end_at_unlock() -> None:
+    [log] = load_log(DATA_LOGS / "list" / "list_non_owning_after_unlock.l2.log")
+    ev = events_frame(log)
+    seg = lifetime_segments(ev)
+    [row] = seg[seg["end"] == "list_push"].to_dict("records")
+    unlock = ev[ev["event"] == "invalidated"]["insn_idx"].tolist()
+    assert unlock and row["non_owning_until"] == unlock[0] > row["end_insn"]
+    ax = plot_ref_lifetimes(ev)
+    assert "non-owning until unlock" in [t.get_text() for t in ax.get_legend().get_texts()]
