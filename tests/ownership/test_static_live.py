@@ -16,6 +16,8 @@ from bpfkit.obj import load_object
 from bpfkit.ownership.static import predict
 from tests.corpus import DATA, DATA_PROGRAMS
 
+pytestmark = pytest.mark.live
+
 CLANG = shutil.which("clang-19")
 BPFTOOL = shutil.which("bpftool")
 
