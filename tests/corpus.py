@@ -95,3 +95,9 @@ LOG_ASYNC_STACK_DEPTH = (
 DATA_EXPECTED = DATA_PROGRAMS / "EXPECTED.tsv"
 #: The sample BPF objects (clang-19 -g -O2, `make -C data`), committed.
 DATA_OBJECTS = sorted(DATA_PROGRAMS.glob("*.bpf.o"))
+
+# --- BTF C output, layouts, type graph (tests/btf/test_cformat|layout|graph) ---
+#: bpftool 7.1 `format raw` of kinds-el.o: the golden records for the graph's edges.
+KINDS_EL_RAW = CORPUS_BTF / "kinds" / "kinds-el.bpftool-raw.txt"
+#: Every cilium/ebpf ELF object of the corpus (both byte orders).
+CILIUM_ELFS = sorted(CILIUM.glob("*.elf"))
