@@ -360,6 +360,14 @@ def ref_events(log: Log) -> list[RefEvent]:
             non_own = dict(non_own_at.get(branch_insn, non_own))
             prev = None
             prev_kind = ""
+            # the references this path starts with (those still live after this line)
+            starting = set(held)
+            if kind in ("state", "insn_state", "branch") and (_REFS_RE.search(text) or not locked):
+                starting &= set(refs_by_line.get(o.line, set())) | {
+                    int(x) for m in _REFS_RE.findall(text) for x in m.split(",") if x
+                }
+            for rid in sorted(starting - lock_ids):
+                emit(o, o.insn, rid, "inherited", None, f"from insn {branch_insn}")
         # the instruction whose effect this line shows: a state line before insn N shows the
         # effect of the previous instruction of the path (unless that one printed its own)
         before_line = kind in ("state", "branch")

@@ -479,7 +479,7 @@ def plot_ref_lifetimes(
     )
     ax.invert_yaxis()
     ax.set_xlabel("instruction index")
-    ax.legend(list(used.values()), list(used.keys()), fontsize=7, loc="lower right", frameon=False)
+    ax.legend(list(used.values()), list(used.keys()), fontsize=6, loc="best", framealpha=0.8)
     if title:
         ax.set_title(title)
     return ax
