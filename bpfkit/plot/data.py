@@ -289,19 +289,11 @@ def _fill(
     return rows, observed
 
 
-_CACHE: list[tuple[Any, LaneState]] = []
-
-
 def _state(log_or_state: Any) -> LaneState:
     """The LaneState of a log (the last few are kept: several figures share one)."""
     if isinstance(log_or_state, LaneState):
         return log_or_state
-    for obj, st in _CACHE:
-        if obj is log_or_state:
-            return st
-    st = lane_state(log_or_state)
-    _CACHE.append((log_or_state, st))
-    del _CACHE[:-4]
+    st: LaneState = _memo(log_or_state, "lane_state", lambda: lane_state(log_or_state))
     return st
 
 
@@ -548,33 +540,59 @@ def state_line_steps(log: Any) -> dict[int, int]:
     came between) is the state after the previous step of the same path. A ``from X to Y:``
     state, and a state line right after it, belong to the first step of the new path.
     """
+    return _memo(log, "state_line_steps", lambda: _state_line_steps(log))  # type: ignore[no-any-return]
+
+
+def _state_line_steps(log: Any) -> dict[int, int]:
     lines = log.lines
     steps = log.steps
     if not len(lines) or not len(steps):
         return {}
     sel = lines[lines["kind"].isin(STATE_KINDS)]
+    line = _int_col(sel, "line")
+    kind = sel["kind"].astype(str).to_numpy()
     order = np.argsort(_int_col(steps, "line"), kind="stable")
     step_lines = _int_col(steps, "line")[order]
     step_nums = _int_col(steps, "step")[order]
     branch_lines = np.sort(lines.loc[lines["kind"] == "branch", "line"].astype("int64").to_numpy())
-    out: dict[int, int] = {}
-    for line, kind in zip(_int_col(sel, "line"), sel["kind"].tolist(), strict=True):
-        nxt = int(np.searchsorted(step_lines, line, side="left"))
-        if kind == "insn_state" and nxt < len(step_lines) and step_lines[nxt] == line:
-            out[int(line)] = int(step_nums[nxt])
-            continue
-        prev = nxt - 1
-        if kind == "state" and prev >= 0:
-            # A branch between the previous instruction and this line starts a new path.
-            b = int(np.searchsorted(branch_lines, step_lines[prev], side="right"))
-            if b >= len(branch_lines) or branch_lines[b] > line:
-                out[int(line)] = int(step_nums[prev])
-                continue
-        if nxt < len(step_nums):
-            out[int(line)] = int(step_nums[nxt])
-        elif prev >= 0:
-            out[int(line)] = int(step_nums[prev])
-    return out
+    n = len(step_lines)
+    nxt = np.searchsorted(step_lines, line, side="left")
+    nxt_c = np.minimum(nxt, n - 1)
+    prev = nxt - 1
+    prev_c = np.maximum(prev, 0)
+    exact = (kind == "insn_state") & (nxt < n) & (step_lines[nxt_c] == line)
+    # A branch between the previous instruction and this line starts a new path.
+    b = np.searchsorted(branch_lines, step_lines[prev_c], side="right")
+    b_line = np.where(
+        b < len(branch_lines),
+        branch_lines[np.minimum(b, max(len(branch_lines) - 1, 0))] if len(branch_lines) else 0,
+        np.iinfo(np.int64).max,
+    )
+    no_branch = (b >= len(branch_lines)) | (b_line > line)
+    use_prev = ~exact & (kind == "state") & (prev >= 0) & no_branch
+    use_prev |= ~exact & (nxt >= n) & (prev >= 0)
+    out_step = np.where(
+        exact, step_nums[nxt_c], np.where(use_prev, step_nums[prev_c], step_nums[nxt_c])
+    )
+    keep = exact | use_prev | (nxt < n)
+    return dict(zip(line[keep].tolist(), out_step[keep].tolist(), strict=True))
+
+
+_MEMO: list[tuple[Any, dict[str, Any]]] = []
+
+
+def _memo(log: Any, key: str, compute: Any) -> Any:
+    """Results computed from one log, kept for the last few logs (figures share them)."""
+    found = [store for obj, store in _MEMO if obj is log]
+    if found:
+        store = found[0]
+    else:
+        store = {}
+        _MEMO.append((log, store))
+        del _MEMO[:-4]
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 def _remap_steps(table: pd.DataFrame, line_steps: dict[int, int]) -> np.ndarray:
@@ -587,7 +605,7 @@ def _remap_steps(table: pd.DataFrame, line_steps: dict[int, int]) -> np.ndarray:
     )
 
 
-def _held_refs(log: Any) -> dict[int, set[int]]:
+def _held_refs_impl(log: Any) -> dict[int, set[int]]:
     """``{step: references held after it}`` for every step after which a state was printed
     (the last state printed for a step wins): the ids ``refs=`` lists, and the
     ``ref_obj_id`` of every register in the state (the kernel leaves ``refs=`` out while a
@@ -623,7 +641,7 @@ _LOCK = re.compile(r"call bpf_(?:res_)?spin_lock")
 _UNLOCK = re.compile(r"call bpf_(?:res_)?spin_unlock")
 
 
-def lock_held(log: Any) -> np.ndarray:
+def _lock_held_impl(log: Any) -> np.ndarray:
     """Return, per step (ascending), whether a spin lock is held after it.
 
     Walks the steps: ``call bpf_spin_lock`` takes it, ``call bpf_spin_unlock`` drops it, and a
@@ -930,7 +948,7 @@ def effort_series(log: Any) -> pd.DataFrame:
     return pd.DataFrame(out[["step", "insn_idx", "path", "paths", "prunes", "states", "refs"]])
 
 
-def path_tree(log: Any) -> nx.DiGraph:
+def _path_tree_impl(log: Any) -> nx.DiGraph:
     """Return the explored paths as a tree: path *k* is a child of the path whose visit of
     ``from_insn`` pushed the branch it resumes (``from X to Y:``), matched last in, first out.
 
@@ -1104,3 +1122,22 @@ def compare_stats(a: Any, b: Any) -> pd.DataFrame:
         }
     )
     return pd.DataFrame(rows, columns=["metric", "a", "b", "diff", "pct"])
+
+
+def path_tree(log: Any) -> nx.DiGraph:
+    out: nx.DiGraph = _memo(log, "path_tree", lambda: _path_tree_impl(log))
+    return out
+
+
+def lock_held(log: Any) -> np.ndarray:
+    out: np.ndarray = _memo(log, "lock_held", lambda: _lock_held_impl(log))
+    return out
+
+
+def _held_refs(log: Any) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = _memo(log, "_held_refs", lambda: _held_refs_impl(log))
+    return out
+
+
+path_tree.__doc__ = _path_tree_impl.__doc__
+lock_held.__doc__ = _lock_held_impl.__doc__

@@ -375,7 +375,12 @@ def plot_range(
                     s=_msize(0.6),
                 )
     if big and kind != "bits":
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("symlog", linthresh=1.0)
+        # Plain text ticks: mathtext for every label is slow and adds nothing here.
+        ax.yaxis.set_major_formatter(FuncFormatter(_sym_tick))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
     ax.set_ylabel({"signed": "signed", "unsigned": "unsigned", "bits": "known bits"}[kind])
     ax.set_xlabel("step")
@@ -396,6 +401,13 @@ def plot_range(
     if width > 1:
         _note(ax, f"binned: one point = {width} steps (envelope of the bounds)")
     return ax
+
+
+def _sym_tick(v: float, _pos: Any = None) -> str:
+    """Tick label for a symlog axis: ``0``, ``±10``, ``1e+06``, ``-1e+18``."""
+    if v == 0:
+        return "0"
+    return f"{v:.0e}" if abs(v) >= 1e4 else f"{v:g}"
 
 
 def plot_ranges(
