@@ -322,6 +322,7 @@ class _Interp:
         self.visits: dict[tuple[str, int], int] = {}
         self.seen: set[tuple[Any, ...]] = set()
         self.btf_rejected = _btf_rejection(obj)
+        self.dropped = _dropped_fields(obj)
         self.global_calls: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------
@@ -928,6 +929,7 @@ class _Interp:
         name = sem.name
         prog = st.frame.prog
         if sem.lock_op == "lock":
+            self.check_fields(st, args[0], "bpf_spin_lock")
             if st.lock is not None:
                 self.mistake(st, "other", "bpf_spin_lock while another bpf_spin_lock is held")
             st.lock = _lock_id(args[0])
@@ -959,7 +961,18 @@ class _Interp:
             return self.acquire(st, insn, sem, args)
         return SCALAR
 
+    def check_fields(self, st: State, v: Val, what: str) -> None:
+        """The map or global section of ``v`` lost its special fields when the kernel parsed
+        its BTF (map_check_btf keeps no record): locks, kptrs and collections in it fail."""
+        if v.kind == "mapval" and v.name in self.dropped:
+            self.mistake(
+                st,
+                "other",
+                f"{what}: {v.name} has no valid special fields ({self.dropped[v.name]})",
+            )
+
     def check_lock(self, st: State, head: Val, name: str) -> None:
+        self.check_fields(st, head, name)
         want = _lock_id(head)
         if st.lock is None:
             self.mistake(
@@ -1048,6 +1061,7 @@ class _Interp:
         return SCALAR
 
     def kptr_xchg(self, st: State, insn: Insn, dst: Val, new: Val) -> Val:
+        self.check_fields(st, dst, "bpf_kptr_xchg")
         field_info = self.field_of(dst)
         target = kptr_target(self.spec, field_info[1].type) if field_info and self.spec else None
         if new.kind == "ref" and new.ref:
@@ -1274,6 +1288,27 @@ def _btf_rejection(obj: Object) -> str:
         if rec.rejected:
             return f"{rec.container}: {rec.reason}"
     return ""
+
+
+def _dropped_fields(obj: Object) -> dict[str, str]:
+    """Maps and global sections whose special fields the kernel drops (name -> reason), from
+    :func:`bpfkit.ownership.fields.all_records`; empty when no kernel BTF is at hand (kptr
+    types resolve against it)."""
+    if obj.btf is None:
+        return {}
+    from bpfkit.btf import load_vmlinux
+    from bpfkit.errors import BpfkitError
+    from bpfkit.ownership.fields import all_records
+
+    try:
+        kernel = load_vmlinux()
+    except BpfkitError:
+        return {}
+    out: dict[str, str] = {}
+    for rec in all_records(obj.btf, obj.maps, sections=obj.globals(), kernel=kernel):
+        if rec.errno is not None and rec.container_kind in ("map_value", "global"):
+            out[rec.container] = f"{rec.errno}: {rec.reason}"
+    return out
 
 
 def _needs_program_btf(name: str, sem: KfuncSemantics | None) -> bool:

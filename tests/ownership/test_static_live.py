@@ -978,6 +978,167 @@ SEC("xdp") int p_xdp_var_offset(struct xdp_md *ctx)
 char _license[] SEC("license") = "GPL";
 """
 
+#: Non-owning peeks (bpf_list_front, bpf_rbtree_root/left) inside and after the lock.
+GRAPH_C = r"""
+#include "bpfkit_alloc.h"
+
+struct gn { __u64 key; struct bpf_list_node ln; };
+struct rn { __u64 key; struct bpf_rb_node rb; };
+private(G) struct bpf_spin_lock g_lock;
+private(G) struct bpf_list_head g_list __contains(gn, ln);
+private(R) struct bpf_spin_lock r_lock;
+private(R) struct bpf_rb_root r_root __contains(rn, rb);
+__u64 out9;
+
+extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+
+static bool rn_less(struct bpf_rb_node *a, const struct bpf_rb_node *b)
+{
+	return container_of(a, struct rn, rb)->key < container_of(b, struct rn, rb)->key;
+}
+
+SEC("tc") int g_front_peek_ok(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	if (f)
+		out9 = container_of(f, struct gn, ln)->key;
+	bpf_spin_unlock(&g_lock);
+	return 0;
+}
+
+SEC("tc") int g_front_after_unlock(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	bpf_spin_unlock(&g_lock);
+	if (f)
+		out9 = container_of(f, struct gn, ln)->key;
+	return 0;
+}
+
+SEC("tc") int g_front_drop(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	bpf_spin_unlock(&g_lock);
+	if (f)
+		bpf_obj_drop(container_of(f, struct gn, ln));
+	return 0;
+}
+
+SEC("tc") int g_root_left_remove_ok(struct __sk_buff *skb)
+{
+	struct bpf_rb_node *r, *l;
+	bpf_spin_lock(&r_lock);
+	r = bpf_rbtree_root(&r_root);
+	if (!r) { bpf_spin_unlock(&r_lock); return 0; }
+	l = bpf_rbtree_left(&r_root, r);
+	if (l) {
+		l = bpf_rbtree_remove(&r_root, l);
+		bpf_spin_unlock(&r_lock);
+		if (l) bpf_obj_drop(container_of(l, struct rn, rb));
+		return 0;
+	}
+	bpf_spin_unlock(&r_lock);
+	return 0;
+}
+
+SEC("tc") int g_fill_ok(struct __sk_buff *skb)
+{
+	struct gn *g = bpf_obj_new(struct gn);
+	struct rn *r;
+	if (!g) return 0;
+	r = bpf_obj_new(struct rn);
+	if (!r) { bpf_obj_drop(g); return 0; }
+	g->key = r->key = skb->len;
+	bpf_spin_lock(&g_lock);
+	bpf_list_push_back(&g_list, &g->ln);
+	bpf_spin_unlock(&g_lock);
+	bpf_spin_lock(&r_lock);
+	bpf_rbtree_add(&r_root, &r->rb, rn_less);
+	bpf_spin_unlock(&r_lock);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
+#: The same programs without any allocation of the element types: clang emits no full BTF
+#: for them, so the kernel drops the sections' special fields and every lock use fails.
+GRAPH_NO_TYPES_C = r"""
+#include "bpfkit_alloc.h"
+
+struct gn { __u64 key; struct bpf_list_node ln; };
+struct rn { __u64 key; struct bpf_rb_node rb; };
+private(G) struct bpf_spin_lock g_lock;
+private(G) struct bpf_list_head g_list __contains(gn, ln);
+private(R) struct bpf_spin_lock r_lock;
+private(R) struct bpf_rb_root r_root __contains(rn, rb);
+__u64 out9;
+
+extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+
+SEC("tc") int g_front_peek_ok(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	if (f)
+		out9 = container_of(f, struct gn, ln)->key;
+	bpf_spin_unlock(&g_lock);
+	return 0;
+}
+
+SEC("tc") int g_front_after_unlock(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	bpf_spin_unlock(&g_lock);
+	if (f)
+		out9 = container_of(f, struct gn, ln)->key;
+	return 0;
+}
+
+SEC("tc") int g_front_drop(struct __sk_buff *skb)
+{
+	struct bpf_list_node *f;
+	bpf_spin_lock(&g_lock);
+	f = bpf_list_front(&g_list);
+	bpf_spin_unlock(&g_lock);
+	if (f)
+		bpf_obj_drop(container_of(f, struct gn, ln));
+	return 0;
+}
+
+SEC("tc") int g_root_left_remove_ok(struct __sk_buff *skb)
+{
+	struct bpf_rb_node *r, *l;
+	bpf_spin_lock(&r_lock);
+	r = bpf_rbtree_root(&r_root);
+	if (!r) { bpf_spin_unlock(&r_lock); return 0; }
+	l = bpf_rbtree_left(&r_root, r);
+	if (l) {
+		l = bpf_rbtree_remove(&r_root, l);
+		bpf_spin_unlock(&r_lock);
+		if (l) bpf_obj_drop(container_of(l, struct rn, rb));
+		return 0;
+	}
+	bpf_spin_unlock(&r_lock);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
 
 def _vmlinux_h(tmp: Path) -> Path:
     built = DATA / "build" / "vmlinux.h"
@@ -1087,3 +1248,14 @@ def test_packet_programs_never_guess(tmp_path: Path) -> None:
         else:
             assert predicted == kernel, (name, error, reason)
     assert sum(r[2] != "unknown" for r in rows) >= 5
+
+
+def test_graph_peeks_agree_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "graph", GRAPH_C))
+    assert {r[1] for r in rows} == {"accept", "reject"}
+    assert all(r[1] == r[2] for r in rows), rows
+
+
+def test_dropped_special_fields_agree_with_the_live_kernel(tmp_path: Path) -> None:
+    rows = _compare(compile_bpf(tmp_path, "graph_no_types", GRAPH_NO_TYPES_C))
+    assert all(r[1] == r[2] == "reject" for r in rows), rows
