@@ -210,6 +210,12 @@ CASES: dict[str, tuple[str, str, str]] = {
         "val",
         "hash",
     ),
+    "program_type_named_like_a_kernel_type": (
+        "struct callback_head { long zz_mine; struct bpf_refcount rc; };\n"
+        "struct val { struct callback_head __kptr *p; struct bpf_timer t; };",
+        "val",
+        "hash",
+    ),
     "kptr_to_int": (
         "struct val { int __kptr *p; struct bpf_timer t; };",
         "val",
@@ -409,22 +415,6 @@ def test_two_stage_kptr_lookup(tmp_path: Path) -> None:
             os.close(fd)
 
 
-def test_kernel_name_shadows_program_type() -> None:
-    kernel = load_vmlinux()
-
-    class _Prog:
-        first_id = 1
-
-        def find(self, name: str, kind: object = None) -> list[object]:
-            from bpfkit.btf import Member, Struct
-
-            return [Struct(id=5, name=name, size=8, members=(Member("zz_not_kernel", 1, 0),))]
-
-    # `struct callback_head` exists in the kernel with other members: the kernel wins.
-    assert resolve_kptr("callback_head", _Prog(), kernel) == "both(kernel wins)"  # type: ignore[arg-type]
-    assert resolve_kptr("zz_no_such_kernel_type", _Prog(), kernel) == "program"  # type: ignore[arg-type]
-
-
 def _nested(depth: int) -> str:
     """struct val { timer; n{depth-1} } with n{i} { long; n{i-1} } and n0 holding a kptr."""
     s = "struct node_t { long v; };\nstruct n0 { long x; struct node_t __kptr *p; };\n"
@@ -455,3 +445,18 @@ def test_forward_declared_kptr_is_explained(tmp_path: Path) -> None:
     rec = parse_fields(load_btf(obj), load_btf(obj).find_one("val").id)
     assert rec.dropped and rec.code == "bad_kptr"
     assert rec.reason is not None and "forward declaration of struct node_t" in rec.reason
+
+
+def test_program_type_shadowed_by_kernel_type(tmp_path: Path) -> None:
+    """A program's own struct named like a kernel struct: the kernel resolves the kptr to its
+    own type first (and then wants a destructor for it); the record says so."""
+    body, value, _ = CASES["program_type_named_like_a_kernel_type"]
+    obj = ko.compile_bpf(body, tmp_path / "shadow.o", types=(value,))
+    spec = load_btf(obj)
+    metas = {m.container: m for m in struct_metas(spec, kernel=load_vmlinux())}
+    assert metas["val"].code == "kptr_kernel_type_without_dtor"
+    rec = parse_fields(
+        spec, spec.find_one("val").id, kernel=load_vmlinux(), kinds=["kptr", "timer"]
+    )
+    assert rec.errno == "ENOENT"
+    assert resolve_kptr("callback_head", spec, load_vmlinux()) == "both(kernel wins)"
