@@ -5,14 +5,28 @@ verifier's model (``kernel/bpf/verifier.c``: ``acquire_reference``/``release_ref
 ``ref_set_non_owning``, ``invalidate_non_owning_refs``, ``check_reg_allocation_locked``,
 ``mark_ptr_or_null_regs``, ``check_reference_leak``):
 
-- registers and 8-byte stack slots hold abstract values: scalars (with a constant when known),
-  the context, stack and map-value pointers, references (``ref`` id, owning or non-owning,
+- registers and 8-byte stack slots hold abstract values: scalars (an unsigned range, a
+  constant when known, an id shared by copies so a branch on one narrows all), the context,
+  stack, map-value and packet pointers, references (``ref`` id, owning or non-owning,
   maybe-NULL, byte offset into the object), and the poison left behind by a release
-  (``released``) or by ``bpf_spin_unlock`` for non-owning references (``invalidated``);
+  (``released``) or by ``bpf_spin_unlock`` for non-owning references (``invalid``);
 - the state also holds the set of live acquired references and the held lock;
+- static subprograms are interpreted in the caller's context (a frame per call); global ones
+  are interpreted once on their own, as the verifier does, and may not receive references;
 - paths are explored depth-first, fall-through first, as the verifier does; a state already seen
-  at an instruction is pruned; after ``WIDEN_AFTER`` visits of one instruction scalar constants
+  at an instruction is pruned; after ``WIDEN_AFTER`` visits of one instruction scalar ranges
   are forgotten there, and after ``MAX_STEPS`` instructions in total the answer is "unknown".
+
+Before the walk, the object's BTF is checked the way the kernel checks it at load time, using
+:mod:`bpfkit.ownership.fields`: a program-allocated type the kernel refuses fails the whole
+program BTF, and a map or section whose special fields are dropped fails every lock, kptr and
+collection use in it.
+
+Outside ownership the model is deliberately thin: packet accesses are checked only against
+ranges proven by comparisons with ``data_end`` at constant offsets (anything else makes the
+verdict "unknown"), and map-value and stack bounds, helper argument types other than the
+reference ones, and return-value ranges are not modelled (a program failing only those is
+predicted "accept").
 
 Mistake kinds: ``leak`` (an acquired reference is live at exit on every path that did not
 release it), ``leak_on_path`` (live at exit on some paths, released on others),
