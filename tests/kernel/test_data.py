@@ -95,6 +95,19 @@ def test_long_loop_log_is_long_and_small_on_disk() -> None:
     assert total < 20 << 20
 
 
+@pytest.mark.parametrize("program", ["bucket_branches_ok", "kprobe_score_args_ok", "long_loop_ok"])
+def test_loop_programs_give_branchy_level2_logs(program: str) -> None:
+    """The loop programs exist for their logs: branches taken from the stack, pruned states
+    ("N: safe") and several states, as the log parser and plots need."""
+    row = next(r for r in MANIFEST if r.program == program)
+    text = read_captured_log(DATA_LOGS / row.l2_log)
+    lines = text.splitlines()
+    assert sum(ln.startswith("from ") for ln in lines) >= 10
+    assert sum(ln.endswith(": safe") for ln in lines) >= 10
+    assert row.total_states is not None and row.total_states >= 20
+    assert row.verdict == "accept"
+
+
 def test_expected_lists_every_program_of_every_object() -> None:
     expected = _expected()
     pairs = {(e["object"], e["program"]) for e in expected}

@@ -201,3 +201,14 @@ def test_xz_log_over_the_limit(tmp_path: Path) -> None:
     cut.write_bytes(big.read_bytes()[:-40])
     with pytest.raises(LogError, match=r"cut\.l2\.log\.xz"):
         read_captured_log(cut)
+
+
+def test_tune_malloc_applies_on_glibc() -> None:
+    import platform
+
+    from bpfkit.kernel import tune_malloc
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt tuning is glibc-only")
+    assert tune_malloc() is True
+    assert tune_malloc() is True  # idempotent
