@@ -6,6 +6,8 @@ capabilities, BTF path, library path)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,5 +212,8 @@ def test_tune_malloc_applies_on_glibc() -> None:
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt tuning is glibc-only")
-    assert tune_malloc() is True
-    assert tune_malloc() is True  # idempotent
+    # In a child process: the setting is process-wide and would outlive this test.
+    code = "from bpfkit.kernel import tune_malloc as t; print(t(), t())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    assert callable(tune_malloc)
