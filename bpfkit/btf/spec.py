@@ -791,6 +791,8 @@ class Spec:
             i = 0
             while i < len(words) - 1 and words[i] in ("const", "volatile", "restrict"):
                 i += 1
+            if q in words[:i]:  # e.g. const over an array of const: C says it once
+                return inner
             return " ".join([*words[:i], q, *words[i:]])
         if isinstance(t, TypeTag):
             # kind_flag set: the tag is a plain C attribute (e.g. address_space(1))

@@ -15,6 +15,7 @@ from bpfkit.btf import (
     DeclTag,
     Func,
     Struct,
+    Union,
     load_btf,
     load_elf_btf,
     load_vmlinux,
@@ -363,3 +364,59 @@ def test_sizeof_split_matches_libbpf() -> None:
                 split.sizeof(tid)
         else:
             assert split.sizeof(tid) == want, (tid, split[tid])
+
+
+def _c_norm(text: str) -> str:
+    """Whitespace-insensitive C type spelling; bpftool's ___N suffixes for duplicate names out."""
+    text = re.sub(r"\s*([*()\[\],])\s*", r"\1", " ".join(text.split()))
+    return re.sub(r"___\d+\b", "", text)
+
+
+def _member_decl_without_name(line: str, name: str) -> str:
+    decl = line.strip().rstrip(";")
+    decl = re.sub(r"\s*__attribute__\(\((?:aligned|packed)[^)]*\)*\)\s*$", "", decl)
+    decl = re.sub(r":\s*\d+$", "", decl).strip()  # bitfield width
+    fp = re.search(rf"\(\*{re.escape(name)}\)", decl)  # function pointer: (*name)(...)
+    if fp:
+        return decl[: fp.start() + 2] + decl[fp.end() - 1 :]
+    spots = [m.start() for m in re.finditer(rf"\b{re.escape(name)}\b", decl)]
+    return decl[: spots[-1]] + decl[spots[-1] + len(name) :] if spots else decl
+
+
+def test_type_name_matches_bpftool_c_on_kernel_btf() -> None:
+    """Every member of every struct/union bpftool prints flat (no nested definitions): the
+    member's declaration in `bpftool btf dump ... format c`, name taken out, is type_name."""
+    import subprocess
+
+    from .conftest import BPFTOOL
+
+    if BPFTOOL is None:
+        pytest.skip("needs bpftool for the C dump")
+    if not os.access(SYS_VMLINUX, os.R_OK):
+        pytest.skip("needs a readable /sys/kernel/btf/vmlinux")
+    header = subprocess.run(
+        [BPFTOOL, "btf", "dump", "file", str(SYS_VMLINUX), "format", "c"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    spec = load_vmlinux()
+    padding = re.compile(r"\s*(long|int|short|char|long long): \d+;")
+    checked = 0
+    for kw, name, body in re.findall(
+        r"^(struct|union) (\w+) \{\n(.*?)^\}(?: __attribute__\(\(\w+\)\))?;", header, re.S | re.M
+    ):
+        lines = [ln for ln in body.rstrip("\n").split("\n") if not padding.fullmatch(ln)]
+        if any("{" in ln or "}" in ln for ln in lines):
+            continue  # nested anonymous definitions: not one line per member
+        found = [t for t in spec.find(name) if t.kind.name == kw.upper()]
+        if len(found) != 1:
+            continue
+        t = found[0]
+        assert isinstance(t, (Struct, Union))
+        assert len(lines) == len(t.members), name
+        for line, member in zip(lines, t.members, strict=True):
+            want = _c_norm(_member_decl_without_name(line, member.name))
+            assert _c_norm(spec.type_name(member.type)) == want, (name, member.name, line)
+            checked += 1
+    assert checked > 40_000
