@@ -14,7 +14,9 @@ declaration, which is how pointer cycles are broken. Layout is reproduced exactl
 * an enum whose BTF size differs from the size C would choose gets
   ``__attribute__((mode(..)))``.
 
-Names that C would see twice (two distinct ``struct foo``, two typedefs or enumerators of
+An unnamed member of a named type (which C would silently drop) is written as
+``__bpfkit_anonN`` (N its index) and an empty enum (distilled base BTF) gets one
+``__bpfkit_empty_enum_NAME`` enumerator, so the layout survives. Names that C would see twice (two distinct ``struct foo``, two typedefs or enumerators of
 one name) get ``___2``, ``___3`` suffixes, as libbpf does. DECL_TAGs become
 ``__attribute__((btf_decl_tag("..")))``, TYPE_TAGs ``__attribute__((btf_type_tag("..")))``;
 a tag with kind_flag set (kernel 6.13+, "attribute" tags) is written as the plain C
@@ -418,6 +420,8 @@ class _Writer:
         for v in t.values:
             lit = _enum_literal(v.value, is64, t.signed)
             lines.append(f"{ind}\t{self.ident(v.name)} = {lit},")
+        if not t.values:  # C has no empty enums (distilled base BTF has them)
+            lines.append(f"{ind}\t{self.ident(f'__bpfkit_empty_enum_{t.name or t.id}')} = 0,")
         text = "\n".join(lines) + f"\n{ind}}}"
         if _enum_natural_size(t) != t.size and t.size in _ENUM_MODES:
             text += f" __attribute__((mode({_ENUM_MODES[t.size]})))"
@@ -450,7 +454,11 @@ class _Writer:
                     cur = max(cur, off + size_bits)
                 else:
                     end = max(end, size_bits)
-                text = self.decl(m.type, m.name, inner)
+                name = m.name
+                if not name and not bits and not self._inlines(m.type):
+                    # C would drop an unnamed member of a named type; keep its bytes
+                    name = f"__bpfkit_anon{i}"
+                text = self.decl(m.type, name, inner)
                 if bits:
                     text += f": {bits}"
                 text += self.decl_tags(t.id, i)
@@ -530,6 +538,11 @@ class _Writer:
             return self.decl(t.type, f"{inner}({self.params(t, None)})", ind)
         # FUNC, VAR, DATASEC, DECL_TAG are not types a declaration can use
         raise BTFError(f"{self.spec.name}: type [{tid}] {t.kind.name} cannot be declared in C")
+
+    def _inlines(self, tid: int) -> bool:
+        """Whether *tid* is written as an anonymous struct/union body."""
+        t = self.spec[tid]
+        return isinstance(t, (Struct, Union)) and not t.name
 
     def _skip_quals(self, tid: int) -> AnyType:
         t = self.spec[tid]
