@@ -204,7 +204,7 @@ class _Builder:
         "o_dec",
         "b_rows",
         "p_rows",
-        "bt_rows",
+        "line_columns",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -225,7 +225,9 @@ class _Builder:
     def reset(self) -> None:
         """Drop the accumulated rows (streaming), keeping the parser's position."""
         # one row per line: (line, kind, insn_idx or -1, frame or -1, text)
-        self.l_rows: list[tuple[int, str, int, int, str]] = []
+        # (line, kind, insn_idx or -1, frame or -1, text, backtrack regs, backtrack stack)
+        self.l_rows: list[tuple[int, str, int, int, str, str | None, str | None]] = []
+        self.line_columns: dict[str, Any] | None = None
         self.s_step: list[int] = []
         self.s_line: list[int] = []
         self.s_insn: list[int] = []
@@ -236,8 +238,6 @@ class _Builder:
         self.o_dec: list[_Decoded] = []
         self.b_rows: list[tuple[int, int, int | None, int]] = []
         self.p_rows: list[tuple[int, int, int | None]] = []
-        # (line, insn or -1, frame or -1, regs, stack, text)
-        self.bt_rows: list[tuple[int, int, int, str | None, str | None, str]] = []
 
     def feed(self, lineno: int, text: str) -> str:
         """Classify and record one line; return its kind."""
@@ -246,10 +246,7 @@ class _Builder:
             m = _BT_FAST.match(text)
             if m is not None:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
-                insn_i = int(insn)
-                frame_i = int(f)
-                self.bt_rows.append((lineno, insn_i, frame_i, regs, stack, text))
-                self.l_rows.append((lineno, "backtrack", insn_i, frame_i, text))
+                self.l_rows.append((lineno, "backtrack", int(insn), int(f), text, regs, stack))
                 return "backtrack"
         elif c == ";":
             m = _SRC_AT_RE.match(text)
@@ -257,7 +254,7 @@ class _Builder:
                 self.src = (m.group(2), int(m.group(3)), m.group(1))
             else:
                 self.src = (None, None, text[2:] if text.startswith("; ") else text[1:])
-            self.l_rows.append((lineno, "source", -1, -1, text))
+            self.l_rows.append((lineno, "source", -1, -1, text, None, None))
             return "source"
         elif "0" <= c <= "9":
             m = _INSN_FAST.match(text)
@@ -297,12 +294,13 @@ class _Builder:
             f, sl, st = self.src
             self.instructions[insn] = (opcode, asm, f, sl, st)
         self.in_call_block = False
-        self.l_rows.append((lineno, kind, insn, frame, text))
+        self.l_rows.append((lineno, kind, insn, frame, text, None, None))
         return kind
 
     def _slow(self, lineno: int, text: str) -> str:
         ln = classify(text)
         kind = ln.kind
+        regs = stack = None
         insn = ln.insn_idx
         frame = ln.frame
         self.last_line = lineno
@@ -360,23 +358,11 @@ class _Builder:
                 self.b_rows.append((self.step, lineno, _from_insn(text), ln.target))
             self.p_rows.append((self.step, lineno, insn))
         elif kind == "backtrack":
-            regs = stack = None
             m = _REG_LIST_RE.search(text)
             if m is not None:
                 regs, stack = m.group(1), m.group(2)
             if ln.state is not None and self.tokens.decode(ln.state) is None:
                 kind = self._bad(lineno, text)
-            else:
-                self.bt_rows.append(
-                    (
-                        lineno,
-                        -1 if insn is None else insn,
-                        -1 if frame is None else frame,
-                        regs,
-                        stack,
-                        text,
-                    )
-                )
         elif kind == "call":
             self.in_call_block = True
         elif kind == "summary":
@@ -384,7 +370,15 @@ class _Builder:
         elif kind == UNRECOGNIZED and self.strict:
             raise LogError(f"line {lineno}: unrecognized verifier log line {text[:80]!r}")
         self.l_rows.append(
-            (lineno, kind, -1 if insn is None else insn, -1 if frame is None else frame, text)
+            (
+                lineno,
+                kind,
+                -1 if insn is None else insn,
+                -1 if frame is None else frame,
+                text,
+                regs,
+                stack,
+            )
         )
         return kind
 
@@ -462,7 +456,7 @@ class Log:
         for i in err_idx:
             kinds[i] = "error"
             r = rows[i]
-            rows[i] = (r[0], "error", r[2], r[3], r[4])
+            rows[i] = (r[0], "error", r[2], r[3], r[4], r[5], r[6])
         self.error: str | None = "\n".join(rows[i][4] for i in err_idx) if err_idx else None
         self.error_insn: int | None = builder.s_insn[-1] if (err_idx and builder.s_insn) else None
         counts = Counter(kinds)
@@ -493,7 +487,7 @@ class Log:
             counts.get("backtrack")
             or counts.get("liveness")
             or counts.get("scc")
-            or any(t.startswith("func#") for _, k, _, _, t in rows if k == "func")
+            or any(r[4].startswith("func#") for r in rows if r[1] == "func")
         ):
             self.level: int | None = 2
         elif counts.get("insn") or counts.get("insn_state"):
@@ -620,21 +614,47 @@ def _objects(values: Any) -> Any:
     return pd.Series(values, dtype=object, copy=False)
 
 
-def _lines_frame(b: _Builder) -> pd.DataFrame:
+def _line_columns(b: _Builder) -> dict[str, Any]:
+    """The line rows as arrays, shared by the lines and backtracking tables."""
     import numpy as np
+
+    if b.line_columns is not None:
+        return b.line_columns
+    rows = b.l_rows
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 7
+    code = _KIND_CODE
+    out = {
+        "line": np.array(cols[0], dtype=np.int64),
+        "kind": np.array([code[k] for k in cols[1]], dtype=np.int8),
+        "insn_idx": np.array(cols[2], dtype=np.int64),
+        "frame": np.array(cols[3], dtype=np.int64),
+        "text": _object_array(cols[4]),
+        "regs": _object_array(cols[5]),
+        "stack": _object_array(cols[6]),
+    }
+    b.line_columns = out
+    return out
+
+
+def _object_array(values: Sequence[Any]) -> Any:
+    import numpy as np
+
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def _lines_frame(b: _Builder) -> pd.DataFrame:
     import pandas as pd
 
-    code = _KIND_CODE
-    rows = b.l_rows
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 5
-    codes = np.array([code[k] for k in cols[1]], dtype=np.int8)
+    c = _line_columns(b)
     return pd.DataFrame(
         {
-            "line": np.array(cols[0], dtype=np.int64),
-            "kind": pd.Categorical.from_codes(codes, categories=pd.Index(list(KINDS))),
-            "insn_idx": _int_na(cols[2]),
-            "frame": _int_na(cols[3]),
-            "text": _objects(cols[4]),
+            "line": c["line"],
+            "kind": pd.Categorical.from_codes(c["kind"], categories=pd.Index(list(KINDS))),
+            "insn_idx": pd.arrays.IntegerArray(c["insn_idx"], c["insn_idx"] < 0),
+            "frame": pd.arrays.IntegerArray(c["frame"], c["frame"] < 0),
+            "text": _objects(c["text"]),
         }
     )
 
@@ -881,19 +901,20 @@ def _prunes_frame(b: _Builder) -> pd.DataFrame:
 
 
 def _backtracking_frame(b: _Builder) -> pd.DataFrame:
-    import numpy as np
     import pandas as pd
 
-    rows = b.bt_rows
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 6
+    c = _line_columns(b)
+    sel = c["kind"] == _KIND_CODE["backtrack"]
+    insn = c["insn_idx"][sel]
+    frame = c["frame"][sel]
     return pd.DataFrame(
         {
-            "line": np.array(cols[0], dtype=np.int64),
-            "insn_idx": _int_na(cols[1]),
-            "frame": _int_na(cols[2]),
-            "regs": _objects(cols[3]),
-            "stack": _objects(cols[4]),
-            "text": _objects(cols[5]),
+            "line": c["line"][sel],
+            "insn_idx": pd.arrays.IntegerArray(insn, insn < 0),
+            "frame": pd.arrays.IntegerArray(frame, frame < 0),
+            "regs": _objects(c["regs"][sel]),
+            "stack": _objects(c["stack"][sel]),
+            "text": _objects(c["text"][sel]),
         }
     )
 
