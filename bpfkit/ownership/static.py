@@ -517,12 +517,14 @@ class _Interp:
             base = self.use(st, insn.src_reg)
             self.check_ptr(st, base, f"load from r{insn.src_reg}")
             self.check_packet(st, base, insn)
+            self.check_map_bounds(st, base, insn)
             self.write(st, insn.dst_reg, self.load(st, base, insn))
             return nxt
         if cls in (BPF_ST, BPF_STX):
             base = self.use(st, insn.dst_reg)
             self.check_ptr(st, base, f"store to r{insn.dst_reg}")
             self.check_packet(st, base, insn)
+            self.check_map_bounds(st, base, insn)
             if cls == BPF_STX and insn.op == 0xC0:  # atomics
                 if insn.imm & 0x01 or insn.imm in (0xE1, 0xF1):
                     reg = 0 if insn.imm == 0xF1 else insn.src_reg
@@ -594,8 +596,25 @@ class _Interp:
         if dst.kind in ("pkt", "pkt_end"):
             self.write(st, insn.dst_reg, SCALAR)
             return
+        var_map_off = dst.kind == "mapval" and src.kind == "scalar" and src.const is None
+        if var_map_off and is64 and op == 0x00:
+            # a variable offset into a map value: keep its byte range (lo..hi) so the access
+            # can be checked against value_size (check_map_access)
+            rng = _offset_range(dst)
+            if rng is not None and src.hi < (1 << 29):
+                new = replace(dst, off=None, lo=rng[0] + src.lo, hi=rng[1] + src.hi)
+            else:
+                new = replace(dst, off=None, lo=0, hi=_MASK64)
+            self.write(st, insn.dst_reg, new)
+            return
         pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid")
         if is64 and op in (0x00, 0x10) and dst.kind in pointer_kinds:
+            if src.kind == "scalar" and src.const is not None and dst.off is None:
+                rng = _offset_range(dst) if dst.kind == "mapval" else None
+                if rng is not None:
+                    delta = _signed(src.const) * (1 if op == 0x00 else -1)
+                    self.write(st, insn.dst_reg, replace(dst, lo=rng[0] + delta, hi=rng[1] + delta))
+                    return
             if src.kind == "scalar" and src.const is not None and dst.off is not None:
                 delta = _signed(src.const)
                 off = dst.off + (delta if op == 0x00 else -delta)
@@ -643,6 +662,37 @@ class _Interp:
         if insn.size < 64 and insn.op == 0x60:  # BPF_MEM, zero-extended: not a pointer
             return _range(0, (1 << insn.size) - 1)
         return UNK
+
+    def check_map_bounds(self, st: State, base: Val, insn: Insn) -> None:
+        """A map-value access must lie inside value_size (verifier.c check_map_access): a
+        constant offset outside is an error; a variable one bpfkit cannot bound is "unknown"."""
+        if base.kind != "mapval" or base.maybe_null or self.spec is None:
+            return
+        m = self.maps.get(base.name)
+        if m is None or m.value_type is None:
+            return
+        size = self.spec.sizeof(m.value_type)
+        width = insn.size // 8
+        rng = _offset_range(base)
+        if rng is None:
+            self.an.unknown_reasons.append(
+                f"map value access at insn {insn.idx} with an offset bpfkit cannot bound"
+            )
+            raise _Stop
+        lo, hi = rng[0] + insn.off, rng[1] + insn.off + width
+        if lo >= 0 and hi <= size:
+            return
+        if base.off is not None:
+            self.mistake(
+                st,
+                "other",
+                f"invalid access to map value {base.name}: value_size={size} "
+                f"off={base.off + insn.off} size={width}",
+            )
+        self.an.unknown_reasons.append(
+            f"map value access at insn {insn.idx} may reach bytes {lo}..{hi} of {size}"
+        )
+        raise _Stop
 
     def check_packet(self, st: State, base: Val, insn: Insn) -> None:
         """A packet access must lie inside the range proven by a comparison with data_end
@@ -1469,6 +1519,16 @@ def _alu_range(op: int, a: Val, b: Val, is64: bool, off: int) -> Val:
             return _range(0, a.hi)
         return _range(0, min(a.hi, max(b.hi - 1, 0)) if b.lo > 0 else a.hi)
     return _range(0, top)
+
+
+def _offset_range(v: Val) -> tuple[int, int] | None:
+    """The byte offsets a pointer may have: its constant ``off``, or the range a variable
+    offset was added with (kept in ``lo``/``hi`` for map values), or None when unbounded."""
+    if v.off is not None:
+        return v.off, v.off
+    if v.hi != _MASK64:
+        return v.lo, v.hi
+    return None
 
 
 def _signed(v: int) -> int:
