@@ -22,11 +22,11 @@ Before the walk, the object's BTF is checked the way the kernel checks it at loa
 program BTF, and a map or section whose special fields are dropped fails every lock, kptr and
 collection use in it.
 
-Outside ownership the model is deliberately thin: packet accesses are checked only against
-ranges proven by comparisons with ``data_end`` at constant offsets (anything else makes the
-verdict "unknown"), and map-value and stack bounds, helper argument types other than the
-reference ones, and return-value ranges are not modelled (a program failing only those is
-predicted "accept").
+Outside ownership the model is deliberately thin: packet accesses are checked against the
+ranges comparisons with ``data_end`` prove, map-value accesses against ``value_size`` (a
+constant offset outside is an error; an access bpfkit cannot bound makes the verdict
+"unknown"); stack bounds, helper argument types other than the reference ones and return-value
+ranges are not modelled (a program failing only those is predicted "accept").
 
 Mistake kinds: ``leak`` (an acquired reference is live at exit on every path that did not
 release it), ``leak_on_path`` (live at exit on some paths, released on others),
