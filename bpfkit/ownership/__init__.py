@@ -14,6 +14,7 @@ from bpfkit.ownership.dynamic import (
     events_frame,
     flow_graph,
     lifetimes_frame,
+    non_owning_frame,
     ref_events,
     unreleased_refs,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "events_frame",
     "flow_graph",
     "lifetimes_frame",
+    "non_owning_frame",
     "ref_events",
     "unreleased_refs",
     "KFUNCS",

@@ -73,6 +73,9 @@ __all__ = [
     "flow_graph",
     "sink_of_call",
     "unreleased_refs",
+    "NonOwningView",
+    "non_owning_views",
+    "non_owning_frame",
 ]
 
 #: Event kinds, in the order a reference lives through them.
@@ -636,3 +639,95 @@ def flow_graph(log: Log) -> nx.DiGraph:
         else:
             g.add_edge(s, t, count=1, ref_obj_ids={rid})
     return g
+
+
+class NonOwningView(NamedTuple):
+    """A register holding a non-owning reference, from where it appeared to where it ended
+    (a row of :func:`non_owning_frame`)."""
+
+    path: int
+    reg: str
+    btf_type: str | None
+    start_insn: int
+    source: str | None
+    end_insn: int | None
+    end: str
+
+
+def non_owning_views(log: Log) -> list[NonOwningView]:
+    """Registers that hold non-owning references (``non_own_ref``), per explored path.
+
+    A view starts where a register is first printed with ``non_own_ref`` (``source``: the call
+    that made it, e.g. ``bpf_rbtree_first``, or ``copy`` / ``push`` for a register that
+    became one); it ends at ``bpf_spin_unlock`` (``end="unlock"``: from then on the register
+    is a scalar, and reading through it is the "non-owning use after unlock"), when the
+    register is overwritten or clobbered by a call (``"overwritten"``), or when the path ends
+    (``"path_end"``).
+    """
+    ctx = _Ctx(log)
+    regs = log.registers
+    by_line: dict[int, list[tuple[str, bool, str | None]]] = {}
+    if len(regs):
+        for line, reg, nonown, btf in zip(
+            regs["line"].tolist(),
+            regs["reg"].tolist(),
+            regs["non_own_ref"].tolist(),
+            regs["btf_type"].tolist(),
+            strict=False,
+        ):
+            by_line.setdefault(int(line), []).append(
+                (f"r{int(reg)}", bool(nonown), btf if isinstance(btf, str) else None)
+            )
+    if not any(n for rows in by_line.values() for _, n, _ in rows):
+        return []
+    out: list[NonOwningView] = []
+    live: dict[str, tuple[int, str | None, str | None]] = {}  # reg -> (start, source, btf)
+    cur_path = -1
+    prev: _Obs | None = None
+    prev_kind = ""
+
+    def close(path: int, reg: str, insn: int | None, how: str) -> None:
+        start, source, btf = live.pop(reg)
+        out.append(NonOwningView(path, reg, btf, start, source, insn, how))
+
+    for o in _observations(log):
+        kind = ctx.kind.get(o.line, "")
+        if o.path != cur_path:
+            if prev is not None:
+                for reg in sorted(live):
+                    close(cur_path, reg, prev.insn, "path_end")
+            live = {}
+            cur_path = o.path
+            prev = None
+            prev_kind = ""
+        before_line = kind in ("state", "branch")
+        effect = prev.insn if (before_line and prev is not None) else o.insn
+        fresh = not (before_line and (prev is None or prev_kind == "insn_state"))
+        call = ctx.call.get(effect) if fresh else None
+        if call in ("bpf_spin_unlock", "bpf_res_spin_unlock"):
+            for reg in sorted(live):
+                close(o.path, reg, effect, "unlock")
+        elif call is not None:
+            for reg in sorted(r for r in live if r in ("r0", "r1", "r2", "r3", "r4", "r5")):
+                close(o.path, reg, effect, "overwritten")
+        for reg, nonown, btf in by_line.get(o.line, []):
+            if nonown and reg not in live and kind != "branch":
+                source = call if (call is not None and reg == "r0") else "copy"
+                live[reg] = (effect if source != "copy" else o.insn, source, btf)
+            elif nonown and reg not in live:
+                live[reg] = (o.insn, "inherited", btf)
+            elif not nonown and reg in live:
+                close(o.path, reg, o.insn, "overwritten")
+        prev = o
+        prev_kind = kind
+    if prev is not None:
+        for reg in sorted(live):
+            close(cur_path, reg, _int(log.error_insn) or prev.insn, "path_end")
+    return out
+
+
+def non_owning_frame(log: Log) -> pd.DataFrame:
+    """:func:`non_owning_views` as a DataFrame (columns of :class:`NonOwningView`)."""
+    import pandas as pd
+
+    return pd.DataFrame.from_records(non_owning_views(log), columns=list(NonOwningView._fields))

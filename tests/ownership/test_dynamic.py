@@ -187,3 +187,27 @@ def test_non_owning_use_after_unlock_names_the_kernels_register(path: Path) -> N
     assert f"r{m.group(1)}" in set(invalidated["detail"])
     converted = ev[ev["event"] == "non_owning"]
     assert set(invalidated["ref_obj_id"]) <= set(converted["ref_obj_id"])
+
+
+ALL_NON_OWNING_MISTAKES = [
+    p
+    for p in L2_LOGS
+    if EXPECTED.get(_program_of(p), {}).get("mistake") == "non_owning_after_unlock"
+]
+
+
+@pytest.mark.parametrize("path", ALL_NON_OWNING_MISTAKES, ids=lambda p: p.name)
+def test_non_owning_views_end_at_unlock_before_the_kernels_error(path: Path) -> None:
+    """Whatever made the non-owning pointer (a push, or bpf_rbtree_first), the register the
+    kernel rejects held a non-owning view that bpf_spin_unlock ended before the failing
+    instruction."""
+    from bpfkit.ownership.dynamic import non_owning_frame
+
+    assert len(ALL_NON_OWNING_MISTAKES) >= 2
+    [log] = load_log(path)
+    m = re.match(r"R(\d+) invalid mem access 'scalar'", log.error or "")
+    assert m and log.error_insn is not None
+    views = non_owning_frame(log)
+    hit = views[(views["reg"] == f"r{m.group(1)}") & (views["end"] == "unlock")]
+    assert len(hit) >= 1
+    assert (hit["end_insn"] < log.error_insn).all()
