@@ -72,6 +72,7 @@ def test_goldens_are_all_covered() -> None:
     assert len(BPFTOOL_RAW_GOLDENS) >= 14
 
 
+@pytest.mark.slow
 def test_raw_equals_live_bpftool_on_kernel_btf() -> None:
     if not os.access(SYS_VMLINUX, os.R_OK):
         pytest.skip("needs a readable /sys/kernel/btf/vmlinux")
@@ -131,7 +132,11 @@ def test_iter_raw_lines_selected_ids_and_base_ids() -> None:
     assert list(iter_raw_lines(split, ids=[len(split) - 1])) == [last]
 
 
-@pytest.mark.parametrize("path", [KINDS_EL, MINIMAL_OBJ, VMLINUX_71_GZ], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [KINDS_EL, MINIMAL_OBJ, pytest.param(VMLINUX_71_GZ, marks=pytest.mark.slow)],
+    ids=lambda p: getattr(p, "name", "vmlinux71"),
+)
 def test_json_round_trips_every_field(path: Path) -> None:
     spec = load_btf(path)
     text = format_json(spec)

@@ -181,6 +181,7 @@ def test_type_tags_and_decl_tags_match_golden() -> None:
     assert spec.decl_tags(node.id, 5) == []
 
 
+@pytest.mark.slow
 def test_sizeof_matches_pahole_on_vmlinux() -> None:
     if PAHOLE is None:
         pytest.skip("needs pahole for the struct-size oracle")
@@ -321,7 +322,7 @@ def test_kptr_type_tags_and_contains_decl_tags_match_c_source(source: Path | Non
         KINDS_EB,
         RELOCS_EL,
         TAGS_EL,
-        SYS_VMLINUX,
+        pytest.param(SYS_VMLINUX, marks=pytest.mark.slow),
         *(
             Path(__file__).parent / "data" / n
             for n in (
@@ -332,7 +333,7 @@ def test_kptr_type_tags_and_contains_decl_tags_match_c_source(source: Path | Non
             )
         ),
     ],
-    ids=lambda p: p.name,
+    ids=lambda p: getattr(p, "name", "vmlinux"),
 )
 def test_sizeof_matches_libbpf_resolve_size(path: Path) -> None:
     """Every type: bpfkit's size is libbpf's btf__resolve_size, and bpfkit raises exactly
@@ -383,6 +384,7 @@ def _member_decl_without_name(line: str, name: str) -> str:
     return decl[: spots[-1]] + decl[spots[-1] + len(name) :] if spots else decl
 
 
+@pytest.mark.slow
 def test_type_name_matches_bpftool_c_on_kernel_btf() -> None:
     """Every member of every struct/union bpftool prints flat (no nested definitions): the
     member's declaration in `bpftool btf dump ... format c`, name taken out, is type_name."""
