@@ -330,3 +330,33 @@ def test_24_byte_header_without_core_relos() -> None:
     assert again.hdr_len == 24
     assert (again.func_info, again.line_info) == (ext.func_info, ext.line_info)
     assert again.core_relos == {}
+
+
+def test_longer_records_are_stepped_over() -> None:
+    """A producer may write records longer than bpfkit knows (rec_size > 8 for func_info);
+    the known prefix is read and the rest skipped, as libbpf does."""
+    import struct
+
+    spec, ext = _ext(KINDS_EL)
+    raw = KINDS_EL_BTF_EXT.read_bytes()
+    hdr = list(struct.unpack_from("<HBBIIIIIII", raw))
+    hdr_len, fi_off, fi_len = hdr[3], hdr[4], hdr[5]
+    block = raw[hdr_len + fi_off : hdr_len + fi_off + fi_len]
+    (rec_size,) = struct.unpack_from("<I", block)
+    assert rec_size == 8
+    out, pos = [struct.pack("<I", 12)], 4
+    while pos < len(block):
+        sec_off, num = struct.unpack_from("<II", block, pos)
+        out.append(struct.pack("<II", sec_off, num))
+        pos += 8
+        for _ in range(num):
+            out.append(block[pos : pos + 8] + b"\xaa\xbb\xcc\xdd")
+            pos += 8
+    new_block = b"".join(out)
+    body = raw[hdr_len:]
+    # put the widened func_info block at the end of the body, point the header at it
+    hdr[4], hdr[5] = len(body), len(new_block)
+    patched = struct.pack("<HBBIIIIIII", *hdr) + body + new_block
+    again = parse_btf_ext(patched, spec)
+    assert again.func_info == ext.func_info
+    assert again.line_info == ext.line_info and again.core_relos == ext.core_relos
