@@ -553,34 +553,45 @@ def events_frame(log: Log) -> pd.DataFrame:
 def lifetimes_frame(log: Log) -> pd.DataFrame:
     """One row per (path, reference): where it was acquired and where it ended.
 
-    Columns: ``path, ref_obj_id, btf_type, site_insn, site, end_insn, sink, end_detail``.
-    A reference inherited by a path from its parent starts at the path's first instruction
-    (``site`` is then the acquiring call seen on the parent path).
+    Columns: ``path, ref_obj_id, btf_type, site_insn, site, start_insn, end_insn, sink,
+    end_detail``. ``site_insn`` / ``site`` are the acquiring call (possibly on an earlier
+    path); ``start_insn`` is where this path starts holding it (the site, or the path's first
+    instruction for an inherited reference).
     """
     import pandas as pd
 
-    rows = []
-    for path, rid, btf, site_insn, site, end_insn, sink, detail in _lifetimes(ref_events(log)):
-        rows.append((path, rid, btf, site_insn, site, end_insn, sink, detail))
-    cols = ["path", "ref_obj_id", "btf_type", "site_insn", "site", "end_insn", "sink", "end_detail"]
-    return pd.DataFrame.from_records(rows, columns=cols)
+    cols = [
+        "path",
+        "ref_obj_id",
+        "btf_type",
+        "site_insn",
+        "site",
+        "start_insn",
+        "end_insn",
+        "sink",
+        "end_detail",
+    ]
+    return pd.DataFrame.from_records(_lifetimes(ref_events(log)), columns=cols)
 
 
-def _lifetimes(
-    events: Iterable[RefEvent],
-) -> list[tuple[int, int, str | None, int, str | None, int, str, str | None]]:
+_Lifetime = tuple[int, int, str | None, int, str | None, int, int, str, str | None]
+
+
+def _lifetimes(events: Iterable[RefEvent]) -> list[_Lifetime]:
     acquired: dict[int, tuple[int, str | None]] = {}
     start_of_path: dict[tuple[int, int], int] = {}
-    out = []
+    out: list[_Lifetime] = []
     ends = {"transfer", "release", "null", "unreleased", "held_at_end"}
     for ev in events:
+        key = (ev.path, ev.ref_obj_id)
         if ev.event == "acquire":
             acquired.setdefault(ev.ref_obj_id, (ev.insn_idx, ev.detail))
-            start_of_path[(ev.path, ev.ref_obj_id)] = ev.insn_idx
+            start_of_path[key] = ev.insn_idx
+        elif ev.event == "inherited":
+            start_of_path.setdefault(key, ev.insn_idx)
         elif ev.event in ends:
             site_insn, site = acquired.get(ev.ref_obj_id, (ev.insn_idx, None))
-            start = start_of_path.get((ev.path, ev.ref_obj_id), site_insn)
-            del start  # the site is what the figures need; kept simple
+            start = start_of_path.pop(key, site_insn)
             out.append(
                 (
                     ev.path,
@@ -588,6 +599,7 @@ def _lifetimes(
                     ev.btf_type,
                     site_insn,
                     site,
+                    start,
                     ev.insn_idx,
                     ev.sink or ev.event,
                     ev.detail,
@@ -610,7 +622,7 @@ def flow_graph(log: Log) -> nx.DiGraph:
     g = nx.DiGraph(name=str(log.name or "log"))
     events = ref_events(log)
     src_of = {ev.insn_idx: ev.src_line for ev in events}
-    for _path, rid, btf, site_insn, site, end_insn, sink, detail in _lifetimes(events):
+    for _path, rid, btf, site_insn, site, _start, end_insn, sink, detail in _lifetimes(events):
         s = ("site", site_insn)
         if s not in g:
             g.add_node(
