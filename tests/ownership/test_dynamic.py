@@ -211,3 +211,41 @@ def test_non_owning_views_end_at_unlock_before_the_kernels_error(path: Path) -> 
     hit = views[(views["reg"] == f"r{m.group(1)}") & (views["end"] == "unlock")]
     assert len(hit) >= 1
     assert (hit["end_insn"] < log.error_insn).all()
+
+
+MANIFEST_ROWS = (
+    list(csv.DictReader((DATA_LOGS / "MANIFEST.tsv").read_text().splitlines(), delimiter="\t"))
+    if (DATA_LOGS / "MANIFEST.tsv").exists()
+    else []
+)
+
+
+def test_every_observed_flow_was_predicted_statically() -> None:
+    """The flows the kernel explored (site -> sink at an instruction) are flows the static
+    analysis of the object predicts; the static side may have more (paths the verifier
+    pruned as equivalent). Two independent readings: the object's instructions vs the
+    kernel's log."""
+    from bpfkit.ownership.static import flows_frame
+
+    objs: dict[str, object] = {}
+    equal = total = 0
+    for row in MANIFEST_ROWS:
+        obj = objs.setdefault(row["object"], load_object(DATA_PROGRAMS / row["object"]))
+        st = flows_frame(obj, row["program"])  # type: ignore[arg-type]
+        predicted = {
+            (int(a), str(b), int(c))
+            for a, b, c in zip(st["site_insn"], st["sink"], st["sink_insn"], strict=True)
+            if b != "refcount_acquire"
+        }
+        [log] = load_log(DATA_LOGS / row["l2_log"])
+        lt = lifetimes_frame(log)
+        observed = {
+            (int(a), str(b), int(c))
+            for a, b, c in zip(lt["site_insn"], lt["sink"], lt["end_insn"], strict=True)
+            if b not in ("null", "held_at_end")
+        }
+        assert observed <= predicted, (row["program"], observed - predicted)
+        equal += observed == predicted
+        total += 1
+    print(f"observed flows equal the static flows on {equal}/{total} programs")
+    assert total == len(MANIFEST_ROWS) > 40
