@@ -468,7 +468,16 @@ def _context_html(ctx: ErrorContext) -> str:
         rows = ['<table class="context"><thead><tr><th>step</th><th>path</th><th>insn</th>'
                 "<th>instruction</th><th>registers after</th></tr></thead><tbody>"]  # fmt: skip
         last_src = None
+        last_path = ctx.preceding[0].path
         for c in ctx.preceding:
+            if c.path != last_path or c.branch is not None:
+                what = f"from {c.branch[0]} to {c.branch[1]}" if c.branch else "a new path"
+                rows.append(
+                    f'<tr class="branch"><td colspan="5">path {h.escape(c.path)}: the verifier '
+                    f"goes back to a pending branch, {h.escape(what)}</td></tr>"
+                )
+                last_path = c.path
+                last_src = None
             if c.src and c.src != last_src:
                 rows.append(
                     f'<tr class="src"><td colspan="5">; {h.escape(c.src_text)} '

@@ -28,7 +28,8 @@ class ContextInsn:
     """One instruction on the way to the error, as the verifier visited it.
 
     ``registers`` is the register state the log printed after the instruction (``R0=... R1=...``),
-    ``path`` the explored path it belongs to (a new path starts at each ``from X to Y:``).
+    ``path`` the explored path it belongs to (a new path starts at each ``from X to Y:``);
+    ``branch`` is ``(X, Y)`` when this visit is the first of such a path.
     """
 
     step: int | None
@@ -39,6 +40,7 @@ class ContextInsn:
     src_text: str | None
     registers: str
     failing: bool
+    branch: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,14 @@ def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
         else:
             last = int(steps["step"].max())
         window = steps[steps["step"] <= last].sort_values("step").tail(before + 1)
+        branches: dict[int, tuple[int, int]] = {}
+        br = log.branches
+        if not br.empty:
+            for b in br.itertuples(index=False):
+                step_no = _int_or_none(b.step)
+                a, z = _int_or_none(b.from_insn), _int_or_none(b.to_insn)
+                if step_no is not None and a is not None and z is not None:
+                    branches.setdefault(step_no, (a, z))
         for rec in window.itertuples(index=False):
             idx = int(rec.insn_idx)
             asm, src, text = insns.get(idx)
@@ -172,6 +182,7 @@ def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
                     src_text=text,
                     registers=_register_text(log, int(rec.step)),
                     failing=int(rec.step) == last and idx == insn_idx,
+                    branch=branches.get(int(rec.step)),
                 )
             )
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bpfkit.report.explain import explain_error
-from tests.corpus import LOG_DOC_UNRELEASED_REF, LOG_KPTR_XCHG_SKB, LOG_RINGBUF_REF_LEAK
+from tests.corpus import DATA_LOGS, LOG_DOC_UNRELEASED_REF, LOG_KPTR_XCHG_SKB, LOG_RINGBUF_REF_LEAK
 
 verifier = pytest.importorskip("bpfkit.verifier")
 
@@ -65,12 +65,20 @@ def test_old_format_leak_from_documentation() -> None:
     assert "bpf_sk_lookup_tcp" in (ctx.leaks[0].asm or "")
 
 
-def test_accepted_log_has_no_error_context() -> None:
-    text = (
-        "func#0 @0\n0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0_w=0\n"
-        "1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 "
-        "total_states 0 peak_states 0 mark_read 0\n"
-    )
-    (log,) = verifier.parse_log(text)
+def test_path_switch_before_the_error_is_the_logs_branch() -> None:
+    path = DATA_LOGS / "alloc" / "obj_new_leak_on_short_packet.l2.log"
+    (log,) = verifier.load_log(path)
+    ctx = explain_error(log)
+    assert ctx is not None
+    # oracle: the kernel's "from X to Y:" line, the last one before the error
+    jumps = re.findall(r"^from (\d+) to (\d+):", path.read_text(), re.MULTILINE)
+    starts = [c.branch for c in ctx.preceding if c.branch is not None]
+    assert starts == [(int(jumps[-1][0]), int(jumps[-1][1]))]
+    first_of_path = next(c for c in ctx.preceding if c.branch is not None)
+    assert first_of_path.insn_idx == int(jumps[-1][1])
+
+
+def test_accepted_program_of_data_has_no_error_context() -> None:
+    (log,) = verifier.load_log(DATA_LOGS / "alloc" / "obj_new_drop_ok.l2.log")
     assert log.verdict == "accept"
     assert explain_error(log) is None
