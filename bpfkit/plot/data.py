@@ -116,31 +116,31 @@ def _register_codes(regs: pd.DataFrame) -> np.ndarray:
     key = pd.DataFrame({c: regs[c] if c in regs.columns else None for c in cols})
     smin = regs["smin"] if "smin" in regs.columns else pd.Series([None] * len(regs))
     smax = regs["smax"] if "smax" in regs.columns else pd.Series([None] * len(regs))
-    key["const"] = [
-        a is not None and b is not None and a == b
-        for a, b in zip(smin.tolist(), smax.tolist(), strict=True)
-    ]
+    key["const"] = (
+        (smin.notna() & smax.notna() & (smin == smax)).fillna(False).astype(bool).to_numpy()
+    )
     key = key.astype({"type": "object", "flags": "object"}).fillna({"flags": ""})
     key["or_null"] = key["or_null"].fillna(False).astype(bool)
     key["non_own_ref"] = key["non_own_ref"].fillna(False).astype(bool)
     index = {k: i for i, k in enumerate(CATEGORIES)}
-    combos: dict[tuple[Any, ...], int] = {}
-    out = np.empty(len(key), dtype=np.int64)
-    for pos, t in enumerate(key.itertuples(index=False, name=None)):
-        code = combos.get(t)
-        if code is None:
-            typ, or_null, flags, non_own, const = t
-            cat = register_category(
-                None if typ is None or (isinstance(typ, float)) else str(typ),
-                or_null=bool(or_null),
-                flags=str(flags) if flags else None,
-                non_own_ref=bool(non_own),
-                smin=0 if const else None,
-                smax=0 if const else None,
-            )
-            code = combos[t] = index[cat]
-        out[pos] = code
-    return out
+    key["type"] = key["type"].astype(str)
+    group = key.groupby(list(key.columns), sort=False, dropna=False).ngroup().to_numpy()
+    firsts = key.drop_duplicates()
+    first_group = group[firsts.index.to_numpy()]
+    lut = np.zeros(int(group.max()) + 1 if len(group) else 0, dtype=np.int64)
+    for g, (typ, or_null, flags, non_own, const) in zip(
+        first_group, firsts.itertuples(index=False, name=None), strict=True
+    ):
+        cat = register_category(
+            None if typ in ("None", "nan", "<NA>") else str(typ),
+            or_null=bool(or_null),
+            flags=str(flags) if flags else None,
+            non_own_ref=bool(non_own),
+            smin=0 if const else None,
+            smax=0 if const else None,
+        )
+        lut[g] = index[cat]
+    return lut[group]
 
 
 def _call_positions(log: Any, insn: np.ndarray) -> np.ndarray:
@@ -162,7 +162,13 @@ def _call_positions(log: Any, insn: np.ndarray) -> np.ndarray:
 
 
 def lane_state(log: Any) -> LaneState:
-    """Reconstruct the register state at every step of *log* (see the module docstring)."""
+    """Reconstruct the register state at every step of *log* (see the module docstring);
+    kept for the last few logs, so the figures of one log share it."""
+    st: LaneState = _memo(log, "lane_state", lambda: _lane_state_impl(log))
+    return st
+
+
+def _lane_state_impl(log: Any) -> LaneState:
     import pandas as pd
 
     steps_df = log.steps
@@ -191,13 +197,23 @@ def lane_state(log: Any) -> LaneState:
         valid = (
             (pos < n) & (steps[np.minimum(pos, n - 1)] == r_step) & (r_reg >= 0) & (r_reg < _NREGS)
         )
-        lane_idx = np.array(
-            [lane_of.get((int(f), int(r)), -1) for f, r in zip(r_frame, r_reg, strict=True)],
+        frame_rank = {f: k for k, f in enumerate(frames)}
+        rank = np.array(
+            [frame_rank.get(int(f), -1) for f in range(int(r_frame.max()) + 1)]
+            if len(r_frame)
+            else [],
             dtype=np.int64,
         )
+        f_ok = (r_frame >= 0) & (r_frame < len(rank))
+        lane_idx = np.where(
+            f_ok & (r_reg >= 0) & (r_reg < _NREGS),
+            rank[np.clip(r_frame, 0, max(len(rank) - 1, 0))] * _NREGS + r_reg,
+            -1,
+        )
+        lane_idx = np.where(lane_idx >= 0, lane_idx, -1).astype(np.int64)
         valid &= lane_idx >= 0
-        line_kind = kinds.reindex(np.unique(r_line)).to_dict()
-        full = np.array([line_kind.get(int(x)) in FULL_STATE_KINDS for x in r_line], dtype=bool)
+        full_lines = kinds.index[kinds.isin(FULL_STATE_KINDS)].to_numpy()
+        full = np.isin(r_line, full_lines)
         # Events: (position, lane, line, sub, value); a full state first resets its frame.
         ev_pos: list[np.ndarray] = []
         ev_lane: list[np.ndarray] = []
@@ -293,8 +309,7 @@ def _state(log_or_state: Any) -> LaneState:
     """The LaneState of a log (the last few are kept: several figures share one)."""
     if isinstance(log_or_state, LaneState):
         return log_or_state
-    st: LaneState = _memo(log_or_state, "lane_state", lambda: lane_state(log_or_state))
-    return st
+    return lane_state(log_or_state)
 
 
 def register_lanes(log: Any) -> pd.DataFrame:
@@ -521,9 +536,8 @@ def leaked_references(log: Any) -> dict[int, int]:
     texts = [str(log.error or "")]
     lines = getattr(log, "lines", None)
     if lines is not None and len(lines):
-        texts.extend(
-            lines["text"][lines["text"].str.contains("Unreleased reference", na=False)].tolist()
-        )
+        sub = lines.loc[lines["kind"].isin(("error", "message")), "text"]
+        texts.extend(sub[sub.str.contains("Unreleased reference", na=False)].tolist())
     out: dict[int, int] = {}
     for text in texts:
         for m in _UNRELEASED.finditer(text):
@@ -597,12 +611,12 @@ def _memo(log: Any, key: str, compute: Any) -> Any:
 
 def _remap_steps(table: pd.DataFrame, line_steps: dict[int, int]) -> np.ndarray:
     """The step of each row of a state-derived table (registers, refs), by its line."""
-    lines = _int_col(table, "line")
+    import pandas as pd
+
+    lines = pd.Series(_int_col(table, "line"))
     steps = _int_col(table, "step")
-    return np.array(
-        [line_steps.get(int(ln), int(st)) for ln, st in zip(lines, steps, strict=True)],
-        dtype=np.int64,
-    )
+    mapped = lines.map(line_steps).to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(mapped), steps, mapped).astype(np.int64)
 
 
 def _held_refs_impl(log: Any) -> dict[int, set[int]]:
@@ -614,11 +628,12 @@ def _held_refs_impl(log: Any) -> dict[int, set[int]]:
     refs = log.refs
     by_line: dict[int, set[int]] = {}
     if len(refs):
-        for ln, rid in zip(_int_col(refs, "line"), _int_col(refs, "ref_obj_id"), strict=True):
-            by_line.setdefault(int(ln), set()).add(int(rid))
+        ids = refs.groupby("line")["ref_obj_id"].agg(lambda x: set(int(v) for v in x))
+        by_line = {int(k): v for k, v in ids.items()}
     held: dict[int, set[int]] = {}
-    for line in sorted(line_steps):
-        held[line_steps[line]] = set(by_line.get(line, set()))
+    empty: set[int] = set()
+    for line, step in sorted(line_steps.items()):
+        held[step] = set(by_line[line]) if line in by_line else empty
     st = _state(log)
     regs = st.registers
     locked = lock_held(log)
@@ -633,7 +648,8 @@ def _held_refs_impl(log: Any) -> dict[int, set[int]]:
                 continue
             rows = st.rows[pos[k]]
             ids = rid[rows[rows >= 0]]
-            held[int(step)] |= {int(x) for x in ids[ids > 0]}
+            if (ids > 0).any():
+                held[int(step)] = held[int(step)] | {int(x) for x in ids[ids > 0]}
     return held
 
 
@@ -795,9 +811,14 @@ def reference_lifetimes(log: Any) -> pd.DataFrame:
         if kp < len(known_positions) and known_positions[kp] == i:
             kp += 1
             held = held_at[int(s[i])]
-            for rid in sorted(set(open_) - held):
-                close(rid, i - 1 if i > 0 else i, int(insn[i]), "release")
-            for rid in sorted(held - set(open_)):
+            if held.symmetric_difference(open_):
+                for rid in sorted(set(open_) - held):
+                    close(rid, i - 1 if i > 0 else i, int(insn[i]), "release")
+            for rid in (
+                sorted(held - open_.keys())
+                if len(held) != len(open_) or held != open_.keys()
+                else ()
+            ):
                 open_[rid] = (i, "inherited" if new_path and i > 0 else "acquire")
         if path_end[i] and open_:
             final = int(path[i]) == last_path and i == n - 1

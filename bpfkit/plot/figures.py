@@ -735,7 +735,16 @@ def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MA
     _title(ax, "verifier effort", log)
     notes = []
     if extra:
-        notes.append("kernel: " + ", ".join(extra))
+        ax.text(
+            0.99,
+            0.04,
+            "kernel: " + ", ".join(extra),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+            color="#444444",
+        )
     if every > 1:
         notes.append(f"one point per {every} steps")
     if notes:
@@ -765,16 +774,20 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
             b = d["branch_step"]
             links.append([(b, y[parent]), (b, y[p])])
             waiting.append([(b, y[p]), (d["start_step"], y[p])])
-    ax.add_collection(
-        LineCollection(
-            waiting,
-            colors="#888888",
-            linewidths=0.6,
-            linestyles="dotted",
-            label="waiting on the stack",
+    many = len(nodes) > 300
+    if not many:
+        ax.add_collection(
+            LineCollection(
+                waiting,
+                colors="#888888",
+                linewidths=0.6,
+                linestyles="dotted",
+                label="waiting on the stack",
+            )
         )
-    )
-    ax.add_collection(LineCollection(links, colors="#888888", linewidths=0.6))
+        ax.add_collection(LineCollection(links, colors="#888888", linewidths=0.6))
+    else:
+        _note(ax, f"{len(nodes):,} paths: links to parents and waiting time omitted")
     ax.add_collection(
         LineCollection(
             explored,
