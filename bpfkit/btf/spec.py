@@ -267,7 +267,8 @@ class Spec:
             why = "is not static (0), global (1) or extern (2)"
         else:
             why = f"beyond the last type id {self._len - 1}"
-        return BTFError(f"{self.name}: type [{tid}] {label}: {what} {value} {why}")
+        at = self.header.hdr_len + self.header.type_off + 4 * self._offs[i]
+        return BTFError(f"{self.name}: type [{tid}] {label} at byte {at}: {what} {value} {why}")
 
     def _check_refs(self) -> None:
         """Every name offset and type id in every record is in range, and FUNC/VAR linkage

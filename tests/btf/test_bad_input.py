@@ -53,14 +53,17 @@ EXPECTED: dict[str, tuple[type[Exception], str]] = {
         r"type \[4\] at byte 88: struct btf_type needs 12 bytes, only 8 remain",
     ),
     "unknown_kind_25.btf": (BTFError, r"type \[2\] at byte 40: unsupported BTF kind 25"),
-    "dangling_type_id.btf": (BTFError, r"type \[2\] PTR: type 99 beyond the last type id 4"),
+    "dangling_type_id.btf": (
+        BTFError,
+        r"type \[2\] PTR at byte 40: type 99 beyond the last type id 4",
+    ),
     "dangling_member_type_id.btf": (
         BTFError,
-        r"type \[3\] STRUCT: member 1 type 77 beyond the last type id 4",
+        r"type \[3\] STRUCT at byte 52: member 1 type 77 beyond the last type id 4",
     ),
     "dangling_name_off.btf": (
         BTFError,
-        r"type \[1\] INT: name_off 5000 out of range: strings end at 21",
+        r"type \[1\] INT at byte 24: name_off 5000 out of range: strings end at 21",
     ),
     "layout_disagrees_with_kind.btf": (
         BTFError,
