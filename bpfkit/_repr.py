@@ -7,7 +7,9 @@ JupyterLab, VS Code and a static page.
 
 Which classes should call which builder:
 
-- a BTF type record (``bpfkit.btf``): :func:`type_html` with its C declaration and layout;
+- a BTF type (``bpfkit.btf``): :func:`btf_type_html` with the spec and the type id (it
+  builds the C declaration and a pahole-like layout; :func:`type_html` if the caller has
+  them already);
 - ``bpfkit.verifier.Log``: :func:`log_html`;
 - ``bpfkit.ownership`` predictions / models: :func:`findings_html`.
 
@@ -31,6 +33,8 @@ __all__ = [
     "code_block",
     "verdict_badge",
     "type_html",
+    "btf_layout_rows",
+    "btf_type_html",
     "log_html",
     "findings_html",
 ]
@@ -190,6 +194,73 @@ def type_html(
             parts.append(html_table(layout_columns, rows))
     parts.append("</div>")
     return "".join(parts)
+
+
+def btf_layout_rows(spec: Any, t: Any) -> list[tuple[object, ...]]:
+    """Rows of a pahole-like layout of struct/union *t* from *spec*: ``(offset, size, bits,
+    member, type, hole_after)``; offsets and sizes in bytes, ``bits`` the bitfield
+    ``bit_offset:size`` or ``None``, ``hole_after`` the padding bytes before the next member
+    (or the end of the struct; ``None`` in unions and after bitfields)."""
+    members = list(getattr(t, "members", ()))
+    is_union = getattr(t, "kind", None) is not None and str(t.kind.name) == "UNION"
+    rows: list[tuple[object, ...]] = []
+    for i, m in enumerate(members):
+        offset = m.bit_offset // 8
+        try:
+            size: int | None = spec.sizeof(m.type)
+        except Exception:  # an incomplete type (flexible array of a FWD): no size
+            size = None
+        bits = f"{m.bit_offset % 8}:{m.bitfield_size}" if m.bitfield_size else None
+        hole: int | None = None
+        if not is_union and not m.bitfield_size and size is not None:
+            nxt = members[i + 1].bit_offset // 8 if i + 1 < len(members) else t.size
+            hole = nxt - (offset + size)
+        rows.append((offset, size, bits, m.name or "(anon)", spec.type_name(m.type), hole or None))
+    return rows
+
+
+def btf_type_html(spec: Any, type_id: int) -> str:
+    """Return the HTML of BTF type *type_id* of *spec*: its C declaration (as
+    ``bpfkit.btf.cformat.format_c`` writes it) and, for a struct or union, its layout.
+
+    Examples
+    --------
+    >>> from bpfkit.btf import load_vmlinux
+    >>> spec = load_vmlinux()
+    >>> out = btf_type_html(spec, spec.find_one("bpf_list_head").id)
+    >>> "struct bpf_list_head {" in out and "__opaque" in out
+    True
+    """
+    from bpfkit.btf.cformat import format_c
+
+    t = spec[type_id]
+    kind = t.kind.name
+    c_decl = None
+    if kind in ("STRUCT", "UNION", "ENUM", "ENUM64", "TYPEDEF", "FUNC", "VAR") and t.name:
+        text = format_c(spec, [type_id])
+        body = [ln for ln in text.splitlines() if not ln.startswith(("#", "//")) and ln.strip()]
+        # format_c writes what the type needs first: keep the type's own declaration
+        kw = {"STRUCT": "struct", "UNION": "union", "ENUM": "enum", "ENUM64": "enum"}.get(kind)
+        start = 0
+        if kw is not None:
+            heads = [i for i, ln in enumerate(body) if ln.startswith(f"{kw} {t.name} {{")]
+            start = heads[-1] if heads else 0
+        c_decl = "\n".join(body[start:])
+    elif type_id:
+        c_decl = spec.type_name(type_id)
+    layout = None
+    if kind in ("STRUCT", "UNION"):
+        layout = btf_layout_rows(spec, t)
+    size = getattr(t, "size", None)
+    return type_html(
+        kind,
+        t.name,
+        type_id,
+        c_decl=c_decl,
+        layout=layout,
+        layout_columns=("offset", "size", "bits", "member", "type", "hole after"),
+        size=size if isinstance(size, int) else None,
+    )
 
 
 def _get(obj: object, name: str) -> Any:
