@@ -249,7 +249,10 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
         kind="struct" if is_struct else "union",
         size=t.size,
         alignment=c_alignof(spec, t.id),
-        packed=c_alignof(spec, t.id) == 1 and t.size > 1 and _natural(spec, t) > 1,
+        packed=is_struct
+        and padding == 0
+        and not any(h for h in all_holes)
+        and _looks_packed(spec, t, [r[5] for r in rows]),
         members=tuple(members),
         sum_members=sum_members,
         sum_bitfield_bits=sum_bits,
@@ -270,8 +273,34 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
     return lay
 
 
-def _natural(spec: Spec, t: Struct | Union) -> int:
-    return max((c_alignof(spec, m.type) for m in t.members), default=1)
+def _natural_alignment(spec: Spec, tid: int, depth: int = 0) -> int:
+    """pahole's natural alignment: pointers 8, scalars their size, aggregates the largest
+    of their members (packed or not), arrays their element's."""
+    t = spec.resolve(tid)
+    while isinstance(t, Array):
+        t = spec.resolve(t.type)
+    if isinstance(t, Ptr):
+        return 8
+    if isinstance(t, (Struct, Union)):
+        if depth > 32:
+            return 1
+        return max((_natural_alignment(spec, m.type, depth + 1) for m in t.members), default=1)
+    size = getattr(t, "size", 1)
+    return size if isinstance(size, int) and size > 0 else 1
+
+
+def _looks_packed(spec: Spec, t: Struct | Union, offsets: list[int]) -> bool:
+    """pahole's inference for a struct without holes or padding: a member at an offset
+    its natural alignment forbids, or a size that is not a multiple of it."""
+    biggest = 1
+    for m, off in zip(t.members, offsets, strict=True):
+        a = _natural_alignment(spec, m.type)
+        if a == 1:
+            continue
+        biggest = max(biggest, a)
+        if off % a:
+            return True
+    return t.size % biggest != 0
 
 
 def _placeholder(t: Struct | Union) -> Layout:
@@ -283,13 +312,14 @@ def _placeholder(t: Struct | Union) -> Layout:
 # ------------------------------------------------------------------------- text
 
 
-def _split_decl(spec: Spec, m: LayoutMember) -> tuple[str, str]:
-    """(type column, name column) of a member, pahole-style."""
+def _split_decl(spec: Spec, m: LayoutMember, last: bool) -> tuple[str, str]:
+    """(type column, name column) of a member, pahole-style (a flexible array member at
+    the end is ``name[]``, a zero-length one elsewhere ``name[0]``)."""
     dims = ""
     tid = m.type_id
     t = spec[tid]
     while isinstance(t, Array):
-        dims += f"[{t.nelems}]"
+        dims += f"[{t.nelems}]" if t.nelems or not last else "[]"
         tid = t.type
         t = spec[tid]
     if isinstance(t, Ptr) and isinstance(spec.resolve(t.type, typedefs=False), FuncProto):
@@ -319,9 +349,11 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     };
     """
     lines = [f"{layout.kind} {layout.name} {{".replace("  ", " ")]
-    _body(layout, spec, 1, lines, [-1])
-    lines.append("")
-    _summary(layout, "\t", lines)
+    _body(layout, spec, 1, lines, narrow=2 if layout.kind == "union" else 0)
+    if layout.kind == "struct":  # pahole prints no statistics for a union
+        if lines[-1]:
+            lines.append("")
+        _summary(layout, "\t", lines)
     tail = "}"
     if layout.packed:
         tail += " __attribute__((__packed__))"
@@ -330,23 +362,31 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
 
 
 def _body(
-    layout: Layout, spec: Spec | None, depth: int, lines: list[str], cl: list[int], base: int = 0
+    layout: Layout,
+    spec: Spec | None,
+    depth: int,
+    lines: list[str],
+    base: int = 0,
+    narrow: int = 0,
 ) -> None:
     ind = "\t" * depth
     tw = max(26 - 8 * (depth - 1), 0)  # pahole narrows its columns by a tab per level
-    aw = max(48 - 8 * (depth - 1), 0)
+    aw = max(48 - narrow - 8 * (depth - 1), 0)
     if layout.pre_hole > 0:
         lines.append(f"{ind}/* XXX {_plural(layout.pre_hole, 'byte')} hole, try to pack */")
+    # each struct body marks the cacheline boundaries its members cross (unions do not)
+    cur = base // CACHELINE_SIZE if depth > 1 else -1
     for m in layout.members:
-        if depth == 1 and m.cacheline > cl[0]:
-            if cl[0] >= 0:
-                boundary = m.cacheline * CACHELINE_SIZE
-                ago = m.offset - boundary
+        line = (base + m.offset) // CACHELINE_SIZE
+        if layout.kind == "struct" and line > cur:
+            if cur >= 0 or depth > 1:
+                boundary = line * CACHELINE_SIZE
+                ago = base + m.offset - boundary
                 extra = f" was {_plural(ago, 'byte')} ago" if ago else ""
                 lines.append(
-                    f"{ind}/* --- cacheline {m.cacheline} boundary ({boundary} bytes){extra} --- */"
+                    f"{ind}/* --- cacheline {line} boundary ({boundary} bytes){extra} --- */"
                 )
-            cl[0] = m.cacheline
+            cur = line
         off = base + m.offset
         where = (
             f"/* {off:5d}:{m.bitfield_offset:2d} {m.size:2d} */"
@@ -355,16 +395,20 @@ def _body(
         )
         if m.nested is not None:
             lines.append(f"{ind}{m.nested.kind} {{")
-            _body(m.nested, spec, depth + 1, lines, cl, off)
+            _body(m.nested, spec, depth + 1, lines, off, narrow)
             name = f"}} {m.name};" if m.name else "};"
             lines.append(f"{ind}{name:<{aw}} {where}")
         else:
             if spec is not None:
-                tcol, ncol = _split_decl(spec, m)
+                tcol, ncol = _split_decl(
+                    spec, m, depth == 1 and len(layout.members) > 1 and m is layout.members[-1]
+                )
             else:
                 tcol, ncol = m.type_name, m.name
             if m.bitfield_size:
                 ncol += f":{m.bitfield_size}"
+            while "**" in tcol:  # pahole spells pointers to pointers "T * *"
+                tcol = tcol.replace("**", "* *")
             if tcol.startswith("const ") and tcol.endswith(" *"):
                 tcol = tcol[:-1] + " *"  # pahole spells a pointer to const this way
             left = f"{tcol:<{tw}} {ncol};"
