@@ -21,6 +21,8 @@ The kinds (strings, so they sort and serialize plainly):
 ``func``          ``func#1 @12``, global function validation messages
 ``call``          ``caller:``, ``callee:``, ``returning from callee:``, ``to caller at 705:``
 ``message``       any other kernel message (the last ones become ``error`` in a :class:`Log`)
+``truncated``     (set by the Log) a line cut by the log buffer: the first line of a log
+                  that lost its head, or an unfinished last line
 ``summary``       ``processed N insns ...``, ``verification time``, ``stack depth``
 ``libbpf``        ``libbpf: ...`` lines and the ``-- BEGIN/END PROG LOAD LOG --`` wrappers
 ``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
@@ -68,6 +70,7 @@ KINDS: tuple[str, ...] = (
     "call",
     "message",
     "error",
+    "truncated",
     "summary",
     "libbpf",
     "noise",
@@ -76,7 +79,7 @@ KINDS: tuple[str, ...] = (
     UNRECOGNIZED,
 )
 #: Kinds the kernel itself prints (the rest is other tools' output around the log).
-KERNEL_KINDS = frozenset(KINDS) - {"libbpf", "noise", "btf", "blank", UNRECOGNIZED}
+KERNEL_KINDS = frozenset(KINDS) - {"libbpf", "noise", "btf", "blank", "truncated", UNRECOGNIZED}
 
 
 class Line(NamedTuple):

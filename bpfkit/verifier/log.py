@@ -439,24 +439,35 @@ class Log:
         self._cache: dict[str, pd.DataFrame] = {}
         rows = builder.l_rows
         kinds = [r[1] for r in rows]
+        has_summary = "insns_processed" in builder.summary
+        # Cut logs. Since 6.4 a log that overflows its buffer keeps its tail (commit
+        # "bpf: switch BPF verifier log to be a rotating log by default"), older kernels and
+        # BPF_LOG_FIXED keep the head. The verifier always starts at insn 0 (and the live-regs
+        # table too), so a log whose first line naming an instruction is elsewhere, or is
+        # backtracking or a prune, lost its head; its first line is a fragment.
+        head_cut = False
+        for r in rows:
+            if r[2] >= 0 and r[1] in _INDEXED:
+                head_cut = r[2] != 0 or r[1] in ("backtrack", "prune")
+                break
+        if head_cut and rows and rows[0][1] in ("message", UNRECOGNIZED):
+            self._relabel(rows, kinds, 0, "truncated")
+        tail_cut = not text_complete and not has_summary
+        if tail_cut and rows and rows[-1][1] in ("message", UNRECOGNIZED):
+            self._relabel(rows, kinds, len(rows) - 1, "truncated")
         # the error: the last run of kernel messages with no instruction or state after it
         err_idx: list[int] = []
         for i in range(len(kinds) - 1, -1, -1):
             k = kinds[i]
             if k == "message":
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf"):
-                if err_idx and k not in ("blank",):
-                    # messages, then tool output: still the error block
-                    pass
+            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated"):
                 continue
             else:
                 break
         err_idx.reverse()
         for i in err_idx:
-            kinds[i] = "error"
-            r = rows[i]
-            rows[i] = (r[0], "error", r[2], r[3], r[4], r[5], r[6])
+            self._relabel(rows, kinds, i, "error")
         self.error: str | None = "\n".join(rows[i][4] for i in err_idx) if err_idx else None
         self.error_insn: int | None = builder.s_insn[-1] if (err_idx and builder.s_insn) else None
         counts = Counter(kinds)
@@ -473,16 +484,13 @@ class Log:
             s.get("verification_time_usec"),
             s.get("stack_depth"),
         )
-        has_summary = "insns_processed" in s
+        self.truncated = head_cut or tail_cut or (not has_summary and self.error is None)
         if self.error is not None:
             self.verdict = "reject"
-        elif has_summary:
+        elif has_summary and not self.truncated:
             self.verdict = "accept"
-        else:
+        else:  # a cut log: since 6.4 bpf() fails with ENOSPC even when verification passed
             self.verdict = "unknown"
-        self.truncated = (not has_summary and self.error is None) or (
-            not text_complete and not has_summary
-        )
         if (
             counts.get("backtrack")
             or counts.get("liveness")
@@ -494,6 +502,12 @@ class Log:
             self.level = 1
         else:
             self.level = None
+
+    @staticmethod
+    def _relabel(rows: list[Any], kinds: list[str], i: int, kind: str) -> None:
+        kinds[i] = kind
+        r = rows[i]
+        rows[i] = (r[0], kind, r[2], r[3], r[4], r[5], r[6])
 
     def __repr__(self) -> str:
         return (
@@ -934,6 +948,7 @@ _TABLES = {
 # ----------------------------------------------------------------------------- splitting
 
 
+_INDEXED = frozenset(("insn", "insn_state", "state", "backtrack", "prune", "liveness"))
 _NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
 
 
@@ -948,6 +963,10 @@ class _Lines:
         self.complete = complete
         #: known to hold no libbpf/veristat program wrappers
         self.plain = plain
+
+    def lines(self) -> Iterable[str]:
+        """The lines themselves when already split (no generator in between)."""
+        return self._lines if self._stripped else self
 
     def __iter__(self) -> Iterator[str]:
         if self._stripped:
@@ -982,7 +1001,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
         # no libbpf or veristat wrappers anywhere: only the summary lines split programs
         b = _Builder(strict=strict)
         feed = b.feed
-        for lineno, text in enumerate(src, 1):
+        for lineno, text in enumerate(src.lines(), 1):
             if ended and classify(text).kind not in _NON_KERNEL:
                 yield Log(b, name)
                 b = _Builder(strict=strict)

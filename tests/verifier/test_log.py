@@ -347,3 +347,30 @@ def test_read_text_of_xz() -> None:
         pytest.skip("data/logs not captured yet")
     text = read_text(DATA_LONG_LOOP_L2)
     assert text.count("\n") >= 100_000
+
+
+@pytest.mark.parametrize(
+    ("program", "obj"), [("bucket_branches_ok", "loops.bpf.o"), ("obj_new_leak", "alloc.bpf.o")]
+)
+def test_kernel_cut_log_is_truncated_live(program: str, obj: str) -> None:
+    """Load with a buffer too small: the 6.18 kernel keeps the log's tail and fails ENOSPC."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for bpf()")
+    from bpfkit.errors import KernelError
+    from bpfkit.kernel.load import load_programs
+
+    try:
+        [res] = load_programs(
+            DATA_PROGRAMS / obj, program, log_level=2, log_size=1024, max_log_size=1024
+        )
+    except KernelError as exc:
+        pytest.skip(f"cannot load programs here: {exc}")
+    assert len(res.log) == 1023  # full buffer (NUL-terminated): the log was cut
+    assert res.errno == 28  # ENOSPC, whatever the verifier decided
+
+    [lg] = parse_log(res.log)
+    assert lg.truncated
+    assert lg.lines["kind"].iloc[0] == "truncated"
+    assert lg.kinds["unrecognized"] == 0
+    expected = {r["program"]: r["verdict"] for r in _manifest()}[program]
+    assert lg.verdict == ("unknown" if expected == "accept" else "reject")
