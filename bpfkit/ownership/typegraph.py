@@ -19,6 +19,18 @@ Edge attributes
 member, for lists and trees), ``refcount`` (True when the owned type has a ``bpf_refcount``, so
 it may be owned through several edges at once), ``resolved_in`` (kptrs: the two-stage lookup).
 The edge key is the field path.
+
+Examples
+--------
+>>> from bpfkit.obj import load_object
+>>> from tests.corpus import DATA_PROGRAMS
+>>> obj = load_object(DATA_PROGRAMS / "list.bpf.o")
+>>> g = ownership_graph(obj.btf, obj.maps, sections=obj.globals())
+>>> sorted((g.nodes[u]["label"], d["mechanism"], g.nodes[v]["label"])
+...        for u, v, d in g.edges(data=True))[:2]
+[('.data.B', 'list', 'batch'), ('.data.Q', 'list', 'job')]
+>>> check_ownership(obj.btf, obj.maps, sections=obj.globals())
+[]
 """
 
 from __future__ import annotations
