@@ -432,7 +432,7 @@ def test_cilium_fuzz_ext_info_regressions(path: Path | None) -> None:
     data, strings = (_go_bytes(x) for x in lines[1:3])
     # FuzzExtInfo(data, strings): a .BTF.ext over a string table; build a BTF with no types.
     if not strings or strings[0] != 0 or strings[-1] != 0:
-        return  # cilium skips inputs whose string table is invalid
+        strings = b"\0"  # cilium skips such a table; the .BTF.ext bytes are still worth a try
     hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 0, 0, len(strings))
     spec = parse_btf(hdr + strings)
     with contextlib.suppress(BTFError):
