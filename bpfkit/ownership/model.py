@@ -279,6 +279,24 @@ class OwnershipModel:
                 )
             )
         parts.append(html_table(["program", "predicted", "mistakes", "observed"], rows))
+        edges = [
+            (
+                self.graph.nodes[u]["label"],
+                d["field"],
+                d["mechanism"],
+                self.graph.nodes[v]["label"],
+                d.get("resolved_in") or "",
+            )
+            for u, v, d in self.graph.edges(data=True)
+        ]
+        if edges:
+            parts.append(
+                html_table(
+                    ["container", "field", "mechanism", "owns", "resolved in"],
+                    edges,
+                    caption="who can own what",
+                )
+            )
         if self.findings:
             parts.append(
                 html_table(

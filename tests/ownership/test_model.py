@@ -101,6 +101,7 @@ def test_text_output_and_html(capsys: pytest.CaptureFixture[str]) -> None:
     m = analyze(obj, "list_push_pop_ok", DATA_LOGS / "list" / "list_push_pop_ok.l2.log")
     html = m._repr_html_()
     assert "list_push_pop_ok" in html and "bpfkit-accept" in html
+    assert "who can own what" in html and "q_jobs" in html
     assert set(m.observed_flows("list_push_pop_ok")["sink"]) == {"list_push", "drop"}
 
 
