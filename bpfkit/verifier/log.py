@@ -431,6 +431,28 @@ class Log:
     ``kinds`` (kind -> line count). Tables (pandas DataFrames, built on first use and cached):
     ``lines``, ``instructions``, ``steps``, ``registers``, ``stack``, ``refs``, ``branches``,
     ``prunes``, ``backtracking``.
+
+    Notes
+    -----
+    ``line`` columns are line numbers of the input text (1-based), so rows of different tables
+    join on them. A *step* is one printed instruction (``N: (op) ...``) in verification order;
+    ``path`` counts the ``from X to Y:`` lines seen before it (0 on the first path). States
+    are attached to steps: the state after an instruction (``; R1=...``) to that
+    instruction's step, a state printed before an instruction (``N: R1=...``, ``from X to Y:
+    R1=...``) to the step that follows it (the same ``step`` value as the next instruction).
+    The ``caller:``/``callee:``/``returning from callee:`` context blocks and the parent
+    states of ``mark_precise`` are not in ``registers`` (they repeat other states). A frame-0
+    state prints no ``frame0:``; its ``frame`` is 0.
+
+    ``registers.flags`` joins the printed type prefixes (``rcu``, ``percpu``, ``untrusted``,
+    ``trusted``, ``rdonly``, ``ringbuf``, ``user``) and ``alloc`` where the text proves
+    MEM_ALLOC (a ``non_own_ref``). An owning reference to a program-allocated object prints as
+    a plain ``ptr_<type>(ref_obj_id=N)``, like a referenced kernel object; tell them apart by
+    whether ``btf_type`` is a type of the program's BTF.
+
+    ``verdict`` is ``"reject"`` when the log ends with kernel error lines, ``"accept"`` when
+    it has the ``processed N insns`` summary, no error and was not cut, else ``"unknown"``
+    (fragments, and cut logs: since 6.4 ``bpf()`` fails with ENOSPC when the log does not fit).
     """
 
     def __init__(self, builder: _Builder, name: str | None, text_complete: bool = True) -> None:
@@ -975,7 +997,7 @@ class _Lines:
         for raw in self._lines:
             if raw.endswith("\n"):
                 self.complete = True
-                yield raw[:-1]
+                yield raw[:-2] if raw.endswith("\r\n") else raw[:-1]
             else:
                 self.complete = False
                 yield raw
@@ -1071,6 +1093,8 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
     """
     if not isinstance(text, str):
         raise LogError(f"parse_log expects text (str), got {type(text).__name__}")
+    if "\r\n" in text:  # a log saved with CRLF line ends
+        text = text.replace("\r\n", "\n")
     complete = text.endswith("\n") or not text
     lines = text.split("\n")
     if complete:

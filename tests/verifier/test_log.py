@@ -374,3 +374,12 @@ def test_kernel_cut_log_is_truncated_live(program: str, obj: str) -> None:
     assert lg.kinds["unrecognized"] == 0
     expected = {r["program"]: r["verdict"] for r in _manifest()}[program]
     assert lg.verdict == ("unknown" if expected == "accept" else "reject")
+
+
+def test_crlf_logs_parse_like_lf(tmp_path: Path) -> None:
+    text = read_text(LOG_RINGBUF_REF_LEAK)
+    crlf = tmp_path / "crlf.log"
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    for logs in (load_log(crlf), list(iter_logs(crlf)), parse_log(text.replace("\n", "\r\n"))):
+        [lg] = logs
+        assert lg.kinds == load_log(LOG_RINGBUF_REF_LEAK)[0].kinds
