@@ -39,6 +39,7 @@ def register(subparsers: Any) -> None:
 
     # --- graph / layout subcommands: added by the "BTF C/layout/graph" engineer below. ---
     # (keep `sub` as the subparsers object; call e.g. `_register_graph(sub)` here)
+    _register_graph_layout(sub)
     # --- end of graph / layout subcommands ---
 
     btf.set_defaults(func=lambda args: _usage(btf))
@@ -83,4 +84,63 @@ def _dump(args: argparse.Namespace) -> int:
             write(line.encode("utf-8", "surrogateescape"))
         else:
             out.write(line)
+    return 0
+
+
+# --- graph / layout (bpfkit.btf.graph, bpfkit.btf.layout) ---
+
+
+def _register_graph_layout(sub: Any) -> None:
+    graph = sub.add_parser("graph", help="write the type graph as GraphML or GEXF")
+    graph.add_argument("file", help="raw BTF (.gz/.xz ok), /sys/kernel/btf/*, or a BPF ELF object")
+    graph.add_argument("--base", "-B", help="base BTF of a split BTF")
+    graph.add_argument(
+        "--root",
+        action="append",
+        metavar="NAME",
+        help="keep what is reachable from NAME (repeatable)",
+    )
+    graph.add_argument("--depth", type=int, help="with --root: at most N edges from a root")
+    graph.add_argument(
+        "--fold", action="store_true", help="fold typedef/qualifier chains into edges"
+    )
+    graph.add_argument(
+        "--aggregates", action="store_true", help="only structs/unions, embeds/points_to edges"
+    )
+    graph.add_argument("-o", "--output", required=True, help="OUT.graphml or OUT.gexf")
+    graph.set_defaults(func=_graph)
+
+    layout = sub.add_parser("layout", help="pahole-style layout of a struct or union")
+    layout.add_argument("file", help="raw BTF (.gz/.xz ok), /sys/kernel/btf/*, or a BPF ELF object")
+    layout.add_argument("--base", "-B", help="base BTF of a split BTF")
+    layout.add_argument(
+        "--type", required=True, action="append", metavar="NAME", help="struct/union (repeatable)"
+    )
+    layout.set_defaults(func=_layout)
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from bpfkit.btf.graph import type_graph, write_graph
+
+    spec = _load(args)
+    G = type_graph(
+        spec,
+        roots=args.root,
+        depth=args.depth,
+        fold_modifiers=args.fold,
+        aggregates_only=args.aggregates,
+    )
+    write_graph(G, args.output)
+    print(
+        f"{args.output}: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges", file=sys.stderr
+    )
+    return 0
+
+
+def _layout(args: argparse.Namespace) -> int:
+    from bpfkit.btf.layout import format_layout, struct_layout
+
+    spec = _load(args)
+    texts = [format_layout(struct_layout(spec, name), spec) for name in args.type]
+    sys.stdout.write("\n\n".join(texts) + "\n")
     return 0
