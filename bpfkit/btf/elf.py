@@ -29,7 +29,6 @@ __all__ = ["load_elf_btf", "read_elf_sections"]
 def read_elf_sections(path: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, bytes]:
     """The contents of the named sections of the ELF file at *path* (missing ones left out),
     and ``"__byte_order__"`` (``b"little"``/``b"big"``)."""
-    from elftools.common.exceptions import ELFError as PyELFError
     from elftools.elf.elffile import ELFFile
 
     p = Path(path)
@@ -44,10 +43,11 @@ def read_elf_sections(path: str | os.PathLike[str], names: tuple[str, ...]) -> d
                         continue
                     size = sec.header["sh_size"]
                     off = sec.header["sh_offset"]
-                    if off + size > os.fstat(fh.fileno()).st_size:
+                    file_size = os.fstat(fh.fileno()).st_size
+                    if off + size > file_size:  # checked before pyelftools reads (allocates)
                         raise ELFError(
                             f"{p}: section {name} at {off} + {size} ends past the end of the "
-                            f"file ({os.fstat(fh.fileno()).st_size} bytes)"
+                            f"file ({file_size} bytes)"
                         )
                     out[name] = sec.data()
             return out
@@ -55,7 +55,9 @@ def read_elf_sections(path: str | os.PathLike[str], names: tuple[str, ...]) -> d
         raise ELFError(f"{p}: cannot read: {exc.strerror}") from None
     except BpfkitError:
         raise
-    except (PyELFError, Exception) as exc:  # pyelftools raises many low-level kinds
+    except (
+        Exception
+    ) as exc:  # pyelftools' own ELFError, struct.error, IndexError, ...: one boundary
         raise ELFError(f"{p}: not a readable ELF object: {type(exc).__name__}: {exc}") from None
 
 
