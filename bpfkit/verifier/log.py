@@ -382,6 +382,10 @@ class _Builder:
         )
         return kind
 
+    def feed_as(self, lineno: int, text: str, kind: str) -> None:
+        """Record a line whose kind the context decides (another tool's output)."""
+        self.l_rows.append((lineno, kind, -1, -1, text, None, None))
+
     def _bad(self, lineno: int, text: str) -> str:
         if self.strict:
             raise LogError(f"line {lineno}: cannot decode the state in {text[:80]!r}")
@@ -1034,6 +1038,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
         if b.l_rows:
             yield Log(b, name, text_complete=src.complete)
         return
+    veristat = False
     lineno = 0
     for text in src:
         lineno += 1
@@ -1065,6 +1070,11 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 b = _Builder(strict=strict)
                 name = vm.group(2)
                 ended = False
+                veristat = True
+        if ended and veristat:
+            # after the log veristat prints its own output (the stats table, "Done. ...")
+            b.feed_as(lineno, text, "blank" if not text.strip() else "noise")
+            continue
         if ended and classify(text).kind not in _NON_KERNEL:
             yield Log(b, name)
             b = _Builder(strict=strict)

@@ -383,3 +383,30 @@ def test_crlf_logs_parse_like_lf(tmp_path: Path) -> None:
     for logs in (load_log(crlf), list(iter_logs(crlf)), parse_log(text.replace("\n", "\r\n"))):
         [lg] = logs
         assert lg.kinds == load_log(LOG_RINGBUF_REF_LEAK)[0].kinds
+
+
+def test_veristat_verbose_output(tmp_path: Path) -> None:
+    """veristat -v prints, per program, ``PROCESSING <file>/<prog>, DURATION US: <n>, VERDICT:
+    <success|failure>, VERIFIER LOG:\\n<log>\\n`` (its process_prog()), then a stats table."""
+    rows = _manifest()[:6]
+    parts = []
+    for r in rows:
+        log = read_text(DATA_LOGS / r["l1_log"])
+        verdict = "success" if r["verdict"] == "accept" else "failure"
+        parts.append(
+            f"Processing '{r['object']}'...\n"
+            f"PROCESSING {r['object']}/{r['program']}, DURATION US: 123, VERDICT: {verdict}, "
+            f"VERIFIER LOG:\n{log}\n"
+        )
+    table = "File  Program  Verdict  Duration (us)  Insns  States\n-----  -------\n"
+    table += "".join(f"{r['object']}  {r['program']}  x  1  2  3\n" for r in rows)
+    text = (
+        "".join(parts)
+        + table
+        + "Done. Processed 1 files, 0 programs. Skipped 6 files, 0 programs.\n"
+    )
+    logs = parse_log(text)
+    assert [lg.name for lg in logs] == [r["program"] for r in rows]
+    assert [lg.verdict for lg in logs] == [r["verdict"] for r in rows]
+    assert all(lg.kinds["unrecognized"] == 0 for lg in logs)
+    assert logs[-1].kinds["noise"] >= len(rows) + 3
