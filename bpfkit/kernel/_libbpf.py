@@ -129,8 +129,9 @@ def open_libbpf(path: str | None = None) -> Libbpf:
     raise KernelError(
         "cannot load libbpf ("
         + "; ".join(errors)
-        + "): install Debian's libbpf1 package, or work from the captured logs in data/logs"
-        " (bpfkit.kernel.read_manifest) instead of a live load"
+        + "): install Debian's libbpf1 package. The same analysis works offline from the "
+        "captured logs and verdicts in data/logs (bpfkit.kernel.read_manifest, "
+        "bpfkit.kernel.read_captured_log)."
     )
 
 

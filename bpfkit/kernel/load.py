@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ __all__ = [
     "list_programs",
     "load_programs",
     "kernel_log_level",
+    "kernel_release",
     "SYS_BTF_VMLINUX",
     "CAP_BPF",
     "CAP_SYS_ADMIN",
@@ -185,10 +185,7 @@ def check_environment(libbpf_path: str | None = None) -> Libbpf:
             f"this kernel has no BTF ({SYS_BTF_VMLINUX} is missing; CONFIG_DEBUG_INFO_BTF=y "
             "is needed for kfuncs, kptrs and CO-RE)." + _HINT
         )
-    try:
-        return open_libbpf(libbpf_path)
-    except KernelError as exc:
-        raise KernelError(str(exc) + "." + _HINT) from exc
+    return open_libbpf(libbpf_path)  # its error names the paths tried and points at data/logs
 
 
 def kernel_release() -> str:
@@ -447,14 +444,3 @@ def load_programs(
         _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug, exact)
         for n in names
     ]
-
-
-def clang_version() -> str:
-    """First line of ``clang-19 --version`` (empty if clang-19 is absent)."""
-    try:
-        out = subprocess.run(
-            ["clang-19", "--version"], capture_output=True, text=True, check=False, timeout=30
-        ).stdout
-    except OSError:
-        return ""
-    return out.splitlines()[0].strip() if out else ""
