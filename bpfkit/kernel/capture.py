@@ -175,10 +175,12 @@ def capture_logs(
         clang = object_compiler(obj)
         l1 = load_programs(obj, log_level=1, libbpf_path=libbpf_path)
         l2 = {r.program: r for r in load_programs(obj, log_level=2, libbpf_path=libbpf_path)}
+        sub = out / _object_stem(Path(obj).name)
+        sub.mkdir(parents=True, exist_ok=True)
+        for stale in [*sub.glob("*.log"), *sub.glob("*.log.xz")]:
+            stale.unlink()  # logs of programs that no longer exist must not linger
         for r in l1:
             r2 = l2[r.program]
-            sub = out / _object_stem(r.object)
-            sub.mkdir(parents=True, exist_ok=True)
             p1 = _write_log(sub / log_file_name(r.program, "l1"), r.log, 1 << 62)
             p2 = _write_log(sub / log_file_name(r.program, "l2"), r2.log, compress_over)
             rows.append(_manifest_row(r, r2, clang, p1.relative_to(out), p2.relative_to(out)))
