@@ -71,6 +71,11 @@ EXPECTED: dict[str, tuple[type[Exception], str]] = {
     ),
     "elf_section_table_past_end.o": (ELFError, r"offset 4096 past EOF 64"),
     "elf_truncated_header.o": (ELFError, r"not a readable ELF object"),
+    "elf_without_btf.o": (ELFError, r"no \.BTF section"),
+    "elf_btf_section_past_end.o": (
+        ELFError,
+        r"section \.BTF at 64 \+ 1048576 ends past the end of the file",
+    ),
 }
 
 
@@ -132,6 +137,7 @@ def test_kernel_detects_the_cycles_bpfkit_stops_at(name: str) -> None:
     "name",
     [
         "valid_tiny.btf",
+        "valid_tiny_in_elf.o",
         "valid_tiny_big_endian.btf",
         "valid_name_mid_string.btf",
         "const_self_cycle.btf",

@@ -53,6 +53,32 @@ def hdr24(type_off: int, type_len: int, str_off: int, str_len: int, **kw: int) -
     )
 
 
+def elf_with_sections(
+    sections: list[tuple[bytes, bytes]], btf_size_override: int | None = None
+) -> bytes:
+    """A little-endian ELF64 BPF relocatable object holding *sections* (name, bytes)."""
+    names = b"\0.shstrtab\0" + b"".join(n + b"\0" for n, _ in sections)
+    body = bytearray()
+    headers = [bytes(64)]  # SHN_UNDEF
+    offset = 64
+    name_off = 11
+    for name, data in sections:
+        size = btf_size_override if (name == b".BTF" and btf_size_override) else len(data)
+        headers.append(struct.pack("<IIQQQQIIQQ", name_off, 1, 0, 0, offset, size, 0, 0, 1, 0))
+        body += data
+        offset += len(data)
+        name_off += len(name) + 1
+    headers.append(struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, offset, len(names), 0, 0, 1, 0))
+    body += names
+    offset += len(names)
+    shoff = offset
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    ehdr = ident + struct.pack(
+        "<HHIQQQIHHHHHH", 1, 247, 1, 0, 0, shoff, 0, 64, 0, 0, 64, len(headers), len(headers) - 1
+    )
+    return ehdr + bytes(body) + b"".join(headers)
+
+
 def build() -> dict[str, bytes]:
     t = types()
     n, s = len(t), len(STRS)
@@ -163,6 +189,11 @@ def build() -> dict[str, bytes]:
         "<HHIQQQIHHHHHH", 1, 247, 1, 0, 0, 4096, 0, 64, 0, 0, 64, 5, 1
     )
     out["elf_truncated_header.o"] = ident + b"\0" * 6
+    out["valid_tiny_in_elf.o"] = elf_with_sections([(b".text", bytes(8)), (b".BTF", blob(t))])
+    out["elf_without_btf.o"] = elf_with_sections([(b".text", bytes(8))])
+    out["elf_btf_section_past_end.o"] = elf_with_sections(
+        [(b".BTF", blob(t))], btf_size_override=1 << 20
+    )
     return out
 
 
