@@ -344,6 +344,7 @@ def ref_events(log: Log) -> list[RefEvent]:
 
     prev_kind = ""
     branch_insn = -1
+    branches = _Branches(log)
     lock_ids: set[int] = set()
     non_own: dict[str, int] = {}  # register/slot -> the reference it was a non-owning view of
     non_own_at: dict[int, dict[str, int]] = {}
@@ -354,7 +355,7 @@ def ref_events(log: Log) -> list[RefEvent]:
             if cur_path >= 0 and prev is not None:
                 for rid in sorted(held):
                     emit(prev, prev.insn, rid, "held_at_end", "held_at_end")
-            branch_insn = _branch_from(log, o.line)
+            branch_insn = branches.before(o.line)
             # no `from X to Y` line (level-1 logs print the jump's state inline): the path
             # continues the state it branched from, which is the current one
             parent = at_insn.get(branch_insn, (set(held), dict(where), locked))
@@ -520,16 +521,29 @@ def _has_references(log: Log) -> bool:
     )
 
 
-def _branch_from(log: Log, line: int) -> int:
-    """X of the ``from X to Y`` line that starts the path whose first step is at *line*."""
-    br = log.branches
-    if not len(br):
-        return -1
-    hit = br[br["line"] <= line]
-    if not len(hit):
-        return -1
-    v = _int(hit["from_insn"].iloc[-1])
-    return v if v is not None else -1
+class _Branches:
+    """``from X to Y`` lines in log order, for finding the branch a path starts from."""
+
+    def __init__(self, log: Log) -> None:
+        br = log.branches
+        pairs = (
+            sorted(
+                (int(ln), v)
+                for ln, x in zip(br["line"].tolist(), br["from_insn"].tolist(), strict=False)
+                if (v := _int(x)) is not None
+            )
+            if len(br)
+            else []
+        )
+        self.lines = [p[0] for p in pairs]
+        self.from_insn = [p[1] for p in pairs]
+
+    def before(self, line: int) -> int:
+        """X of the last ``from X to Y`` line at or before *line* (-1 if none)."""
+        import bisect
+
+        k = bisect.bisect_right(self.lines, line)
+        return self.from_insn[k - 1] if k else -1
 
 
 def _last_step(log: Log) -> int:
