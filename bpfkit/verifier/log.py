@@ -31,11 +31,12 @@ from __future__ import annotations
 import gc
 import gzip
 import html
+import json
 import lzma
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -1086,6 +1087,23 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
         yield Log(b, name, text_complete=src.complete)
 
 
+def _loader_records(text: str) -> list[dict[str, Any]] | None:
+    """The records of a ``bpfkit load --json --with-log`` file, or None for a log."""
+    if not text.lstrip().startswith("[") or '"log"' not in text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(d, dict) and isinstance(d.get("log"), str) for d in data)
+    ):
+        return data
+    return None
+
+
 def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> list[Log]:
     """Parse verifier log text: one :class:`Log` per program found in it.
 
@@ -1103,6 +1121,13 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
     """
     if not isinstance(text, str):
         raise LogError(f"parse_log expects text (str), got {type(text).__name__}")
+    records = _loader_records(text)
+    if records is not None:  # `bpfkit load --json --with-log`: one record per program
+        return [
+            lg
+            for rec in records
+            for lg in parse_log(rec["log"], name=rec.get("program") or name, strict=strict)
+        ]
     if "\r\n" in text:  # a log saved with CRLF line ends
         text = text.replace("\r\n", "\n")
     complete = text.endswith("\n") or not text
@@ -1137,7 +1162,8 @@ def load_log(
 ) -> list[Log]:
     """Read and parse a log file (``.gz``/``.xz`` ok); ``program`` keeps only that program.
 
-    A plain log's program is named after the file (up to its first dot).
+    A plain log's program is named after the file (up to its first dot). The JSON written by
+    ``bpfkit load --json --with-log`` is read too: one Log per record, named by its program.
     """
     logs = parse_log(read_text(path), name=_default_name(path), strict=strict)
     if program is not None:
@@ -1147,7 +1173,7 @@ def load_log(
     return logs
 
 
-def _open_lines(path: str | os.PathLike[str]) -> Iterator[str]:
+def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
     p = Path(path)
     try:
         if p.suffix == ".xz":
@@ -1169,8 +1195,18 @@ def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator
     """Yield the programs of a (possibly huge) log file one at a time.
 
     Only one program's lines are held at once; the programs are the same as
-    :func:`load_log` returns.
+    :func:`load_log` returns. (A ``bpfkit load --json`` file is read whole.)
     """
+    first = _open_lines(path)
+    try:
+        head = next(first, "")
+    except LogError:
+        head = ""
+    finally:
+        first.close()
+    if head.lstrip().startswith("["):
+        yield from load_log(path, strict=strict)
+        return
     yield from _iter_programs(
         _Lines(_open_lines(path), stripped=False), _default_name(path), strict
     )

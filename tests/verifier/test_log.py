@@ -410,3 +410,24 @@ def test_veristat_verbose_output(tmp_path: Path) -> None:
     assert [lg.verdict for lg in logs] == [r["verdict"] for r in rows]
     assert all(lg.kinds["unrecognized"] == 0 for lg in logs)
     assert logs[-1].kinds["noise"] >= len(rows) + 3
+
+
+def test_loader_json_output_live(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bpfkit load --json --with-log`` (the loader's own output) reads as one Log per record;
+    the verdicts there come from the bpf() syscall."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for bpf()")
+    obj = DATA_PROGRAMS / "rbtree.bpf.o"
+    if not obj.exists():
+        pytest.skip("needs data/programs/rbtree.bpf.o")
+    code = main(["load", str(obj), "--json", "--with-log", "--log-level", "2"])
+    out = capsys.readouterr().out
+    if code != 0 and not out.strip().startswith("["):
+        pytest.skip(f"bpfkit load unavailable here (exit {code})")
+    records = json.loads(out)
+    f = tmp_path / "load.json"
+    f.write_text(out)
+    for logs in (load_log(f), list(iter_logs(f))):
+        assert [lg.name for lg in logs] == [r["program"] for r in records]
+        assert [lg.verdict for lg in logs] == [r["verdict"] for r in records]
+        assert all(lg.level == 2 and lg.kinds["unrecognized"] == 0 for lg in logs)
