@@ -197,3 +197,14 @@ def test_cli_dump_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     bad.write_bytes(b"\x9f\xeb\x01\x00" + b"\xff" * 30)
     assert main(["btf", "dump", str(bad)]) == 1
     assert "bpfkit: error:" in capsys.readouterr().err
+
+
+def test_cli_dump_format_c_calls_cformat(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        from bpfkit.btf.cformat import format_c
+    except ImportError:
+        pytest.skip("bpfkit.btf.cformat (another engineer's) is not in this checkout")
+    assert main(["btf", "dump", str(KINDS_EL), "--format", "c"]) == 0
+    assert capsys.readouterr().out == format_c(load_btf(KINDS_EL), names=None)
+    assert main(["btf", "dump", str(KINDS_EL), "--format", "c", "--type", "bits"]) == 0
+    assert capsys.readouterr().out == format_c(load_btf(KINDS_EL), names=["bits"])
