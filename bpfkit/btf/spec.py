@@ -108,6 +108,7 @@ KIND_NAMES: tuple[str, ...] = tuple(k.name if k else "UNKNOWN" for k in BTFKind)
 
 _BIG = 1 << 40  # step for an unknown kind: ends the index loop at once, the check names it
 _NATIVE_LITTLE = sys.byteorder == "little"
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)  # typecode of a 32-bit word
 _MAX_DECOMPRESSED = 1 << 30
 _PTR_SIZE = 8
 
@@ -207,7 +208,7 @@ class Spec:
         self._str_end: int = self._str_first + len(strs)
         # Types: one pass recording the word offset of each type.
         tstart = hdr.hdr_len + hdr.type_off
-        words = array("I")
+        words = array(_U32)
         words.frombytes(data[tstart : tstart + hdr.type_len])
         if (hdr.byte_order == "little") != _NATIVE_LITTLE:
             words.byteswap()
@@ -255,7 +256,7 @@ class Spec:
                 f"is malformed: vlen {info & 0xFFFFFF} needs {need} bytes, only {remain} "
                 f"remain in the type section"
             )
-        return array("I", offs)
+        return array(_U32, offs)
 
     def _ref_error(self, i: int, what: str, value: int) -> BTFError:
         tid = self.first_id + i
