@@ -286,7 +286,9 @@ class FieldRecord:
     @property
     def rejected(self) -> bool:
         """True when the kernel refuses the load: any error in a program-allocated type fails
-        BPF_BTF_LOAD; for a map value only the map-type checks fail BPF_MAP_CREATE."""
+        BPF_BTF_LOAD; for a map value only the map-type checks fail BPF_MAP_CREATE (libbpf
+        then warns "Error in bpf_create_map_xattr(NAME) ... Retrying without BTF." and creates
+        the map without BTF, so its special fields are lost all the same)."""
         if self.errno is None:
             return False
         return self.stage == "btf_load" or self.errno in ("EOPNOTSUPP", "EACCES")
