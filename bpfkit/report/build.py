@@ -85,6 +85,7 @@ class Figure:
 
     title: str
     file: str
+    section: str = "states"
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +349,44 @@ def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None, Any]:
     return pred, _frame_html(sites), _frame_html(flows), flows
 
 
+def _object_section(path: Path, out: Path) -> str:
+    """The ownership section shared by the pages of one object: its ownership graph figure,
+    special fields and type-level findings (written once, linked from every page)."""
+    from bpfkit.ownership import analyze
+
+    stem = path.name.split(".")[0]
+    with _component("ownership.analyze", str(path)):
+        model = analyze(path)
+    parts = [f"<h2>Ownership in {h.escape(path.name)}</h2>"]
+    if model.graph.number_of_edges():
+        from bpfkit.report import figures
+
+        fig_rel = f"objects/{stem}-ownership.svg"
+        (out / "objects").mkdir(parents=True, exist_ok=True)
+        with _component("plot.ownership_graph", str(path)):
+            figures.ownership_graph_figure(model.graph, out / fig_rel, title=path.name)
+        parts.append(
+            f'<figure><img src="{h.escape(fig_rel)}" alt="ownership graph of '
+            f'{h.escape(path.name)}"><figcaption>Type-level ownership: which containers (map '
+            "values, global sections, allocated types) own which program-allocated types, "
+            "one arrow per field.</figcaption></figure>"
+        )
+    fields = model.fields
+    if len(fields):
+        cols = [c for c in ("container", "container_kind", "kind", "offset", "size",
+                            "kptr_type", "contains_type", "contains_field", "resolved_in")
+                if c in fields.columns]  # fmt: skip
+        parts.append("<h3>Special fields, as the kernel will see them</h3>")
+        parts.append(_frame_html(fields[cols]) or "")
+    findings = model.findings_table
+    parts.append("<h3>Type-level findings</h3>")
+    if len(findings):
+        parts.append(_frame_html(findings) or "")
+    else:
+        parts.append("<p>None: the kernel accepts every container of this object.</p>")
+    return "".join(parts)
+
+
 def _frame_html(frame: Any) -> str | None:
     if frame is None or len(frame) == 0:
         return None
@@ -365,7 +404,8 @@ def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[F
         with _component(f"plot.{name}", item.key):
             path = fig_dir / f"{name}.svg"
             if draw(path):
-                out.append(Figure(title, f"{item.key}/{name}.svg"))
+                section = "ownership" if name == "flows" else "states"
+                out.append(Figure(title, f"{item.key}/{name}.svg", section))
     return tuple(out)
 
 
@@ -506,6 +546,13 @@ def _context_html(ctx: ErrorContext) -> str:
     return "".join(parts)
 
 
+def _figure_html(fig: Figure) -> str:
+    return (
+        f'<figure><img src="{h.escape(fig.file)}" alt="{h.escape(fig.title)}">'
+        f"<figcaption>{h.escape(fig.title)}</figcaption></figure>"
+    )
+
+
 def _page_html(rep: ProgramReport) -> str:
     item = rep.input
     parts = ['<div class="summary-cards">']
@@ -528,16 +575,6 @@ def _page_html(rep: ProgramReport) -> str:
         parts.append(f"<p>Inputs: {', '.join(src)}.</p>")
     if rep.context is not None:
         parts.append(_context_html(rep.context))
-    if rep.figures:
-        parts.append("<h2>Verifier states</h2>")
-        for fig in rep.figures:
-            parts.append(
-                f'<figure><img src="{h.escape(fig.file)}" alt="{h.escape(fig.title)}">'
-                f"<figcaption>{h.escape(fig.title)}</figcaption></figure>"
-            )
-    if rep.stats:
-        parts.append("<h2>Verifier statistics</h2>")
-        parts.append(h.kv_table(dict(rep.stats)))
     if rep.predicted_verdict is not None:
         parts.append("<h2>Ownership findings</h2>")
         agree = rep.kernel_verdict == rep.predicted_verdict
@@ -552,6 +589,15 @@ def _page_html(rep: ProgramReport) -> str:
             parts.append("<h3>Allocation and acquire sites</h3>" + rep.sites_html)
         if rep.flows_html:
             parts.append("<h3>Flows</h3>" + rep.flows_html)
+        parts.extend(_figure_html(f) for f in rep.figures if f.section == "ownership")
+    states = [f for f in rep.figures if f.section == "states"]
+    if states:
+        parts.append("<h2>Verifier states</h2>")
+        parts.extend(_figure_html(f) for f in states)
+    if rep.stats:
+        parts.append("<h2>Verifier statistics</h2>")
+        parts.append(h.kv_table(dict(rep.stats)))
+    parts.append("<!--object-->")
     return "".join(parts)
 
 
@@ -593,7 +639,9 @@ def _index_html(reports: Sequence[ProgramReport]) -> str:
     return summary + table
 
 
-def _write_page(item: ProgramInput, out: Path, sources: str) -> ProgramReport:
+def _write_page(
+    item: ProgramInput, out: Path, sources: str, object_html: str = ""
+) -> ProgramReport:
     """Analyse one program and write its page, logs and figures under *out*."""
     (out / item.key).mkdir(parents=True, exist_ok=True)
     for level, path in item.logs:
@@ -603,13 +651,20 @@ def _write_page(item: ProgramInput, out: Path, sources: str) -> ProgramReport:
     heading = h.escape(item.program)
     if item.object_name:
         heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
-    page = _render(item.program, heading, _page_html(rep), index_href="index.html", sources=sources)
+    body = _page_html(rep).replace("<!--object-->", object_html)
+    page = _render(item.program, heading, body, index_href="index.html", sources=sources)
     (out / rep.page).write_text(page, encoding="utf-8")
     return rep
 
 
 def _run_all(
-    items: Sequence[ProgramInput], out: Path, sources: str, *, jobs: int, progress: bool
+    items: Sequence[ProgramInput],
+    out: Path,
+    sources: str,
+    *,
+    jobs: int,
+    progress: bool,
+    objects: dict[str, str],
 ) -> list[ProgramReport]:
     bar: Any = None
     if progress:
@@ -620,7 +675,7 @@ def _run_all(
     try:
         if jobs <= 1 or len(items) <= 1:
             for item in items:
-                results[item.key] = _write_page(item, out, sources)
+                results[item.key] = _write_page(item, out, sources, objects.get(item.key, ""))
                 if bar is not None:
                     bar.update()
         else:
@@ -629,7 +684,10 @@ def _run_all(
 
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = {pool.submit(_write_page, item, out, sources): item for item in items}
+                futures = {
+                    pool.submit(_write_page, item, out, sources, objects.get(item.key, "")): item
+                    for item in items
+                }
                 try:
                     for fut in as_completed(futures):
                         rep = fut.result()
@@ -686,7 +744,14 @@ def build_report(
         raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
     sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress)
+    by_object: dict[Path, str] = {}
+    for item in items:
+        if item.object_path is not None and item.object_path not in by_object:
+            by_object[item.object_path] = _object_section(item.object_path, out)
+    objects = {
+        item.key: by_object[item.object_path] for item in items if item.object_path is not None
+    }
+    reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress, objects=objects)
     index = out / "index.html"
     body = _index_html(reports)
     index.write_text(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PAGE_FIGURES", "STYLE", "program_figures"]
+__all__ = ["PAGE_FIGURES", "STYLE", "program_figures", "ownership_graph_figure"]
 
 #: The verifier-state figures of a page: (figure name in ``bpfkit.plot.FIGURES``, caption).
 PAGE_FIGURES: tuple[tuple[str, str], ...] = (
@@ -79,4 +79,18 @@ def program_figures(
                 _flows_figure(flows, f"{program}: static flows"),
             )
         )
+    return out
+
+
+def ownership_graph_figure(graph: Any, path: Path, *, title: str) -> Path:
+    """Write the type-level ownership graph (``bpfkit.ownership`` model graph) to *path*."""
+    from bpfkit.plot import savefig, style
+    from bpfkit.plot.ownership import plot_ownership_graph
+
+    with style(STYLE):
+        ax = plot_ownership_graph(graph, title=title)
+        fig = ax.get_figure(root=True)
+        assert fig is not None
+        out = savefig(fig, path)
+    _close(fig)
     return out
