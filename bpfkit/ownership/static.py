@@ -103,6 +103,7 @@ class Mistake:
     message: str
     program: str = ""
     site: int | None = None
+    site_func: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +268,8 @@ class Analysis:
     program: str
     mistakes: list[Mistake] = field(default_factory=list)
     sites: dict[int, Site] = field(default_factory=dict)
-    flows: dict[tuple[int, str, int, str], int] = field(default_factory=dict)
+    #: (site func, site insn, sink, sink func, sink insn, target) -> times seen
+    flows: dict[tuple[str, int, str, str, int, str], int] = field(default_factory=dict)
     ref_info: dict[int, RefInfo] = field(default_factory=dict)
     leaks: dict[int, list[int]] = field(default_factory=dict)  # site -> exit insns
     steps: int = 0
@@ -303,7 +305,9 @@ def _classify(an: Analysis) -> list[Mistake]:
     for m in an.mistakes:
         if m.kind == "leak":
             sunk = any(
-                k[0] == m.site and k[1] not in ("exit_leak", "refcount_acquire") for k in an.flows
+                (k[0], k[1]) == (m.site_func, m.site)
+                and k[2] not in ("exit_leak", "refcount_acquire")
+                for k in an.flows
             )
             kind = "leak_on_path" if sunk else "leak"
             m = replace(m, kind=kind)
@@ -357,11 +361,11 @@ class _Interp:
         if stop:
             raise _Stop
 
-    def flow(self, ref: int, sink: str, insn: int, target: str = "") -> None:
+    def flow(self, st: State, ref: int, sink: str, insn: int, target: str = "") -> None:
         info = self.an.ref_info.get(ref)
         if info is None:
             return
-        key = (info.site, sink, insn, target)
+        key = (info.func, info.site, sink, st.frame.prog.name, insn, target)
         self.an.flows[key] = self.an.flows.get(key, 0) + 1
 
     def new_ref(self, st: State, site: int, info: RefInfo) -> int:
@@ -848,7 +852,7 @@ class _Interp:
             info = self.an.ref_info.get(rid)
             if info is None:
                 continue
-            self.flow(rid, "exit_leak", insn.idx)
+            self.flow(st, rid, "exit_leak", insn.idx)
             self.an.leaks.setdefault(info.site, []).append(insn.idx)
             self.an.mistakes.append(
                 Mistake(
@@ -859,6 +863,7 @@ class _Interp:
                     f"{info.type_name}) is still held at exit",
                     st.frame.prog.name,
                     info.site,
+                    info.func,
                 )
             )
         if st.refs:
@@ -1062,7 +1067,7 @@ class _Interp:
                 self.mistake(st, "other", problem)
             if v.ref not in st.refs:
                 self.mistake(st, "double_release", f"{name} releases a reference that is not held")
-            self.flow(v.ref, "drop" if "obj_drop" in name else "release", insn.idx, name)
+            self.flow(st, v.ref, "drop" if "obj_drop" in name else "release", insn.idx, name)
             self.poison(st, v.ref)
             return
         if v.kind == "ref" and not v.owning:
@@ -1118,7 +1123,7 @@ class _Interp:
             self.mistake(st, "other", f"{name} with a node that may be NULL")
         self.check_contains(st, name, args[0], node)
         kind = "list_push" if "list" in name else "rbtree_add"
-        self.flow(node.ref, kind, insn.idx, self.describe_field(args[0]))
+        self.flow(st, node.ref, kind, insn.idx, self.describe_field(args[0]))
         rid = node.ref
         st.refs = st.refs - {rid}
         st.rewrite(lambda x: replace(x, owning=False) if x.kind == "ref" and x.ref == rid else x)
@@ -1141,7 +1146,7 @@ class _Interp:
                         f"{'per-CPU ' if info.percpu else ''}{info.type_name} into the {tag} field "
                         f"{field_info[1].name if field_info else '?'} of {tname}",
                     )
-            self.flow(new.ref, "kptr_xchg", insn.idx, self.describe_field(dst))
+            self.flow(st, new.ref, "kptr_xchg", insn.idx, self.describe_field(dst))
             self.poison(st, new.ref)
         elif new.kind in ("released", "invalid"):
             self.check_ptr(st, new, "argument 2 of bpf_kptr_xchg")
@@ -1191,7 +1196,7 @@ class _Interp:
                 self.check_ptr(st, src, f"argument 1 of {name}")
             type_name = old.type_name if old else "?"
             if src.kind == "ref" and src.ref:
-                self.flow(src.ref, "refcount_acquire", insn.idx, type_name)
+                self.flow(st, src.ref, "refcount_acquire", insn.idx, type_name)
             off = (src.off or 0) if src.kind == "ref" else 0
         else:
             alloc = False
@@ -1686,14 +1691,19 @@ def sites_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
 
 def flows_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
     """Site -> sink flows: program, site_insn, kfunc, type, sink (drop | release | kptr_xchg |
-    list_push | rbtree_add | refcount_acquire | exit_leak), sink_insn, target, paths."""
+    list_push | rbtree_add | refcount_acquire | exit_leak), sink_insn, target, paths (how many
+    times the exploration took it), site_func and sink_func (the function, program or
+    subprogram, whose instruction numbering site_insn / sink_insn use)."""
     import pandas as pd
 
     rows = []
     for prog in _programs(obj, program):
         an = analyze(obj, prog.name)
-        for (site, sink, sink_insn, target), count in sorted(an.flows.items()):
-            info = next((i for i in an.ref_info.values() if i.site == site), None)
+        infos = {(i.func, i.site): i for i in an.ref_info.values()}
+        for (site_func, site, sink, sink_func, sink_insn, target), count in sorted(
+            an.flows.items()
+        ):
+            info = infos.get((site_func, site))
             rows.append(
                 {
                     "program": prog.name,
@@ -1704,9 +1714,22 @@ def flows_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
                     "sink_insn": sink_insn,
                     "target": target,
                     "paths": count,
+                    "site_func": site_func,
+                    "sink_func": sink_func,
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=["program", "site_insn", "kfunc", "type", "sink", "sink_insn", "target", "paths"],
-    )
+    return pd.DataFrame(rows, columns=_FLOW_COLUMNS)
+
+
+_FLOW_COLUMNS = [
+    "program",
+    "site_insn",
+    "kfunc",
+    "type",
+    "sink",
+    "sink_insn",
+    "target",
+    "paths",
+    "site_func",
+    "sink_func",
+]
