@@ -325,3 +325,57 @@ def test_sites_and_sinks_match_the_verifier_log() -> None:
         }
         assert ours_sites == log_sites, row["program"]
         assert ours_sinks == log_sinks, row["program"]
+
+
+_JMP = st.sampled_from([0x10, 0x20, 0x30, 0x50, 0x60, 0x70, 0xA0, 0xB0, 0xC0, 0xD0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lo=st.integers(0, 300),
+    width=st.integers(0, 40),
+    k=st.integers(0, 340),
+    op=_JMP,
+    is32=st.booleans(),
+)
+def test_range_reasoning_is_sound(lo: int, width: int, k: int, op: int, is32: bool) -> None:
+    """Brute force over every value of a small range: a decided comparison holds for all of
+    them, and the range kept on each side of a branch contains every value that goes there."""
+    from bpfkit.ownership import static
+
+    hi = lo + width
+    v = static._range(lo, hi)
+    kv = static._scalar(k)
+    values = range(lo, hi + 1)
+    outcomes = {x: static._cmp(op, x, k, is32) for x in values}
+    decided = static._decide(op, v, kv, is32)
+    if decided is not None:
+        assert all(o == decided for o in outcomes.values())
+    for taken in (True, False):
+        narrowed = static._refined(op, v, k, taken, is32)
+        if narrowed is None:
+            continue
+        for x, o in outcomes.items():
+            if o == taken:
+                assert narrowed[0] <= x <= narrowed[1], (x, narrowed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a_lo=st.integers(0, 200),
+    a_w=st.integers(0, 20),
+    b=st.integers(0, 20),
+    op=st.sampled_from([0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90]),
+    is64=st.booleans(),
+)
+def test_alu_ranges_are_sound(a_lo: int, a_w: int, b: int, op: int, is64: bool) -> None:
+    """Every concrete result of ``a op b`` over a small range of a lies in the computed range."""
+    from bpfkit.ownership import static
+
+    a = static._range(a_lo, a_lo + a_w)
+    out = static._alu_range(op, a, static._scalar(b), is64, 0)
+    for x in range(a_lo, a_lo + a_w + 1):
+        r = static._alu_const(op, x, b, is64, 0)
+        if r is None:
+            continue
+        assert out.lo <= r <= out.hi, (x, op, b, r, out)
