@@ -431,6 +431,14 @@ class _Finder:
     def __init__(self, spec: Spec, kinds: frozenset[str]) -> None:
         self.spec = spec
         self.kinds = kinds
+        self.used = 0  # slots of the kernel's info_arr[BTF_FIELDS_MAX] taken so far
+
+    def _too_many(self, path: str, want: int) -> _Reject:
+        return _Reject(
+            "E2BIG",
+            f"{path}: {self.used + want} special fields, at most {BTF_FIELDS_MAX}",
+            code="too_many_fields",
+        )
 
     def struct(self, t: Struct | Union, level: int, prefix: str) -> list[_Info]:
         seen: set[str] = set()
@@ -514,11 +522,17 @@ class _Finder:
                 info.target_id, info.node_name = _find_graph_root(
                     spec, parent_id, var_idx, kind, path
                 )
+        slots = BTF_FIELDS_MAX - self.used
+        if slots <= 0:
+            raise self._too_many(path, 1)
         if nelems > 1:
             if kind not in _REPEATABLE:
                 raise _Reject(
                     "EINVAL", f"{path}: an array of {kind} is not allowed", code="array_not_allowed"
                 )
+            if nelems > slots:
+                raise self._too_many(path, nelems)
+            self.used += nelems
             return [
                 _Info(
                     kind,
@@ -531,6 +545,7 @@ class _Finder:
                 )
                 for i in range(nelems)
             ]
+        self.used += 1
         return [info]
 
     def nested(self, t: Any, off: int, nelems: int, level: int, path: str) -> list[_Info]:
@@ -541,6 +556,7 @@ class _Finder:
                 f"{path}: structs nested deeper than {MAX_RESOLVE_DEPTH}",
                 code="nesting_too_deep",
             )
+        slots = BTF_FIELDS_MAX - self.used
         inner = self.struct(t, level, f"{path}.")
         if not inner:
             return []
@@ -554,6 +570,9 @@ class _Finder:
                     f"{path}: an array of structs holding {bad[0]}",
                     code="array_not_allowed",
                 )
+            if len(inner) * nelems > slots:
+                raise self._too_many(path, len(inner) * (nelems - 1))
+            self.used += len(inner) * (nelems - 1)
             out = list(inner)
             for i in range(1, nelems):
                 out += [

@@ -216,6 +216,22 @@ CASES: dict[str, tuple[str, str, str]] = {
         "val",
         "hash",
     ),
+    "twelve_kptr_members": (
+        NODE
+        + "struct val { "
+        + " ".join(f"struct node_t __kptr *p{i};" for i in range(BTF_FIELDS_MAX + 1))
+        + " };",
+        "val",
+        "hash",
+    ),
+    "eleven_kptrs_then_a_bad_tag": (
+        NODE
+        + "struct val { "
+        + " ".join(f"struct node_t __kptr *p{i};" for i in range(BTF_FIELDS_MAX))
+        + ' struct node_t __attribute__((btf_type_tag("foo"))) *bad; };',
+        "val",
+        "hash",
+    ),
     "kptr_to_int": (
         "struct val { int __kptr *p; struct bpf_timer t; };",
         "val",
