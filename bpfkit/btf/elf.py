@@ -67,6 +67,9 @@ def load_elf_btf(
     """The ``.BTF`` (as a :class:`~bpfkit.btf.spec.Spec`) and ``.BTF.ext`` (as an
     :class:`~bpfkit.btf.ext.Ext`, or ``None`` when absent) of a BPF ELF object.
 
+    A kernel module's ``.BTF`` is split BTF: its base is *base* if given, else the module's
+    own distilled ``.BTF.base`` section when it has one.
+
     Raises
     ------
     ELFError
@@ -78,9 +81,11 @@ def load_elf_btf(
     from bpfkit.btf.spec import parse_btf
 
     p = Path(path)
-    secs = read_elf_sections(p, (".BTF", ".BTF.ext"))
+    secs = read_elf_sections(p, (".BTF", ".BTF.ext", ".BTF.base"))
     if ".BTF" not in secs:
         raise ELFError(f"{p}: no .BTF section")
+    if base is None and ".BTF.base" in secs:  # a kernel module's distilled base (6.12+)
+        base = parse_btf(secs[".BTF.base"], name=f"{p}:.BTF.base")
     spec = parse_btf(secs[".BTF"], base=base, name=f"{p}:.BTF")
     ext = None
     if ".BTF.ext" in secs:

@@ -422,3 +422,22 @@ def test_type_name_matches_bpftool_c_on_kernel_btf() -> None:
             assert _c_norm(spec.type_name(member.type)) == want, (name, member.name, line)
             checked += 1
     assert checked > 40_000
+
+
+def test_module_elf_with_distilled_base(tmp_path: Path) -> None:
+    """A .ko carries its split .BTF beside a distilled .BTF.base: load_elf_btf uses it. The
+    object is assembled here from the corpus sections (bpf_testmod.ko's)."""
+    from tests.btf.data.make_corrupt import elf_with_sections
+
+    ko = tmp_path / "bpf_testmod.ko"
+    ko.write_bytes(
+        elf_with_sections(
+            [(b".BTF", TESTMOD_SPLIT.read_bytes()), (b".BTF.base", TESTMOD_BASE.read_bytes())]
+        )
+    )
+    spec, ext = load_elf_btf(ko)
+    assert ext is None
+    assert spec.base is not None and spec.first_id == len(load_btf(TESTMOD_BASE))
+    from bpfkit.btf.raw import format_raw
+
+    assert format_raw(spec) == TESTMOD_SPLIT_RAW.read_text()
