@@ -571,7 +571,16 @@ class _Interp:
                 if src.kind == "scalar" and src.const is None and insn.is_reg_source:
                     # a copied unknown scalar: both registers share an id, so a branch on one
                     # refines the other (verifier.c find_equal_scalars / sync_linked_regs)
-                    ident = src.id or self.scalar_id(st, insn)
+                    ident = src.id
+                    if not ident:
+                        # ids are per instruction (canonical, so loops converge): values still
+                        # carrying this id from an earlier pass here are no longer linked
+                        ident = self.scalar_id(st, insn)
+                        st.rewrite(
+                            lambda x: (
+                                replace(x, id=0) if x.kind == "scalar" and x.id == ident else x
+                            )
+                        )
                     v = replace(src, id=ident)
                     self.write(st, insn.src_reg, v)
             elif src.kind == "scalar" and src.hi <= 0xFFFFFFFF:
