@@ -12,6 +12,7 @@ Examples
 
 from bpfkit.btf.elf import load_elf_btf
 from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
+from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
 from bpfkit.btf.spec import Spec, load_btf, load_vmlinux, parse_btf
 from bpfkit.btf.types import (
     AnyType,
@@ -51,6 +52,10 @@ __all__ = [
     "load_vmlinux",
     "load_elf_btf",
     "parse_btf_ext",
+    "format_raw",
+    "iter_raw_lines",
+    "format_json",
+    "parse_json",
     "Spec",
     "Ext",
     "FuncInfo",
