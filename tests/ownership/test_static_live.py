@@ -1329,3 +1329,39 @@ def test_map_bounds_never_guess(tmp_path: Path) -> None:
         else:
             assert predicted == kernel, (name, error, reason)
     assert sum(r[2] != "unknown" for r in rows) >= 4
+
+
+def test_many_independent_branches_agree_and_terminate(tmp_path: Path) -> None:
+    """24 branches on different context fields in a row: 2**24 paths for a naive walk; the
+    widening keeps the analysis bounded and the verdict must still match the kernel."""
+    from bpfkit.ownership.static import analyze
+
+    fields = ["len", "pkt_type", "mark", "queue_mapping", "protocol", "vlan_present",
+              "vlan_tci", "vlan_proto", "priority", "ingress_ifindex", "ifindex", "tc_index",
+              "hash", "tc_classid", "cb[0]", "cb[1]", "cb[2]", "cb[3]", "cb[4]", "tstamp",
+              "wire_len", "gso_segs", "gso_size", "hwtstamp"]  # fmt: skip
+    body = "\n".join(
+        f"\tif (skb->{f} > {i + 3}) acc += {i + 1}; else acc ^= {i + 7};"
+        for i, f in enumerate(fields)
+    )
+    source = f"""#include "bpfkit_alloc.h"
+struct pn {{ __u64 k; }};
+__u64 o11;
+SEC("tc") int many_branches_ok(struct __sk_buff *skb)
+{{
+\tstruct pn *n = bpf_obj_new(struct pn);
+\t__u64 acc = 0;
+\tif (!n) return 0;
+{body}
+\tn->k = acc;
+\to11 = n->k;
+\tbpf_obj_drop(n);
+\treturn 0;
+}}
+char _license[] SEC("license") = "GPL";
+"""
+    path = compile_bpf(tmp_path, "branches", source)
+    rows = _compare(path)
+    assert all(r[1] == r[2] for r in rows), rows
+    an = analyze(load_object(path), "many_branches_ok")
+    assert an.complete and an.steps < 50_000
