@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import LogError
-from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, classify
+from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, Line, classify
 from bpfkit.verifier.values import RegState, StackSlot, parse_state, parse_token
 
 if TYPE_CHECKING:
@@ -206,6 +206,8 @@ class _Builder:
         "b_rows",
         "p_rows",
         "line_columns",
+        "memo",
+        "line_memo",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -221,6 +223,10 @@ class _Builder:
         ] = {}
         self.summary: dict[str, Any] = {}
         self.last_line = 0
+        # line text -> (opcode, insn, asm, state) of an instruction line or
+        # (None, insn, frame, regs, stack) of a backtracking line
+        self.memo: dict[str, tuple[Any, ...]] = {}
+        self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.reset()
 
     def reset(self) -> None:
@@ -242,12 +248,21 @@ class _Builder:
 
     def feed(self, lineno: int, text: str) -> str:
         """Classify and record one line; return its kind."""
+        hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
+        if hit is not None:
+            if hit[0] is None:
+                self.l_rows.append((lineno, "backtrack", hit[1], hit[2], text, hit[3], hit[4]))
+                return "backtrack"
+            return self._insn(lineno, text, hit[1], hit[0], hit[2], hit[3])
         c = text[:1]
         if c == "m":
             m = _BT_FAST.match(text)
             if m is not None:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
-                self.l_rows.append((lineno, "backtrack", int(insn), int(f), text, regs, stack))
+                insn_i = int(insn)
+                frame_i = int(f)
+                self._remember(text, (None, insn_i, frame_i, regs, stack))
+                self.l_rows.append((lineno, "backtrack", insn_i, frame_i, text, regs, stack))
                 return "backtrack"
         elif c == ";":
             m = _SRC_AT_RE.match(text)
@@ -263,12 +278,20 @@ class _Builder:
                 idx, op, rest = m.group(1, 2, 3)
                 cut = rest.find(" ;")
                 if cut >= 0:
-                    return self._insn(
-                        lineno, text, int(idx), op, rest[:cut].rstrip(), rest[cut + 2 :]
-                    )
-                if "goto pc" not in rest:
-                    return self._insn(lineno, text, int(idx), op, rest.rstrip(), None)
+                    fields = (op, int(idx), rest[:cut].rstrip(), rest[cut + 2 :])
+                elif "goto pc" not in rest:
+                    fields = (op, int(idx), rest.rstrip(), None)
+                else:
+                    return self._slow(lineno, text)
+                self._remember(text, fields)
+                return self._insn(lineno, text, fields[1], op, fields[2], fields[3])
         return self._slow(lineno, text)
+
+    def _remember(self, text: str, fields: tuple[Any, ...]) -> None:
+        memo = self.memo
+        if len(memo) >= 200_000:  # bounded on huge logs of distinct lines
+            memo.clear()
+        memo[text] = fields
 
     def _insn(
         self, lineno: int, text: str, insn: int, opcode: str, asm: str, state: str | None
@@ -299,7 +322,12 @@ class _Builder:
         return kind
 
     def _slow(self, lineno: int, text: str) -> str:
-        ln = classify(text)
+        ln = self.line_memo.get(text)
+        if ln is None:
+            ln = classify(text)
+            if len(self.line_memo) >= 200_000:
+                self.line_memo.clear()
+            self.line_memo[text] = ln
         kind = ln.kind
         regs = stack = None
         insn = ln.insn_idx
