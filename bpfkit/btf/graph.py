@@ -111,6 +111,83 @@ _LINKAGE = ("static", "global", "extern")
 _MAX_CHAIN = 64
 
 
+def _encoding(enc: int) -> str:
+    if enc & IntEncoding.BOOL:
+        return "BOOL"
+    if enc & IntEncoding.CHAR:
+        return "CHAR"
+    return "SIGNED" if enc & IntEncoding.SIGNED else ""
+
+
+_ENCODINGS = tuple(_encoding(i) for i in range(8))
+
+
+def _linkage(value: int) -> str:
+    return _LINKAGE[value] if 0 <= value < 3 else str(int(value))
+
+
+# One function per record class: a dict lookup on type(t) instead of an isinstance chain
+# (the graph of vmlinux calls these 126k times).
+_NODE: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Void: lambda t: {"kind": "VOID", "name": "void"},
+    Int: lambda t: {
+        "kind": "INT",
+        "name": t.name,
+        "size": t.size,
+        "encoding": _ENCODINGS[t.encoding & 7],
+        "bits": t.bits,
+        "bit_offset": t.offset,
+    },
+    Struct: lambda t: {
+        "kind": "STRUCT",
+        "name": t.name,
+        "size": t.size,
+        "vlen": len(t.members),
+        "kind_flag": t.kind_flag,
+    },
+    Union: lambda t: {
+        "kind": "UNION",
+        "name": t.name,
+        "size": t.size,
+        "vlen": len(t.members),
+        "kind_flag": t.kind_flag,
+    },
+    Enum: lambda t: {
+        "kind": "ENUM",
+        "name": t.name,
+        "size": t.size,
+        "vlen": len(t.values),
+        "kind_flag": t.signed,
+    },
+    Enum64: lambda t: {
+        "kind": "ENUM64",
+        "name": t.name,
+        "size": t.size,
+        "vlen": len(t.values),
+        "kind_flag": t.signed,
+    },
+    Array: lambda t: {"kind": "ARRAY", "name": t.name, "nelems": t.nelems},
+    FuncProto: lambda t: {"kind": "FUNC_PROTO", "name": t.name, "vlen": len(t.params)},
+    Func: lambda t: {"kind": "FUNC", "name": t.name, "linkage": _linkage(t.linkage)},
+    Var: lambda t: {"kind": "VAR", "name": t.name, "linkage": _linkage(t.linkage)},
+    Datasec: lambda t: {"kind": "DATASEC", "name": t.name, "size": t.size, "vlen": len(t.vars)},
+    Float: lambda t: {"kind": "FLOAT", "name": t.name, "size": t.size},
+    Fwd: lambda t: {"kind": "FWD", "name": t.name, "kind_flag": t.union},
+    DeclTag: lambda t: {
+        "kind": "DECL_TAG",
+        "name": t.name,
+        "component_idx": t.component_idx,
+        "kind_flag": t.attr,
+    },
+    TypeTag: lambda t: {"kind": "TYPE_TAG", "name": t.name, "kind_flag": t.attr},
+    Ptr: lambda t: {"kind": "PTR", "name": t.name},
+    Typedef: lambda t: {"kind": "TYPEDEF", "name": t.name},
+    Const: lambda t: {"kind": "CONST", "name": t.name},
+    Volatile: lambda t: {"kind": "VOLATILE", "name": t.name},
+    Restrict: lambda t: {"kind": "RESTRICT", "name": t.name},
+}
+
+
 def node_attrs(t: AnyType) -> dict[str, Any]:
     """The node attribute dict of type *t* (keys documented in the module docstring).
 
@@ -120,93 +197,72 @@ def node_attrs(t: AnyType) -> dict[str, Any]:
     >>> node_attrs(Int(id=1, name="int", size=4, encoding=IntEncoding.SIGNED, offset=0, bits=32))
     {'kind': 'INT', 'name': 'int', 'size': 4, 'encoding': 'SIGNED', 'bits': 32, 'bit_offset': 0}
     """
-    if isinstance(t, Void):
-        return {"kind": "VOID", "name": "void"}
-    d: dict[str, Any] = {"kind": t.kind.name, "name": t.name}
-    if isinstance(t, Int):
-        enc = t.encoding
-        d["size"] = t.size
-        d["encoding"] = (
-            "BOOL"
-            if enc & IntEncoding.BOOL
-            else "CHAR"
-            if enc & IntEncoding.CHAR
-            else "SIGNED"
-            if enc & IntEncoding.SIGNED
-            else ""
+    fn = _NODE.get(type(t))
+    if fn is None:
+        return {"kind": t.kind.name, "name": t.name}
+    return fn(t)
+
+
+def _e_members(t: Struct | Union) -> list[Edge]:
+    u = t.id
+    return [
+        (
+            u,
+            m.type,
+            {
+                "rel": "member",
+                "name": m.name,
+                "index": i,
+                "bit_offset": m.bit_offset,
+                "bitfield_size": m.bitfield_size,
+            },
         )
-        d["bits"] = t.bits
-        d["bit_offset"] = t.offset
-    elif isinstance(t, (Struct, Union)):
-        d["size"] = t.size
-        d["vlen"] = len(t.members)
-        d["kind_flag"] = t.kind_flag
-    elif isinstance(t, (Enum, Enum64)):
-        d["size"] = t.size
-        d["vlen"] = len(t.values)
-        d["kind_flag"] = t.signed
-    elif isinstance(t, Array):
-        d["nelems"] = t.nelems
-    elif isinstance(t, FuncProto):
-        d["vlen"] = len(t.params)
-    elif isinstance(t, (Func, Var)):
-        d["linkage"] = _LINKAGE[t.linkage] if 0 <= t.linkage < 3 else str(int(t.linkage))
-    elif isinstance(t, Datasec):
-        d["size"] = t.size
-        d["vlen"] = len(t.vars)
-    elif isinstance(t, Float):
-        d["size"] = t.size
-    elif isinstance(t, Fwd):
-        d["kind_flag"] = t.union
-    elif isinstance(t, DeclTag):
-        d["component_idx"] = t.component_idx
-        d["kind_flag"] = t.attr
-    elif isinstance(t, TypeTag):
-        d["kind_flag"] = t.attr
-    return d
+        for i, m in enumerate(t.members)
+    ]
+
+
+def _e_proto(t: FuncProto) -> list[Edge]:
+    u = t.id
+    out: list[Edge] = [(u, t.type, {"rel": "return"})]
+    params = t.params
+    last = len(params) - 1
+    for i, p in enumerate(params):
+        if i == last and p.type == 0 and not p.name:
+            break  # varargs
+        out.append((u, p.type, {"rel": "param", "name": p.name, "position": i}))
+    return out
+
+
+def _e_target(t: Any) -> list[Edge]:
+    return [(t.id, t.type, {"rel": "target"})]
+
+
+_EDGE: dict[type, Callable[[Any], list[Edge]]] = {
+    Struct: _e_members,
+    Union: _e_members,
+    Ptr: lambda t: [(t.id, t.type, {"rel": "pointee"})],
+    Array: lambda t: [
+        (t.id, t.type, {"rel": "element", "index_type": t.index_type, "nelems": t.nelems})
+    ],
+    Typedef: _e_target,
+    Const: _e_target,
+    Volatile: _e_target,
+    Restrict: _e_target,
+    TypeTag: _e_target,
+    Func: _e_target,
+    FuncProto: _e_proto,
+    Var: lambda t: [(t.id, t.type, {"rel": "var_type"})],
+    DeclTag: lambda t: [(t.id, t.type, {"rel": "tag", "component_idx": t.component_idx})],
+    Datasec: lambda t: [
+        (t.id, v.type, {"rel": "datasec_entry", "offset": v.offset, "size": v.size}) for v in t.vars
+    ],
+}
 
 
 def _edges(t: AnyType) -> list[Edge]:
     """The edges type *t* makes (the raw graph)."""
-    u = t.id
-    if isinstance(t, (Struct, Union)):
-        return [
-            (
-                u,
-                m.type,
-                {
-                    "rel": "member",
-                    "name": m.name,
-                    "index": i,
-                    "bit_offset": m.bit_offset,
-                    "bitfield_size": m.bitfield_size,
-                },
-            )
-            for i, m in enumerate(t.members)
-        ]
-    if isinstance(t, Ptr):
-        return [(u, t.type, {"rel": "pointee"})]
-    if isinstance(t, Array):
-        return [(u, t.type, {"rel": "element", "index_type": t.index_type, "nelems": t.nelems})]
-    if isinstance(t, (*_MODIFIERS, Func)):
-        return [(u, t.type, {"rel": "target"})]
-    if isinstance(t, FuncProto):
-        out: list[Edge] = [(u, t.type, {"rel": "return"})]
-        for i, p in enumerate(t.params):
-            if p.type == 0 and not p.name and i == len(t.params) - 1:
-                continue  # varargs
-            out.append((u, p.type, {"rel": "param", "name": p.name, "position": i}))
-        return out
-    if isinstance(t, Var):
-        return [(u, t.type, {"rel": "var_type"})]
-    if isinstance(t, DeclTag):
-        return [(u, t.type, {"rel": "tag", "component_idx": t.component_idx})]
-    if isinstance(t, Datasec):
-        return [
-            (u, v.type, {"rel": "datasec_entry", "offset": v.offset, "size": v.size})
-            for v in t.vars
-        ]
-    return []
+    fn = _EDGE.get(type(t))
+    return fn(t) if fn is not None else []
 
 
 class _Folder:
@@ -393,7 +449,16 @@ def _fill(
 ) -> None:
     nodes: list[tuple[int, dict[str, Any]]] = []
     edges: list[Edge] = []
-    if roots is None:
+    if roots is None and edges_of is _edges:  # the whole raw graph: the hot path
+        node_fns, edge_fns = _NODE, _EDGE
+        for t in _all_types(spec):
+            cls = type(t)
+            fn = node_fns.get(cls)
+            nodes.append((t.id, fn(t) if fn is not None else node_attrs(t)))
+            efn = edge_fns.get(cls)
+            if efn is not None:
+                edges.extend(efn(t))
+    elif roots is None:
         for t in _all_types(spec):
             if keep(t):
                 nodes.append((t.id, node_attrs(t)))
