@@ -863,12 +863,14 @@ class _Interp:
                 continue
             self.flow(st, rid, "exit_leak", insn.idx)
             self.an.leaks.setdefault(info.site, []).append(insn.idx)
+            site = self.an.sites.get(self.site_key(info.func, info.site))
+            at_line = f" line {site.src_line}" if site is not None and site.src_line else ""
             self.an.mistakes.append(
                 Mistake(
                     "leak",
                     insn.idx,
                     self.line(st.frame.prog, insn.idx),
-                    f"reference from {info.kfunc} (site insn {info.site} in {info.func}, "
+                    f"reference from {info.kfunc} (site insn {info.site}{at_line} in {info.func}, "
                     f"{info.type_name}) is still held at exit",
                     st.frame.prog.name,
                     info.site,
@@ -1228,9 +1230,13 @@ class _Interp:
         )
         return Val("ref", ref=rid, id=rid, maybe_null=sem.ret_null, off=off)
 
+    def site_key(self, func: str, idx: int) -> int:
+        prog = self.obj.program(func) if func != self.prog.name else self.prog
+        return idx + (prog.start << 20 if prog.subprog else 0)
+
     def add_site(self, st: State, idx: int, kfunc: str, type_name: str) -> None:
         prog = st.frame.prog
-        key = idx + (prog.start << 20 if prog.subprog else 0)
+        key = self.site_key(prog.name, idx)
         if key not in self.an.sites:
             self.an.sites[key] = Site(
                 self.prog.name, prog.name, idx, self.line(prog, idx), kfunc, type_name
