@@ -352,3 +352,72 @@ def test_compare_logs_and_stats_against_the_manifest() -> None:
     assert stats.at["insns_processed", "b"] == int(rows[_rel(b_path)]["insns_processed"])
     assert stats.at["total_states", "b"] == int(rows[_rel(b_path)]["total_states"])
     assert stats.at["verdict", "a"] == rows[_rel(a_path)]["verdict"]
+
+
+# --- jump targets against llvm-objdump ----------------------------------------------------------
+
+_OBJDUMP_FUNC = re.compile(r"^([0-9a-f]+) <([^>]+)>:$")
+_OBJDUMP_JUMP = re.compile(r"^\s*(\d+):\s.*\bgoto\b.*<([^>+]+)\+0x([0-9a-f]+)>")
+
+
+def _objdump_jumps(obj: Path) -> tuple[dict[str, dict[int, int]], dict[str, int]]:
+    """({program: {insn: jump target}}, {program: instruction count}) from llvm-objdump's
+    disassembly, program-relative."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("llvm-objdump-19") or shutil.which("llvm-objdump")
+    if tool is None:
+        pytest.skip("needs llvm-objdump (llvm-19)")
+    text = subprocess.run(
+        [tool, "-d", "--no-show-raw-insn", str(obj)], check=True, capture_output=True, text=True
+    ).stdout
+    out: dict[str, dict[int, int]] = {}
+    base: dict[str, int] = {}
+    size: dict[str, int] = {}
+    current = None
+    insn = re.compile(r"^\s*(\d+):\s")
+    for line in text.splitlines():
+        m = _OBJDUMP_FUNC.match(line)
+        if m:
+            current = m.group(2)
+            base[current] = int(m.group(1), 16) // 8
+            out[current] = {}
+            continue
+        if current is not None and (i := insn.match(line)):
+            size[current] = int(i.group(1)) - base[current] + 2  # (+1 more for ld_imm64)
+        j = _OBJDUMP_JUMP.match(line)
+        if j and current is not None and j.group(2) == current:
+            out[current][int(j.group(1)) - base[current]] = int(j.group(3), 16) // 8
+    return out, size
+
+
+OBJECTS = sorted({row["object"] for row in _manifest().values()})
+
+
+@pytest.mark.parametrize("obj", OBJECTS)
+def test_cfg_jump_targets_match_llvm_objdump(obj: str) -> None:
+    jumps, sizes = _objdump_jumps(DATA_LOGS.parent / "programs" / obj)
+    checked = 0
+    for rel, row in sorted(_manifest().items()):
+        if row["object"] != obj or rel != row["l2_log"]:
+            continue
+        log = _log(DATA_LOGS / rel)
+        expected = jumps.get(row["program"], {})
+        g = cfg_graph(log)
+        for rec in log.instructions.drop_duplicates("insn_idx").itertuples(index=False):
+            j = decode_jump(int(rec.insn_idx), rec.opcode, rec.asm)
+            # libbpf appends subprograms (callbacks) after the main program: compare the
+            # main program's own instructions.
+            if j.kind in ("goto", "cond") and int(rec.insn_idx) < sizes.get(row["program"], 0) - 1:
+                assert expected.get(int(rec.insn_idx)) == j.target, (
+                    row["program"],
+                    rec.insn_idx,
+                    rec.asm,
+                )
+                checked += 1
+                # ...and the graph has that edge wherever the target was verified.
+                block = next(n for n in g if int(rec.insn_idx) in g.nodes[n]["insns"])
+                if j.target in g:
+                    assert g.has_edge(block, j.target)
+    assert checked > 0 or not any(r["object"] == obj for r in _manifest().values())
