@@ -10,7 +10,8 @@ Node attributes
 ``kind`` (str)
     ``"INT"``, ``"STRUCT"``, ... ; ``"VOID"`` for id 0.
 ``name`` (str)
-    ``""`` when anonymous.
+    ``""`` when anonymous. Bytes of a name that are not UTF-8 are written ``\\xNN`` here
+    and in the tables (GraphML, GEXF and Arrow strings need valid Unicode).
 ``size`` (int)
     INT, STRUCT, UNION, ENUM, ENUM64, FLOAT, DATASEC only.
 ``vlen`` (int)
@@ -111,6 +112,14 @@ _LINKAGE = ("static", "global", "extern")
 _MAX_CHAIN = 64
 
 
+def _text(name: str) -> str:
+    """*name* as valid Unicode: bytes that were not UTF-8 (kept by the parser as surrogate
+    escapes) become ``\\xNN``, so GraphML/GEXF writers and Arrow-backed frames accept it."""
+    if name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _encoding(enc: int) -> str:
     if enc & IntEncoding.BOOL:
         return "BOOL"
@@ -198,9 +207,10 @@ def node_attrs(t: AnyType) -> dict[str, Any]:
     {'kind': 'INT', 'name': 'int', 'size': 4, 'encoding': 'SIGNED', 'bits': 32, 'bit_offset': 0}
     """
     fn = _NODE.get(type(t))
-    if fn is None:
-        return {"kind": t.kind.name, "name": t.name}
-    return fn(t)
+    d = {"kind": t.kind.name, "name": t.name} if fn is None else fn(t)
+    if not t.name.isascii():
+        d["name"] = _text(t.name)
+    return d
 
 
 def _e_members(t: Struct | Union) -> list[Edge]:
@@ -211,7 +221,7 @@ def _e_members(t: Struct | Union) -> list[Edge]:
             m.type,
             {
                 "rel": "member",
-                "name": m.name,
+                "name": m.name if m.name.isascii() else _text(m.name),
                 "index": i,
                 "bit_offset": m.bit_offset,
                 "bitfield_size": m.bitfield_size,
@@ -229,7 +239,8 @@ def _e_proto(t: FuncProto) -> list[Edge]:
     for i, p in enumerate(params):
         if i == last and p.type == 0 and not p.name:
             break  # varargs
-        out.append((u, p.type, {"rel": "param", "name": p.name, "position": i}))
+        name = p.name if p.name.isascii() else _text(p.name)
+        out.append((u, p.type, {"rel": "param", "name": name, "position": i}))
     return out
 
 
@@ -315,7 +326,11 @@ def _aggregate_edges(
             v, through_ptr = hit
             rel = "points_to" if through_ptr else "embeds"
             out.append(
-                (t.id, v, {"rel": rel, "name": m.name, "index": i, "bit_offset": m.bit_offset})
+                (
+                    t.id,
+                    v,
+                    {"rel": rel, "name": _text(m.name), "index": i, "bit_offset": m.bit_offset},
+                )
             )
     return out
 
@@ -454,7 +469,10 @@ def _fill(
         for t in _all_types(spec):
             cls = type(t)
             fn = node_fns.get(cls)
-            nodes.append((t.id, fn(t) if fn is not None else node_attrs(t)))
+            if fn is None or not t.name.isascii():
+                nodes.append((t.id, node_attrs(t)))
+            else:
+                nodes.append((t.id, fn(t)))
             efn = edge_fns.get(cls)
             if efn is not None:
                 edges.extend(efn(t))
@@ -556,7 +574,7 @@ def types_frame(spec: Spec) -> pd.DataFrame:
     for t in _all_types(spec):
         ids.append(t.id)
         kinds.append("VOID" if t.id == 0 else t.kind.name)
-        names.append(t.name)
+        names.append(_text(t.name))
         try:
             sizes.append(spec.sizeof(t.id) if t.id else None)
         except BTFError:
@@ -567,7 +585,7 @@ def types_frame(spec: Spec) -> pd.DataFrame:
         vlens.append(len(vl) if vl is not None else None)
         refs.append(getattr(t, "type", None))
         try:
-            cnames.append(_c_name(spec, t))
+            cnames.append(_text(_c_name(spec, t)))
         except BTFError:
             cnames.append("")
     return pd.DataFrame(
@@ -634,7 +652,7 @@ def members_frame(spec: Spec) -> pd.DataFrame:
             tid = m.type
             if tid not in tname:
                 try:
-                    tname[tid] = spec.type_name(tid)
+                    tname[tid] = _text(spec.type_name(tid))
                 except BTFError:
                     tname[tid] = ""
                 try:
@@ -643,10 +661,10 @@ def members_frame(spec: Spec) -> pd.DataFrame:
                     tsize[tid] = None
             off, bits = member_bitfield(spec, m)
             cols["struct_id"].append(t.id)
-            cols["struct_name"].append(t.name)
+            cols["struct_name"].append(_text(t.name))
             cols["struct_kind"].append(kind)
             cols["index"].append(i)
-            cols["name"].append(m.name)
+            cols["name"].append(_text(m.name))
             cols["type_id"].append(tid)
             cols["type_name"].append(tname[tid])
             cols["bit_offset"].append(off)

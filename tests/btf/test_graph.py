@@ -15,7 +15,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from bpfkit.btf import load_btf
+from bpfkit.btf import load_btf, parse_btf
 from bpfkit.btf.graph import members_frame, type_graph, types_frame, write_graph
 from bpfkit.btf.spec import Spec
 from bpfkit.btf.types import (
@@ -330,3 +330,33 @@ def test_cli_graph_and_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "u64                        d:40;" in text and "/* size: 8, cachelines: 1" in text
     assert main(["btf", "layout", str(KINDS_EL), "--type", "nope"]) == 1
+
+
+def test_non_utf8_names_are_escaped_in_graphs_and_frames(tmp_path: Path) -> None:
+    data = (Path(__file__).parent / "data" / "valid_name_not_utf8.btf").read_bytes()
+    spec = parse_btf(data)
+    raw = [t.name for t in spec if not t.name.isascii()]
+    assert raw  # the parser keeps the bytes as surrogate escapes
+    want = raw[0].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    assert "\\x" in want
+    G = type_graph(spec)
+    assert want in {d["name"] for _, d in G.nodes(data=True)}
+    write_graph(G, tmp_path / "g.graphml")
+    assert want in {d["name"] for _, d in nx.read_graphml(tmp_path / "g.graphml").nodes(data=True)}
+    assert want in set(types_frame(spec).name)
+    members_frame(spec)
+
+
+@pytest.mark.parametrize(
+    "name", ["const_self_cycle.btf", "typedef_cycle.btf", "array_of_itself.btf"]
+)
+def test_cyclic_btf_gives_a_graph_or_btf_error(name: str) -> None:
+    """Reference cycles (invalid BTF the parser accepts lazily) never hang or crash."""
+    spec = parse_btf((Path(__file__).parent / "data" / name).read_bytes())
+    for fold in (False, True):
+        try:
+            G = type_graph(spec, fold_modifiers=fold)
+        except BTFError as exc:
+            assert "cycle" in str(exc)
+        else:
+            assert G.number_of_nodes() <= len(spec)
