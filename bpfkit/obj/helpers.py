@@ -35,7 +35,7 @@ def helper_names() -> Mapping[int, str]:
 
     Examples
     --------
-    >>> helper_names()[1]  # doctest: +SKIP
+    >>> helper_names()[1]
     'bpf_map_lookup_elem'
     """
     try:
