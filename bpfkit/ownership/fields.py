@@ -1154,16 +1154,46 @@ def all_records(
     return recs
 
 
-def fields_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
-    """One row per special field of *records* (columns of :class:`SpecialField`)."""
+def _as_records(source: Any, kernel: Spec | None) -> list[FieldRecord]:
+    """Records from records, a Spec (its BTF-defined maps) or an Object (maps and globals)."""
+    if hasattr(source, "btf") and hasattr(source, "maps"):  # bpfkit.obj.Object
+        if source.btf is None:
+            return []
+        return all_records(source.btf, source.maps, sections=source.globals(), kernel=kernel)
+    if hasattr(source, "find") and hasattr(source, "first_id"):  # a Spec
+        return all_records(source, kernel=kernel)
+    return list(source)
+
+
+def fields_frame(source: Any, *, kernel: Spec | None = None) -> pd.DataFrame:
+    """One row per special field (columns of :class:`SpecialField`).
+
+    *source* is a list of :class:`FieldRecord`, a BTF ``Spec`` or a loaded object
+    (``bpfkit.obj.load_object``; its globals then get their real offsets). *kernel* (vmlinux
+    BTF) fills ``resolved_in`` for kptrs when the records are computed here.
+
+    Examples
+    --------
+    >>> from bpfkit.obj import load_object
+    >>> from tests.corpus import DATA_PROGRAMS
+    >>> df = fields_frame(load_object(DATA_PROGRAMS / "rbtree.bpf.o"))
+    >>> roots = df[df["kind"] == "rb_root"]
+    >>> sorted({(r.contains_type, r.contains_field, int(r.contains_offset))
+    ...         for r in roots.itertuples()})
+    [('timer_ev', 'rb', 16)]
+    """
     import pandas as pd
 
-    rows = [f for r in records for f in r.fields]
-    return pd.DataFrame.from_records(rows, columns=list(SpecialField._fields))
+    rows = [f for r in _as_records(source, kernel) for f in r.fields]
+    df = pd.DataFrame.from_records(rows, columns=list(SpecialField._fields))
+    for col in ("contains_offset", "kptr_type_id", "contains_type_id"):
+        df[col] = df[col].astype("Int64")  # ints, with <NA> where the field has none
+    return df
 
 
-def records_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
-    """One row per container: name, kind, type id, size, map type, field count, errno, reason."""
+def records_frame(source: Any, *, kernel: Spec | None = None) -> pd.DataFrame:
+    """One row per container: name, kind, type id, size, map type, field count, errno, reason,
+    stage, rule code. *source* as for :func:`fields_frame`."""
     import pandas as pd
 
     cols = [
@@ -1177,6 +1207,7 @@ def records_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
         "errno",
         "reason",
         "stage",
+        "code",
     ]
     rows = [
         (
@@ -1190,7 +1221,8 @@ def records_frame(records: Iterable[FieldRecord]) -> pd.DataFrame:
             r.errno,
             r.reason,
             r.stage,
+            r.code,
         )
-        for r in records
+        for r in _as_records(source, kernel)
     ]
     return pd.DataFrame.from_records(rows, columns=cols)
