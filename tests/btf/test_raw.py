@@ -208,3 +208,12 @@ def test_cli_dump_format_c_calls_cformat(capsys: pytest.CaptureFixture[str]) -> 
     assert capsys.readouterr().out == format_c(load_btf(KINDS_EL), names=None)
     assert main(["btf", "dump", str(KINDS_EL), "--format", "c", "--type", "bits"]) == 0
     assert capsys.readouterr().out == format_c(load_btf(KINDS_EL), names=["bits"])
+
+
+def test_python_m_bpfkit_btf(capsys: pytest.CaptureFixture[str]) -> None:
+    from bpfkit.btf.__main__ import main as btf_main
+
+    assert btf_main(["dump", str(KINDS_EL)]) == 0
+    assert capsys.readouterr().out == Path(str(KINDS_EL)[:-2] + ".bpftool-raw.txt").read_text()
+    assert btf_main(["dump", str(KINDS_EL) + ".missing"]) == 1
+    assert "cannot read" in capsys.readouterr().err
