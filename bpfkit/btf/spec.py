@@ -109,7 +109,7 @@ KIND_NAMES: tuple[str, ...] = tuple(k.name if k else "UNKNOWN" for k in BTFKind)
 _BIG = 1 << 40  # step for an unknown kind: ends the index loop at once, the check names it
 _NATIVE_LITTLE = sys.byteorder == "little"
 _U32 = next(code for code in "IL" if array(code).itemsize == 4)  # typecode of a 32-bit word
-_MAX_DECOMPRESSED = 1 << 30
+_MAX_DECOMPRESSED = 1 << 28  # 256 MiB: 50x a kernel BTF
 _PTR_SIZE = 8
 
 #: Below this many types, references are checked in plain Python (no numpy import).

@@ -474,3 +474,16 @@ def test_mutated_elf_gives_elf_or_btf_error(edits: list[tuple[int, int]], cut: i
         except (ELFError, BTFError):
             return
     exercise(spec)
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import lzma
+
+    monkeypatch.setattr(spec_module, "_MAX_DECOMPRESSED", 1 << 16)
+    zeros = bytes(1 << 20)
+    for suffix, pack in ((".gz", gzip.compress), (".xz", lzma.compress)):
+        bomb = tmp_path / f"bomb.btf{suffix}"
+        bomb.write_bytes(pack(zeros))
+        with pytest.raises(BTFError, match="decompresses to more than 65536 bytes"):
+            load_btf(bomb)
