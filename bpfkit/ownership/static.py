@@ -339,8 +339,7 @@ class _Interp:
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
         self.seen: set[tuple[Any, ...]] = set()
-        self.btf_rejected = _btf_rejection(obj)
-        self.dropped = _dropped_fields(obj)
+        self.btf_rejected, self.dropped = _object_checks(obj)
         self.global_calls: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------
@@ -1354,6 +1353,21 @@ _PACKET_FIELDS = {
     "lwt_seg6local": (76, 80),
     "xdp": (0, 4),
 }
+
+
+_OBJ_CHECKS: OrderedDict[int, tuple[Object, tuple[str, dict[str, str]]]] = OrderedDict()
+
+
+def _object_checks(obj: Object) -> tuple[str, dict[str, str]]:
+    """:func:`_btf_rejection` and :func:`_dropped_fields`, once per object."""
+    hit = _OBJ_CHECKS.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    result = (_btf_rejection(obj), _dropped_fields(obj))
+    _OBJ_CHECKS[id(obj)] = (obj, result)
+    while len(_OBJ_CHECKS) > 16:
+        _OBJ_CHECKS.popitem(last=False)
+    return result
 
 
 def _btf_rejection(obj: Object) -> str:

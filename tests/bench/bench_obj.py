@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bpfkit.obj import load_object  # noqa: E402
+from bpfkit.ownership import static  # noqa: E402
 from bpfkit.ownership.static import analyze  # noqa: E402
 from tests.corpus import CORPUS_BTF, DATA_PROGRAMS  # noqa: E402
 
@@ -82,7 +83,7 @@ def bench_predict() -> None:
         for prog in obj.programs:
             if prog.subprog:
                 continue
-            ours, _ = best(lambda p=prog.name, o=obj: analyze(o, p))
+            ours, _ = best(lambda p=prog.name, o=obj: (static._CACHE.clear(), analyze(o, p)))
             an = analyze(obj, prog.name)
             k_time, k_insns = kernel.get((path.name, prog.name), (None, None))
             tot_ours += ours
