@@ -116,3 +116,79 @@ def test_map_refusals_match_libbpf(tmp_path: Path) -> None:
     assert predicted == kernel, messages
     # the cases cover both outcomes
     assert None in kernel.values() and "EOPNOTSUPP" in kernel.values()
+
+
+GLOBALS_SRC = r"""
+#include "bpfkit_alloc.h"
+struct tval { __u64 x; struct bpf_timer t; };
+struct item { __u64 v; struct bpf_list_node node; };
+SEC(".rodata") struct tval ro_timer;
+private(A) struct bpf_list_head nolock_head __contains(item, node);
+private(B) struct bpf_spin_lock b_lock;
+private(B) struct bpf_list_head b_head __contains(item, node);
+SEC("tc") int use(struct __sk_buff *skb)
+{
+    return ro_timer.x + (long)&nolock_head + (long)&b_head + (long)&b_lock == 0;
+}
+SEC("tc") int touch(struct __sk_buff *skb)
+{
+    struct item *i = bpf_obj_new(struct item);
+    if (i)
+        bpf_obj_drop(i);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_global_sections_match_libbpf(tmp_path: Path) -> None:
+    """A timer in .rodata: libbpf creates the section read-only to programs and the kernel
+    refuses special fields there (EACCES); a list head without a lock in its own section is
+    dropped silently (no refusal); a lock and a list head together are fine."""
+    from bpfkit.ownership.fields import global_section_records
+
+    clang = shutil.which("clang-19")
+    header = DATA / "build" / "vmlinux.h"
+    if clang is None or not header.exists():
+        pytest.skip("needs clang-19 and data/build/vmlinux.h (make -C data)")
+    if os.geteuid() != 0:
+        pytest.skip("needs root for bpf() (libbpf creates the maps)")
+    from bpfkit.kernel import load_programs
+
+    src = tmp_path / "ro.bpf.c"
+    src.write_text(GLOBALS_SRC)
+    obj_path = tmp_path / "ro.bpf.o"
+    subprocess.run(
+        [
+            clang,
+            "-g",
+            "-O2",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-I",
+            str(DATA_PROGRAMS),
+            "-I",
+            str(header.parent),
+            "-c",
+            str(src),
+            "-o",
+            str(obj_path),
+        ],
+        check=True,
+    )
+    messages = [m for r in load_programs(obj_path, "use") for _, m in r.libbpf_messages]
+    refused = {}
+    for m in messages:
+        hit = re.search(r"bpf_create_map_xattr\(([\w.]+)\):.*\(-(\d+)\)\. Retrying without BTF", m)
+        if hit:
+            refused[hit.group(1)] = errno.errorcode[int(hit.group(2))]
+    obj = load_object(obj_path)
+    assert obj.btf is not None
+    recs = {r.container: r for r in global_section_records(obj.btf, obj.globals())}
+    assert set(recs) >= {".rodata", ".data.A", ".data.B"}
+    for name, rec in recs.items():
+        kernel = next((e for mapname, e in refused.items() if mapname.endswith(name)), None)
+        assert (rec.errno if rec.rejected else None) == kernel, (name, rec, messages)
+    assert recs[".data.A"].dropped and recs[".data.A"].code == "collection_without_lock"
+    assert recs[".data.B"].ok and recs[".data.B"].kinds() == {"spin_lock", "list_head"}
