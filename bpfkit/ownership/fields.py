@@ -503,13 +503,14 @@ class _Finder:
         if kind is None:
             return []
         if kind == "kptr":
+            # size and alignment (8 for every kptr kind) are checked before the type tags
+            sz = KIND_SIZE["kptr"]
+            if (expected_size and expected_size != sz * nelems) or off % KIND_ALIGN["kptr"]:
+                return []
             found = _find_kptr(spec, t.id, self.kinds)
             if found is None:
                 return []
             kind, target = found
-            sz = KIND_SIZE[kind]
-            if (expected_size and expected_size != sz * nelems) or off % KIND_ALIGN[kind]:
-                return []
             info = _Info(kind, off, path, t.id, spec.type_name(t.id), target_id=target)
         else:
             sz = KIND_SIZE[kind]

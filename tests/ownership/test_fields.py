@@ -232,6 +232,18 @@ CASES: dict[str, tuple[str, str, str]] = {
         "val",
         "hash",
     ),
+    "bad_tag_pointer_aligned": (
+        NODE + "struct val { struct bpf_refcount rc; "
+        'struct node_t __attribute__((btf_type_tag("foo"))) *p; };',
+        "val",
+        "hash",
+    ),
+    "bad_tag_pointer_misaligned_is_ignored": (
+        NODE + "struct val { struct bpf_refcount rc; "
+        'struct node_t __attribute__((btf_type_tag("foo"))) *p; } __attribute__((packed));',
+        "val",
+        "hash",
+    ),
     "kptr_to_int": (
         "struct val { int __kptr *p; struct bpf_timer t; };",
         "val",
