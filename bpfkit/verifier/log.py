@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import gc
 import gzip
-import html
 import json
 import lzma
 import os
@@ -571,24 +570,11 @@ class Log:
         )
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = [
-            ("program", self.name or ""),
-            ("verdict", self.verdict),
-            ("error", self.error or ""),
-            ("error insn", "" if self.error_insn is None else str(self.error_insn)),
-            ("level", "" if self.level is None else str(self.level)),
-            ("truncated", str(self.truncated)),
-        ]
-        rows += [(k, "" if v is None else str(v)) for k, v in self.stats._asdict().items()]
-        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.kinds.items()))
-        rows.append(("line kinds", kinds))
-        body = "".join(
-            f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>"
-            f"<pre style='margin:0'>{esc(v)}</pre></td></tr>"
-            for k, v in rows
-        )
-        return f"<table class='bpfkit-log'>{body}</table>"
+        """Notebook summary: name, verdict, error, stats, line kinds (the project's shared
+        :func:`bpfkit._repr.log_html`, so a Log looks the same in notebooks and the report)."""
+        from bpfkit._repr import log_html
+
+        return log_html(self)
 
     @property
     def text(self) -> str:
