@@ -10,7 +10,8 @@ declaration, which is how pointer cycles are broken. Layout is reproduced exactl
   ``__attribute__((packed))`` (the check of libbpf's ``btf_is_struct_packed``, plus
   bitfields that straddle their storage unit);
 * gaps the compiler would not leave by itself (forced alignment, trailing padding) are
-  filled with unnamed bitfields (``long: 64;``), which do not change a struct's alignment;
+  filled with unnamed bitfields (``long: 64;``), which do not change a struct's alignment
+  (a gap of more than 64 bytes: one ``char __bpfkit_pad_OFFSET[N]`` array);
 * an enum whose BTF size differs from the size C would choose gets
   ``__attribute__((mode(..)))``.
 
@@ -203,10 +204,21 @@ def _roundup(x: int, a: int) -> int:
     return -(-x // a) * a if a > 1 else x
 
 
+#: Gaps of more than this many bits are filled with one ``char`` array, not a line per
+#: ``long: 64`` (a struct claiming a size of 4 GiB must not become 67 million lines).
+_PAD_ARRAY_BITS = 8 * 64
+
+
 def _pad_lines(cur: int, target: int, ind: str) -> list[str]:
-    """Unnamed bitfields that move the layout position from bit *cur* to bit *target*."""
+    """Unnamed bitfields (or, for a long gap, one ``char`` array) that move the layout
+    position from bit *cur* to bit *target*."""
     out: list[str] = []
     while cur < target:
+        if cur % 8 == 0 and target - cur > _PAD_ARRAY_BITS:
+            nbytes = (target - cur) // 8
+            out.append(f"{ind}char __bpfkit_pad_{cur // 8}[{nbytes}];")
+            cur += nbytes * 8
+            continue
         best_n, best_t = 0, "char"
         for bits, ctype in _PAD_TYPES:
             boundary = (cur // bits + 1) * bits

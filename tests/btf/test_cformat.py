@@ -10,23 +10,29 @@ compiled the same way and compared type by type.
 from __future__ import annotations
 
 import collections
+import contextlib
 import shutil
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bpfkit.btf import load_btf, load_vmlinux, parse_btf
 from bpfkit.btf.cformat import format_c, is_packed
+from bpfkit.btf.graph import members_frame, type_graph, types_frame
+from bpfkit.btf.layout import format_layout, struct_layout
 from bpfkit.btf.spec import Spec
 from bpfkit.btf.types import AnyType, Enum, Enum64, Fwd, Struct, Union
-from bpfkit.errors import BTFError
+from bpfkit.errors import BpfkitError, BTFError
 from tests.btf.conftest import BPFTOOL
 from tests.corpus import (
     CILIUM_ELFS,
     KINDS_EB,
     KINDS_EL,
+    KINDS_EL_BTF,
     KINDS_EL_C_HEADER,
     TESTMOD_BASE,
     TESTMOD_SPLIT,
@@ -79,6 +85,7 @@ def _shape(spec: Spec, t: Struct | Union) -> tuple[object, ...]:
         tuple(
             ("" if m.name.startswith("__bpfkit_anon") else m.name, m.bit_offset, m.bitfield_size)
             for m in t.members
+            if not m.name.startswith("__bpfkit_pad_")  # padding arrays of long gaps
         ),
     )
 
@@ -366,3 +373,41 @@ def test_vmlinux_embedded_doctest_free_path() -> None:
     """format_c works on the embedded/kernel BTF through load_vmlinux."""
     text = format_c(load_vmlinux(), ["bpf_rb_root", "bpf_refcount"])
     assert "struct bpf_rb_root {" in text and "struct bpf_refcount {" in text
+
+
+# ------------------------------------------------------------------ mutated input
+
+SEED = KINDS_EL_BTF.read_bytes() if KINDS_EL_BTF.exists() else b""
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.integers(24, max(len(SEED) - 1, 24)), st.integers(0, 255)), max_size=4)
+)
+def test_mutated_btf_renders_or_errors(edits: list[tuple[int, int]]) -> None:
+    """Byte edits in the type section of a real blob: format_c, every graph mode, every
+    layout and both tables give a result or a BpfkitError, nothing else, never a hang."""
+    if not SEED:
+        pytest.skip("corpus kinds-el.BTF.bin missing")
+    data = bytearray(SEED)
+    for i, v in edits:
+        data[i] = v
+    try:
+        spec = parse_btf(bytes(data), name="<mutated>")
+    except BpfkitError:
+        return
+    calls = [
+        lambda: format_c(spec),
+        lambda: type_graph(spec),
+        lambda: type_graph(spec, fold_modifiers=True),
+        lambda: type_graph(spec, aggregates_only=True),
+        lambda: types_frame(spec),
+        lambda: members_frame(spec),
+    ]
+    for call in calls:
+        with contextlib.suppress(BpfkitError):
+            call()
+    for tid in range(1, len(spec)):
+        with contextlib.suppress(BpfkitError):
+            if isinstance(spec[tid], (Struct, Union)):
+                format_layout(struct_layout(spec, tid), spec)
