@@ -338,6 +338,7 @@ class _Interp:
             self.symbols.setdefault(sec, {})[name] = (value, size)
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
+        self.join_points: dict[str, frozenset[int]] = {}
         self.seen: set[tuple[Any, ...]] = set()
         self.btf_rejected, self.dropped = _object_checks(obj)
         self.global_calls: set[str] = set()
@@ -348,6 +349,24 @@ class _Interp:
         if got is None:
             got = {i.idx: i for i in prog.insns}
             self.insn_maps[prog.name] = got
+        return got
+
+    def joins(self, prog: Program) -> frozenset[int]:
+        """Instructions where two paths can meet: jump targets, the instruction after a
+        subprogram call (every callee path returns there) and the entry."""
+        got = self.join_points.get(prog.name)
+        if got is None:
+            points = {0}
+            for insn in prog.insns:
+                target = insn.jump_target
+                if target is not None:
+                    points.add(target)
+                    if insn.code == 0xE5 or insn.op != 0x00:
+                        points.add(insn.idx + 1)
+                if insn.call is not None and insn.call.kind == "subprog":
+                    points.add(insn.idx + 1)
+            got = frozenset(points)
+            self.join_points[prog.name] = got
         return got
 
     def line(self, prog: Program, idx: int) -> int | None:
@@ -474,16 +493,18 @@ class _Interp:
             if self.an.steps > MAX_STEPS:
                 raise _Stop
             prog = st.frame.prog
-            key_pos = (prog.name, st.idx)
-            n = self.visits.get(key_pos, 0) + 1
-            self.visits[key_pos] = n
-            if n > WIDEN_AFTER:
-                st.rewrite(_widen)
-            key = st.key()
-            if key in self.seen:
-                self.an.paths += 1
-                return
-            self.seen.add(key)
+            if st.idx in self.joins(prog):
+                # only where paths can meet: jump targets and returns from subprograms
+                key_pos = (prog.name, st.idx)
+                n = self.visits.get(key_pos, 0) + 1
+                self.visits[key_pos] = n
+                if n > WIDEN_AFTER:
+                    st.rewrite(_widen)
+                key = st.key()
+                if key in self.seen:
+                    self.an.paths += 1
+                    return
+                self.seen.add(key)
             insn = self.insns(prog).get(st.idx)
             if insn is None:
                 self.an.unknown_reasons.append(f"fell off {prog.name} at insn {st.idx}")
