@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -138,14 +139,23 @@ def bench_objects() -> None:
 
 def bench_dynamic() -> None:
     print("== dynamic flow on a level-2 log: bpfkit vs the kernel writing it")
-    obj = DATA_PROGRAMS / "loops.bpf.o"
     if not ko.have_bpf():
         print("  (skipped: needs root for bpf())")
         return
     from bpfkit.kernel import load_programs
 
+    for obj_name, prog in (
+        ("loops.bpf.o", "long_loop_ok"),
+        ("list.bpf.o", "map_list_drain_loop_ok"),
+        ("rbtree.bpf.o", "rbtree_fill_loop_ok"),
+    ):
+        _bench_one(load_programs, DATA_PROGRAMS / obj_name, prog)
+
+
+def _bench_one(load_programs: Callable[..., Any], obj: Path, prog: str) -> None:
+    print(f"  -- {obj.name} {prog}")
     t0 = time.perf_counter()
-    [res] = load_programs(obj, "long_loop_ok", log_level=2)
+    [res] = load_programs(obj, prog, log_level=2)
     t_kernel = time.perf_counter() - t0
     text = res.log
     t0 = time.perf_counter()
