@@ -114,7 +114,10 @@ _RANGE_ALIASES = {
 }
 _RANGE_DEFAULTS = (S64_MIN, S64_MAX, 0, U64_MAX, S32_MIN, S32_MAX, 0, U32_MAX)
 _NUM_RE = re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+)")
-_HEAD_RE = re.compile(r"(P?)([a-z_][a-z0-9_]*?)?(\[\d+\])?(-?(?:0x[0-9a-f]+|\d+))?(\(.*\))?")
+# 4.x/5.x print a precise scalar as "invP5" / "invP(...)": the P follows the type name
+_HEAD_RE = re.compile(
+    r"(P?)((?:inv|imm)P?|[a-z_][a-z0-9_]*?)?(\[\d+\])?(-?(?:0x[0-9a-f]+|\d+))?(\(.*\))?"
+)
 _VAR_OFF_RE = re.compile(r"\((-?(?:0x[0-9a-fA-F]+|\d+)); ?(-?(?:0x[0-9a-fA-F]+|\d+))\)")
 
 
@@ -413,13 +416,14 @@ def parse_reg(text: str, live: str = "") -> RegState:
         return _const_scalar(_int(num_s, "constant"), precise, live, text)
     fields: dict[str, object] = {}
     legacy = False
-    if name in ("inv", "imm") or (name == "invP"):
+    if name in ("invP", "immP"):
+        name = name[:-1]
+        precise = True
+    if name in ("inv", "imm"):
         name = "scalar"
         legacy = True
-    elif name.startswith("inv"):
-        legacy = True
     base, flags, or_null, btf_type = _split_type(name)
-    if base not in _KNOWN_BASES and not base.startswith("inv"):
+    if base not in _KNOWN_BASES:
         raise LogError(f"cannot decode register state {text!r}: unknown type {name!r}")
     if base == "scalar" and num_s is not None and body is None:
         r = _const_scalar(_int(num_s, "constant"), precise, live, text)

@@ -230,3 +230,26 @@ def test_stack_slots() -> None:
     assert s.slot_types == "0???rrrr" and s.spilled is not None and s.spilled.umax == 0
     with pytest.raises(LogError):
         parse_slot("mmmm")
+
+
+@pytest.mark.parametrize(
+    ("text", "precise", "umax"),
+    [
+        # 4.x/5.x spellings (kernel docs, cilium/ebpf and selftest logs of those kernels)
+        ("inv1", False, 1),
+        ("invP5", True, 5),
+        ("invP(id=0,umax_value=3,var_off=(0x0; 0x3))", True, 3),
+        ("inv(id=0,umax_value=255,var_off=(0x0; 0xff))", False, 255),
+        ("imm0", False, 0),
+    ],
+)
+def test_old_scalar_spellings(text: str, precise: bool, umax: int) -> None:
+    r = parse_reg(text)
+    assert (r.type, r.precise, r.umax) == ("scalar", precise, umax)
+    assert r.legacy == text and r.render() == text
+
+
+def test_unknown_type_names_are_errors() -> None:
+    for text in ("invalid", "mmmm", "foo(id=1)", "ptr"):
+        with pytest.raises(LogError):
+            parse_reg(text)
