@@ -72,6 +72,7 @@ __all__ = [
     "Analysis",
     "sites_frame",
     "flows_frame",
+    "iter_flows",
 ]
 
 MISTAKE_KINDS = (
@@ -130,16 +131,19 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """A site reaching a sink, ``count`` times over the explored paths."""
+    """A site reaching a sink, ``paths`` times over the explored paths. ``site_func`` and
+    ``sink_func`` name the function whose instruction numbering the indexes use."""
 
     program: str
     site_insn: int
     kfunc: str
-    type_name: str
+    type: str
     sink: str
     sink_insn: int
     target: str
-    count: int
+    paths: int
+    site_func: str
+    sink_func: str
 
 
 # ---------------------------------------------------------------------------- abstract values
@@ -1739,35 +1743,47 @@ def sites_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["program", "func", "insn_idx", "src_line", "kfunc", "type"])
 
 
+def iter_flows(obj: Object, program: str | None = None) -> Iterator[Flow]:
+    """The :class:`Flow` records of each program (all programs when ``program`` is None)."""
+    for prog in _programs(obj, program):
+        an = analyze(obj, prog.name)
+        infos = {(i.func, i.site): i for i in an.ref_info.values()}
+        for key, count in sorted(an.flows.items()):
+            site_func, site, sink, sink_func, sink_insn, target = key
+            info = infos.get((site_func, site))
+            yield Flow(
+                prog.name,
+                site,
+                info.kfunc if info else "?",
+                info.type_name if info else "?",
+                sink,
+                sink_insn,
+                target,
+                count,
+                site_func,
+                sink_func,
+            )
+
+
 def flows_frame(obj: Object, program: str | None = None) -> pd.DataFrame:
     """Site -> sink flows: program, site_insn, kfunc, type, sink (drop | release | kptr_xchg |
     list_push | rbtree_add | refcount_acquire | exit_leak), sink_insn, target, paths (how many
     times the exploration took it), site_func and sink_func (the function, program or
-    subprogram, whose instruction numbering site_insn / sink_insn use)."""
+    subprogram, whose instruction numbering site_insn / sink_insn use).
+
+    Examples
+    --------
+    >>> from bpfkit.obj import load_object
+    >>> from tests.corpus import DATA_PROGRAMS
+    >>> df = flows_frame(load_object(DATA_PROGRAMS / "alloc.bpf.o"), "obj_new_leak")
+    >>> list(df["sink"])
+    ['exit_leak']
+    """
+    import dataclasses
+
     import pandas as pd
 
-    rows = []
-    for prog in _programs(obj, program):
-        an = analyze(obj, prog.name)
-        infos = {(i.func, i.site): i for i in an.ref_info.values()}
-        for (site_func, site, sink, sink_func, sink_insn, target), count in sorted(
-            an.flows.items()
-        ):
-            info = infos.get((site_func, site))
-            rows.append(
-                {
-                    "program": prog.name,
-                    "site_insn": site,
-                    "kfunc": info.kfunc if info else "?",
-                    "type": info.type_name if info else "?",
-                    "sink": sink,
-                    "sink_insn": sink_insn,
-                    "target": target,
-                    "paths": count,
-                    "site_func": site_func,
-                    "sink_func": sink_func,
-                }
-            )
+    rows = [dataclasses.asdict(f) for f in iter_flows(obj, program)]
     return pd.DataFrame(rows, columns=_FLOW_COLUMNS)
 
 
