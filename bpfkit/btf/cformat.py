@@ -259,6 +259,9 @@ class _Writer:
         self.declared: set[int] = set()  # forward declarations written
         self.busy: set[int] = set()  # definitions in progress
         self.stack: list[int] = []  # the same, innermost last
+        self.satisfied: set[int] = set()  # 2 * id + strong, for requirements fully met
+        self.fallbacks = 0  # requirements cut short by a cycle (not to be remembered)
+        self.tags: dict[tuple[int, int], list[DeclTag]] | None = None
         self.inline: set[int] = set()  # anonymous aggregates being written inline
         self.inlined_enums: set[int] = set()
         self.tag_names: dict[int, str] = {}
@@ -317,6 +320,15 @@ class _Writer:
     def require(self, tid: int, strong: bool) -> None:
         """Emit what must precede a use of *tid*: its definition if *strong* (embedded),
         else a declaration (behind a pointer)."""
+        key = 2 * tid + strong
+        if key in self.satisfied:
+            return
+        before = self.fallbacks
+        self._require(tid, strong)
+        if self.fallbacks == before:  # fully met, not cut short by a cycle: remember
+            self.satisfied.add(key)
+
+    def _require(self, tid: int, strong: bool) -> None:
         t = self.spec[tid]
         if isinstance(t, (Void, Int, Float, Datasec, DeclTag)):
             return
@@ -333,6 +345,7 @@ class _Writer:
         elif isinstance(t, (Struct, Union)):
             if not t.name:
                 if tid in self.inline:
+                    self.fallbacks += 1
                     return
                 self.inline.add(tid)
                 try:
@@ -342,8 +355,11 @@ class _Writer:
                     self.inline.discard(tid)
             elif strong and tid not in self.busy:
                 self.emit_composite(t)
-            elif not (self.stack and self.stack[-1] == tid):  # not a self-reference
-                self.emit_fwd(t)
+            else:
+                if strong or (self.stack and self.stack[-1] == tid):
+                    self.fallbacks += 1
+                if not (self.stack and self.stack[-1] == tid):  # not a self-reference
+                    self.emit_fwd(t)
         elif isinstance(t, (Enum, Enum64)):
             if t.name:
                 self.emit_enum(t)
@@ -371,7 +387,10 @@ class _Writer:
         self.out.append(self.enum_text(t, "") + ";\n\n")
 
     def emit_typedef(self, t: Typedef) -> None:
-        if t.id in self.done or t.id in self.busy or t.name in _BUILTIN_TYPEDEFS:
+        if t.id in self.done or t.name in _BUILTIN_TYPEDEFS:
+            return
+        if t.id in self.busy:
+            self.fallbacks += 1
             return
         self.busy.add(t.id)
         self.stack.append(t.id)
@@ -388,7 +407,10 @@ class _Writer:
         self.out.append(text + ";\n\n")
 
     def emit_composite(self, t: Struct | Union) -> None:
-        if t.id in self.done or t.id in self.busy:
+        if t.id in self.done:
+            return
+        if t.id in self.busy:
+            self.fallbacks += 1
             return
         self.busy.add(t.id)
         self.stack.append(t.id)
@@ -422,8 +444,13 @@ class _Writer:
     # ---------------------------------------------------------------- text
 
     def decl_tags(self, tid: int, component: int) -> str:
-        tags = self.spec.decl_tags(tid, component)
-        return "".join(" " + _tag_attr(tag) for tag in tags)
+        if self.tags is None:  # one pass instead of a lookup per member
+            self.tags = {}
+            for t in self.spec.all_types():
+                if isinstance(t, DeclTag):
+                    self.tags.setdefault((t.type, t.component_idx), []).append(t)
+        tags = self.tags.get((tid, component))
+        return "".join(" " + _tag_attr(tag) for tag in tags) if tags else ""
 
     def enum_text(self, t: Enum | Enum64, ind: str) -> str:
         is64 = isinstance(t, Enum64)
