@@ -45,8 +45,11 @@ __all__ = [
     "build_report",
 ]
 
-#: The repository's ``data/`` directory (the default input).
+#: The repository's ``data/`` directory (the default input; ``./data`` when bpfkit is not run
+#: from a checkout).
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data"
+if not DEFAULT_DATA.is_dir():  # pragma: no cover - installed outside the repository
+    DEFAULT_DATA = Path("data")
 
 _LOG_SUFFIXES = (".log", ".txt")
 _OBJ_SUFFIXES = (".o",)
@@ -157,8 +160,11 @@ def _read_manifest(path: Path) -> list[ProgramInput]:
     base = path.parent
     root = base.parent
     groups: dict[tuple[str | None, str], dict[str, Any]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not UTF-8 text (byte offset {exc.start})") from exc
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     reader = csv.DictReader(lines, delimiter="\t")
     for lineno, row in enumerate(reader, start=2):
         program = _pick(row, "program", "prog", "name")
@@ -481,7 +487,7 @@ def _render(title: str, heading: str, body: str, *, index_href: str, sources: st
         heading=heading,
         body=body,
         css=_css(),
-        index_href=index_href,
+        nav="" if not index_href else f'<nav><a href="{index_href}">&larr; all programs</a></nav>',
         version=h.escape(__version__),
         sources=h.escape(sources),
     )
@@ -570,7 +576,8 @@ def _page_html(rep: ProgramReport) -> str:
         src.append(f"object <code>{h.escape(item.object_name)}</code>")
     for level, _path in item.logs:
         name = f"{item.key}/verifier-l{level}.log"
-        src.append(f'<a href="{h.escape(name)}">level-{level} log</a>')
+        label = f"level-{level} log" if level else "verifier log"
+        src.append(f'<a href="{h.escape(name)}">{label}</a>')
     if src:
         parts.append(f"<p>Inputs: {', '.join(src)}.</p>")
     if rep.context is not None:
@@ -601,6 +608,10 @@ def _page_html(rep: ProgramReport) -> str:
     return "".join(parts)
 
 
+def _log_label(level: int) -> str:
+    return f"L{level} log" if level else "log"
+
+
 def _index_html(reports: Sequence[ProgramReport]) -> str:
     rows = []
     n_reject = sum(r.kernel_verdict == "reject" for r in reports)
@@ -609,7 +620,7 @@ def _index_html(reports: Sequence[ProgramReport]) -> str:
     for r in reports:
         links = [f'<a href="{h.escape(r.page)}">page</a>']
         links += [
-            f'<a href="{h.escape(r.input.key)}/verifier-l{lvl}.log">L{lvl} log</a>'
+            f'<a href="{h.escape(r.input.key)}/verifier-l{lvl}.log">{_log_label(lvl)}</a>'
             for lvl, _ in r.input.logs
         ]
         pred = h.verdict_badge(r.predicted_verdict) if r.predicted_verdict else "n/a"
@@ -651,8 +662,9 @@ def _write_page(
     heading = h.escape(item.program)
     if item.object_name:
         heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
-    body = _page_html(rep).replace("<!--object-->", object_html)
-    page = _render(item.program, heading, body, index_href="index.html", sources=sources)
+    with _component("report.render", item.key):
+        body = _page_html(rep).replace("<!--object-->", object_html)
+        page = _render(item.program, heading, body, index_href="index.html", sources=sources)
     (out / rep.page).write_text(page, encoding="utf-8")
     return rep
 
@@ -755,7 +767,7 @@ def build_report(
     index = out / "index.html"
     body = _index_html(reports)
     index.write_text(
-        _render("programs", "bpfkit report", body, index_href="index.html", sources=sources),
+        _render("programs", "bpfkit report", body, index_href="", sources=sources),
         encoding="utf-8",
     )
     return Report(out_dir=out, index=index, programs=tuple(reports))

@@ -154,3 +154,15 @@ def test_a_failing_component_fails_loudly_with_its_name(tmp_path: Path) -> None:
 def test_missing_input_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="does not exist"):
         build_report([tmp_path / "nope"], tmp_path / "out", progress=False)
+
+
+def test_bad_manifests_are_errors_with_the_line(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    header = MANIFEST.read_text().splitlines()[0]
+    (logs / "MANIFEST.tsv").write_text(header + "\nalloc.bpf.o\tprog\n")
+    with pytest.raises(ReportError, match=r"MANIFEST\.tsv:2: expected 'program' and log"):
+        build_report([tmp_path], tmp_path / "out", progress=False)
+    (logs / "MANIFEST.tsv").write_bytes(header.encode() + b"\n\xff\xfe\n")
+    with pytest.raises(ReportError, match="not UTF-8"):
+        build_report([tmp_path], tmp_path / "out", progress=False)
