@@ -144,6 +144,16 @@ def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
         The failing instruction (``insn_idx`` is the log's ``error_insn``, else the last
         instruction visited), the *before* preceding visits in verification order with their
         register states, and the leaked references with where each was acquired.
+    Examples
+    --------
+    >>> from bpfkit.verifier import load_log
+    >>> from tests.corpus import DATA_LOGS
+    >>> (log,) = load_log(DATA_LOGS / "alloc" / "obj_new_leak.l2.log")
+    >>> ctx = explain_error(log)
+    >>> [(leak.ref_obj_id, leak.alloc_insn, leak.src) for leak in ctx.leaks]
+    [(2, 4, 'alloc.bpf.c:44')]
+    >>> ctx.preceding[-1].asm, ctx.preceding[-1].failing
+    ('exit', True)
     """
     error = _text_or_none(getattr(log, "error", None))
     if error is None:

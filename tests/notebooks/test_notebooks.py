@@ -29,7 +29,10 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     os.environ["MPLBACKEND"] = "Agg"
     try:
         client = nbclient.NotebookClient(
-            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()
     finally:
