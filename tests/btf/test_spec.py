@@ -441,3 +441,42 @@ def test_module_elf_with_distilled_base(tmp_path: Path) -> None:
     from bpfkit.btf.raw import format_raw
 
     assert format_raw(spec) == TESTMOD_SPLIT_RAW.read_text()
+
+
+def _byteswap_btf(data: bytes) -> bytes:
+    """The same BTF in the other byte order: every field of the header and the type section
+    is a 32-bit word (magic a 16-bit one); layout entries are u8, u8, u16; strings are bytes."""
+    import struct
+    from array import array
+
+    e = "<" if data[:2] == b"\x9f\xeb" else ">"
+    o = ">" if e == "<" else "<"
+    hdr_len = struct.unpack_from(e + "I", data, 4)[0]
+    fields = struct.unpack_from(e + "I" * ((hdr_len - 8) // 4), data, 8)
+    type_off, type_len = fields[0], fields[1]
+    out = bytearray(data)
+    struct.pack_into(o + "HBBI", out, 0, 0xEB9F, data[2], data[3], hdr_len)
+    struct.pack_into(o + "I" * len(fields), out, 8, *fields)
+    words = array("I", data[hdr_len + type_off : hdr_len + type_off + type_len])
+    words.byteswap()
+    out[hdr_len + type_off : hdr_len + type_off + type_len] = words.tobytes()
+    if hdr_len >= 32 and fields[5]:
+        lo, ll = fields[4], fields[5]
+        for at in range(hdr_len + lo, hdr_len + lo + ll, 4):
+            out[at + 2], out[at + 3] = out[at + 3], out[at + 2]
+    return bytes(out)
+
+
+def test_kernel_71_btf_in_the_other_byte_order() -> None:
+    """The 32-byte header and layout section read the same in big-endian (swapped here)."""
+    import gzip
+
+    from bpfkit.btf.raw import format_raw
+
+    little = gzip.decompress(VMLINUX_71_GZ.read_bytes())
+    big = _byteswap_btf(little)
+    a, b = parse_btf(little), parse_btf(big)
+    assert (a.byte_order, b.byte_order) == ("little", "big")
+    assert a.layout == b.layout and len(a) == len(b)
+    assert format_raw(a) == format_raw(b)
+    assert _byteswap_btf(big) == little
