@@ -553,6 +553,7 @@ class _Interp:
             self.check_ptr(st, base, f"store to r{insn.dst_reg}")
             self.check_packet(st, base, insn)
             self.check_map_bounds(st, base, insn)
+            self.check_kptr_store(st, base, insn)
             if cls == BPF_STX and insn.op == 0xC0:  # atomics
                 if insn.imm & 0x01 or insn.imm in (0xE1, 0xF1):
                     reg = 0 if insn.imm == 0xF1 else insn.src_reg
@@ -730,6 +731,23 @@ class _Interp:
             f"map value access at insn {insn.idx} may reach bytes {lo}..{hi} of {size}"
         )
         raise _Stop
+
+    def check_kptr_store(self, st: State, base: Val, insn: Insn) -> None:
+        """A referenced kptr field is written only through bpf_kptr_xchg (verifier.c
+        check_map_kptr_access: "store to referenced kptr disallowed")."""
+        if base.kind not in ("mapval", "ref") or base.off is None or self.spec is None:
+            return
+        found = self.field_of(replace(base, off=base.off + insn.off))
+        if found is None:
+            return
+        target = kptr_target(self.spec, found[1].type)
+        if target is not None and target[0] in ("kptr", "percpu_kptr"):
+            self.mistake(
+                st,
+                "other",
+                f"store to the referenced {target[0]} field {found[1].name} (only "
+                "bpf_kptr_xchg may write it)",
+            )
 
     def check_packet(self, st: State, base: Val, insn: Insn) -> None:
         """A packet access must lie inside the range proven by a comparison with data_end
