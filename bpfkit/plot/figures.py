@@ -352,6 +352,8 @@ def plot_range(
             ax.step(x, hi, where="post", color=color, linewidth=1.0, linestyle="--")
             nar = change == "narrow"
             wid = change == "widen"
+            if int(nar.sum() + wid.sum()) > 60:  # a mark per change would be a smear
+                nar = wid = np.zeros(len(change), dtype=bool)
             if nar.any():
                 ax.scatter(
                     x[nar],
@@ -378,7 +380,15 @@ def plot_range(
         from matplotlib.ticker import FuncFormatter
 
         ax.set_yscale("symlog", linthresh=1.0)
-        # Plain text ticks: mathtext for every label is slow and adds nothing here.
+        # Ticks at the bounds the verifier thinks in (powers of two: u8, u16, u32, s64/u64),
+        # as plain text: mathtext for every label is slow and adds nothing here.
+        lo_lim, hi_lim = ax.get_ylim()
+        ticks = [t for t in _POW2_TICKS if lo_lim <= t <= hi_lim]
+        if kind == "signed" and 2.0**64 in ticks:  # beyond any s64
+            ticks.remove(2.0**64)
+        if 2.0**64 in ticks:  # 2^63 and 2^64 would print on top of each other
+            ticks.remove(2.0**63)
+        ax.set_yticks(ticks)
         ax.yaxis.set_major_formatter(FuncFormatter(_sym_tick))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
@@ -387,7 +397,7 @@ def plot_range(
     if kind == "bits":
         ax.set_ylim(-2, 66)
     if len(df):
-        ax.legend(loc="best", fontsize="x-small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
     else:
         ax.text(
             0.5,
@@ -403,10 +413,26 @@ def plot_range(
     return ax
 
 
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_POW2_TICKS = sorted(
+    {0.0}
+    | {float(s * 2**e) for e in (8, 16, 32, 63, 64) for s in (1, -1) if not (s < 0 and e == 64)}
+)
+
+
 def _sym_tick(v: float, _pos: Any = None) -> str:
-    """Tick label for a symlog axis: ``0``, ``±10``, ``1e+06``, ``-1e+18``."""
+    """Tick label for a symlog axis: ``0``, ``2⁸``, ``-2⁶³``, else the number.
+
+    Examples
+    --------
+    >>> _sym_tick(2.0**32), _sym_tick(-(2.0**63)), _sym_tick(0), _sym_tick(12)
+    ('2³²', '-2⁶³', '0', '12')
+    """
     if v == 0:
         return "0"
+    e = math.log2(abs(v))
+    if e == int(e) and e >= 8:
+        return ("-" if v < 0 else "") + "2" + str(int(e)).translate(_SUP)
     return f"{v:.0e}" if abs(v) >= 1e4 else f"{v:g}"
 
 
