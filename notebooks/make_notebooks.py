@@ -313,7 +313,12 @@ if LIVE:
     from bpfkit.kernel import load_programs, results_frame
 
     live = results_frame(load_programs(PROGRAMS / "list.bpf.o"))
-    display(live[["program", "verdict", "error", "insns_processed"]])
+    side = live[["program", "verdict", "insns_processed"]].merge(
+        kernel[kernel["object"] == "list.bpf.o"][["program", "verdict"]],
+        on="program", suffixes=("_live", "_captured"))
+    print((side["verdict_live"] == side["verdict_captured"]).sum(), "of", len(side),
+          "verdicts as captured in data/")
+    display(side)
 else:
     print("BPFKIT_LIVE is not set: using the logs captured in data/ only")
 """),
@@ -435,6 +440,24 @@ compare_stats(a, b)
 """),
     code("""
 fig = plot_compare(a, b, labels=("add_first_remove", "fill_loop"))
+"""),
+    md("""
+## Live: the same program, verified again (optional)
+
+With `BPFKIT_LIVE=1` (root, `bpf()` allowed) this loads `obj_new_leak_on_short_packet` into
+the running kernel at log level 2 and parses the fresh log beside the captured one: on the
+same kernel the states are the same; on another kernel the table shows what changed.
+"""),
+    code("""
+if LIVE:
+    from bpfkit.kernel import load_programs
+    from bpfkit.verifier import parse_log
+
+    (res,) = load_programs(PROGRAMS / "alloc.bpf.o", "obj_new_leak_on_short_packet", log_level=2)
+    (fresh,) = parse_log(res.log, name=res.program)
+    display(compare_stats(leak, fresh))
+else:
+    print("BPFKIT_LIVE is not set: using the logs captured in data/ only")
 """),
     md("""
 ## Across all programs
