@@ -114,9 +114,12 @@ _RANGE_ALIASES = {
 }
 _RANGE_DEFAULTS = (S64_MIN, S64_MAX, 0, U64_MAX, S32_MIN, S32_MAX, 0, U32_MAX)
 _NUM_RE = re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+)")
-# 4.x/5.x print a precise scalar as "invP5" / "invP(...)": the P follows the type name
+# [P] then: a type followed by a number (fp-8, fp[1]-64, and 4.x inv1 / invP5 where P marks
+# a precise scalar), or a bare number (a known scalar), or a type name (BTF names may end in
+# digits: ptr_node2); then the attributes in parentheses
 _HEAD_RE = re.compile(
-    r"(P?)((?:inv|imm)P?|[a-z_][a-z0-9_]*?)?(\[\d+\])?(-?(?:0x[0-9a-f]+|\d+))?(\(.*\))?"
+    r"(P?)(?:(invP|immP|inv|imm|fp)(\[\d+\])?(-?(?:0x[0-9a-f]+|\d+))"
+    r"|(-?(?:0x[0-9a-f]+|\d+))|(invP|immP|[a-z_][a-z0-9_]*)(\[\d+\])?)?(\(.*\))?"
 )
 _VAR_OFF_RE = re.compile(r"\((-?(?:0x[0-9a-fA-F]+|\d+)); ?(-?(?:0x[0-9a-fA-F]+|\d+))\)")
 
@@ -349,6 +352,16 @@ def _int(text: str, what: str, lo: int = S64_MIN, hi: int = U64_MAX) -> int:
     return v
 
 
+def _soff(text: str, what: str) -> int:
+    """An s32 offset printed by verbose_snum(): decimal, or the 64-bit pattern in hex."""
+    v = _int(text, what)
+    if v > S64_MAX:
+        v -= _U64
+    if not -(1 << 32) <= v < (1 << 32):
+        raise LogError(f"{what} {text!r} is out of range")
+    return v
+
+
 def _small(text: str, what: str) -> int:
     """A number the kernel keeps in an int/u32 (ids, offsets, sizes)."""
     return _int(text, what, -(1 << 32), (1 << 32) - 1)
@@ -408,8 +421,12 @@ def parse_reg(text: str, live: str = "") -> RegState:
     m = _HEAD_RE.fullmatch(text)
     if m is None or not text:
         raise LogError(f"cannot decode register state {text!r}")
-    precise_s, name, frame_s, num_s, body = m.groups()
+    precise_s, num_name, frame_s, num_s, bare_num, plain_name, frame2_s, body = m.groups()
     precise = bool(precise_s)
+    name = num_name or plain_name
+    frame_s = frame_s or frame2_s
+    if bare_num is not None:
+        num_s = bare_num
     if not name:
         if num_s is None or body is not None or frame_s is not None:
             raise LogError(f"cannot decode register state {text!r}")
@@ -437,7 +454,7 @@ def parse_reg(text: str, live: str = "") -> RegState:
     if num_s is not None:
         if base != "fp":
             raise LogError(f"cannot decode register state {text!r}: number after {name!r}")
-        off = _small(num_s, "stack offset")
+        off = _soff(num_s, "stack offset")
         var_off = (0, 0)
     if body is not None:
         for item in _split_attrs(body[1:-1]):
@@ -483,7 +500,7 @@ def parse_reg(text: str, live: str = "") -> RegState:
                 elif key in ("ks", "vs"):
                     fields[key] = _small(value, key)
                 elif key == "off":
-                    off = _small(value, key)
+                    off = _soff(value, key)
                 elif key == "r":
                     fields["range"] = _int(value, key)
                 elif key == "sz":
@@ -499,9 +516,8 @@ def parse_reg(text: str, live: str = "") -> RegState:
     vo_value, vo_mask = var_off
     rng: list[int | None]
     if vo_mask == 0 and not ranges:
-        rng = _const_ranges(vo_value + (off if base == "fp" else 0))
-        if base not in ("scalar",) and base != "fp":
-            rng = _const_ranges(vo_value)
+        # a known offset: the ranges are those of var_off (a pointer's fixed part is ``off``)
+        rng = _const_ranges(vo_value)
     else:
         rng = [ranges.get(n, d) for n, d in zip(_RANGE_NAMES, _RANGE_DEFAULTS, strict=True)]
     reg = RegState(
