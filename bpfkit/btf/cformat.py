@@ -28,8 +28,13 @@ The output targets a 64-bit BPF compile (``clang -target bpf``), like ``vmlinux.
 Examples
 --------
 >>> from bpfkit.btf import load_vmlinux
->>> print(format_c(load_vmlinux(), ["bpf_list_head"]).split("\\n\\n")[1:3])  # doctest: +SKIP
-['typedef unsigned long long __u64;', 'struct bpf_list_head {\\n\\t__u64 __opaque[2];\\n};']
+>>> text = format_c(load_vmlinux(), ["bpf_list_head"])
+>>> print(text[text.index("typedef") : text.index("#ifndef", 10)].strip())
+typedef long long unsigned int __u64;
+<BLANKLINE>
+struct bpf_list_head {
+    __u64 __opaque[2];
+};
 """
 
 from __future__ import annotations
