@@ -11,6 +11,7 @@ Examples
 """
 
 from bpfkit.btf.elf import load_elf_btf
+from bpfkit.btf.encode import encode_btf
 from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
 from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
 from bpfkit.btf.spec import Spec, load_btf, load_vmlinux, parse_btf
@@ -52,6 +53,7 @@ __all__ = [
     "load_vmlinux",
     "load_elf_btf",
     "parse_btf_ext",
+    "encode_btf",
     "format_raw",
     "iter_raw_lines",
     "format_json",
