@@ -163,3 +163,23 @@ def test_encode_refuses_what_does_not_fit() -> None:
         encode_btf([Enum(1, "e", 4, (EnumValue("x", 1 << 40),))])
     with pytest.raises(BTFError, match="byte order"):
         encode_btf([], byte_order="middle")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(btf_types(max_types=10))
+def test_random_sizeof_equals_libbpf(tmp_path: Path, types: list[AnyType]) -> None:
+    """sizeof on random graphs (cycles, arrays of arrays, overflow, sizeless kinds) against
+    libbpf's btf__resolve_size: the same size, or an error from both."""
+    from .conftest import libbpf_resolve_sizes
+
+    path = tmp_path / "random.btf"
+    path.write_bytes(encode_btf(types))
+    spec = load_btf(path)
+    for tid, want in libbpf_resolve_sizes(path).items():
+        if want < 0:
+            with pytest.raises(BTFError):
+                spec.sizeof(tid)
+        else:
+            assert spec.sizeof(tid) == want, (tid, types)
