@@ -15,9 +15,11 @@ Node keys and attributes
 Edge attributes
 ---------------
 ``field`` (member path), ``offset``, ``mechanism`` (``"kptr"``, ``"kptr_untrusted"``,
-``"percpu_kptr"``, ``"uptr"``, ``"list"``, ``"rbtree"``), ``node_field`` (the element's node
-member, for lists and trees), ``refcount`` (True when the owned type has a ``bpf_refcount``, so
-it may be owned through several edges at once), ``resolved_in`` (kptrs: the two-stage lookup).
+``"percpu_kptr"``, ``"uptr"``, ``"list"``, ``"rbtree"``, and ``"refcount"`` for the self-loop
+of a type with a ``bpf_refcount``: ``bpf_refcount_acquire`` makes more owning references to
+one object, so it may be owned through several edges at once), ``node_field`` (the element's
+node member, for lists and trees), ``refcount`` (True when the owned type has a
+``bpf_refcount``), ``resolved_in`` (kptrs: the two-stage lookup).
 The edge key is the field path.
 
 Examples
@@ -138,6 +140,21 @@ def graph_from_records(records: Iterable[FieldRecord]) -> nx.MultiDiGraph:
     for rec in records:
         src = _key(rec)
         for f in rec.fields:
+            if f.kind == "refcount" and rec.container_kind == "alloc":
+                # bpf_refcount_acquire: more owning references to the same object, so several
+                # containers may own it at once; drawn as a self-loop on the type
+                g.add_edge(
+                    src,
+                    src,
+                    key=f.source,
+                    field=f.source,
+                    offset=f.offset,
+                    mechanism="refcount",
+                    node_field=None,
+                    refcount=True,
+                    resolved_in=None,
+                )
+                continue
             mech = MECHANISM.get(f.kind)
             if mech is None:
                 continue

@@ -68,6 +68,7 @@ MECHANISM_STYLES: Mapping[str, tuple[str, str]] = {
     "uptr": (_O["blue"], "--"),
     "list": (_O["vermillion"], "-"),
     "rbtree": (_O["orange"], "--"),
+    "refcount": (_O["bluish_green"], ":"),
 }
 #: Sink -> (color, hatch, marker).
 SINK_STYLES: Mapping[str, tuple[str, str, str]] = {
@@ -92,7 +93,8 @@ def graph_layout(g: nx.MultiDiGraph) -> dict[Any, tuple[float, float]]:
     at 0, each ownership step +1, cycles broken at the first visit), y spreads the nodes of
     one depth evenly in name order."""
     depth: dict[Any, int] = {}
-    roots = sorted((n for n in g.nodes if g.in_degree(n) == 0), key=str)
+    owned = {v for u, v in g.edges() if u != v}  # a refcount self-loop does not make an owner
+    roots = sorted((n for n in g.nodes if n not in owned), key=str)
     frontier = list(roots)
     for n in frontier:
         depth[n] = 0
@@ -162,10 +164,10 @@ def plot_ownership_graph(
         seen[(u, v)] = i + 1
         color, ls = MECHANISM_STYLES.get(d.get("mechanism", ""), ("gray", "-"))
         (x0, y0), (x1, y1) = pos[u], pos[v]
-        rad = 0.25 * i if u != v else 0.8
+        rad = 0.25 * i if u != v else 1.2
         arrow = FancyArrowPatch(
-            (x0 + w / 2, y0),
-            (x1 - w / 2, y1) if u != v else (x1, y1 + h / 2),
+            (x0 + w / 2, y0) if u != v else (x0 + w / 4, y0 + h / 2),
+            (x1 - w / 2, y1) if u != v else (x1 - w / 4, y1 + h / 2),
             connectionstyle=f"arc3,rad={rad}",
             arrowstyle="-|>",
             mutation_scale=10,
@@ -176,9 +178,12 @@ def plot_ownership_graph(
         )
         ax.add_patch(arrow)
         t = 0.3  # label near the owner, where the arrows of one container still fan apart
+        lx, ly = x0 + w / 2 + t * (x1 - x0 - w), y0 + t * (y1 - y0) + 0.06 + 0.15 * i
+        if u == v:  # a self-loop (refcount): label above the box
+            lx, ly = x0, y0 + h / 2 + 0.3 + 0.15 * i
         ax.text(
-            x0 + w / 2 + t * (x1 - x0 - w),
-            y0 + t * (y1 - y0) + 0.06 + 0.15 * i,
+            lx,
+            ly,
             f"{d.get('mechanism')}:{d.get('field')}",
             ha="center",
             va="bottom",

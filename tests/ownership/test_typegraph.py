@@ -104,3 +104,17 @@ def test_list_object_graph() -> None:
     assert ((("global", ".data.Q"), "job", "list", "node")) in got
     assert ((("global", ".data.B"), "batch", "list", "node")) in got
     assert ((("type", "batch"), "job", "list", "node")) in got
+
+
+def test_refcount_self_loop() -> None:
+    """refcount.bpf.c's struct flow has a bpf_refcount and sits in a tree and a list at once."""
+    obj = load_object(next(p for p in DATA_OBJECTS if p.name == "refcount.bpf.o"))
+    assert obj.btf is not None
+    g = ownership_graph(obj.btf, obj.maps, sections=obj.globals())
+    flow = ("type", "flow")
+    loops = [d for u, v, d in g.edges(data=True) if u == v == flow]
+    assert [d["mechanism"] for d in loops] == ["refcount"]
+    owners = {d["mechanism"] for u, v, d in g.in_edges(flow, data=True) if u != flow}
+    assert owners >= {"list", "rbtree"}
+    assert all(d["refcount"] for _, _, d in g.in_edges(flow, data=True))
+    assert check_ownership(obj.btf, obj.maps, sections=obj.globals()) == []
