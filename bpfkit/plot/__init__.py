@@ -10,6 +10,26 @@ Examples
 >>> from bpfkit.plot import register_category, TYPE_STYLES
 >>> TYPE_STYLES[register_category("ptr_", flags="alloc")].label
 'allocated object (owning)'
+
+A program from data/logs that leaks its ``bpf_obj_new`` object: the lifetime starts at the
+allocating instruction and ends in the leak the kernel reports.
+
+>>> from pathlib import Path
+>>> import bpfkit
+>>> from bpfkit.verifier import load_log
+>>> from bpfkit.plot import reference_lifetimes, visit_counts
+>>> log = load_log(Path(bpfkit.__file__).parents[1] / "data/logs/alloc/obj_new_leak.l2.log")[0]
+>>> log.error.splitlines()[0]
+'Unreleased reference id=2 alloc_insn=4'
+>>> life = reference_lifetimes(log)
+>>> life[["ref_obj_id", "start_insn", "start_src_line", "end_kind", "object"]].to_dict("records")
+[{'ref_obj_id': 2, 'start_insn': 4, 'start_src_line': 44, 'end_kind': 'leak', 'object': 'counter'}]
+>>> int(visit_counts(log)["visits"].sum()) == log.stats.insns_processed
+True
+>>> from bpfkit.plot import plot_references, savefig, style
+>>> with style("paper"):
+...     fig = plot_references(log)
+...     path = savefig(fig, "obj_new_leak-references.svg")  # doctest: +SKIP
 """
 
 from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
