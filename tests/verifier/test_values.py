@@ -132,9 +132,13 @@ def _scalar_texts(draw: st.DrawFn) -> RegState:
     s32 = lambda v: (v & 0xFFFFFFFF) - (1 << 32) if v & 0x80000000 else v & 0xFFFFFFFF  # noqa: E731
     umin = draw(st.sampled_from([0, lo]))
     umax = draw(st.sampled_from([(1 << 64) - 1, hi]))
+    ident = draw(st.integers(min_value=0, max_value=50))
+    add_const = ident > 0 and draw(st.booleans())  # BPF_ADD_CONST: "id=3+8"
     return RegState(
         type="scalar",
-        id=draw(st.integers(min_value=0, max_value=50)),
+        id=ident,
+        add_const=add_const,
+        off=draw(st.integers(-(1 << 31), (1 << 31) - 1)) if add_const else 0,
         precise=draw(st.booleans()),
         smin=draw(st.sampled_from([-(1 << 63), s(lo) if s(lo) <= s(hi) else -(1 << 63)])),
         smax=draw(st.sampled_from([(1 << 63) - 1, s(hi) if s(lo) <= s(hi) else (1 << 63) - 1])),
@@ -283,10 +287,12 @@ _IDENT = st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True)
 def _pointer_states(draw: st.DrawFn) -> RegState:
     """Pointer states with the attributes print_reg_state() prints for each type."""
     base = draw(st.sampled_from(_MODERN_BASES))
+    # type flags exist on PTR_TO_BTF_ID, PTR_TO_MEM and PTR_TO_BUF (MEM_RDONLY, MEM_RINGBUF,
+    # MEM_USER, MEM_PERCPU, MEM_RCU, PTR_UNTRUSTED, PTR_TRUSTED)
     flags = tuple(
         f
         for f in ("rdonly", "ringbuf", "user", "percpu", "rcu", "untrusted", "trusted")
-        if draw(st.booleans()) and draw(st.booleans())
+        if base in ("ptr_", "mem", "buf") and draw(st.booleans()) and draw(st.booleans())
     )
     map_like = base in ("map_ptr", "map_value", "map_key")
     value = draw(st.integers(min_value=0, max_value=(1 << 64) - 1))
@@ -362,3 +368,70 @@ def test_pointer_render_parse_round_trip(reg: RegState) -> None:
     else:
         assert back.var_off_value == reg.var_off_value  # imm=
     assert back.off == reg.off
+
+
+@st.composite
+def _slots(draw: st.DrawFn) -> str:
+    """Stack slot texts as print_verifier_state() forms them."""
+    kind = draw(st.sampled_from(["misc", "spill", "dynptr", "iter"]))
+    if kind == "misc":
+        return "".join(draw(st.lists(st.sampled_from("?m0f"), min_size=8, max_size=8)))
+    if kind == "spill":
+        n = draw(st.sampled_from([0, 4, 6, 7]))
+        prefix = "".join(draw(st.lists(st.sampled_from("?m0"), min_size=n, max_size=n)))
+        reg = draw(st.one_of(_scalar_texts(), _pointer_states()))
+        return prefix + reg.render()
+    if kind == "dynptr":
+        t = draw(st.sampled_from(["local", "ringbuf", "skb", "xdp"]))
+        attrs = [
+            f"{k}={draw(st.integers(1, 99))}"
+            for k in ("id", "ref_id", "dynptr_id")
+            if draw(st.booleans())
+        ]
+        return f"dynptr_{t}(" + ",".join(attrs) + ")"
+    state = draw(st.sampled_from(["active", "drained"]))
+    return (
+        f"iter_num(ref_id={draw(st.integers(1, 99))},state={state},depth={draw(st.integers(0, 9))})"
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(_slots(), st.integers(min_value=1, max_value=64))
+def test_stack_slot_round_trip(text: str, slot: int) -> None:
+    s = parse_slot(text, off=-8 * slot)
+    assert s.render() == text
+    assert len(s.slot_types) == 8 and set(s.slot_types) <= set("?rm0dif")
+    if s.spilled is not None:
+        assert s.slot_types.endswith("r") and s.slot_types.startswith(s.prefix)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.none(), st.integers(1, 8)),
+    st.lists(st.tuples(st.integers(0, 10), _scalar_texts()), max_size=6, unique_by=lambda t: t[0]),
+    st.lists(_slots(), max_size=4),
+    st.lists(st.integers(1, 999), max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
+def test_state_line_round_trip(
+    frame: int | None,
+    regs: list[tuple[int, RegState]],
+    slots: list[str],
+    refs: list[int],
+    cb: bool,
+    async_cb: bool,
+) -> None:
+    text = f" frame{frame}:" if frame else ""
+    text += "".join(f" R{n}={r.render()}" for n, r in sorted(regs, key=lambda t: t[0]))
+    text += "".join(f" fp{-8 * (i + 1)}={s}" for i, s in enumerate(slots))
+    if refs:
+        text += " refs=" + ",".join(map(str, refs))
+    text += " cb" * cb + " async_cb" * async_cb
+    if not text:
+        return
+    st_ = parse_state(text)
+    assert render_state(st_) == text
+    assert (
+        st_.frame == frame and list(st_.refs) == refs and (st_.cb, st_.async_cb) == (cb, async_cb)
+    )
