@@ -487,3 +487,88 @@ def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
         bomb.write_bytes(pack(zeros))
         with pytest.raises(BTFError, match="decompresses to more than 65536 bytes"):
             load_btf(bomb)
+
+
+def _kernel_valid_seed() -> bytes:
+    """A blob the kernel (6.18) takes, with most kinds: kptr type tag, kind_flag bitfield,
+    signed enum, enum64, kfunc decl tag, qualifiers, fwd, union, float, array."""
+    from bpfkit.btf import (
+        Array,
+        Const,
+        DeclTag,
+        Enum,
+        Enum64,
+        EnumValue,
+        Float,
+        Func,
+        FuncProto,
+        Fwd,
+        Int,
+        IntEncoding,
+        Linkage,
+        Member,
+        Param,
+        Ptr,
+        Restrict,
+        Struct,
+        Typedef,
+        TypeTag,
+        Union,
+        Volatile,
+        encode_btf,
+    )
+
+    return encode_btf(
+        [
+            Int(1, "int", 4, IntEncoding.SIGNED, 0, 32),
+            Int(2, "unsigned int", 4, IntEncoding.NONE, 0, 32),
+            Struct(3, "foo", 8, (Member("a", 1, 0), Member("b", 2, 32)), False),
+            TypeTag(4, "kptr", 3),
+            Ptr(5, "", 4),
+            Struct(
+                6,
+                "holder",
+                16,
+                (Member("p", 5, 0), Member("x", 1, 64), Member("bits", 2, 96, 3)),
+                True,
+            ),
+            Enum(7, "e", 4, (EnumValue("NEG", -3), EnumValue("POS", 5)), True),
+            Typedef(8, "u32", 2),
+            Array(9, "", 8, 2, 4),
+            FuncProto(10, "", 1, (Param("h", 5), Param("n", 8))),
+            Func(11, "do_thing", 10, Linkage.STATIC),
+            DeclTag(12, "bpf_kfunc", 11, -1),
+            Const(13, "", 1),
+            Volatile(14, "", 13),
+            Union(15, "u", 4, (Member("i", 1, 0), Member("f", 16, 0)), False),
+            Float(16, "float", 4),
+            Enum64(17, "big", 8, (EnumValue("B", 1 << 40),), False),
+            Fwd(18, "later", False),
+            Ptr(19, "", 18),
+            Restrict(20, "", 19),
+        ]
+    )
+
+
+@pytest.mark.live
+def test_kernel_valid_seed_is_valid() -> None:
+    accepted, log = kernel_btf_load(_kernel_valid_seed())
+    assert accepted, log
+    assert format_raw(parse_btf(_kernel_valid_seed())).count("\n[") == 19
+
+
+@pytest.mark.live
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 523), st.integers(0, 255)), min_size=1, max_size=3))
+def test_what_the_kernel_takes_bpfkit_takes(edits: list[tuple[int, int]]) -> None:
+    """bpfkit is never stricter than the kernel: mutated bytes the kernel loads as BTF parse,
+    and every type decodes and formats."""
+    data = bytearray(_kernel_valid_seed())
+    for i, v in edits:
+        if i < len(data):
+            data[i] = v
+    accepted, log = kernel_btf_load(bytes(data))
+    if not accepted:
+        return
+    spec = parse_btf(bytes(data), name="<kernel-accepted>")
+    exercise(spec)
