@@ -370,6 +370,15 @@ class Spec:
         for tid in range(self.first_id, self._len):
             yield self[tid]
 
+    def iter_kind(self, *kinds: BTFKind) -> Iterator[AnyType]:
+        """Yield this spec's own types of the given kinds, in id order, decoding only those
+        (``spec.iter_kind(BTFKind.STRUCT, BTFKind.UNION)``)."""
+        wanted = {int(k) for k in kinds}
+        w, first = self._w, self.first_id
+        for i, pos in enumerate(self._offs):
+            if (w[pos + 1] >> 24) & 0x7F in wanted:
+                yield self[first + i]
+
     def all_types(self) -> Iterator[AnyType]:
         """Yield every type from id 1: the base's, then this spec's own."""
         if self.base is not None:

@@ -480,3 +480,14 @@ def test_kernel_71_btf_in_the_other_byte_order() -> None:
     assert a.layout == b.layout and len(a) == len(b)
     assert format_raw(a) == format_raw(b)
     assert _byteswap_btf(big) == little
+
+
+def test_iter_kind_is_a_filter_of_iter() -> None:
+    for path in (KINDS_EL, TESTMOD_SPLIT):
+        spec = load_btf(path, base=load_btf(TESTMOD_BASE) if path == TESTMOD_SPLIT else None)
+        for kinds in (
+            (BTFKind.STRUCT,),
+            (BTFKind.STRUCT, BTFKind.UNION),
+            (BTFKind.FUNC, BTFKind.DECL_TAG),
+        ):
+            assert list(spec.iter_kind(*kinds)) == [t for t in spec if t.kind in kinds]
