@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,8 @@ class LayoutMember:
     the member's offset in bits from the start of the struct; ``bitfield_offset`` the bit
     within the unit (0 unless a bitfield); ``hole``/``bit_hole`` what is unused after the
     member; ``padding`` the trailing padding of the member's own struct type (0 unless the
-    type is directly a struct); ``nested`` the layout of an anonymous struct/union member.
+    type is directly a struct); ``nested`` the layout of an anonymous struct/union member
+    (or of the element of an array of one).
     """
 
     index: int
@@ -207,10 +209,15 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
         mt = spec[m.type]
         nested = None
         mpad = 0
-        if isinstance(mt, (Struct, Union)) and not mt.name:
-            nested = _layout(spec, mt, memo)
+        inner = mt
+        for _ in range(32):  # an array of an anonymous struct is expanded too
+            if not isinstance(inner, Array):
+                break
+            inner = spec[inner.type]
+        if isinstance(inner, (Struct, Union)) and not inner.name:
+            nested = _layout(spec, inner, memo)
         if isinstance(mt, Struct):
-            mpad = _layout(spec, mt, memo).padding if mt.name else nested.padding  # type: ignore[union-attr]
+            mpad = _layout(spec, mt, memo).padding
             if mpad > 0:
                 paddings += 1
                 sum_paddings += mpad
@@ -372,11 +379,30 @@ def _body(
     ind = "\t" * depth
     tw = max(26 - 8 * (depth - 1), 0)  # pahole narrows its columns by a tab per level
     aw = max(48 - narrow - 8 * (depth - 1), 0)
+    pre = []
+    if layout.pre_bit_hole > 0:
+        pre.append(f"{ind}/* XXX {_plural(layout.pre_bit_hole, 'bit')} hole, try to pack */")
     if layout.pre_hole > 0:
-        lines.append(f"{ind}/* XXX {_plural(layout.pre_hole, 'byte')} hole, try to pack */")
+        pre.append(f"{ind}/* XXX {_plural(layout.pre_hole, 'byte')} hole, try to pack */")
+    if pre:
+        lines.extend(["", *pre, ""])
     # each struct body marks the cacheline boundaries its members cross (unions do not)
     cur = base // CACHELINE_SIZE if depth > 1 else -1
+    prev: LayoutMember | None = None
     for m in layout.members:
+        if prev is not None and prev.bit_hole and m.bitfield_size:
+            # pahole writes the bits a bitfield skips as an unnamed bitfield, or `:0`
+            # when the next bitfield starts a new storage unit
+            tname = _member_type(spec, m)
+            if lines and not lines[-1]:
+                lines.pop()
+            if prev.offset != m.offset:
+                lines.extend(["", f"{ind}/* Force alignment to the next boundary: */"])
+                lines.append(f"{ind}{tname:<{tw}} :0;")
+            else:
+                lines.append(f"{ind}{tname:<{tw}} :{prev.bit_hole};")
+            lines.append("")
+        prev = m
         line = (base + m.offset) // CACHELINE_SIZE
         if layout.kind == "struct" and line > cur:
             if cur >= 0 or depth > 1:
@@ -396,8 +422,13 @@ def _body(
         if m.nested is not None:
             lines.append(f"{ind}{m.nested.kind} {{")
             _body(m.nested, spec, depth + 1, lines, off, narrow)
-            name = f"}} {m.name};" if m.name else "};"
-            lines.append(f"{ind}{name:<{aw}} {where}")
+            dims = "".join(re.findall(r"\[\d*\]", m.type_name.rpartition(")")[2]))
+            last = len(layout.members) > 1 and m is layout.members[-1]
+            if dims == "[0]" and depth == 1 and last:
+                dims = "[]"
+            name = f"}} {m.name}{dims};" if m.name else "};"
+            width = 0 if dims else aw  # pahole does not align an array's closing line
+            lines.append(f"{ind}{name:<{width}} {where}")
         else:
             if spec is not None:
                 tcol, ncol = _split_decl(
@@ -414,7 +445,7 @@ def _body(
             left = f"{tcol:<{tw}} {ncol};"
             lines.append(f"{ind}{left:<{aw}} {where}")
         notes = []
-        if m.padding > 0:
+        if m.padding > 0 and layout.kind == "struct":
             notes.append(f"{ind}/* XXX last struct has {_plural(m.padding, 'byte')} of padding */")
         if m.bit_hole:
             notes.append(f"{ind}/* XXX {_plural(m.bit_hole, 'bit')} hole, try to pack */")
@@ -422,6 +453,12 @@ def _body(
             notes.append(f"{ind}/* XXX {_plural(m.hole, 'byte')} hole, try to pack */")
         if notes:
             lines.extend(["", *notes, ""])
+
+
+def _member_type(spec: Spec | None, m: LayoutMember) -> str:
+    if spec is None:
+        return m.type_name
+    return _split_decl(spec, m, False)[0]
 
 
 def _summary(lay: Layout, ind: str, lines: list[str]) -> None:

@@ -71,7 +71,9 @@ _SUMMARY = re.compile(
 def _member_name(decl: str) -> str:
     decl = re.sub(r"__attribute__\(\(.*\)\)", "", decl).strip()
     if decl.startswith("}"):
-        return decl[1:].strip()
+        rest = re.sub(r"(\[\d*\])+$|:\d+$", "", decl[1:].strip())
+        m = re.search(r"(\w+)$", rest)  # "} name", "} * name" (pointer to an anonymous struct)
+        return m.group(1) if m else ""
     m = re.search(r"\(\*(\w+)\)", decl)
     if m:
         return m.group(1)
@@ -177,8 +179,14 @@ def _compare(spec: Spec, name: str, ref: PaholeStruct) -> None:
         for m in lay.members
     ]
     assert ours == ref.members, name
-    assert {i: m.hole for i, m in enumerate(lay.members) if m.hole > 0} == ref.holes, name
-    assert {i: m.bit_hole for i, m in enumerate(lay.members) if m.bit_hole} == ref.bit_holes, name
+    holes = {i: m.hole for i, m in enumerate(lay.members) if m.hole > 0}
+    bit_holes = {i: m.bit_hole for i, m in enumerate(lay.members) if m.bit_hole}
+    if lay.pre_hole > 0:
+        holes[-1] = lay.pre_hole  # before the first member
+    if lay.pre_bit_hole:
+        bit_holes[-1] = lay.pre_bit_hole
+    assert holes == ref.holes, name
+    assert bit_holes == ref.bit_holes, name
     s = ref.summary
     if lay.kind == "union":
         assert s == {}, name  # pahole prints no statistics for unions
@@ -224,6 +232,26 @@ def test_sample_of_all_structs_matches_pahole(
         _compare(kernel, name, ref)
         checked += 1
     assert checked > 100
+
+
+@pytest.mark.slow
+def test_every_struct_matches_pahole(kernel: Spec) -> None:
+    """All of this kernel's uniquely named structs and unions (pahole run once on all)."""
+    if PAHOLE is None:
+        pytest.skip("needs pahole (apt: dwarves) to compare struct layouts")
+    res = subprocess.run([PAHOLE, str(VMLINUX)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ref = parse_pahole(res.stdout)
+    counts: dict[str, int] = {}
+    for t in kernel.all_types():
+        if t.name:
+            counts[t.name] = counts.get(t.name, 0) + 1
+    checked = 0
+    for name, want in ref.items():
+        if counts.get(name) == 1:
+            _compare(kernel, name, want)
+            checked += 1
+    assert checked > 9000
 
 
 def _squash(text: str) -> str:
