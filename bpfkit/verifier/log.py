@@ -1233,10 +1233,23 @@ def iter_frames(
     chunk_lines: int = 200_000,
     strict: bool = False,
 ) -> Iterator[dict[str, pd.DataFrame]]:
-    """Stream a huge single-program log as chunks of tables (dicts name -> DataFrame).
+    """Stream a huge log of one program as chunks of tables (dicts name -> DataFrame).
 
     The parser keeps its position (step, path, frame, distinct tokens) across chunks, so the
-    concatenated chunks equal the tables of the whole log; memory stays bounded by the chunk.
+    concatenated chunks equal the tables of the whole log, except that ``lines.kind`` says
+    ``message`` for the final error lines (known only at the end: see :attr:`Log.error` of
+    :func:`iter_logs`). Memory stays bounded by the chunk (``chunk_lines`` lines) and the
+    bounded memo tables. The whole file is one program: split a file with several programs
+    with :func:`iter_logs` first. ``instructions`` is not streamed (use a Log).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+    ...     _ = f.write("0: R1=ctx() R10=fp0\\n0: (b7) r0 = 0   ; R0_w=0\\n1: (95) exit\\n")
+    >>> [len(c["registers"]) for c in iter_frames(f.name, chunk_lines=2)]
+    [3, 0]
+    >>> os.unlink(f.name)
     """
     wanted = tuple(tables)
     for t in wanted:
@@ -1246,12 +1259,14 @@ def iter_frames(
             )
     b = _Builder(strict=strict)
     n = 0
-    for lineno, raw in enumerate(_open_lines(path), 1):
-        b.feed(lineno, raw[:-1] if raw.endswith("\n") else raw)
+    for lineno, text in enumerate(_Lines(_open_lines(path), stripped=False), 1):
+        b.feed(lineno, text)
         n += 1
         if n >= chunk_lines:
             yield {t: _TABLES[t](b) for t in wanted}
             b.reset()
+            if len(b.tokens.regs) + len(b.tokens.slots) > 500_000:
+                b.tokens = _Tokens()  # codes are per chunk: start a fresh token table
             n = 0
     if n:
         yield {t: _TABLES[t](b) for t in wanted}
