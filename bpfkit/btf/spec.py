@@ -442,9 +442,19 @@ class Spec:
             strs = self._strs
             if strs.isascii():  # char offsets are byte offsets: split once, in C
                 parts = strs.decode("ascii").split("\0")
+                sizes: Any = map(len, parts)
+            else:  # offsets count bytes, not characters
+                chunks = strs.split(b"\0")
+                parts = [c.decode("utf-8", "surrogateescape") for c in chunks]
+                sizes = map(len, chunks)
+            if len(parts) >= NUMPY_MIN_TYPES:  # offsets of the NULs, found in one numpy pass
+                import numpy as np
+
+                nuls = np.flatnonzero(np.frombuffer(strs, dtype=np.uint8) == 0)
+                starts: Any = (nuls + (1 + self._str_first)).tolist()
+                starts.insert(0, self._str_first)
             else:
-                parts = [p.decode("utf-8", "surrogateescape") for p in strs.split(b"\0")]
-            starts = accumulate((len(p) + 1 for p in parts), initial=self._str_first)
+                starts = accumulate((n + 1 for n in sizes), initial=self._str_first)
             table = dict(zip(starts, parts, strict=False))
             table.pop(self._str_end, None)  # the empty tail after the final NUL
             self._strcache = table
@@ -456,8 +466,8 @@ class Spec:
         """Offset -> string for every string that starts right after a NUL, this spec's and
         its bases' (built once; offsets into the middle of a string are added on demand)."""
         if self._allnames is None:
-            if self.base is None:
-                self._allnames = dict(self._string_table())
+            if self.base is None:  # shared with string(): both hold exact strings
+                self._allnames = self._string_table()
             else:
                 merged = dict(self.base.names_by_offset())
                 merged.update(self._string_table())

@@ -491,3 +491,24 @@ def test_iter_kind_is_a_filter_of_iter() -> None:
             (BTFKind.FUNC, BTFKind.DECL_TAG),
         ):
             assert list(spec.iter_kind(*kinds)) == [t for t in spec if t.kind in kinds]
+
+
+def test_utf8_names_keep_byte_offsets() -> None:
+    """String offsets count bytes: a multi-byte UTF-8 name must not shift the names after it."""
+    from bpfkit.btf import Float, Typedef, encode_btf
+
+    types = [
+        Float(1, "café_ünïcode", 4),
+        Typedef(2, "after", 1),
+        Typedef(3, "ß", 2),
+        Float(4, "z", 8),
+    ]
+    spec = parse_btf(encode_btf(types))
+    assert list(spec) == types
+    assert [t.id for t in spec.find("after")] == [2]
+    from bpfkit.btf.raw import format_raw
+
+    assert "[2] TYPEDEF 'after' type_id=1" in format_raw(spec)
+    raw = spec._strs
+    for off, text in spec.names_by_offset().items():  # every cached name is the bytes at off
+        assert raw[off:].split(b"\0", 1)[0].decode("utf-8", "surrogateescape") == text, off
