@@ -47,7 +47,7 @@ from tests.corpus import KINDS_EL, TAGS_EL
 from .conftest import bpftool_raw
 
 NAMES = st.sampled_from(
-    ["", "a", "b", "node", "next", "kptr", "bpf_kfunc", "x_1", "contains:job:node"]
+    ["", "a", "b", "node", "next", "kptr", "bpf_kfunc", "x_1", "contains:job:node", "café", "ß_ü"]
 )
 U32 = st.integers(0, 0xFFFFFFFF)
 
