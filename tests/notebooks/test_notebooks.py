@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,11 @@ def test_the_four_notebooks_exist() -> None:
     names = {p.stem for p in NOTEBOOKS}
     expected = {"01-btf-type-graph", "02-ownership", "03-verifier-states", "04-talk-figures"}
     assert expected <= names, f"missing notebooks: {sorted(expected - names)}"
+
+
+def test_python3_kernel_is_this_interpreter() -> None:
+    """The harness runs kernel "python3": it must start the interpreter running the tests
+    (the venv's), else the notebooks would import another bpfkit or none."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    cmd = jupyter_client.KernelManager(kernel_name="python3").format_kernel_cmd()
+    assert Path(cmd[0]).resolve() == Path(sys.executable).resolve(), cmd
