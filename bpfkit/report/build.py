@@ -51,7 +51,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data"
 if not DEFAULT_DATA.is_dir():  # pragma: no cover - installed outside the repository
     DEFAULT_DATA = Path("data")
 
-_LOG_SUFFIXES = (".log", ".txt")
+_LOG_NAME = re.compile(r"\.(?:log|txt)(?:\.xz|\.gz)?$")
 _OBJ_SUFFIXES = (".o",)
 
 
@@ -143,8 +143,14 @@ def _slug(text: str) -> str:
 
 
 def _level_of(text: str) -> int:
-    m = re.search(r"(?:^|[^0-9])l(?:evel)?[-_ ]?([12])(?:[^0-9]|$)", text, re.IGNORECASE)
+    m = re.search(r"(?:^|[._-])l(?:evel)?[-_]?([12])(?:[._-]|$)", text, re.IGNORECASE)
     return int(m.group(1)) if m else 0
+
+
+def _log_program(name: str) -> str:
+    """The program a log file is named after: ``prog.l2.log.xz`` -> ``prog``."""
+    base = _LOG_NAME.sub("", name)
+    return re.sub(r"\.(?:l(?:evel)?[-_]?[12]|verifier)$", "", base, flags=re.IGNORECASE)
 
 
 def _pick(row: dict[str, str], *names: str) -> str | None:
@@ -270,17 +276,24 @@ def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramIn
                 continue
             files = sorted(p for p in path.rglob("*") if p.is_file())
             objs = [p for p in files if p.suffix in _OBJ_SUFFIXES]
-            logs = [p for p in files if p.suffix in _LOG_SUFFIXES]
+            logs = [p for p in files if _LOG_NAME.search(p.name)]
         elif path.suffix in _OBJ_SUFFIXES:
             objs, logs = [path], []
         else:
             objs, logs = [], [path]
+        # a log named after a program of an object found with it (prog.l2.log) joins its page
+        by_program: dict[str, list[Path]] = {}
+        for log in logs:
+            by_program.setdefault(_log_program(log.name), []).append(log)
         for obj in objs:
             for prog in _object_programs(obj):
                 stem = obj.name.split(".")[0]
-                add(ProgramInput(_slug(f"{stem}--{prog}"), obj.name, prog, obj, ()))
-        for log in logs:
-            add(ProgramInput(_slug(log.stem), None, log.stem, None, ((_level_of(log.name), log),)))
+                mine = by_program.pop(prog, [])
+                levels = tuple(sorted({_level_of(lg.name): lg for lg in mine}.items()))
+                add(ProgramInput(_slug(f"{stem}--{prog}"), obj.name, prog, obj, levels))
+        for prog, rest in by_program.items():
+            for log in rest:
+                add(ProgramInput(_slug(prog), None, prog, None, ((_level_of(log.name), log),)))
     return list(found.values())
 
 

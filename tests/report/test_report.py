@@ -166,3 +166,25 @@ def test_bad_manifests_are_errors_with_the_line(tmp_path: Path) -> None:
     (logs / "MANIFEST.tsv").write_bytes(header.encode() + b"\n\xff\xfe\n")
     with pytest.raises(ReportError, match="not UTF-8"):
         build_report([tmp_path], tmp_path / "out", progress=False)
+
+
+def test_a_directory_of_an_object_and_its_logs_pairs_them(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    obj = DATA / "programs" / "alloc.bpf.o"
+    (src / obj.name).write_bytes(obj.read_bytes())
+    for level in (1, 2):
+        log = DATA / "logs" / "alloc" / f"obj_new_leak.l{level}.log"
+        (src / log.name).write_bytes(log.read_bytes())
+    rep = build_report([src], tmp_path / "out", progress=False, jobs=1)
+    by_name = {p.input.program: p for p in rep.programs}
+    row = next(r for r in _manifest_rows() if r["program"] == "obj_new_leak")
+    leak = by_name["obj_new_leak"]
+    assert [lvl for lvl, _ in leak.input.logs] == [1, 2]
+    assert leak.kernel_verdict == leak.predicted_verdict == row["verdict"]
+    assert leak.insns_processed == int(row["insns_processed"])
+    # the object's other programs have pages without a log: no kernel verdict, a prediction
+    other = by_name["obj_new_drop_ok"]
+    assert other.input.logs == () and other.kernel_verdict == "unknown"
+    kernel = next(r for r in _manifest_rows() if r["program"] == "obj_new_drop_ok")["verdict"]
+    assert other.predicted_verdict == kernel
