@@ -66,6 +66,8 @@ def _cell(value: object) -> str:
         return value.html
     if isinstance(value, float) and value != value:  # NaN from pandas
         return ""
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas.NA / NaT, without pandas
+        return ""
     return escape(value)
 
 
