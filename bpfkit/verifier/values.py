@@ -614,7 +614,11 @@ def parse_slot(text: str, off: int = 0, live: str = "") -> StackSlot:
     """
     if len(text) == 8 and all(c in _SLOT_CHARS for c in text):
         return StackSlot(off=off, slot_types=text, live=live)
-    if (text.startswith("dynptr_") or text.startswith("iter_")) and text.endswith(")"):
+    # a dynptr's or iterator's main slot; "dynptr_ptr(...)" is a spilled CONST_PTR_TO_DYNPTR
+    special = text.startswith("iter_") or (
+        text.startswith("dynptr_") and not text.startswith("dynptr_ptr")
+    )
+    if special and text.endswith(")"):
         p = text.find("(")
         attrs: list[tuple[str, str]] = []
         for item in _split_attrs(text[p + 1 : -1]):

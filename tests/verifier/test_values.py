@@ -303,7 +303,9 @@ def _pointer_states(draw: st.DrawFn) -> RegState:
     return RegState(
         type=base,
         flags=flags,
-        or_null=draw(st.booleans()),
+        # PTR_MAYBE_NULL exists on the pointers a helper/kfunc may return as NULL
+        or_null=base in ("ptr_", "map_value", "mem", "sock", "sock_common", "tcp_sock", "buf")
+        and draw(st.booleans()),
         btf_type=draw(_IDENT) if base == "ptr_" else None,
         frameno=draw(st.one_of(st.none(), st.integers(0, 8))) if base == "fp" else None,
         id=draw(st.integers(0, 1000)),
