@@ -530,17 +530,24 @@ def _build(G: nx.MultiDiGraph, nodes: list[tuple[int, dict[str, Any]]], edges: l
         node_d[n] = d
         succ_d[n] = {}
         pred_d[n] = {}
-    for u, v, d in edges:
-        out = succ_d.get(u)
-        if out is None:
-            node_d[u], out, pred_d[u] = {}, {}, {}
-            succ_d[u] = out
-        if v not in succ_d:
-            node_d[v], succ_d[v], pred_d[v] = {}, {}, {}
+    last_u = None
+    out: dict[int, dict[int, dict[str, Any]]] = {}
+    for u, v, d in edges:  # grouped by u: the source's adjacency is looked up once
+        if u != last_u:
+            got = succ_d.get(u)
+            if got is None:
+                node_d[u], got, pred_d[u] = {}, {}, {}
+                succ_d[u] = got
+            out, last_u = got, u
+        into = pred_d.get(v)
+        if into is None:
+            node_d[v], succ_d[v], into = {}, {}, {}
+            pred_d[v] = into
         keydict = out.get(v)
         if keydict is None:
-            keydict = out[v] = pred_d[v][u] = {}
-        keydict[len(keydict)] = d
+            out[v] = into[u] = {0: d}
+        else:
+            keydict[len(keydict)] = d
 
 
 def _all_types(spec: Spec) -> Iterator[AnyType]:
