@@ -518,8 +518,11 @@ def plot_reference_lifetimes(
                 zorder=3,
                 label=kind,
             )
-    if len(df) <= max_labels:
-        for rec, yy, s0, e0 in zip(df.itertuples(index=False), y, start, end, strict=True):
+    few = len(df) <= max_labels
+    if not few:
+        _note(ax, f"{len(df):,} stretches: instruction labels only where a reference leaks")
+    for rec, yy, s0, e0 in zip(df.itertuples(index=False), y, start, end, strict=True):
+        if few or rec.end_kind == "leak":
             if rec.start_kind == "acquire":
                 ax.annotate(
                     _where(rec.start_insn, rec.start_src_line),
@@ -538,12 +541,12 @@ def plot_reference_lifetimes(
                     ha="right",
                     fontsize="xx-small",
                 )
-    labels = []
-    for rid in ids:
-        sub = df[df["ref_obj_id"] == rid]
-        what = sub["object"].iloc[0] if "object" in sub.columns and sub["object"].iloc[0] else ""
-        labels.append(f"id={rid}" + (f" {what}" if what else ""))
-    ax.set_yticks(range(len(ids)), labels)
+    if len(ids) <= 40:
+        objects = df.drop_duplicates("ref_obj_id").set_index("ref_obj_id")["object"]
+        labels = [f"id={rid}" + (f" {objects[rid]}" if objects[rid] else "") for rid in ids]
+        ax.set_yticks(range(len(ids)), labels)
+    else:
+        ax.set_ylabel(f"ref_obj_id ({len(ids):,}, in order)")
     ax.set_ylim(len(ids) - 0.5, -0.7)
     ax.set_xlim(0, max(len(log.steps), 1))
     ax.set_xlabel("step")
