@@ -225,14 +225,17 @@ class Spec:
     def _index(self, w: array[int], hdr: Header) -> array[int]:
         fixed, per = _step_tables(self.layout, self.name)
         n = len(w)
-        offs: list[int] = []
+        offs = array(_U32)  # word offsets straight into an array: no int object kept per type
         append = offs.append
         pos = 0
-        while pos < n:
-            append(pos)
-            info = w[pos + 1] if pos + 1 < n else 0
-            k = (info >> 24) & 0x7F
-            pos += fixed[k] + per[k] * (info & 0xFFFFFF)
+        try:
+            while pos < n:
+                append(pos)
+                info = w[pos + 1]
+                k = (info >> 24) & 0x7F
+                pos += fixed[k] + per[k] * (info & 0xFFFFFF)
+        except IndexError:  # a header cut short at the very end: reported below
+            pass
         if pos != n:
             last = offs[-1]
             tid = self.first_id + len(offs) - 1
@@ -256,7 +259,7 @@ class Spec:
                 f"is malformed: vlen {info & 0xFFFFFF} needs {need} bytes, only {remain} "
                 f"remain in the type section"
             )
-        return array(_U32, offs)
+        return offs
 
     def _ref_error(self, i: int, what: str, value: int) -> BTFError:
         tid = self.first_id + i
