@@ -201,7 +201,18 @@ def c_alignof(spec: Spec, type_id: int) -> int:
 
 
 def is_packed(spec: Spec, type_id: int) -> bool:
-    """Whether struct/union *type_id* cannot be laid out without ``__attribute__((packed))``."""
+    """Whether struct/union *type_id* cannot be laid out without ``__attribute__((packed))``.
+
+    True when a member sits at an offset its natural alignment forbids, a bitfield
+    straddles its storage unit, or the size is not a multiple of the natural alignment.
+
+    Examples
+    --------
+    >>> from bpfkit.btf import load_vmlinux
+    >>> spec = load_vmlinux()
+    >>> is_packed(spec, spec.find_one("task_struct").id)
+    False
+    """
     return _Align(spec).is_packed(type_id)
 
 

@@ -343,6 +343,20 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     function pointers as ``(*name)(args)``); without it, the C type name is printed
     whole. Anonymous struct/union members are expanded inline.
 
+    Parameters
+    ----------
+    layout : Layout
+        From :func:`struct_layout`.
+    spec : Spec, optional
+        The spec the layout came from, for pahole's spelling of member types.
+
+    Returns
+    -------
+    str
+        The text, without a trailing newline. What pahole infers and this does not
+        print: ``__attribute__((__aligned__(N)))`` on members and structs and the
+        "forced alignments" line (BTF records no alignment; pahole guesses it).
+
     Examples
     --------
     >>> from bpfkit.btf import load_vmlinux
