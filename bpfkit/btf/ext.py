@@ -13,6 +13,8 @@ Examples
 >>> from tests.corpus import KINDS_EL
 >>> from bpfkit.btf.elf import load_elf_btf
 >>> spec, ext = load_elf_btf(KINDS_EL)
+>>> ext
+<Ext func_info 2 in 2 sections, line_info 22 in 2 sections, core_relos 6 in 1 sections>
 >>> ext.core_relos["kprobe/test"][1]
 CoreRelo(insn_idx=1, type_id=5, access_str='0:0', kind=<CoreReloKind.FIELD_EXISTS: 2>)
 >>> ext.line_info["kprobe/test"][0].line, ext.line_info["kprobe/test"][0].file
@@ -24,7 +26,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import BTFError
 
@@ -87,7 +89,7 @@ class CoreRelo(NamedTuple):
     kind: CoreReloKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Ext:
     """The records of one ``.BTF.ext``, by ELF section name (``"tc"``, ``".text"``...)."""
 
@@ -96,6 +98,15 @@ class Ext:
     core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict)
     byte_order: str = "little"
     hdr_len: int = 32
+
+    def __repr__(self) -> str:
+        def count(d: dict[str, list[Any]]) -> str:
+            return f"{sum(map(len, d.values()))} in {len(d)} sections"
+
+        return (
+            f"<Ext func_info {count(self.func_info)}, line_info {count(self.line_info)}, "
+            f"core_relos {count(self.core_relos)}>"
+        )
 
 
 _MIN_REC = {"func_info": 8, "line_info": 16, "core_relo": 16}
