@@ -66,7 +66,7 @@ def plot_visit_difference(
     ax.set_title(f"visits per instruction: {lb} vs {la}", loc="left")
     same_code = (df["asm_a"].fillna("") == df["asm_b"].fillna("")).all()
     if not same_code:
-        F._note(ax, "the two logs show different instructions at some indices")
+        F._note(ax, "the logs differ in some instructions")
     return ax
 
 

@@ -70,16 +70,25 @@ def figure_size(kind: str = "single") -> tuple[float, float]:
 
 
 def _note(ax: Axes, text: str) -> None:
+    """Say on the figure how it was aggregated (inside the panel, lower right, boxed)."""
     ax.text(
-        1.0,
-        1.01,
+        0.995,
+        0.015,
         text,
         transform=ax.transAxes,
         ha="right",
         va="bottom",
         fontsize="x-small",
         style="italic",
-        color="#444444",
+        color="#333333",
+        zorder=5,
+        bbox={
+            "boxstyle": "round,pad=0.2",
+            "facecolor": "white",
+            "edgecolor": "#999999",
+            "alpha": 0.85,
+            "linewidth": 0.5,
+        },
     )
 
 
@@ -225,7 +234,7 @@ def plot_register_lanes(
     if width > 1:
         _note(
             ax,
-            f"{n:,} steps binned: one column = {width} steps (most frequent type); marks omitted",
+            f"{n:,} steps binned: 1 column = {width} steps\n(most frequent type; no marks)",
         )
     if legend:
         handles: list[Any] = [
@@ -409,7 +418,7 @@ def plot_range(
         )
     _title(ax, what, log)
     if width > 1:
-        _note(ax, f"binned: one point = {width} steps (envelope of the bounds)")
+        _note(ax, f"binned: 1 point = {width} steps\n(envelope of the bounds)")
     return ax
 
 
@@ -520,7 +529,7 @@ def plot_reference_lifetimes(
             )
     few = len(df) <= max_labels
     if not few:
-        _note(ax, f"{len(df):,} stretches: instruction labels only where a reference leaks")
+        _note(ax, f"{len(df):,} stretches:\nlabels only at leaks")
     for rec, yy, s0, e0 in zip(df.itertuples(index=False), y, start, end, strict=True):
         if few or rec.end_kind == "leak":
             if rec.start_kind == "acquire":
@@ -594,7 +603,7 @@ def plot_reference_counts(
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _title(ax, "references held (refs=)", log)
     if width > 1:
-        _note(ax, f"binned: one point = {width} steps (maximum)")
+        _note(ax, f"binned: 1 point = {width} steps (max)")
     return ax
 
 
@@ -694,7 +703,7 @@ def plot_visits(log: Any, ax: Axes | None = None, *, max_labels: int = 30) -> Ax
             edgecolor="#999999",
             linewidth=0,
         )
-        _note(ax, "hatched: shown in the log, never visited")
+        _note(ax, "hatched: never visited")
     err = getattr(log, "error_insn", None)
     if err is not None and getattr(log, "verdict", None) == "reject":
         ax.axvline(err, color=_O["vermillion"], linewidth=2.0)
@@ -775,7 +784,7 @@ def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MA
             color="#444444",
         )
     if every > 1:
-        notes.append(f"one point per {every} steps")
+        notes.append(f"1 point per {every} steps")
     if notes:
         _note(ax, "; ".join(notes))
     return ax
@@ -816,7 +825,7 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
         )
         ax.add_collection(LineCollection(links, colors="#888888", linewidths=0.6))
     else:
-        _note(ax, f"{len(nodes):,} paths: links to parents and waiting time omitted")
+        _note(ax, f"{len(nodes):,} paths:\nno links to parents")
     ax.add_collection(
         LineCollection(
             explored,
