@@ -94,7 +94,12 @@ def test_raw_section_dumps_equal_elf_extraction() -> None:
     for obj, raw in ((KINDS_EL, KINDS_EL_BTF_EXT), (KINDS_EB, KINDS_EB_BTF_EXT)):
         spec, ext = _ext(obj)
         again = parse_btf_ext(raw.read_bytes(), spec)
-        assert again == ext
+        assert (again.func_info, again.line_info, again.core_relos) == (
+            ext.func_info,
+            ext.line_info,
+            ext.core_relos,
+        )
+        assert (again.byte_order, again.hdr_len) == (ext.byte_order, ext.hdr_len)
         assert again.hdr_len == 32
 
 
