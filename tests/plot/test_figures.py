@@ -181,3 +181,34 @@ def test_compare_figure_shows_both_stats() -> None:
         for c in t.get_celld().values()
     ]
     assert f"{a.stats.insns_processed:,}" in texts and f"{b.stats.insns_processed:,}" in texts
+
+
+@pytest.mark.parametrize("fmt", ["svg", "pdf"])
+def test_separate_processes_give_identical_files(tmp_path: Path, fmt: str) -> None:
+    """Two runs of the command in fresh interpreters with different hash seeds (set and dict
+    order differ) write the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    log = DATA_LOGS / "list" / "list_pop_leak.l2.log"
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = dict(os.environ, PYTHONHASHSEED=seed, MPLBACKEND="Agg")
+        cmd = [
+            sys.executable,
+            "-m",
+            "bpfkit.cli",
+            "plot",
+            str(log),
+            "--figure",
+            "summary",
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+        ]
+        subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=Path(__file__).parents[2])
+        outs.append((out / f"list_pop_leak-summary.{fmt}").read_bytes())
+    assert outs[0] == outs[1]
