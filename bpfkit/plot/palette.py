@@ -1,7 +1,8 @@
 """Colors, hatches and markers for register types, reference ends and marks.
 
-Colors come from the Okabe-Ito palette (colorblind-safe); every category also has a hatch
-or a distinct lightness so that a figure still reads when printed in grayscale.
+Colors come from the Okabe-Ito palette (colorblind-safe); two categories with the same hatch
+differ in lightness by at least 0.08 (relative luminance), so that a figure still reads when
+printed in grayscale.
 
 The register categories, most specific first (a register is put in the first that applies):
 
@@ -83,14 +84,14 @@ _STYLES: tuple[TypeStyle, ...] = (
     TypeStyle("not_init", "not init", "#FFFFFF", ""),
     TypeStyle("scalar", "scalar", _O["sky_blue"], ""),
     TypeStyle("const", "known constant", "#C9E7F8", ""),
-    TypeStyle("ctx", "ctx", _O["bluish_green"], ""),
+    TypeStyle("ctx", "ctx", _O["bluish_green"], "++++"),
     TypeStyle("fp", "stack (fp)", "#BBBBBB", ""),
-    TypeStyle("pkt", "packet", _O["yellow"], ""),
+    TypeStyle("pkt", "packet", _O["yellow"], "...."),
     TypeStyle("map_ptr", "map pointer", _O["blue"], "\\\\\\\\"),
-    TypeStyle("map_value", "map value", _O["blue"], ""),
+    TypeStyle("map_value", "map value", _O["blue"], "||||"),
     TypeStyle("mem", "memory / ringbuf", _O["reddish_purple"], ""),
     TypeStyle("func", "function", _O["reddish_purple"], "----"),
-    TypeStyle("kernel_ptr", "ptr to kernel type", _O["orange"], ""),
+    TypeStyle("kernel_ptr", "ptr to kernel type", _O["orange"], "||||"),
     TypeStyle("rcu_ptr", "rcu ptr", _O["orange"], "\\\\\\\\"),
     TypeStyle("percpu_ptr", "percpu ptr", _O["orange"], "...."),
     TypeStyle("untrusted_ptr", "untrusted ptr", _O["orange"], "xxxx"),

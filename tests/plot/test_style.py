@@ -83,6 +83,21 @@ def test_every_category_has_a_distinct_look() -> None:
     assert len(looks) == len(CATEGORIES)
 
 
+def test_categories_read_in_grayscale() -> None:
+    """Same hatch means a clearly different gray (relative luminance, sRGB weights)."""
+    from matplotlib.colors import to_rgb
+
+    def lum(color: str) -> float:
+        r, g, b = to_rgb(color)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    styles = list(TYPE_STYLES.values())
+    for i, a in enumerate(styles):
+        for b in styles[i + 1 :]:
+            if a.hatch == b.hatch:
+                assert abs(lum(a.color) - lum(b.color)) >= 0.08, (a.key, b.key)
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
