@@ -300,6 +300,8 @@ def _pointer_states(draw: st.DrawFn) -> RegState:
     # not (0; all ones): a pointer whose offset is wholly unknown prints like offset 0
     mask = 0 if const else draw(st.integers(min_value=1, max_value=(1 << 64) - 2))
     value &= ~mask
+    if base == "fp" and const:
+        value = 0  # a stack pointer's fixed offset is ``off`` (printed as fp-8)
     return RegState(
         type=base,
         flags=flags,
@@ -314,7 +316,9 @@ def _pointer_states(draw: st.DrawFn) -> RegState:
         map_name=draw(st.one_of(st.none(), _IDENT)) if map_like else None,
         ks=draw(st.integers(0, 1 << 16)) if map_like else None,
         vs=draw(st.integers(0, 1 << 20)) if map_like else None,
-        off=draw(st.integers(-(1 << 31), (1 << 31) - 1)),
+        off=draw(st.integers(-512, 0))
+        if base == "fp"
+        else draw(st.integers(-(1 << 31), (1 << 31) - 1)),
         range=draw(st.integers(0, 1 << 16)) if base in ("pkt", "pkt_meta", "pkt_end") else None,
         mem_size=draw(st.integers(0, 1 << 20)) if base == "mem" else None,
         dynptr_type=draw(st.sampled_from(["local", "ringbuf", "skb", "xdp"]))
