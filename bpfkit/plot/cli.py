@@ -43,9 +43,27 @@ def register(subparsers: Any) -> None:
         metavar="LOG2",
         help="also draw LOG vs LOG2 (first program of each): <program>-compare.<format>",
     )
+    p.add_argument(
+        "--regs",
+        metavar="N,N",
+        type=_regs,
+        help="registers for the scalar-ranges figure, e.g. 1,6 (default: the busiest scalars)",
+    )
     p.add_argument("--dpi", type=float, default=None, help="PNG resolution (default: the style's)")
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     p.set_defaults(func=_run)
+
+
+def _regs(text: str) -> list[int]:
+    try:
+        regs = [int(x.strip().lstrip("rR")) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected register numbers like 1,6, got {text!r}"
+        ) from None
+    if not regs or any(not 0 <= r <= 10 for r in regs):
+        raise argparse.ArgumentTypeError(f"registers are 0..10, got {text!r}")
+    return regs
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,7 +80,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"bpfkit: error: {args.log}: no {what} in the log", file=sys.stderr)
         return 1
     written = write_figures(
-        logs, args.output, style_name=args.style, fmt=args.fmt, figures=args.figure, dpi=args.dpi
+        logs,
+        args.output,
+        style_name=args.style,
+        fmt=args.fmt,
+        figures=args.figure,
+        dpi=args.dpi,
+        regs=args.regs,
     )
     if args.compare:
         other = load_log(args.compare, program=args.program)

@@ -25,13 +25,14 @@ FIGURES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def render_figure(log: Any, name: str) -> Any:
-    """Draw figure *name* (a key of :data:`FIGURES`) for *log* and return its Figure."""
+def render_figure(log: Any, name: str, *, regs: list[int] | None = None) -> Any:
+    """Draw figure *name* (a key of :data:`FIGURES`) for *log* and return its Figure;
+    *regs* chooses the registers of the ``ranges`` figure."""
     try:
         fn = FIGURES[name]
     except KeyError:
         raise ValueError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}") from None
-    out = fn(log)
+    out = F.plot_ranges(log, regs) if name == "ranges" and regs else fn(log)
     return out if hasattr(out, "savefig") else out.figure
 
 
@@ -44,12 +45,14 @@ def write_figures(
     figures: Iterable[str] | None = None,
     dpi: float | None = None,
     timings: dict[str, float] | None = None,
+    regs: list[int] | None = None,
 ) -> list[Path]:
     """Write every figure (or those named in *figures*) for every log to *outdir*.
 
     File names are ``<program>-<figure>.<fmt>`` with the program name sanitized; a second
     program of the same name gets ``-2``, ``-3``, ... appended. Returns the paths written.
     If *timings* is a dict, the seconds spent on each file are stored in it by file name.
+    *regs* chooses the registers of the ``ranges`` figure (default: the busiest scalars).
     """
     out = Path(outdir)
     names = list(figures) if figures is not None else list(FIGURES)
@@ -66,7 +69,7 @@ def write_figures(
         for name in names:
             start = time.perf_counter()
             with style(style_name):
-                fig = render_figure(log, name)
+                fig = render_figure(log, name, regs=regs)
                 path = savefig(fig, out / f"{base}-{name}.{fmt}", dpi=dpi)
             _close(fig)
             if timings is not None:

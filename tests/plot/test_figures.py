@@ -212,3 +212,28 @@ def test_separate_processes_give_identical_files(tmp_path: Path, fmt: str) -> No
         subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=Path(__file__).parents[2])
         outs.append((out / f"list_pop_leak-summary.{fmt}").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_cli_ranges_registers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = DATA_LOGS / "loops" / "bucket_branches_ok.l2.log"
+    args = [
+        "plot",
+        str(log),
+        "--figure",
+        "ranges",
+        "--regs",
+        "r1,7",
+        "--format",
+        "svg",
+        "-o",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    assert (tmp_path / "bucket_branches_ok-ranges.svg").stat().st_size > 1000
+    with style("paper"):
+        fig = render_figure(_logs(log)[0], "ranges", regs=[1, 7])
+    labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert labels == {"R1 min/max", "R7 min/max"}
+    with pytest.raises(SystemExit):
+        main(["plot", str(log), "--regs", "12", "-o", str(tmp_path)])
+    assert "registers are 0..10" in capsys.readouterr().err
