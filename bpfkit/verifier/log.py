@@ -991,6 +991,9 @@ _TABLES = {
 
 _INDEXED = frozenset(("insn", "insn_state", "state", "backtrack", "prune", "liveness"))
 _NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
+# after a program's "processed N insns" line, anything else (even the "verification time"
+# that 5.x+ print first) belongs to the next program
+_NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf"))
 
 
 class _Lines:
@@ -1043,7 +1046,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
         b = _Builder(strict=strict)
         feed = b.feed
         for lineno, text in enumerate(src.lines(), 1):
-            if ended and classify(text).kind not in _NON_KERNEL:
+            if ended and classify(text).kind not in _NOISE_KINDS:
                 yield Log(b, name)
                 b = _Builder(strict=strict)
                 feed = b.feed
@@ -1090,7 +1093,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
             # after the log veristat prints its own output (the stats table, "Done. ...")
             b.feed_as(lineno, text, "blank" if not text.strip() else "noise")
             continue
-        if ended and classify(text).kind not in _NON_KERNEL:
+        if ended and classify(text).kind not in _NOISE_KINDS:
             yield Log(b, name)
             b = _Builder(strict=strict)
             ended = False

@@ -431,3 +431,16 @@ def test_loader_json_output_live(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert [lg.name for lg in logs] == [r["program"] for r in records]
         assert [lg.verdict for lg in logs] == [r["verdict"] for r in records]
         assert all(lg.level == 2 and lg.kinds["unrecognized"] == 0 for lg in logs)
+
+
+def test_concatenated_logs_split_at_each_summary() -> None:
+    """A plain file holding many programs' logs back to back (level 1 and level 2, accepted
+    ones that print only their summary too) splits into one Log per program."""
+    rows = _manifest()
+    paths = [DATA_LOGS / r[k] for r in rows for k in ("l1_log", "l2_log")]
+    text = "".join(read_text(p) for p in paths)
+    logs = parse_log(text)
+    assert len(logs) == len(paths)
+    for lg, r in zip(logs, [r for r in rows for _ in (1, 2)], strict=True):
+        assert lg.verdict == r["verdict"]
+        assert lg.stats.insns_processed == int(r["insns_processed"])
