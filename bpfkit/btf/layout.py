@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bpfkit.btf.cformat import c_alignof, member_bitfield
 from bpfkit.btf.types import Array, BTFKind, FuncProto, Ptr, Struct, Union
@@ -54,7 +54,9 @@ class LayoutMember:
     within the unit (0 unless a bitfield); ``hole``/``bit_hole`` what is unused after the
     member; ``padding`` the trailing padding of the member's own struct type (0 unless the
     type is directly a struct); ``nested`` the layout of an anonymous struct/union member
-    (or of the element of an array of one).
+    (or of the element of an array of one); ``forced_alignment`` the alignment pahole infers
+    for a member placed later than its natural alignment needs (0: none), printed by pahole
+    as ``__attribute__((__aligned__(N)))``.
     """
 
     index: int
@@ -72,6 +74,7 @@ class LayoutMember:
     cacheline: int
     padding: int
     nested: Layout | None = None
+    forced_alignment: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,10 @@ class Layout:
     sum_paddings: int
     cachelines: int
     last_cacheline: int
+    forced_alignments: int = 0
+    forced_holes: int = 0
+    sum_forced_holes: int = 0
+    inferred_alignment: int = 0
 
 
 def _find(spec: Spec, type_id_or_name: int | str) -> Struct | Union:
@@ -203,6 +210,7 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
             seen = stop
         padding = t.size - seen // 8
 
+    forced, data_end = _forced_alignments(spec, rows) if is_struct else ([0] * len(rows), 0)
     members = []
     sum_members = sum_bits = paddings = sum_paddings = 0
     for k, (i, m, bit_off, bits, size, offset) in enumerate(rows):
@@ -246,10 +254,12 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
                 cacheline=offset // CACHELINE_SIZE,
                 padding=mpad,
                 nested=nested,
+                forced_alignment=forced[k],
             )
         )
     all_holes = [pre_hole, *holes]
     all_bit_holes = [pre_bit_hole, *bit_holes]
+    before = all_holes[: len(rows)]  # the hole just before member k
     lay = Layout(
         type_id=t.id,
         name=t.name,
@@ -275,9 +285,50 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
         sum_paddings=sum_paddings,
         cachelines=-(-t.size // CACHELINE_SIZE),
         last_cacheline=t.size % CACHELINE_SIZE,
+        inferred_alignment=_gap_alignment(t.size, t.size - data_end, _natural_alignment(spec, t.id))
+        if is_struct
+        else 0,
+        forced_alignments=sum(1 for a in forced if a),
+        forced_holes=sum(1 for a, h in zip(forced, before, strict=True) if a and h),
+        sum_forced_holes=sum(h for a, h in zip(forced, before, strict=True) if a and h),
     )
     memo[t.id] = lay
     return lay
+
+
+def _forced_alignments(spec: Spec, rows: list[tuple[Any, ...]]) -> tuple[list[int], int]:
+    """The alignment each member seems to have been forced to (0 if none), and where the
+    last non-empty member ends.
+
+    BTF keeps no alignment, so (as pahole does) it is inferred from a gap: a member that
+    starts further after the end of the previous non-empty member than its natural
+    alignment explains gets the power of two just above the gap (an odd offset: none),
+    raised to the cacheline size when the member starts on a cacheline. Bitfields and
+    empty members never get one. A struct's own alignment is the one the gap after its
+    last non-empty member suggests (pahole does not raise it to its members'). Checked against pahole on vmlinux.
+    """
+    out = [0] * len(rows)
+    prev_end: int | None = None
+    for k, (_, m, _, bits, size, offset) in enumerate(rows):
+        if size == 0:
+            continue
+        if not bits and prev_end is not None and offset > prev_end:
+            out[k] = _gap_alignment(offset, offset - prev_end, _natural_alignment(spec, m.type))
+        end = offset + size
+        prev_end = end if prev_end is None else max(prev_end, end)
+    return out, prev_end or 0
+
+
+def _gap_alignment(offset: int, gap: int, natural: int) -> int:
+    """The alignment a *gap* of bytes before *offset* suggests beyond *natural*, or 0."""
+    if gap <= 0 or offset % 2:
+        return 0
+    align = 1 << gap.bit_length()
+    if align <= natural or align == 1:
+        return 0
+    if align < CACHELINE_SIZE and offset % CACHELINE_SIZE == 0:
+        return CACHELINE_SIZE
+    return align
 
 
 def _natural_alignment(spec: Spec, tid: int, depth: int = 0) -> int:
@@ -378,6 +429,8 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     tail = "}"
     if layout.packed:
         tail += " __attribute__((__packed__))"
+    else:
+        tail += _aligned(_own_alignment(layout))
     lines.append(tail + ";")
     return "\n".join(lines)
 
@@ -403,8 +456,10 @@ def _body(
     # each struct body marks the cacheline boundaries its members cross (unions do not)
     cur = base // CACHELINE_SIZE if depth > 1 else -1
     prev: LayoutMember | None = None
+    last_size = 0  # pahole's notion of the previous storage unit's size
     for m in layout.members:
-        if prev is not None and prev.bit_hole and m.bitfield_size:
+        shared = prev is not None and last_size != 0 and layout.kind == "struct"
+        if shared and prev is not None and prev.bit_hole and m.bitfield_size:
             # pahole writes the bits a bitfield skips as an unnamed bitfield, or `:0`
             # when the next bitfield starts a new storage unit
             tname = _member_type(spec, m)
@@ -416,6 +471,25 @@ def _body(
             else:
                 lines.append(f"{ind}{tname:<{tw}} :{prev.bit_hole};")
             lines.append("")
+        if shared and prev is not None:
+            note = ""
+            if m.offset < prev.offset or (
+                m.offset == prev.offset and not prev.bitfield_size and m.bitfield_size
+            ):
+                note = "Bitfield combined with previous fields"
+            elif 0 < m.offset - prev.offset < last_size:
+                note = "Bitfield combined with next fields"
+            if note:
+                if lines and not lines[-1]:
+                    lines.pop()
+                lines.extend(["", f"{ind}/* {note} */", ""])
+        if (
+            prev is None
+            or last_size == 0
+            or prev.offset != m.offset
+            or (not prev.bitfield_size and m.bitfield_size)
+        ):
+            last_size = m.size
         prev = m
         line = (base + m.offset) // CACHELINE_SIZE
         if layout.kind == "struct" and line > cur:
@@ -440,8 +514,11 @@ def _body(
             last = len(layout.members) > 1 and m is layout.members[-1]
             if dims == "[0]" and depth == 1 and last:
                 dims = "[]"
-            name = f"}} {m.name}{dims};" if m.name else "};"
-            width = 0 if dims else aw  # pahole does not align an array's closing line
+            attrs = _aligned(_own_alignment(m.nested)) + _aligned(m.forced_alignment)
+            name = f"}}{attrs} {m.name}{dims};" if m.name else f"}}{attrs};"
+            # pahole does not align an array's closing line, and widens it by one attribute
+            first = _aligned(_own_alignment(m.nested)) or _aligned(m.forced_alignment)
+            width = 0 if dims else aw + len(first)
             lines.append(f"{ind}{name:<{width}} {where}")
         else:
             if spec is not None:
@@ -456,7 +533,7 @@ def _body(
                 tcol = tcol.replace("**", "* *")
             if tcol.startswith("const ") and tcol.endswith(" *"):
                 tcol = tcol[:-1] + " *"  # pahole spells a pointer to const this way
-            left = f"{tcol:<{tw}} {ncol};"
+            left = f"{tcol:<{tw}} {ncol}{_aligned(m.forced_alignment)};"
             lines.append(f"{ind}{left:<{aw}} {where}")
         notes = []
         if m.padding > 0 and layout.kind == "struct":
@@ -498,8 +575,22 @@ def _summary(lay: Layout, ind: str, lines: list[str]) -> None:
         lines.append(f"{ind}/* paddings: {lay.paddings}, sum paddings: {lay.sum_paddings} */")
     if lay.bit_padding > 0:
         lines.append(f"{ind}/* bit_padding: {lay.bit_padding} bits */")
+    if lay.forced_alignments:
+        text = f"{ind}/* forced alignments: {lay.forced_alignments}"
+        if lay.forced_holes:
+            text += f", forced holes: {lay.forced_holes}, sum forced holes: {lay.sum_forced_holes}"
+        lines.append(text + " */")
     if lay.last_cacheline:
         lines.append(f"{ind}/* last cacheline: {lay.last_cacheline} bytes */")
+
+
+def _own_alignment(lay: Layout) -> int:
+    """The alignment pahole prints after a struct's closing brace."""
+    return lay.inferred_alignment
+
+
+def _aligned(n: int) -> str:
+    return f" __attribute__((__aligned__({n})))" if n else ""
 
 
 def _plural(n: int, word: str) -> str:
