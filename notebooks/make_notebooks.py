@@ -390,10 +390,8 @@ reference with the instruction that acquired it (from the kernel's own
 """),
     code("""
 ctx = explain_error(leak)
-print(ctx.error)
 print(f"failed at insn {ctx.insn_idx}: {ctx.asm}   ({ctx.src}: {ctx.src_text})")
-pd.DataFrame([{"step": c.step, "path": c.path, "insn": c.insn_idx, "asm": c.asm,
-               "registers": c.registers} for c in ctx.preceding])
+ctx  # rendered as in the report: the path switch, the states, the leaked reference
 """),
     code("""
 pd.DataFrame([{"ref_obj_id": l.ref_obj_id, "acquired at": l.alloc_insn, "insn": l.asm,

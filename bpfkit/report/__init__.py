@@ -26,7 +26,13 @@ from bpfkit.report.build import (
     build_report,
     discover_inputs,
 )
-from bpfkit.report.explain import ContextInsn, ErrorContext, LeakedRef, explain_error
+from bpfkit.report.explain import (
+    ContextInsn,
+    ErrorContext,
+    LeakedRef,
+    context_html,
+    explain_error,
+)
 
 __all__ = [
     "register",
@@ -34,6 +40,7 @@ __all__ = [
     "discover_inputs",
     "analyse_program",
     "explain_error",
+    "context_html",
     "DEFAULT_DATA",
     "Figure",
     "ProgramInput",

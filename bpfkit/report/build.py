@@ -31,7 +31,7 @@ from typing import Any
 
 from bpfkit import _repr as h
 from bpfkit.errors import BpfkitError
-from bpfkit.report.explain import ErrorContext, explain_error
+from bpfkit.report.explain import ErrorContext, context_html, explain_error
 
 __all__ = [
     "ReportError",
@@ -506,65 +506,6 @@ def _render(title: str, heading: str, body: str, *, index_href: str, sources: st
     )
 
 
-def _context_html(ctx: ErrorContext) -> str:
-    parts = ['<section id="error"><h2>Why the verifier rejected it</h2>']
-    parts.append(f'<pre class="error">{h.escape(ctx.error)}</pre>')
-    if ctx.insn_idx is not None:
-        where = f"instruction <b>{ctx.insn_idx}</b>"
-        if ctx.asm:
-            where += f" <code>{h.escape(ctx.asm)}</code>"
-        parts.append(f"<p>The verifier stopped at {where}")
-        if ctx.src:
-            parts.append(
-                f", from <code>{h.escape(ctx.src)}</code>: <code>{h.escape(ctx.src_text)}</code>"
-            )
-        parts.append(".</p>")
-    if ctx.preceding:
-        parts.append(
-            "<p>The instructions it verified on the way there, in verification order, with the "
-            "register state the log printed after each:</p>"
-        )
-        rows = ['<table class="context"><thead><tr><th>step</th><th>path</th><th>insn</th>'
-                "<th>instruction</th><th>registers after</th></tr></thead><tbody>"]  # fmt: skip
-        last_src = None
-        last_path = ctx.preceding[0].path
-        for c in ctx.preceding:
-            if c.path != last_path or c.branch is not None:
-                what = f"from {c.branch[0]} to {c.branch[1]}" if c.branch else "a new path"
-                rows.append(
-                    f'<tr class="branch"><td colspan="5">path {h.escape(c.path)}: the verifier '
-                    f"goes back to a pending branch, {h.escape(what)}</td></tr>"
-                )
-                last_path = c.path
-                last_src = None
-            if c.src and c.src != last_src:
-                rows.append(
-                    f'<tr class="src"><td colspan="5">; {h.escape(c.src_text)} '
-                    f"@ {h.escape(c.src)}</td></tr>"
-                )
-                last_src = c.src
-            cls = ' class="failing"' if c.failing else ""
-            rows.append(
-                f'<tr{cls}><td class="num">{h.escape(c.step)}</td><td class="num">'
-                f'{h.escape(c.path)}</td><td class="num">{c.insn_idx}</td><td class="asm">'
-                f'{h.escape(c.asm)}</td><td class="regs">{h.escape(c.registers)}</td></tr>'
-            )
-        rows.append("</tbody></table>")
-        parts.append("".join(rows))
-    if ctx.leaks:
-        parts.append("<h3>Leaked references</h3>")
-        rows2 = []
-        for leak in ctx.leaks:
-            rows2.append((leak.ref_obj_id, leak.alloc_insn, leak.asm, leak.src, leak.src_text))
-        parts.append(
-            h.html_table(
-                ["ref_obj_id", "acquired at insn", "instruction", "source", "C line"], rows2
-            )
-        )
-    parts.append("</section>")
-    return "".join(parts)
-
-
 def _figure_html(fig: Figure) -> str:
     return (
         f'<figure><img src="{h.escape(fig.file)}" alt="{h.escape(fig.title)}">'
@@ -594,7 +535,7 @@ def _page_html(rep: ProgramReport) -> str:
     if src:
         parts.append(f"<p>Inputs: {', '.join(src)}.</p>")
     if rep.context is not None:
-        parts.append(_context_html(rep.context))
+        parts.append(context_html(rep.context))
     if rep.predicted_verdict is not None:
         parts.append("<h2>Ownership findings</h2>")
         agree = rep.kernel_verdict == rep.predicted_verdict
