@@ -33,7 +33,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bpfkit.btf.cformat import c_alignof, member_bitfield
-from bpfkit.btf.types import Array, BTFKind, FuncProto, Ptr, Struct, Union
+from bpfkit.btf.types import (
+    Array,
+    BTFKind,
+    Const,
+    Enum,
+    Enum64,
+    EnumValue,
+    FuncProto,
+    Ptr,
+    Struct,
+    Union,
+    Volatile,
+)
 from bpfkit.errors import BTFError
 
 if TYPE_CHECKING:
@@ -372,19 +384,41 @@ def _placeholder(t: Struct | Union) -> Layout:
 
 def _split_decl(spec: Spec, m: LayoutMember, last: bool) -> tuple[str, str]:
     """(type column, name column) of a member, pahole-style (a flexible array member at
-    the end is ``name[]``, a zero-length one elsewhere ``name[0]``)."""
+    the end is ``name[]``, a zero-length one elsewhere ``name[0]``; qualifiers of an array
+    or a function pointer are written in front, as pahole does)."""
     dims = ""
+    quals = ""
     tid = m.type_id
     t = spec[tid]
-    while isinstance(t, Array):
-        dims += f"[{t.nelems}]" if t.nelems or not last else "[]"
+    for _ in range(64):
+        if isinstance(t, Array):
+            dims += f"[{t.nelems}]" if t.nelems or not last else "[]"
+        elif isinstance(t, (Const, Volatile)) and isinstance(
+            spec.resolve(t.type, typedefs=False), (Array, Ptr)
+        ):
+            word = "const " if isinstance(t, Const) else "volatile "
+            if isinstance(spec.resolve(t.type, typedefs=False), Ptr) and not isinstance(
+                _pointee(spec, t.type), FuncProto
+            ):
+                break  # `T * const p`: spelled by type_name
+            quals += word
+        else:
+            break
         tid = t.type
         t = spec[tid]
-    if isinstance(t, Ptr) and isinstance(spec.resolve(t.type, typedefs=False), FuncProto):
+    if isinstance(t, Ptr) and isinstance(_pointee(spec, tid), FuncProto):
         full = spec.type_name(tid)  # "ret (*)(args)"
         head, _, tail = full.partition("(*)")
-        return head.rstrip(), f"(*{m.name}){tail}{dims}"
-    return spec.type_name(tid), m.name + dims
+        return quals + head.rstrip(), f"(*{m.name}){tail}{dims}"
+    name = spec.type_name(tid)
+    if quals and not name.startswith(quals):
+        name = quals + name
+    return name, m.name + dims
+
+
+def _pointee(spec: Spec, tid: int) -> object:
+    t = spec.resolve(tid, typedefs=False)
+    return spec.resolve(t.type, typedefs=False) if isinstance(t, Ptr) else None
 
 
 def format_layout(layout: Layout, spec: Spec | None = None) -> str:
@@ -521,6 +555,14 @@ def _body(
             first = _aligned(_own_alignment(m.nested)) or _aligned(m.forced_alignment)
             width = 0 if dims else aw + len(first)
             lines.append(f"{ind}{name:<{width}} {where}")
+        elif spec is not None and _anon_enum(spec, m.type_id) is not None:
+            values = _anon_enum(spec, m.type_id) or ()
+            longest = max((len(v.name) for v in values), default=0)
+            lines.append(f"{ind}enum {{")
+            lines.extend(f"{ind}\t{v.name:<{longest}} = {v.value}," for v in values)
+            bits = f":{m.bitfield_size}" if m.bitfield_size else ""
+            name = f"}} {m.name}{bits};"
+            lines.append(f"{ind}{name:<{aw + len(bits)}} {where}")
         else:
             if spec is not None:
                 tcol, ncol = _split_decl(
@@ -545,6 +587,14 @@ def _body(
             notes.append(f"{ind}/* XXX {_plural(m.hole, 'byte')} hole, try to pack */")
         if notes:
             lines.extend(["", *notes, ""])
+
+
+def _anon_enum(spec: Spec, tid: int) -> tuple[EnumValue, ...] | None:
+    """The values of *tid* if it is directly an anonymous enum (pahole writes it inline)."""
+    t = spec[tid]
+    if isinstance(t, (Enum, Enum64)) and not t.name:
+        return t.values
+    return None
 
 
 def _member_type(spec: Spec | None, m: LayoutMember) -> str:
