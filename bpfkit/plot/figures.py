@@ -847,6 +847,8 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
     for kind, pts in sorted(ends.items()):
         m, c = end_style.get(kind, (">", "#666666"))
         arr = np.array(pts)
+        if many and kind == "prune" and len(arr) > 300:
+            arr = arr[:: -(-len(arr) // 300)]  # a mark for every k-th pruned path is enough
         ax.scatter(
             arr[:, 0], arr[:, 1], marker=m, color=c, s=_msize(0.8), zorder=3, label=f"ends: {kind}"
         )

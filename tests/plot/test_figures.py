@@ -237,3 +237,9 @@ def test_cli_ranges_registers(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit):
         main(["plot", str(log), "--regs", "12", "-o", str(tmp_path)])
     assert "registers are 0..10" in capsys.readouterr().err
+
+
+def test_cli_lists_every_figure() -> None:
+    from bpfkit.plot import cli
+
+    assert tuple(FIGURES) == cli._FIGURES
