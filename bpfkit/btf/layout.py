@@ -439,7 +439,7 @@ def format_layout(layout: Layout, spec: Spec | None = None) -> str:
     -------
     str
         The text, without a trailing newline: the same as pahole's (inferred
-        ``__aligned__`` attributes, ``:0`` bitfields and all) for 9129 of the 9499
+        ``__aligned__`` attributes, ``:0`` bitfields and all) for 9144 of the 9499
         uniquely named structs of the 6.18 vmlinux; the rest differ in spelling only
         (pahole writes anonymous enums inline, doubles ``const`` on const pointers, ...).
 
