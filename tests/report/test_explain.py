@@ -82,3 +82,18 @@ def test_accepted_program_of_data_has_no_error_context() -> None:
     (log,) = verifier.load_log(DATA_LOGS / "alloc" / "obj_new_drop_ok.l2.log")
     assert log.verdict == "accept"
     assert explain_error(log) is None
+
+
+def test_context_renders_the_kernels_facts_in_html() -> None:
+    path = DATA_LOGS / "alloc" / "obj_new_leak_on_short_packet.l2.log"
+    (log,) = verifier.load_log(path)
+    ctx = explain_error(log)
+    assert ctx is not None
+    out = ctx._repr_html_()
+    text = path.read_text()
+    alloc = re.search(r"alloc_insn=(\d+)", text).group(1)  # type: ignore[union-attr]
+    jump = re.findall(r"^from (\d+) to (\d+):", text, re.MULTILINE)[-1]
+    assert f"<td>{alloc}</td>" in out
+    assert f"from {jump[0]} to {jump[1]}" in out
+    assert out.count('class="failing"') == 1
+    assert "would lead to reference leak" in out
