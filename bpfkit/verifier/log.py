@@ -193,7 +193,6 @@ class _Builder:
         "src",
         "instructions",
         "summary",
-        "last_line",
         "l_rows",
         "s_step",
         "s_line",
@@ -221,7 +220,6 @@ class _Builder:
             int, tuple[str | None, str | None, str | None, int | None, str | None]
         ] = {}
         self.summary: dict[str, Any] = {}
-        self.last_line = 0
         # line text -> (opcode, insn, asm, state) of an instruction line or
         # (None, insn, frame, regs, stack) of a backtracking line
         self.memo: dict[str, tuple[Any, ...]] = {}
@@ -331,7 +329,6 @@ class _Builder:
         regs = stack = None
         insn = ln.insn_idx
         frame = ln.frame
-        self.last_line = lineno
         if kind == "insn_state" or kind == "insn":
             assert insn is not None
             step = self.step
