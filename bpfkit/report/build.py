@@ -566,7 +566,7 @@ def _log_label(level: int) -> str:
     return f"L{level} log" if level else "log"
 
 
-def _index_html(reports: Sequence[ProgramReport]) -> str:
+def _index_html(reports: Sequence[ProgramReport], out: Path) -> str:
     rows = []
     n_reject = sum(r.kernel_verdict == "reject" for r in reports)
     n_pred = [r for r in reports if r.predicted_verdict in ("accept", "reject")]
@@ -601,7 +601,30 @@ def _index_html(reports: Sequence[ProgramReport]) -> str:
         rows,
         css_class="index",
     )  # fmt: skip
-    return summary + table
+    return summary + _objects_html(reports, out) + "<h2>Programs</h2>" + table
+
+
+def _objects_html(reports: Sequence[ProgramReport], out: Path) -> str:
+    """One row per object: programs, rejected, predictions that agree, ownership figure."""
+    per: dict[str, list[ProgramReport]] = {}
+    for r in reports:
+        if r.input.object_name is not None:
+            per.setdefault(r.input.object_name, []).append(r)
+    if not per:
+        return ""
+    rows = []
+    for name, progs in per.items():
+        fig = f"objects/{name.split('.')[0]}-ownership.svg"
+        link = (
+            h.raw(f'<a href="{h.escape(fig)}">ownership graph</a>') if (out / fig).is_file() else ""
+        )
+        agree = sum(p.predicted_verdict == p.kernel_verdict for p in progs)
+        rows.append(
+            (name, len(progs), sum(p.kernel_verdict == "reject" for p in progs),
+             f"{agree}/{len(progs)}", link)
+        )  # fmt: skip
+    cols = ["object", "programs", "rejected", "prediction = kernel", "figure"]
+    return "<h2>Objects</h2>" + h.html_table(cols, rows, css_class="objects")
 
 
 def _write_page(
@@ -719,7 +742,7 @@ def build_report(
     }
     reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress, objects=objects)
     index = out / "index.html"
-    body = _index_html(reports)
+    body = _index_html(reports, out)
     index.write_text(
         _render("programs", "bpfkit report", body, index_href="", sources=sources),
         encoding="utf-8",
