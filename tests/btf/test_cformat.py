@@ -30,6 +30,7 @@ from bpfkit.errors import BpfkitError, BTFError
 from tests.btf.conftest import BPFTOOL
 from tests.corpus import (
     CILIUM_ELFS,
+    DATA_OBJECTS,
     KINDS_EB,
     KINDS_EL,
     KINDS_EL_BTF,
@@ -115,7 +116,9 @@ def _compare_compiled(original: Spec, compiled: Spec, types: list[Struct | Union
     return checked
 
 
-@pytest.mark.parametrize("path", [KINDS_EL, KINDS_EB, *CILIUM_ELFS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [KINDS_EL, KINDS_EB, *CILIUM_ELFS, *DATA_OBJECTS], ids=lambda p: p.name
+)
 def test_objects_compile_to_the_same_layouts(path: Path, tmp_path: Path) -> None:
     spec = load_btf(path)
     types = _unique_aggregates(spec)
