@@ -36,7 +36,7 @@ from bpfkit.btf.types import (
 )
 from bpfkit.cli import main
 from bpfkit.errors import BpfkitError, BTFError
-from tests.corpus import KINDS_EL, KINDS_EL_RAW, TAGS_EL, TESTMOD_BASE, TESTMOD_SPLIT
+from tests.corpus import DATA_OBJECTS, KINDS_EL, KINDS_EL_RAW, TAGS_EL, TESTMOD_BASE, TESTMOD_SPLIT
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
@@ -360,3 +360,32 @@ def test_cyclic_btf_gives_a_graph_or_btf_error(name: str) -> None:
             assert "cycle" in str(exc)
         else:
             assert G.number_of_nodes() <= len(spec)
+
+
+def test_kptr_fields_of_a_real_object() -> None:
+    """data/programs/kptr_stash.bpf.c: `struct stash { struct session __kptr *sess;
+    struct pcpu_hits __percpu_kptr *hits; struct task_struct __kptr *task;
+    struct bpf_cpumask __kptr *mask; }` (clang-19 output)."""
+    path = next((p for p in DATA_OBJECTS if p.name == "kptr_stash.bpf.o"), None)
+    if path is None:
+        pytest.skip("data/programs/kptr_stash.bpf.o not built")
+    spec = load_btf(path)
+    stash = spec.find_one("stash")
+    F = type_graph(spec, roots=["stash"], depth=2, fold_modifiers=True)
+    A = type_graph(spec, roots=["stash"], depth=1, aggregates_only=True)
+    want = {
+        "sess": ("session", "kptr"),
+        "hits": ("pcpu_hits", "percpu_kptr"),
+        "task": ("task_struct", "kptr"),
+        "mask": ("bpf_cpumask", "kptr"),
+    }
+    for m in stash.members:  # type: ignore[union-attr]
+        ptr = spec[m.type]
+        assert isinstance(ptr, Ptr)
+        (edge,) = F[ptr.id][spec.resolve(ptr.type).id].values()
+        assert (spec[spec.resolve(ptr.type).id].name, edge["tags"]) == want[m.name]
+        assert edge["tags"] == ",".join(spec.type_tags(ptr.type))
+    got = {
+        d["name"]: (A.nodes[v]["name"], d["rel"]) for _, v, d in A.out_edges(stash.id, data=True)
+    }
+    assert got == {k: (v[0], "points_to") for k, v in want.items()}
