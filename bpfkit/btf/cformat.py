@@ -654,7 +654,8 @@ def format_c(spec: Spec, names: Sequence[str | int] | None = None) -> str:
         Type names (``"task_struct"``, or ``"struct foo"`` to pick a kind) or type ids.
         Each named struct/union/enum/typedef is written complete, after everything it
         embeds; types it only points to are forward-declared. A named FUNC or VAR is
-        written as an ``extern`` declaration (with its decl tags). ``None``: all types,
+        written as an ``extern`` declaration (with its decl tags), a named DATASEC
+        (``".bss"``, ``".ksyms"``) as those of its entries. ``None``: all types,
         like ``vmlinux.h`` (FUNCs and VARs are left out, as bpftool does).
 
     Returns
@@ -682,6 +683,11 @@ def format_c(spec: Spec, names: Sequence[str | int] | None = None) -> str:
             for t in _targets(spec, names):
                 if isinstance(t, (Func, Var)):
                     w.emit_extern(t)
+                elif isinstance(t, Datasec):  # a section: its variables and functions
+                    for v in t.vars:
+                        entry = spec[v.type]
+                        if isinstance(entry, (Func, Var)):
+                            w.emit_extern(entry)
                 else:
                     w.require(t.id, True)
     except RecursionError:

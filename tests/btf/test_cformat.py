@@ -180,6 +180,10 @@ def test_named_funcs_and_vars_are_extern_with_decl_tags(tmp_path: Path) -> None:
     assert "extern const int some_ksym_var;" in text
     res = _clang(text, tmp_path, "-target", "bpf", "-fsyntax-only")
     assert res.returncode == 0, res.stderr
+    # a DATASEC: its entries (kinds.c's .ksyms holds the kfunc and the ksym variable)
+    ksyms = format_c(spec, [".ksyms"])
+    assert "extern int bpf_some_kfunc(struct node *, int);" in ksyms
+    assert "extern const int some_ksym_var;" in ksyms
 
 
 def test_unknown_name_is_an_error() -> None:
