@@ -50,6 +50,8 @@ __all__ = [
     "lane_name",
     "state_line_steps",
     "lock_held",
+    "allocated_types",
+    "ALLOC_KFUNCS",
 ]
 
 #: Line kinds whose registers are a full state of their frame (not only what changed):
@@ -106,7 +108,72 @@ def _int_col(frame: pd.DataFrame, col: str, default: int = 0) -> np.ndarray:
     return np.asarray(frame[col].fillna(default).astype("int64").to_numpy())
 
 
-def _register_codes(regs: pd.DataFrame) -> np.ndarray:
+#: Kfuncs whose result (R0) is an owning reference to a program-allocated object.
+ALLOC_KFUNCS: tuple[str, ...] = (
+    "bpf_obj_new_impl",
+    "bpf_percpu_obj_new_impl",
+    "bpf_refcount_acquire_impl",
+    "bpf_list_pop_front",
+    "bpf_list_pop_back",
+    "bpf_rbtree_remove",
+)
+
+
+def allocated_types(log: Any) -> frozenset[str]:
+    """Return the BTF type names the log shows as program-allocated objects (``MEM_ALLOC``).
+
+    The kernel prints an owning reference to such an object as a plain ``ptr_<type>``, like a
+    pointer to a kernel type; it tells them apart only for non-owning references. So a type
+    counts as allocated where the log shows it as a non-owning reference, or as the result
+    (R0) of one of :data:`ALLOC_KFUNCS`.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import bpfkit
+    >>> from bpfkit.verifier import load_log
+    >>> root = Path(bpfkit.__file__).parents[1]
+    >>> sorted(allocated_types(load_log(root / "data/logs/alloc/obj_new_leak.l2.log")[0]))
+    ['counter']
+    """
+    regs = log.registers
+    if not len(regs) or "btf_type" not in regs.columns:
+        return frozenset()
+    out: set[str] = set()
+    flags = regs["flags"].astype(str) if "flags" in regs.columns else None
+    if flags is not None:
+        hit = regs.loc[flags.str.contains("alloc", na=False), "btf_type"].dropna()
+        out |= {str(t) for t in hit}
+    ins = log.instructions
+    if len(ins):
+        pattern = "|".join(re.escape(k) for k in ALLOC_KFUNCS)
+        calls = set(
+            ins.loc[ins["asm"].astype(str).str.contains(pattern, na=False), "insn_idx"].astype(int)
+        )
+        if calls:
+            steps = log.steps.sort_values("step")
+            s = _int_col(steps, "step")
+            after = {
+                int(s[k + 1])
+                for k, i in enumerate(_int_col(steps, "insn_idx")[:-1])
+                if int(i) in calls
+            }
+            after |= {
+                int(x)
+                for x, i in zip(s, _int_col(steps, "insn_idx"), strict=True)
+                if int(i) in calls
+            }
+            at = _remap_steps(regs, state_line_steps(log))
+            r0 = regs[
+                (np.isin(at, list(after)))
+                & (_int_col(regs, "reg") == 0)
+                & (regs["type"].astype(str) == "ptr_")
+            ]
+            out |= {str(t) for t in r0["btf_type"].dropna()}
+    return frozenset(out)
+
+
+def _register_codes(regs: pd.DataFrame, alloc_types: frozenset[str] = frozenset()) -> np.ndarray:
     """Category code of each register row (computed once per distinct combination)."""
     import pandas as pd
 
@@ -114,6 +181,20 @@ def _register_codes(regs: pd.DataFrame) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     cols = ["type", "or_null", "flags", "non_own_ref"]
     key = pd.DataFrame({c: regs[c] if c in regs.columns else None for c in cols})
+    if alloc_types and "btf_type" in regs.columns:
+        # An owning reference to an allocated object: `ptr_<type>` with a ref_obj_id.
+        owning = (
+            (regs["type"].astype(str) == "ptr_")
+            & regs["btf_type"].isin(list(alloc_types))
+            & (
+                regs["ref_obj_id"].fillna(0).astype("int64") > 0
+                if "ref_obj_id" in regs.columns
+                else False
+            )
+        ).to_numpy()
+        if owning.any():
+            f = key["flags"].astype(object).where(key["flags"].notna(), "").astype(str)
+            key["flags"] = np.where(owning, np.where(f == "", "alloc", f + ",alloc"), f)
     smin = regs["smin"] if "smin" in regs.columns else pd.Series([None] * len(regs))
     smax = regs["smax"] if "smax" in regs.columns else pd.Series([None] * len(regs))
     key["const"] = (
@@ -178,7 +259,7 @@ def _lane_state_impl(log: Any) -> LaneState:
     insn = _int_col(steps_df, "insn_idx", -1)[order]
     step_frame = _int_col(steps_df, "frame")[order]
     regs = log.registers.reset_index(drop=True)
-    codes = _register_codes(regs)
+    codes = _register_codes(regs, allocated_types(log))
     n = len(steps)
     frames = sorted({int(f) for f in _int_col(regs, "frame")} | {int(f) for f in step_frame}) or [0]
     lanes = tuple((f, r) for f in frames for r in range(_NREGS))

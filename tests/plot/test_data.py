@@ -196,13 +196,17 @@ def _check_lanes(log: Log) -> None:
     insn_line = steps["line"]
     regs = regs[regs["line"].to_numpy() >= insn_line.reindex(regs["at"]).to_numpy()]
     regs = regs.sort_values("line").drop_duplicates(["at", "frame", "reg"], keep="last")
+    allocated = D.allocated_types(log)
     checked = 0
     for rec in regs.itertuples(index=False):
         col = D.lane_name(int(rec.frame), int(rec.reg))
+        flags = rec.flags if isinstance(rec.flags, str) else ""
+        if str(rec.type) == "ptr_" and rec.btf_type in allocated and rec.ref_obj_id > 0:
+            flags = f"{flags},alloc" if flags else "alloc"  # an owning ref (see allocated_types)
         expected = register_category(
             str(rec.type),
             or_null=bool(rec.or_null),
-            flags=rec.flags if isinstance(rec.flags, str) else None,
+            flags=flags or None,
             non_own_ref=bool(rec.non_own_ref),
             smin=rec.smin,
             smax=rec.smax,
@@ -421,3 +425,22 @@ def test_cfg_jump_targets_match_llvm_objdump(obj: str) -> None:
                 if j.target in g:
                     assert g.has_edge(block, j.target)
     assert checked > 0 or not any(r["object"] == obj for r in _manifest().values())
+
+
+@pytest.mark.parametrize("obj", OBJECTS)
+def test_allocated_types_are_the_programs_own_types(obj: str) -> None:
+    """Oracle: BTF. A type the lanes show as a program-allocated object is a struct of the
+    object's own .BTF that the running kernel's BTF does not have."""
+    from bpfkit.btf import BTFKind, load_elf_btf, load_vmlinux
+
+    spec, _ = load_elf_btf(DATA_LOGS.parent / "programs" / obj)
+    vmlinux = load_vmlinux()
+    found: set[str] = set()
+    for rel, row in sorted(_manifest().items()):
+        if row["object"] == obj and rel == row["l2_log"]:
+            found |= D.allocated_types(_log(DATA_LOGS / rel))
+    for name in found:
+        assert spec.find(name, BTFKind.STRUCT), f"{name} is not a struct of {obj}"
+        assert not vmlinux.find(name, BTFKind.STRUCT), f"{name} is a kernel type"
+    if obj in ("alloc.bpf.o", "list.bpf.o", "rbtree.bpf.o", "refcount.bpf.o"):
+        assert found, f"{obj} allocates objects, the logs show none"
