@@ -718,12 +718,12 @@ def _instructions_frame(b: _Builder) -> pd.DataFrame:
     rows = [b.instructions[i] for i in idx]
     return pd.DataFrame(
         {
-            "insn_idx": _arr(idx, dtype="int64"),
-            "opcode": [r[0] for r in rows],
-            "asm": [r[1] for r in rows],
-            "src_file": [r[2] for r in rows],
+            "insn_idx": _i64(idx),
+            "opcode": _objects([r[0] for r in rows]),
+            "asm": _objects([r[1] for r in rows]),
+            "src_file": _objects([r[2] for r in rows]),
             "src_line": _arr([r[3] for r in rows], dtype="Int64"),
-            "src_text": [r[4] for r in rows],
+            "src_text": _objects([r[4] for r in rows]),
         }
     )
 
@@ -733,11 +733,11 @@ def _steps_frame(b: _Builder) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "step": _arr(b.s_step, dtype="int64"),
-            "line": _arr(b.s_line, dtype="int64"),
-            "insn_idx": _arr(b.s_insn, dtype="int64"),
-            "frame": _arr(b.s_frame, dtype="int64"),
-            "path": _arr(b.s_path, dtype="int64"),
+            "step": _i64(b.s_step),
+            "line": _i64(b.s_line),
+            "insn_idx": _i64(b.s_insn),
+            "frame": _i64(b.s_frame),
+            "path": _i64(b.s_path),
         }
     )
 
@@ -804,6 +804,13 @@ def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
         "frame": np.repeat(frame, counts),
     }
     return base, np.asarray(codes, dtype=np.int64)
+
+
+def _i64(values: Any) -> Any:
+    """A plain int64 column (numpy: much cheaper than pd.array for short lists)."""
+    import numpy as np
+
+    return np.asarray(values, dtype=np.int64)
 
 
 def _arr(values: Any, dtype: str) -> Any:
@@ -917,10 +924,10 @@ def _refs_frame(b: _Builder) -> pd.DataFrame:
             ref.append(r)
     return pd.DataFrame(
         {
-            "step": _arr(step, dtype="int64"),
-            "line": _arr(line, dtype="int64"),
+            "step": _i64(step),
+            "line": _i64(line),
             "insn_idx": _int_na(insn),
-            "ref_obj_id": _arr(ref, dtype="int64"),
+            "ref_obj_id": _i64(ref),
         }
     )
 
@@ -931,10 +938,10 @@ def _branches_frame(b: _Builder) -> pd.DataFrame:
     rows = b.b_rows
     return pd.DataFrame(
         {
-            "step": _arr([r[0] for r in rows], dtype="int64"),
-            "line": _arr([r[1] for r in rows], dtype="int64"),
+            "step": _i64([r[0] for r in rows]),
+            "line": _i64([r[1] for r in rows]),
             "from_insn": _arr([r[2] for r in rows], dtype="Int64"),
-            "to_insn": _arr([r[3] for r in rows], dtype="int64"),
+            "to_insn": _i64([r[3] for r in rows]),
         }
     )
 
@@ -945,8 +952,8 @@ def _prunes_frame(b: _Builder) -> pd.DataFrame:
     rows = b.p_rows
     return pd.DataFrame(
         {
-            "step": _arr([r[0] for r in rows], dtype="int64"),
-            "line": _arr([r[1] for r in rows], dtype="int64"),
+            "step": _i64([r[0] for r in rows]),
+            "line": _i64([r[1] for r in rows]),
             "insn_idx": _arr([r[2] for r in rows], dtype="Int64"),
         }
     )
