@@ -166,3 +166,26 @@ def test_logs_that_lost_their_head_say_so(data: st.DataObject) -> None:
         assert lg.truncated
         assert lg.verdict in ("reject", "unknown")
         assert lg.kinds[UNRECOGNIZED] == 0 or lg.lines["kind"].iloc[0] == "truncated"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0: (05) " + "goto pc+1 " * 100_000,
+        "0: R1=scalar(" + "(" * 200_000 + ")" * 200_000,
+        "; " + " @ x" * 100_000,
+        "mark_precise: frame0: regs=" + "r1 stack=" * 100_000 + ":",
+        "0: R1=scalar(" + "id=1," * 100_000 + ")",
+        "from 1 to 2:" + " R1=" * 100_000,
+        "0: R1=1" + " fp-8=mmmmmmmm" * 100_000,
+    ],
+    ids=["gotos", "parens", "at-signs", "regs", "attrs", "empty-regs", "slots"],
+)
+def test_megabyte_lines_parse_in_linear_time(text: str) -> None:
+    """No regular expression backtracks badly: a ~1 MB line takes well under a second."""
+    import time
+
+    t = time.perf_counter()
+    for lg in parse_log(text + "\n"):
+        lg.frames()
+    assert time.perf_counter() - t < 10
