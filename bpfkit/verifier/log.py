@@ -362,6 +362,7 @@ class _Builder:
                 if kind == "branch":
                     self.path += 1
                     self.b_rows.append((self.step, lineno, _from_insn(text), insn or 0))
+                if insn is not None:  # "N: ..." and "from X to Y:" end a caller:/callee: block
                     self.in_call_block = False
                 if dec is not _EMPTY:
                     frame = dec.frame
