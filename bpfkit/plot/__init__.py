@@ -35,6 +35,7 @@ True
 from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
 from bpfkit.plot.compare import plot_compare, plot_stats_table, plot_summary, plot_visit_difference
 from bpfkit.plot.data import (
+    compare_lines,
     compare_logs,
     compare_stats,
     effort_series,
@@ -93,6 +94,7 @@ __all__ = [
     "effort_series",
     "path_tree",
     "compare_logs",
+    "compare_lines",
     "compare_stats",
     "plot_register_lanes",
     "plot_range",

@@ -26,22 +26,41 @@ def _label(log: Any, default: str) -> str:
 
 
 def plot_visit_difference(
-    a: Any, b: Any, ax: Axes | None = None, *, labels: tuple[str, str] | None = None
+    a: Any,
+    b: Any,
+    ax: Axes | None = None,
+    *,
+    labels: tuple[str, str] | None = None,
+    by: str = "auto",
 ) -> Axes:
-    """Draw visits per instruction of *b* minus *a* (bars up: *b* visits more; hatched down:
-    fewer), with the C source line where each new line starts."""
+    """Draw visits of *b* minus *a* (bars up: *b* visits more; hatched down: fewer) per
+    instruction (``by="insn"``) or per C source line (``by="line"``, for two builds whose
+    instruction indices differ); ``"auto"`` compares by line when the two logs show different
+    instructions and both have line info."""
     la, lb = labels or (_label(a, "A"), _label(b, "B"))
-    df = D.compare_logs(a, b)
+    by_insn = D.compare_logs(a, b)
+    same_code = (by_insn["asm_a"].fillna("") == by_insn["asm_b"].fillna("")).all()
+    if by == "auto":
+        has_lines = by_insn["src_line"].notna().any()
+        by = "line" if not same_code and has_lines else "insn"
     ax = new_axes(ax, figsize=F.figure_size("wide"))
-    x = df["insn_idx"].to_numpy()
+    if by == "line":
+        df = D.compare_lines(a, b)
+        df = df[df["src_line"] >= 0].reset_index(drop=True)
+        x = np.arange(len(df))
+        xlabel = "C source line"
+    else:
+        df = by_insn
+        x = df["insn_idx"].to_numpy()
+        xlabel = "instruction index"
     d = df["diff"].to_numpy()
     more = d > 0
     less = d < 0
-    ax.bar(x[more], d[more], width=1.0, color=_O["orange"], label=f"more in {lb}")
+    ax.bar(x[more], d[more], width=0.9, color=_O["orange"], label=f"more in {lb}")
     ax.bar(
         x[less],
         d[less],
-        width=1.0,
+        width=0.9,
         color=_O["sky_blue"],
         hatch="///",
         edgecolor="#333333",
@@ -51,21 +70,26 @@ def plot_visit_difference(
     ax.axhline(0, color="black", linewidth=0.6)
     if len(d) and np.abs(d).max() > 1000:
         ax.set_yscale("symlog", linthresh=10)
-    ax.set_xlabel("instruction index")
+    if by == "line" and len(df):
+        step = max(1, -(-len(df) // 30))
+        ticks = x[::step]
+        ax.set_xticks(
+            ticks,
+            [f"L{int(v)}" for v in df["src_line"].to_numpy()[::step]],
+            rotation=90,
+            fontsize="x-small",
+        )
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"visits {lb} − {la}")
     if not more.any() and not less.any():
         ax.text(
-            0.5,
-            0.5,
-            "same visits at every instruction",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
+            0.5, 0.5, "same visits everywhere", transform=ax.transAxes, ha="center", va="center"
         )
     ax.legend(loc="upper left", fontsize="x-small")
-    ax.set_title(f"visits per instruction: {lb} vs {la}", loc="left")
-    same_code = (df["asm_a"].fillna("") == df["asm_b"].fillna("")).all()
-    if not same_code:
+    ax.set_title(
+        f"visits per {'C line' if by == 'line' else 'instruction'}: {lb} vs {la}", loc="left"
+    )
+    if not same_code and by == "insn":
         F._note(ax, "the logs differ in some instructions")
     return ax
 

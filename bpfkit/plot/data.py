@@ -46,6 +46,7 @@ __all__ = [
     "effort_series",
     "path_tree",
     "compare_logs",
+    "compare_lines",
     "compare_stats",
     "lane_name",
     "state_line_steps",
@@ -1154,6 +1155,43 @@ def compare_logs(a: Any, b: Any) -> pd.DataFrame:
     """
     va = visit_counts(a).set_index("insn_idx")
     vb = visit_counts(b).set_index("insn_idx")
+    return _compare_by_insn(va, vb)
+
+
+def compare_lines(a: Any, b: Any) -> pd.DataFrame:
+    """Return visits per C source line of two logs side by side: the comparison for two
+    builds of one program, whose instruction indices shift while the C lines stay.
+
+    Returns
+    -------
+    DataFrame
+        ``src_file``, ``src_line`` (-1 and ``""`` for instructions without line info),
+        ``visits_a``, ``visits_b``, ``diff`` (b - a), ``insns_a``, ``insns_b`` (instructions
+        of that line each log shows), ``src_text``. ``visits_a`` sums to the steps of *a*.
+    """
+    import pandas as pd
+
+    def per_line(log: Any) -> pd.DataFrame:
+        v = visit_counts(log)
+        v["src_file"] = v["src_file"].fillna("").astype(str)
+        v["src_line"] = v["src_line"].fillna(-1).astype("int64")
+        return v.groupby(["src_file", "src_line"], sort=True).agg(
+            visits=("visits", "sum"), insns=("insn_idx", "size"), src_text=("src_text", "first")
+        )
+
+    la, lb = per_line(a), per_line(b)
+    idx = la.index.union(lb.index)
+    out = pd.DataFrame(index=idx)
+    out["visits_a"] = la["visits"].reindex(idx).fillna(0).astype("int64")
+    out["visits_b"] = lb["visits"].reindex(idx).fillna(0).astype("int64")
+    out["diff"] = out["visits_b"] - out["visits_a"]
+    out["insns_a"] = la["insns"].reindex(idx).fillna(0).astype("int64")
+    out["insns_b"] = lb["insns"].reindex(idx).fillna(0).astype("int64")
+    out["src_text"] = la["src_text"].reindex(idx).combine_first(lb["src_text"].reindex(idx))
+    return out.reset_index()
+
+
+def _compare_by_insn(va: pd.DataFrame, vb: pd.DataFrame) -> pd.DataFrame:
     idx = va.index.union(vb.index)
     out = va.reindex(idx)[["visits"]].rename(columns={"visits": "visits_a"})
     out["visits_b"] = vb.reindex(idx)["visits"]

@@ -444,3 +444,13 @@ def test_allocated_types_are_the_programs_own_types(obj: str) -> None:
         assert not vmlinux.find(name, BTFKind.STRUCT), f"{name} is a kernel type"
     if obj in ("alloc.bpf.o", "list.bpf.o", "rbtree.bpf.o", "refcount.bpf.o"):
         assert found, f"{obj} allocates objects, the logs show none"
+
+
+def test_compare_lines_adds_up() -> None:
+    a = _log(DATA_LOGS / "loops" / "bucket_branches_ok.l2.log")
+    b = _log(DATA_LOGS / "loops" / "kprobe_score_args_ok.l2.log")
+    df = D.compare_lines(a, b)
+    assert df["visits_a"].sum() == len(a.steps) and df["visits_b"].sum() == len(b.steps)
+    assert (df["diff"] == df["visits_b"] - df["visits_a"]).all()
+    assert df["insns_a"].sum() == a.instructions["insn_idx"].nunique()
+    assert not df.duplicated(["src_file", "src_line"]).any()

@@ -243,3 +243,14 @@ def test_cli_lists_every_figure() -> None:
     from bpfkit.plot import cli
 
     assert tuple(FIGURES) == cli._FIGURES
+
+
+def test_visit_difference_by_line_for_two_programs() -> None:
+    from bpfkit.plot.compare import plot_visit_difference
+
+    a = _logs(DATA_LOGS / "loops" / "bucket_branches_ok.l2.log")[0]
+    b = _logs(DATA_LOGS / "loops" / "kprobe_score_args_ok.l2.log")[0]
+    with style("paper"):
+        ax = plot_visit_difference(a, b)  # different code: compared per C line
+    assert "C line" in ax.get_title(loc="left")
+    assert all(t.get_text().startswith("L") for t in ax.get_xticklabels())
