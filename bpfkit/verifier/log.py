@@ -206,6 +206,7 @@ class _Builder:
         "line_columns",
         "memo",
         "line_memo",
+        "alloc_types",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -224,6 +225,7 @@ class _Builder:
         # (None, insn, frame, regs, stack) of a backtracking line
         self.memo: dict[str, tuple[Any, ...]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
+        self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
         self.reset()
 
     def reset(self) -> None:
@@ -475,10 +477,13 @@ class Log:
     state prints no ``frame0:``; its ``frame`` is 0.
 
     ``registers.flags`` joins the printed type prefixes (``rcu``, ``percpu``, ``untrusted``,
-    ``trusted``, ``rdonly``, ``ringbuf``, ``user``) and ``alloc`` where the text proves
-    MEM_ALLOC (a ``non_own_ref``). An owning reference to a program-allocated object prints as
-    a plain ``ptr_<type>(ref_obj_id=N)``, like a referenced kernel object; tell them apart by
-    whether ``btf_type`` is a type of the program's BTF.
+    ``trusted``, ``rdonly``, ``ringbuf``, ``user``) and ``alloc`` where the log shows the
+    object is program-allocated (MEM_ALLOC, which the kernel does not print): a ``non_own_ref``,
+    or a ``ptr_<type>`` whose type R0 had right after a call to ``bpf_obj_new_impl``,
+    ``bpf_percpu_obj_new_impl``, ``bpf_refcount_acquire_impl``, a list pop/front/back or an
+    rbtree remove/first/root/left/right in the same log. A type that only arrives through
+    ``bpf_kptr_xchg`` cannot be told from a referenced kernel object by the text: join
+    ``btf_type`` with the program's BTF for those.
 
     ``verdict`` is ``"reject"`` when the log ends with kernel error lines, ``"accept"`` when
     it has the ``processed N insns`` summary, no error and was not cut, else ``"unknown"``
@@ -882,8 +887,52 @@ def _registers_frame(b: _Builder) -> pd.DataFrame:
         col = uniq[name].take(codes)
         cols[name] = _objects(col) if col.dtype == object else col
     df = pd.DataFrame(cols)
+    _mark_alloc(b, df)
     df["type"] = df["type"].astype("category")
     return df
+
+
+# kfuncs whose result is always a program-allocated object (MEM_ALLOC), owning or not
+_ALLOC_CALL_RE = re.compile(
+    r"call (?:bpf_obj_new_impl|bpf_percpu_obj_new_impl|bpf_refcount_acquire_impl"
+    r"|bpf_list_pop_front|bpf_list_pop_back|bpf_list_front|bpf_list_back"
+    r"|bpf_rbtree_remove|bpf_rbtree_first|bpf_rbtree_root|bpf_rbtree_left|bpf_rbtree_right)#"
+)
+
+
+def _mark_alloc(b: _Builder, df: pd.DataFrame) -> None:
+    """Add ``alloc`` to the flags of ``ptr_<type>`` registers whose type the log shows to be
+    program-allocated: the type of R0 right after a call to bpf_obj_new (and the other
+    kfuncs that only return MEM_ALLOC objects). Kernel types (task_struct, bpf_cpumask) never
+    come back from these kfuncs, so they stay unflagged."""
+    import numpy as np
+
+    if df.empty:
+        return
+    calls = {
+        step: line
+        for step, line, insn in zip(b.s_step, b.s_line, b.s_insn, strict=True)
+        if _ALLOC_CALL_RE.search(b.instructions.get(insn, (None, ""))[1] or "")
+    }
+    if calls:
+        r0 = df[(df["reg"] == 0) & (df["type"] == "ptr_")]
+        steps = r0["step"].to_numpy()
+        lines = r0["line"].to_numpy()
+        names = r0["btf_type"].to_numpy()
+        for step, line in calls.items():
+            after = ((steps == step) | (steps == step + 1)) & (lines >= line)
+            hit = np.flatnonzero(after)
+            if len(hit) and names[hit[0]]:
+                b.alloc_types.add(str(names[hit[0]]))
+    if not b.alloc_types:
+        return
+    mask = (df["type"] == "ptr_").to_numpy() & df["btf_type"].isin(b.alloc_types).to_numpy()
+    flags = df["flags"].to_numpy().copy()
+    for i in np.flatnonzero(mask):
+        f = flags[i]
+        if "alloc" not in f.split(","):
+            flags[i] = f + ",alloc" if f else "alloc"
+    df["flags"] = _objects(flags)
 
 
 def _stack_frame(b: _Builder) -> pd.DataFrame:

@@ -444,3 +444,26 @@ def test_concatenated_logs_split_at_each_summary() -> None:
     for lg, r in zip(logs, [r for r in rows for _ in (1, 2)], strict=True):
         assert lg.verdict == r["verdict"]
         assert lg.stats.insns_processed == int(r["insns_processed"])
+
+
+def test_alloc_flag_follows_the_kernels_allocators() -> None:
+    """MEM_ALLOC is not printed; the flag comes from what the log shows bpf_obj_new & co.
+    returned. Kernel objects (task_struct, bpf_cpumask) are never flagged."""
+    logs = [lg for p in DATA_LOG_FILES if ".l2." in p.name for lg in cached_logs(p)]
+    if not logs:
+        pytest.skip("data/logs not captured yet")
+    checked = 0
+    for lg in logs:
+        regs = lg.registers
+        kernel = regs[regs["btf_type"].isin(["task_struct", "bpf_cpumask"])]
+        assert not kernel["flags"].str.contains("alloc").any()
+        news = lg.steps.merge(lg.instructions, on="insn_idx")
+        news = news[news["asm"].str.contains(r"call bpf_(?:percpu_)?obj_new_impl#", regex=True)]
+        for step in news["step"]:
+            r0 = regs[
+                (regs["reg"] == 0) & regs["step"].isin([step, step + 1]) & (regs["type"] == "ptr_")
+            ]
+            if len(r0):
+                assert "alloc" in r0["flags"].iloc[0].split(","), (lg.name, r0["raw"].iloc[0])
+                checked += 1
+    assert checked >= 20
