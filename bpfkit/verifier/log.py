@@ -364,7 +364,7 @@ class _Builder:
                 if kind == "branch":
                     self.path += 1
                     self.b_rows.append((self.step, lineno, _from_insn(text), insn or 0))
-                if insn is not None:  # "N: ..." and "from X to Y:" end a caller:/callee: block
+                if kind == "branch":
                     self.in_call_block = False
                 if dec is not _EMPTY:
                     frame = dec.frame
@@ -472,7 +472,8 @@ class Log:
     are attached to steps: the state after an instruction (``; R1=...``) to that
     instruction's step, a state printed before an instruction (``N: R1=...``, ``from X to Y:
     R1=...``) to the step that follows it (the same ``step`` value as the next instruction).
-    The ``caller:``/``callee:``/``returning from callee:`` context blocks and the parent
+    The ``caller:``/``callee:``/``returning from callee:`` context blocks, the ``N: frame1:
+    ...`` state that repeats the callee's entry state right after such a block, and the parent
     states of ``mark_precise`` are not in ``registers`` (they repeat other states). A frame-0
     state prints no ``frame0:``; its ``frame`` is 0.
 
