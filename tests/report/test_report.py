@@ -188,3 +188,14 @@ def test_a_directory_of_an_object_and_its_logs_pairs_them(tmp_path: Path) -> Non
     assert other.input.logs == () and other.kernel_verdict == "unknown"
     kernel = next(r for r in _manifest_rows() if r["program"] == "obj_new_drop_ok")["verdict"]
     assert other.predicted_verdict == kernel
+
+
+def test_index_objects_table_counts_the_kernels_rejections(report: Report) -> None:
+    index = report.index.read_text()
+    table = index[
+        index.index('class="objects"') : index.index("</table>", index.index('class="objects"'))
+    ]
+    for name in {r["object"] for r in _manifest_rows()}:
+        rows = [r for r in _manifest_rows() if r["object"] == name]
+        rejected = sum(r["verdict"] == "reject" for r in rows)
+        assert f"<td>{name}</td><td>{len(rows)}</td><td>{rejected}</td>" in table, name
