@@ -259,9 +259,11 @@ program, captured with libbpf. The static prediction comes from the object alone
 kernel. Where they disagree, the model is wrong (the kernel is the oracle).
 """),
     code("""
+from tqdm import tqdm
+
 kernel = manifest_frame(read_manifest(LOGS))[["object", "program", "verdict", "error"]]
 rows = []
-for obj in objects:
+for obj in tqdm(objects, desc="static analysis", unit="object"):
     m = analyze(obj)
     for p in m.predictions:
         rows.append((obj.name, p.program, p.verdict,
