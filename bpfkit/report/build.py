@@ -23,7 +23,7 @@ import csv
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -109,7 +109,6 @@ class ProgramReport:
     sites_html: str | None
     flows_html: str | None
     context: ErrorContext | None
-    log_files: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
