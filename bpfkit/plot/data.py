@@ -344,11 +344,13 @@ def _lane_state_impl(log: Any) -> LaneState:
             fp_row = len(regs)
             codes = np.append(codes, CATEGORIES.index("fp"))
             x_pos, x_lane, x_val = [], [], []
-            for p in pushes:
+            for p_ in pushes:
+                p = int(p_)
                 callee, caller = int(step_frame[p]), int(step_frame[p - 1])
                 for reg in range(_NREGS):
                     if reg in (1, 2, 3, 4, 5):
-                        val = int(rows[p - 1, lane_of[(caller, reg)]])
+                        # The arguments as they were before the call (which clobbers them).
+                        val = int(rows[p - 2, lane_of[(caller, reg)]]) if p >= 2 else _NOT_INIT
                     else:
                         val = fp_row if reg == 10 else _NOT_INIT
                     x_pos.append(p)

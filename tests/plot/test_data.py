@@ -230,6 +230,17 @@ def test_register_lanes_with_callee_frames() -> None:
     # Lanes of a frame deeper than the current one are empty (NaN).
     frame = log.steps.set_index("step")["frame"].reindex(lanes.index)
     assert lanes.loc[frame.to_numpy() == 0, "f1.R10"].isna().all()
+    # The callee starts with the caller's arguments, as the log's `callee:` state shows:
+    # "frame1: R1_w=0 R2_w=0 R3=map_value(map=hmap,ks=4,vs=16) R10=fp0".
+    text = "\n".join(log.lines["text"].astype(str))
+    assert "frame1: R1_w=0 R2_w=0 R3=map_value(" in text
+    first = int(lanes.index[frame.to_numpy() == 1][0])
+    assert [lanes.at[first, f"f1.R{r}"] for r in (1, 2, 3, 10)] == [
+        "const",
+        "const",
+        "map_value",
+        "fp",
+    ]
 
 
 def test_bin_codes_takes_the_most_frequent_code() -> None:
