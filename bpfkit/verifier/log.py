@@ -1221,8 +1221,21 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read."""
-    return "".join(_open_lines(path))
+    """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read.
+
+    Undecodable bytes become U+FFFD; line ends are kept as they are (no newline translation).
+    """
+    p = Path(path)
+    try:
+        if p.suffix == ".xz":
+            with lzma.open(p, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as g:
+                return g.read().decode("utf-8", "replace")
+        return p.read_bytes().decode("utf-8", "replace")
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
 def _default_name(path: str | os.PathLike[str]) -> str:
@@ -1246,19 +1259,22 @@ def load_log(
 
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
+    """The file's lines, split at ``\\n`` only (like :func:`parse_log`), decoded as UTF-8
+    with U+FFFD for bad bytes."""
     p = Path(path)
     try:
         if p.suffix == ".xz":
-            f: Any = lzma.open(p, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
+            f: Any = lzma.open(p, "rb")  # noqa: SIM115
         elif p.suffix == ".gz":
-            f = gzip.open(p, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
+            f = gzip.open(p, "rb")  # noqa: SIM115
         else:
-            f = open(p, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+            f = open(p, "rb")  # noqa: SIM115
     except OSError as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
     try:
         with f:
-            yield from f
+            for raw in f:
+                yield raw.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 

@@ -467,3 +467,18 @@ def test_alloc_flag_follows_the_kernels_allocators() -> None:
                 assert "alloc" in r0["flags"].iloc[0].split(","), (lg.name, r0["raw"].iloc[0])
                 checked += 1
     assert checked >= 20
+
+
+def test_file_readers_agree_on_odd_bytes(tmp_path: Path) -> None:
+    """Invalid UTF-8 and a lone CR: load_log, iter_logs and iter_frames see the same lines."""
+    raw = read_text(LOG_RINGBUF_REF_LEAK).encode()
+    raw = raw.replace(b"; } @ buggy.bpf.c:53", b"; }\r\xff\xfe @ buggy.bpf.c:53", 1)
+    f = tmp_path / "odd.log"
+    f.write_bytes(raw)
+    a = load_log(f)
+    b = list(iter_logs(f))
+    assert [lg.lines["text"].tolist() for lg in a] == [lg.lines["text"].tolist() for lg in b]
+    assert a[0].kinds == b[0].kinds and a[0].kinds["unrecognized"] == 0
+    chunks = list(iter_frames(f, tables=("lines",), chunk_lines=50))
+    n = sum(len(c["lines"]) for c in chunks)
+    assert n == raw.count(b"\n")
