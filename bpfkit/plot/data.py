@@ -1061,6 +1061,9 @@ def _path_tree_impl(log: Any) -> nx.DiGraph:
     ``steps``, ``end_insn``, ``branch_step`` (the parent's step that pushed it, or None),
     ``depth``, ``end`` (``"prune"``: reached a state already verified safe, ``"exit"``,
     ``"error"``: the path the kernel rejected, ``"other"``). Edges run parent -> child with ``branch_step``.
+    A branch pruned as soon as it was popped (``from X to Y: safe``) is a leaf with
+    ``steps=0`` (it starts after the step before its line; ``end_step = start_step - 1``).
+    Nodes are numbered as the log numbers paths: one per ``from X to Y`` line.
     """
     steps = log.steps.sort_values("step")
     s = _int_col(steps, "step")
@@ -1087,23 +1090,32 @@ def _path_tree_impl(log: Any) -> nx.DiGraph:
     # line (also one pruned at once, `from X to Y: safe`) pops the latest unclaimed visit of X.
     visits: dict[int, list[int]] = {}
     parent_of: dict[int, tuple[int, int, int | None]] = {}
+    # Branches pruned as soon as they were popped: (path number, from, to, claim, position).
+    pruned: list[tuple[int, int, int, int, int]] = []
     br = log.branches
     prune_line_set = {int(x) for x in prune_lines}
     cursor = 0
     if len(br):
         order = np.argsort(_int_col(br, "line"), kind="stable")
-        for ln, fr, to in zip(
-            _int_col(br, "line")[order],
-            _int_col(br, "from_insn")[order],
-            _int_col(br, "to_insn")[order],
-            strict=True,
+        for k, (ln, fr, to) in enumerate(
+            zip(
+                _int_col(br, "line")[order],
+                _int_col(br, "from_insn")[order],
+                _int_col(br, "to_insn")[order],
+                strict=True,
+            )
         ):
             while cursor < len(s) and lines_of[cursor] < ln:
                 visits.setdefault(int(insn[cursor]), []).append(cursor)
                 cursor += 1
             stack = visits.get(int(fr))
             claim = stack.pop() if stack else None
-            if int(ln) in prune_line_set or cursor >= len(s):
+            if int(ln) in prune_line_set:
+                # Paths are numbered by `from X to Y:` lines, pruned ones included.
+                if claim is not None:
+                    pruned.append((k + 1, int(fr), int(to), claim, cursor))
+                continue
+            if cursor >= len(s):
                 continue
             parent_of.setdefault(int(path[cursor]), (int(fr), int(to), claim))
     # `N: safe` ends the path it is in; `from X to Y: safe` is a popped branch pruned at once.
@@ -1130,6 +1142,25 @@ def _path_tree_impl(log: Any) -> nx.DiGraph:
             parent = int(path[parent_pos])
             g.add_edge(parent, p, branch_step=int(s[parent_pos]))
             g.nodes[p]["depth"] = g.nodes[parent]["depth"] + 1
+    for p, fr, to, claim, pos in pruned:
+        parent = int(path[claim])
+        if p in g or parent not in g:
+            continue
+        at = int(s[pos - 1]) + 1 if pos > 0 else 0  # popped after the step before it
+        g.add_node(
+            p,
+            path=p,
+            from_insn=fr,
+            to_insn=to,
+            start_step=at,
+            end_step=at - 1,
+            steps=0,
+            end_insn=to,
+            branch_step=int(s[claim]),
+            depth=g.nodes[parent]["depth"] + 1,
+            end="prune",
+        )
+        g.add_edge(parent, p, branch_step=int(s[claim]))
     return g
 
 

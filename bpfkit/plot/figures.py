@@ -118,7 +118,7 @@ def integer_colorbar(cb: Any) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if not isinstance(cb.norm, LogNorm):
-        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 

@@ -95,7 +95,13 @@ def test_path_tree_is_a_tree_rooted_at_the_first_path(path: Path) -> None:
     assert nx.is_arborescence(g)
     assert [n for n in g if g.in_degree(n) == 0] == [0]
     assert sum(d["steps"] for _, d in g.nodes(data=True)) == len(log.steps)
-    assert set(g.nodes) == set(log.steps["path"].unique().tolist())
+    walked = {n for n, d in g.nodes(data=True) if d["steps"] > 0}
+    assert walked == set(log.steps["path"].unique().tolist())
+    # Every `from X to Y: safe` line is a leaf pruned at once.
+    at_once = [n for n, d in g.nodes(data=True) if d["steps"] == 0]
+    popped_safe = set(log.branches["line"]) & set(log.prunes["line"])
+    assert len(at_once) == len(popped_safe)
+    assert all(g.nodes[n]["end"] == "prune" and g.out_degree(n) == 0 for n in at_once)
     insn_at = dict(zip(log.steps["step"], log.steps["insn_idx"], strict=True))
     for _child, d in g.nodes(data=True):
         if d["branch_step"] is None:
@@ -103,7 +109,8 @@ def test_path_tree_is_a_tree_rooted_at_the_first_path(path: Path) -> None:
         # The parent visited the instruction the branch line names, before the child ran.
         assert insn_at[d["branch_step"]] == d["from_insn"]
         assert d["branch_step"] < d["start_step"]
-        assert insn_at[d["start_step"]] == d["to_insn"]
+        if d["steps"]:
+            assert insn_at[d["start_step"]] == d["to_insn"]
     if log.verdict == "reject":
         last = int(log.steps["path"].iloc[-1])
         assert g.nodes[last]["end"] == "error"
