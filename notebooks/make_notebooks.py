@@ -587,6 +587,8 @@ sorted(p.name for p in written)
 
 def write(name: str, cells: list[object]) -> None:
     nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+        cell["id"] = f"{name[:2]}-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     path = HERE / f"{name}.ipynb"
