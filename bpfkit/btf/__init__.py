@@ -48,6 +48,13 @@ from bpfkit.btf.types import (
 )
 
 __all__ = [
+    "format_c",
+    "struct_layout",
+    "format_layout",
+    "type_graph",
+    "types_frame",
+    "members_frame",
+    "write_graph",
     "parse_btf",
     "load_btf",
     "load_vmlinux",
@@ -94,3 +101,27 @@ __all__ = [
     "Void",
     "Volatile",
 ]
+
+
+# Output and graph functions, imported on first use so that reading BTF does not pull in
+# networkx or pandas (STYLE: tables and graphs are made where they are asked for).
+_LAZY = {
+    "format_c": "bpfkit.btf.cformat",
+    "struct_layout": "bpfkit.btf.layout",
+    "format_layout": "bpfkit.btf.layout",
+    "type_graph": "bpfkit.btf.graph",
+    "types_frame": "bpfkit.btf.graph",
+    "members_frame": "bpfkit.btf.graph",
+    "write_graph": "bpfkit.btf.graph",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bpfkit.btf' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
