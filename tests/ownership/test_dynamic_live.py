@@ -16,7 +16,7 @@ import pytest
 
 from bpfkit.ownership.dynamic import events_frame
 from bpfkit.verifier import parse_log
-from tests.corpus import DATA, DATA_PROGRAMS
+from tests.corpus import DATA_PROGRAMS
 
 SRC = r"""
 #include "bpfkit_alloc.h"
@@ -40,13 +40,13 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def test_spilled_reference(tmp_path: Path) -> None:
+def test_spilled_reference(tmp_path: Path, vmlinux_h: Path) -> None:
     import os
 
     clang = shutil.which("clang-19")
-    header = DATA / "build" / "vmlinux.h"
-    if clang is None or not header.exists():
-        pytest.skip("needs clang-19 and data/build/vmlinux.h (make -C data)")
+    header = vmlinux_h
+    if clang is None:
+        pytest.skip("needs clang-19 (apt install clang-19)")
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() to verify the program")
     from bpfkit.kernel import load_programs

@@ -21,7 +21,7 @@ import pytest
 
 from bpfkit.obj import load_object
 from bpfkit.ownership.fields import map_value_records
-from tests.corpus import DATA, DATA_PROGRAMS
+from tests.corpus import DATA_PROGRAMS
 
 MAPS = {
     # name: (map type, value struct)
@@ -66,11 +66,11 @@ def _source() -> str:
     return "\n".join(parts)
 
 
-def test_map_refusals_match_libbpf(tmp_path: Path) -> None:
+def test_map_refusals_match_libbpf(tmp_path: Path, vmlinux_h: Path) -> None:
     clang = shutil.which("clang-19")
-    header = DATA / "build" / "vmlinux.h"
-    if clang is None or not header.exists():
-        pytest.skip("needs clang-19 and data/build/vmlinux.h (make -C data)")
+    header = vmlinux_h
+    if clang is None:
+        pytest.skip("needs clang-19 (apt install clang-19)")
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() (libbpf creates the maps)")
     from bpfkit.kernel import load_programs
@@ -141,16 +141,16 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def test_global_sections_match_libbpf(tmp_path: Path) -> None:
+def test_global_sections_match_libbpf(tmp_path: Path, vmlinux_h: Path) -> None:
     """A timer in .rodata: libbpf creates the section read-only to programs and the kernel
     refuses special fields there (EACCES); a list head without a lock in its own section is
     dropped silently (no refusal); a lock and a list head together are fine."""
     from bpfkit.ownership.fields import global_section_records
 
     clang = shutil.which("clang-19")
-    header = DATA / "build" / "vmlinux.h"
-    if clang is None or not header.exists():
-        pytest.skip("needs clang-19 and data/build/vmlinux.h (make -C data)")
+    header = vmlinux_h
+    if clang is None:
+        pytest.skip("needs clang-19 (apt install clang-19)")
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() (libbpf creates the maps)")
     from bpfkit.kernel import load_programs
