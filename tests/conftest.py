@@ -5,6 +5,7 @@ from __future__ import annotations
 import lzma
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,23 @@ def vmlinux_h(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ).stdout
     )
     return header
+
+
+@pytest.fixture
+def compile_bpf(tmp_path: Path, vmlinux_h: Path) -> Callable[[str, str], Path]:
+    """Compile BPF C text with clang-19 (``-g -O2 -target bpf``, the project's headers and
+    vmlinux.h on the include path) into ``tmp_path``; return the object's path."""
+    clang = shutil.which("clang-19")
+    if clang is None:
+        pytest.skip("needs clang-19 (apt install clang-19)")
+
+    def build(name: str, source: str) -> Path:
+        src = tmp_path / f"{name}.bpf.c"
+        src.write_text(source)
+        obj = tmp_path / f"{name}.bpf.o"
+        includes = ["-I", str(DATA / "programs"), "-I", str(vmlinux_h.parent)]
+        cmd = [clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", *includes]
+        subprocess.run([*cmd, "-c", str(src), "-o", str(obj)], check=True)
+        return obj
+
+    return build

@@ -8,15 +8,13 @@ kernel printed.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bpfkit.ownership.dynamic import events_frame
 from bpfkit.verifier import parse_log
-from tests.corpus import DATA_PROGRAMS
 
 SRC = r"""
 #include "bpfkit_alloc.h"
@@ -40,39 +38,14 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def test_spilled_reference(tmp_path: Path, vmlinux_h: Path) -> None:
+def test_spilled_reference(tmp_path: Path, compile_bpf: Callable[[str, str], Path]) -> None:
     import os
 
-    clang = shutil.which("clang-19")
-    header = vmlinux_h
-    if clang is None:
-        pytest.skip("needs clang-19 (apt install clang-19)")
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() to verify the program")
     from bpfkit.kernel import load_programs
 
-    src = tmp_path / "spill.bpf.c"
-    src.write_text(SRC)
-    obj = tmp_path / "spill.bpf.o"
-    subprocess.run(
-        [
-            clang,
-            "-g",
-            "-O2",
-            "-target",
-            "bpf",
-            "-D__TARGET_ARCH_x86",
-            "-I",
-            str(DATA_PROGRAMS),
-            "-I",
-            str(header.parent),
-            "-c",
-            str(src),
-            "-o",
-            str(obj),
-        ],
-        check=True,
-    )
+    obj = compile_bpf("spill", SRC)
     [res] = load_programs(obj, log_level=2)
     assert res.verdict == "accept", res.error
     [log] = parse_log(res.log)

@@ -13,15 +13,13 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bpfkit.obj import load_object
 from bpfkit.ownership.fields import map_value_records
-from tests.corpus import DATA_PROGRAMS
 
 MAPS = {
     # name: (map type, value struct)
@@ -66,37 +64,12 @@ def _source() -> str:
     return "\n".join(parts)
 
 
-def test_map_refusals_match_libbpf(tmp_path: Path, vmlinux_h: Path) -> None:
-    clang = shutil.which("clang-19")
-    header = vmlinux_h
-    if clang is None:
-        pytest.skip("needs clang-19 (apt install clang-19)")
+def test_map_refusals_match_libbpf(tmp_path: Path, compile_bpf: Callable[[str, str], Path]) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() (libbpf creates the maps)")
     from bpfkit.kernel import load_programs
 
-    src = tmp_path / "maps.bpf.c"
-    src.write_text(_source())
-    obj_path = tmp_path / "maps.bpf.o"
-    subprocess.run(
-        [
-            clang,
-            "-g",
-            "-O2",
-            "-target",
-            "bpf",
-            "-D__TARGET_ARCH_x86",
-            "-I",
-            str(DATA_PROGRAMS),
-            "-I",
-            str(header.parent),
-            "-c",
-            str(src),
-            "-o",
-            str(obj_path),
-        ],
-        check=True,
-    )
+    obj_path = compile_bpf("maps", _source())
     results = load_programs(obj_path, "use_maps")
     messages = [m for r in results for _, m in r.libbpf_messages]
     kernel: dict[str, str | None] = dict.fromkeys(MAPS)
@@ -141,42 +114,19 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def test_global_sections_match_libbpf(tmp_path: Path, vmlinux_h: Path) -> None:
+def test_global_sections_match_libbpf(
+    tmp_path: Path, compile_bpf: Callable[[str, str], Path]
+) -> None:
     """A timer in .rodata: libbpf creates the section read-only to programs and the kernel
     refuses special fields there (EACCES); a list head without a lock in its own section is
     dropped silently (no refusal); a lock and a list head together are fine."""
     from bpfkit.ownership.fields import global_section_records
 
-    clang = shutil.which("clang-19")
-    header = vmlinux_h
-    if clang is None:
-        pytest.skip("needs clang-19 (apt install clang-19)")
     if os.geteuid() != 0:
         pytest.skip("needs root for bpf() (libbpf creates the maps)")
     from bpfkit.kernel import load_programs
 
-    src = tmp_path / "ro.bpf.c"
-    src.write_text(GLOBALS_SRC)
-    obj_path = tmp_path / "ro.bpf.o"
-    subprocess.run(
-        [
-            clang,
-            "-g",
-            "-O2",
-            "-target",
-            "bpf",
-            "-D__TARGET_ARCH_x86",
-            "-I",
-            str(DATA_PROGRAMS),
-            "-I",
-            str(header.parent),
-            "-c",
-            str(src),
-            "-o",
-            str(obj_path),
-        ],
-        check=True,
-    )
+    obj_path = compile_bpf("ro", GLOBALS_SRC)
     messages = [m for r in load_programs(obj_path, "use") for _, m in r.libbpf_messages]
     refused = {}
     for m in messages:
