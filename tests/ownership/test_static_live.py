@@ -979,7 +979,7 @@ char _license[] SEC("license") = "GPL";
 """
 
 #: Non-owning peeks (bpf_list_front, bpf_rbtree_root/left) inside and after the lock.
-GRAPH_C = r"""
+_GRAPH_DECLS = r"""
 #include "bpfkit_alloc.h"
 
 struct gn { __u64 key; struct bpf_list_node ln; };
@@ -993,12 +993,14 @@ __u64 out9;
 extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
 extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
 extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
-
+"""
+_GRAPH_RN_LESS = r"""
 static bool rn_less(struct bpf_rb_node *a, const struct bpf_rb_node *b)
 {
 	return container_of(a, struct rn, rb)->key < container_of(b, struct rn, rb)->key;
 }
-
+"""
+_GRAPH_PEEKS = r"""
 SEC("tc") int g_front_peek_ok(struct __sk_buff *skb)
 {
 	struct bpf_list_node *f;
@@ -1049,7 +1051,9 @@ SEC("tc") int g_root_left_remove_ok(struct __sk_buff *skb)
 	return 0;
 }
 
-SEC("tc") int g_fill_ok(struct __sk_buff *skb)
+"""
+#: The one program that allocates the element types (gives clang a reason to emit their BTF).
+_GRAPH_FILL = r"""SEC("tc") int g_fill_ok(struct __sk_buff *skb)
 {
 	struct gn *g = bpf_obj_new(struct gn);
 	struct rn *r;
@@ -1066,78 +1070,15 @@ SEC("tc") int g_fill_ok(struct __sk_buff *skb)
 	return 0;
 }
 
-char _license[] SEC("license") = "GPL";
 """
+_LICENSE = r"""char _license[] SEC("license") = "GPL";
+"""
+GRAPH_C = _GRAPH_DECLS + _GRAPH_RN_LESS + _GRAPH_PEEKS + _GRAPH_FILL + _LICENSE
 
 #: The same programs without any allocation of the element types: clang emits no full BTF
 #: for them, so the kernel drops the sections' special fields and every lock use fails.
-GRAPH_NO_TYPES_C = r"""
-#include "bpfkit_alloc.h"
+GRAPH_NO_TYPES_C = _GRAPH_DECLS + _GRAPH_PEEKS + _LICENSE
 
-struct gn { __u64 key; struct bpf_list_node ln; };
-struct rn { __u64 key; struct bpf_rb_node rb; };
-private(G) struct bpf_spin_lock g_lock;
-private(G) struct bpf_list_head g_list __contains(gn, ln);
-private(R) struct bpf_spin_lock r_lock;
-private(R) struct bpf_rb_root r_root __contains(rn, rb);
-__u64 out9;
-
-extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
-extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
-
-SEC("tc") int g_front_peek_ok(struct __sk_buff *skb)
-{
-	struct bpf_list_node *f;
-	bpf_spin_lock(&g_lock);
-	f = bpf_list_front(&g_list);
-	if (f)
-		out9 = container_of(f, struct gn, ln)->key;
-	bpf_spin_unlock(&g_lock);
-	return 0;
-}
-
-SEC("tc") int g_front_after_unlock(struct __sk_buff *skb)
-{
-	struct bpf_list_node *f;
-	bpf_spin_lock(&g_lock);
-	f = bpf_list_front(&g_list);
-	bpf_spin_unlock(&g_lock);
-	if (f)
-		out9 = container_of(f, struct gn, ln)->key;
-	return 0;
-}
-
-SEC("tc") int g_front_drop(struct __sk_buff *skb)
-{
-	struct bpf_list_node *f;
-	bpf_spin_lock(&g_lock);
-	f = bpf_list_front(&g_list);
-	bpf_spin_unlock(&g_lock);
-	if (f)
-		bpf_obj_drop(container_of(f, struct gn, ln));
-	return 0;
-}
-
-SEC("tc") int g_root_left_remove_ok(struct __sk_buff *skb)
-{
-	struct bpf_rb_node *r, *l;
-	bpf_spin_lock(&r_lock);
-	r = bpf_rbtree_root(&r_root);
-	if (!r) { bpf_spin_unlock(&r_lock); return 0; }
-	l = bpf_rbtree_left(&r_root, r);
-	if (l) {
-		l = bpf_rbtree_remove(&r_root, l);
-		bpf_spin_unlock(&r_lock);
-		if (l) bpf_obj_drop(container_of(l, struct rn, rb));
-		return 0;
-	}
-	bpf_spin_unlock(&r_lock);
-	return 0;
-}
-
-char _license[] SEC("license") = "GPL";
-"""
 
 #: Map-value bounds: masked and checked indexes, a constant offset past value_size, and an
 #: unchecked index bpfkit cannot bound (it answers "unknown" rather than guessing).
