@@ -39,7 +39,9 @@ __all__ = [
     "LineInfo",
     "CoreRelo",
     "Ext",
+    "RawExt",
     "parse_btf_ext",
+    "parse_btf_ext_raw",
 ]
 
 
@@ -138,6 +140,42 @@ def parse_btf_ext(
         Bad header, blocks out of bounds, record size too small or unaligned, an empty or
         truncated section entry, string offsets or type ids out of range, an unknown relo kind.
     """
+    out = _parse_blocks(data, spec, byte_order, name)
+    return Ext(
+        func_info=_func_info(out["func_info"], spec, name),
+        line_info=_line_info(out["line_info"], spec, name),
+        core_relos=_core_relos(out.get("core_relo", {}), spec, name),
+        byte_order=out.byte_order,
+        hdr_len=out.hdr_len,
+    )
+
+
+class RawExt(dict[str, dict[str, list[tuple[int, ...]]]]):
+    """The raw records of a ``.BTF.ext`` by block (``func_info``, ``line_info``, ``core_relo``)
+    and ELF section name, as tuples of the record's words in file order (``insn_off`` in
+    bytes, string offsets unresolved); what a loader hands to the kernel."""
+
+    byte_order: str = "little"
+    hdr_len: int = 32
+
+
+def parse_btf_ext_raw(
+    data: bytes, spec: Spec, *, byte_order: str | None = None, name: str = "<.BTF.ext>"
+) -> RawExt:
+    """Validate ``.BTF.ext`` bytes like :func:`parse_btf_ext`, keep the records raw.
+
+    Each record is the tuple of its first 2 (func_info) or 4 (line_info, core_relo) words;
+    the section names are checked against *spec*'s strings.
+
+    Raises
+    ------
+    BTFError
+        As :func:`parse_btf_ext`, for the header and block layout.
+    """
+    return _parse_blocks(data, spec, byte_order, name)
+
+
+def _parse_blocks(data: bytes, spec: Spec, byte_order: str | None, name: str) -> RawExt:
     data = bytes(data)
     size = len(data)
     if size < 24:
@@ -161,16 +199,12 @@ def parse_btf_ext(
     if hdr_len >= 32:
         cr_off, cr_len = struct.unpack_from(e + "II", data, 24)
         blocks.append(("core_relo", cr_off, cr_len))
-    out: dict[str, dict[str, list[tuple[int, ...]]]] = {}
+    out = RawExt()
+    out.byte_order = detected
+    out.hdr_len = hdr_len
     for what, off, length in blocks:
         out[what] = _parse_block(data, e, hdr_len, what, off, length, spec, name)
-    return Ext(
-        func_info=_func_info(out["func_info"], spec, name),
-        line_info=_line_info(out["line_info"], spec, name),
-        core_relos=_core_relos(out.get("core_relo", {}), spec, name),
-        byte_order=detected,
-        hdr_len=hdr_len,
-    )
+    return out
 
 
 def _parse_block(

@@ -20,6 +20,7 @@ from typing import Any
 from bpfkit.errors import ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
 from bpfkit.kernel._libbpf import tune_malloc as _tune_malloc
+from bpfkit.kernel.direct import PreparedObject, PreparedProgram, Unsupported, prepare_object
 from bpfkit.kernel.stats import parse_verifier_stats, verifier_error_line
 
 __all__ = [
@@ -96,6 +97,9 @@ class LoadResult:
         ``uname -r`` of the kernel that verified the program.
     libbpf_messages : tuple of (str, str)
         libbpf's own ``(level, text)`` messages during open and load.
+    loader : str
+        ``"bpfkit"`` when bpfkit prepared the object and issued ``BPF_PROG_LOAD`` itself
+        (:mod:`bpfkit.kernel.direct`), ``"libbpf"`` when libbpf loaded it.
     """
 
     object: str
@@ -116,6 +120,7 @@ class LoadResult:
     log_level: int
     kernel_release: str
     libbpf_messages: tuple[tuple[str, str], ...] = ()
+    loader: str = "libbpf"
 
     @property
     def accepted(self) -> bool:
@@ -332,6 +337,20 @@ def _load_one(
         # ENOSPC: the log did not fit (at level 1 the kernel may have discarded most of it
         # already, but a path's log overflowed); verify again with a larger buffer.
         size = min(size * 4, max_size)
+    return _result(info, err, raw, msgs, level, release, size, lib)
+
+
+def _result(
+    info: ProgramInfo,
+    err: int,
+    raw: bytes,
+    msgs: tuple[tuple[str, str], ...],
+    level: int,
+    release: str,
+    size: int,
+    lib: Libbpf,
+    loader: str = "libbpf",
+) -> LoadResult:
     log = raw.decode("utf-8", "replace")
     stats = parse_verifier_stats(log)
     errno = -err if err < 0 else 0
@@ -361,7 +380,40 @@ def _load_one(
         log_level=level,
         kernel_release=release,
         libbpf_messages=msgs,
+        loader=loader,
     )
+
+
+def _load_direct(
+    lib: Libbpf,
+    obj: PreparedObject,
+    prog: PreparedProgram,
+    level: int,
+    size: int,
+    max_size: int,
+    release: str,
+    exact: bool,
+) -> LoadResult:
+    info = ProgramInfo(
+        object=obj.path.name,
+        program=prog.name,
+        section=prog.section,
+        prog_type=prog.prog_type_name,
+        insn_cnt=prog.insn_cnt,
+    )
+    while True:
+        with lib.capture():  # serializes use of the shared log buffer
+            buf = _BUFFER.get(size)
+            if not exact:
+                size = len(buf)
+            err = obj.load(prog, level, buf, size)
+            raw = buf.value
+            del buf
+        if err != -_ENOSPC or size >= max_size:
+            _BUFFER.trim()
+            break
+        size = min(size * 4, max_size)
+    return _result(info, err, raw, (), level, release, size, lib, loader="bpfkit")
 
 
 _GENERIC_WARNING = re.compile(r"failed to load( object '.*'|: -\d+)$")
@@ -385,6 +437,7 @@ def load_programs(
     libbpf_path: str | None = None,
     libbpf_debug: bool = False,
     tune_malloc: bool = False,
+    loader: str = "auto",
 ) -> list[LoadResult]:
     """Load the programs of a BPF object one at a time; return what the verifier said.
 
@@ -407,6 +460,14 @@ def load_programs(
         Also keep libbpf's debug messages in ``libbpf_messages`` (warnings and info always).
     tune_malloc : bool
         Apply :func:`bpfkit.kernel.tune_malloc` first (process-wide; faster repeated loads).
+    loader : {"auto", "bpfkit", "libbpf"}
+        ``"bpfkit"``: prepare the object once and issue ``BPF_PROG_LOAD`` per program
+        (:mod:`bpfkit.kernel.direct`; the kernel sees what libbpf would give it, at a tenth of
+        the cost); ``"libbpf"``: let libbpf open and load the object once per program;
+        ``"auto"`` (default): bpfkit's loader, and libbpf for the objects or programs it does
+        not prepare itself (a ``.kconfig`` extern, map-in-map, a CO-RE relocation libbpf would
+        poison...). ``libbpf_debug=True`` implies ``"libbpf"``. ``LoadResult.loader`` says
+        which loaded each program.
 
     Returns
     -------
@@ -430,17 +491,45 @@ def load_programs(
     path = _existing(obj_path)
     lib = check_environment(libbpf_path)
     level = kernel_log_level(log_level, stats=stats)
+    if loader not in ("auto", "bpfkit", "libbpf"):
+        raise ValueError(f"loader must be 'auto', 'bpfkit' or 'libbpf', not {loader!r}")
     if tune_malloc:
         _tune_malloc()
-    names = [p.program for p in list_programs(path, libbpf_path=libbpf_path)]
+    size = log_size or _initial_size(level)
+    exact = log_size is not None
+    release = kernel_release()
+    prepared: PreparedObject | None = None
+    fallback: dict[str, str] = {}
+    if loader != "libbpf" and not libbpf_debug:
+        try:
+            prepared, fallback = prepare_object(path, libbpf_path=libbpf_path)
+        except Unsupported:
+            if loader == "bpfkit":
+                raise
+    if prepared is not None:
+        names = prepared.program_names
+        if loader == "bpfkit" and fallback:
+            name, why = next(iter(fallback.items()))
+            raise Unsupported(why)
+    else:
+        names = [p.program for p in list_programs(path, libbpf_path=libbpf_path)]
     if program is not None:
         if program not in names:
             raise ELFError(f"{path}: no program named {program!r} (has: {', '.join(names)})")
         names = [program]
-    size = log_size or _initial_size(level)
-    exact = log_size is not None
-    release = kernel_release()
-    return [
-        _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug, exact)
-        for n in names
-    ]
+    results = []
+    try:
+        for n in names:
+            if prepared is not None and n not in fallback:
+                prog = prepared.program(n)
+                results.append(
+                    _load_direct(lib, prepared, prog, level, size, max_log_size, release, exact)
+                )
+            else:
+                results.append(
+                    _load_one(lib, path, n, level, size, max_log_size, release, libbpf_debug, exact)
+                )
+    finally:
+        if prepared is not None:
+            prepared.close()
+    return results
