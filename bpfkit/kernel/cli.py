@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "load",
         help="load BPF programs into the running kernel; verdicts, stats, verifier logs",
-        description="Load each program of each BPF object on its own (libbpf, nothing left "
-        "loaded) and report the verifier's verdict, error line and stats.",
+        description="Load each program of each BPF object on its own (nothing left loaded) "
+        "and report the verifier's verdict, error line and stats.",
     )
     p.add_argument("objects", nargs="*", metavar="OBJ", help="BPF ELF objects")
     p.add_argument("--program", "-p", help="only this program (function name)")
@@ -61,6 +61,14 @@ def register(subparsers: Any) -> None:
         "--capture",
         metavar="DIR",
         help="write level-1 and level-2 logs of every program and DIR/MANIFEST.tsv",
+    )
+    p.add_argument(
+        "--loader",
+        default="auto",
+        choices=("auto", "bpfkit", "libbpf"),
+        help="bpfkit: prepare each object once and issue BPF_PROG_LOAD per program (what "
+        "libbpf would hand the kernel, ten times faster); libbpf: one libbpf object load per "
+        "program; auto (default): bpfkit, and libbpf for what bpfkit does not prepare",
     )
     p.add_argument("--libbpf", metavar="PATH", help="path of libbpf.so.1 (default: system)")
     p.set_defaults(func=_load)
@@ -157,7 +165,9 @@ def _load(args: argparse.Namespace) -> int:
 
             raise ELFError(f"no program named {args.program!r} in {', '.join(args.objects)}")
     for obj in objects:
-        results += load_programs(obj, args.program, level, libbpf_path=args.libbpf)
+        results += load_programs(
+            obj, args.program, level, libbpf_path=args.libbpf, loader=args.loader
+        )
     if args.out:
         tag = "stats" if level == "stats" else f"l{level}"
         for r in results:

@@ -321,6 +321,8 @@ class PreparedObject:
     maps: list[MapSpec]
     programs: list[PreparedProgram]
     program_names: list[str] = field(default_factory=list)
+    #: What the last :meth:`create_maps` had to work around (a map created without BTF).
+    notes: list[str] = field(default_factory=list)
     _btf_fd: int = field(default=-1, repr=False)
 
     def program(self, name: str) -> PreparedProgram:
@@ -362,6 +364,7 @@ class PreparedObject:
     def create_maps(self) -> list[int]:
         """Create every map of the object, as libbpf does on each load; return the fds."""
         fds: list[int] = []
+        self.notes = []
         try:
             for m in self.maps:
                 fds.append(self._create_map(m))
@@ -397,7 +400,12 @@ class PreparedObject:
 
         fd = _sys_bpf(BPF_MAP_CREATE, attr(btf_fd, m.btf_key_type_id, m.btf_value_type_id))
         if fd < 0 and btf_fd:
+            err = -fd
             fd = _sys_bpf(BPF_MAP_CREATE, attr(0, 0, 0))  # libbpf: "Retrying without BTF."
+            self.notes.append(
+                f"bpfkit: map {m.name!r}: the kernel refuses its BTF ({_errno.errorcode.get(err, err)}"
+                f", -{err}); created again without BTF, as libbpf does"
+            )
         if fd < 0:
             err = -fd
             raise KernelError(
@@ -1300,4 +1308,9 @@ def prepare_object(
     p = Path(path)
     if not p.is_file():
         raise ELFError(f"{p}: no such BPF object file")
-    return _Preparer(p, _KernelLookup(open_libbpf(libbpf_path))).run()
+    kernel = _KernelLookup(open_libbpf(libbpf_path))
+    try:
+        return _Preparer(p, kernel).run()
+    except (struct.error, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:
+        # Malformed in a way the checks above did not name: libbpf gets the last word.
+        raise Unsupported(f"{p}: cannot prepare ({type(exc).__name__}: {exc})") from None

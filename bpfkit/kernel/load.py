@@ -96,7 +96,8 @@ class LoadResult:
     kernel_release : str
         ``uname -r`` of the kernel that verified the program.
     libbpf_messages : tuple of (str, str)
-        libbpf's own ``(level, text)`` messages during open and load.
+        libbpf's own ``(level, text)`` messages during open and load; with bpfkit's loader,
+        its notes in the same form (``bpfkit: map 'x': the kernel refuses its BTF ...``).
     loader : str
         ``"bpfkit"`` when bpfkit prepared the object and issued ``BPF_PROG_LOAD`` itself
         (:mod:`bpfkit.kernel.direct`), ``"libbpf"`` when libbpf loaded it.
@@ -407,13 +408,14 @@ def _load_direct(
             if not exact:
                 size = len(buf)
             err = obj.load(prog, level, buf, size)
+            notes = tuple(("warn", n) for n in obj.notes)
             raw = buf.value
             del buf
         if err != -_ENOSPC or size >= max_size:
             _BUFFER.trim()
             break
         size = min(size * 4, max_size)
-    return _result(info, err, raw, (), level, release, size, lib, loader="bpfkit")
+    return _result(info, err, raw, notes, level, release, size, lib, loader="bpfkit")
 
 
 _GENERIC_WARNING = re.compile(r"failed to load( object '.*'|: -\d+)$")

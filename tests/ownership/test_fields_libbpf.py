@@ -70,7 +70,7 @@ def test_map_refusals_match_libbpf(tmp_path: Path, compile_bpf: Callable[[str, s
     from bpfkit.kernel import load_programs
 
     obj_path = compile_bpf("maps", _source())
-    results = load_programs(obj_path, "use_maps")
+    results = load_programs(obj_path, "use_maps", loader="libbpf")
     messages = [m for r in results for _, m in r.libbpf_messages]
     kernel: dict[str, str | None] = dict.fromkeys(MAPS)
     for m in messages:
@@ -127,7 +127,9 @@ def test_global_sections_match_libbpf(
     from bpfkit.kernel import load_programs
 
     obj_path = compile_bpf("ro", GLOBALS_SRC)
-    messages = [m for r in load_programs(obj_path, "use") for _, m in r.libbpf_messages]
+    messages = [
+        m for r in load_programs(obj_path, "use", loader="libbpf") for _, m in r.libbpf_messages
+    ]
     refused = {}
     for m in messages:
         hit = re.search(r"bpf_create_map_xattr\(([\w.]+)\):.*\(-(\d+)\)\. Retrying without BTF", m)
