@@ -14,7 +14,7 @@ from bpfkit.btf.elf import load_elf_btf
 from bpfkit.btf.encode import encode_btf
 from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
 from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
-from bpfkit.btf.spec import Spec, load_btf, load_vmlinux, parse_btf
+from bpfkit.btf.spec import Spec, TypeView, load_btf, load_vmlinux, parse_btf
 from bpfkit.btf.types import (
     AnyType,
     Array,
@@ -66,6 +66,7 @@ __all__ = [
     "format_json",
     "parse_json",
     "Spec",
+    "TypeView",
     "Ext",
     "FuncInfo",
     "LineInfo",

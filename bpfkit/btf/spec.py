@@ -48,6 +48,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ from bpfkit.errors import BTFError
 
 __all__ = [
     "Spec",
+    "TypeView",
     "parse_btf",
     "load_btf",
     "load_vmlinux",
@@ -840,6 +842,26 @@ class Spec:
 
     # ----------------------------------------------------------------- raw access
 
+    def show(self, ref: int | str, kind: BTFKind | None = None) -> TypeView:
+        """One type, for a notebook: shown as its C declaration and, for a struct or union,
+        its pahole-style layout.
+
+        *ref* is a type id or a name (of *kind*, if given; :class:`BTFError` unless exactly
+        one type matches).
+
+        Examples
+        --------
+        >>> spec = load_vmlinux()
+        >>> view = spec.show("bpf_list_head")
+        >>> view
+        <bpf_list_head: STRUCT [...] of ...vmlinux...>
+        >>> "struct bpf_list_head {" in view._repr_html_()
+        True
+        """
+        type_id = ref if isinstance(ref, int) else self.find_one(ref, kind).id
+        self[type_id]  # BTFError for an id out of range
+        return TypeView(self, type_id)
+
     def raw_words(self, type_id: int) -> tuple[array[int], int]:
         """The type section words (native order) and the word offset of *type_id*.
 
@@ -850,6 +872,23 @@ class Spec:
         if not 0 <= i < len(self._offs):
             raise BTFError(f"{self.name}: type id {type_id} is not one of this spec's own")
         return self._w, self._offs[i]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeView:
+    """A type of a :class:`Spec` that Jupyter shows as HTML (:meth:`Spec.show`)."""
+
+    spec: Spec
+    type_id: int
+
+    def __repr__(self) -> str:
+        t = self.spec[self.type_id]
+        return f"<{t.name or '(anon)'}: {t.kind.name} [{self.type_id}] of {self.spec.name}>"
+
+    def _repr_html_(self) -> str:
+        from bpfkit._repr import btf_type_html
+
+        return btf_type_html(self.spec, self.type_id)
 
 
 def _join(base: str, decl: str) -> str:

@@ -189,6 +189,22 @@ def test_kernel_says_the_same_for_loader_features(feature_objects: dict[str, Pat
     assert len(loaders) == 11
 
 
+def test_maps_the_kernel_refuses_with_btf_are_created_without(
+    feature_objects: dict[str, Path],
+) -> None:
+    """A timer in .rodata: the kernel refuses the map's BTF (EACCES) and libbpf creates it
+    again without; bpfkit's loader does the same and says so in its notes."""
+    path = feature_objects["refused_btf"]
+    assert set(_same_outcome(path)) == {"bpfkit"}
+    (ours,) = load_programs(path, "use", log_level=1)
+    (theirs,) = load_programs(path, "use", log_level=1, loader="libbpf")
+    refused = [t for _, t in theirs.libbpf_messages if "Retrying without BTF" in t]
+    noted = [t for _, t in ours.libbpf_messages if "created again without BTF" in t]
+    assert len(refused) == len(noted) == 1
+    assert "refused_.rodata" in refused[0] and "'refused_.rodata'" in noted[0]
+    assert "(-13)" in refused[0] and "EACCES, -13" in noted[0]
+
+
 @pytest.mark.parametrize("name", ["weak", "kconfig"])
 def test_objects_bpfkit_does_not_prepare_go_to_libbpf(
     feature_objects: dict[str, Path], name: str
