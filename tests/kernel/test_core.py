@@ -1,0 +1,502 @@
+"""CO-RE relocation (bpfkit.kernel.core) and the kernel BTF view (bpfkit.kernel.kbtf) against
+libbpf 1.1 itself: for every CO-RE relocation of real objects (the committed data/programs and
+programs compiled here with clang-19), bpfkit's patched instructions are the instructions
+libbpf hands to the kernel (``bpf_program__insns`` after ``bpf_object__load``), and bpfkit's
+debug lines are libbpf's own, line for line (candidate search, specs, matching, patching).
+Where libbpf fails a load, bpfkit refuses. Decoded kernel types are checked against
+bpftool's raw dump of the same BTF."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from bpfkit.btf import BTFKind, CoreRelo, CoreReloKind, Struct
+from bpfkit.errors import KernelError
+from bpfkit.kernel._libbpf import open_libbpf
+from bpfkit.kernel.core import (
+    POISON_IMM,
+    CoreReloSite,
+    CoreUnsupported,
+    apply_core_relos,
+    program_relo_sites,
+)
+from bpfkit.kernel.kbtf import KernelBTF
+from bpfkit.obj import load_object
+from tests.corpus import DATA_OBJECTS, DATA_PROGRAMS
+
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("live")]
+
+_RELO_LINE = re.compile(r"^(prog '[^']*': relo #|CO-RE relocating )")
+
+# Programs compiled by the tests: one per aspect, each loaded on its own (raw_tp, verifiable).
+CORE_SRC = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "GPL";
+long sink;
+
+struct task_struct___old {
+    int pid;
+    long bpfkit_no_such_field;
+} __attribute__((preserve_access_index));
+
+struct bpfkit_local_only { int a; } __attribute__((preserve_access_index));
+
+struct pt_regs___mismatch { int bpfkit_nope; } __attribute__((preserve_access_index));
+
+enum bpf_map_type___local { BPF_MAP_TYPE_ARRAY___local = 2, BPFKIT_NOT_IN_KERNEL___local = 99 };
+
+SEC("raw_tp/sys_enter")
+int core_reads(void *ctx)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+    long v = 0;
+
+    v += BPF_CORE_READ(t, pid);
+    v += BPF_CORE_READ(t, real_parent, tgid);
+    v += BPF_CORE_READ(t, comm[3]);
+    v += BPF_CORE_READ(t, mm, mmap_base);
+    v += BPF_CORE_READ(t, signal, rlim[2].rlim_cur);
+    sink = v;
+    return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int core_direct(u64 *ctx)
+{
+    struct task_struct *prev = (void *)ctx[1];
+    sink = prev->pid + prev->tgid + prev->comm[1] + prev->real_parent->pid;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_bitfields(void *ctx)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+
+    sink = BPF_CORE_READ_BITFIELD_PROBED(t, in_iowait)
+           + BPF_CORE_READ_BITFIELD_PROBED(t, sched_reset_on_fork)
+           + BPF_CORE_READ_BITFIELD_PROBED(t, in_execve);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_queries(void *ctx)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+    long v = 0;
+
+    v += bpf_core_field_exists(t->pid);
+    v += bpf_core_field_size(t->comm);
+    v += bpf_core_field_offset(t->tgid);
+    v += bpf_core_type_exists(struct task_struct);
+    v += bpf_core_type_size(struct task_struct);
+    v += bpf_core_type_id_kernel(struct task_struct);
+    v += bpf_core_type_id_local(struct task_struct);
+    v += bpf_core_type_exists(struct bpfkit_local_only);
+    v += bpf_core_type_size(struct bpfkit_local_only);
+    v += bpf_core_enum_value_exists(enum bpf_map_type, BPF_MAP_TYPE_ARRAY);
+    v += bpf_core_enum_value(enum bpf_map_type, BPF_MAP_TYPE_RINGBUF);
+    v += bpf_core_enum_value_exists(enum bpf_map_type___local, BPFKIT_NOT_IN_KERNEL___local);
+    v += bpf_core_enum_value(enum bpf_map_type___local, BPF_MAP_TYPE_ARRAY___local);
+    sink = v;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_matches(void *ctx)
+{
+    sink = bpf_core_type_matches(struct task_struct) + bpf_core_type_matches(struct pt_regs___mismatch)
+           + bpf_core_type_matches(struct pt_regs);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_flavors(void *ctx)
+{
+    struct task_struct___old *t = (void *)bpf_get_current_task();
+
+    sink = bpf_core_field_exists(t->bpfkit_no_such_field) * 10 + bpf_core_field_exists(t->pid)
+           + BPF_CORE_READ(t, pid);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_poison_guarded(void *ctx)
+{
+    struct task_struct___old *t = (void *)bpf_get_current_task();
+    long v = 1;
+
+    if (bpf_core_field_exists(t->bpfkit_no_such_field))
+        v = BPF_CORE_READ(t, bpfkit_no_such_field);
+    sink = v;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_fail_anon(void *ctx)
+{
+    struct { int bpfkit_x; } __attribute__((preserve_access_index)) *p = (void *)bpf_get_current_task();
+
+    sink = bpf_core_field_exists(p->bpfkit_x);
+    return 0;
+}
+
+static __noinline long sub_read(struct task_struct *t)
+{
+    return BPF_CORE_READ(t, tgid) + bpf_core_field_size(t->pid);
+}
+
+SEC("raw_tp/sys_enter")
+int core_with_subprog(void *ctx)
+{
+    struct task_struct *t = (void *)bpf_get_current_task();
+
+    sink = sub_read(t) + BPF_CORE_READ(t, pid);
+    return 0;
+}
+"""
+
+#: The compiled programs that libbpf relocates without poisoning or failing.
+CLEAN = [
+    "core_reads",
+    "core_direct",
+    "core_bitfields",
+    "core_queries",
+    "core_matches",
+    "core_flavors",
+    "core_with_subprog",
+]
+
+
+# ----------------------------------------------------------------------------- the oracle
+
+
+def _libbpf_load(path: Path, program: str) -> tuple[list[str], bytes | None, int]:
+    """Load *program* alone through libbpf 1.1 with debug messages on: (libbpf's CO-RE lines
+    without the ``libbpf: `` prefix, the instructions it gave the kernel, load result)."""
+    lib = open_libbpf()
+    lb = lib.lib
+    lb.bpf_program__insns.restype = ctypes.c_void_p
+    lb.bpf_program__insns.argtypes = [ctypes.c_void_p]
+    with lib.capture(debug=True) as messages:
+        obj = lb.bpf_object__open_file(os.fsencode(path), None)
+        assert obj, f"libbpf cannot open {path}: {messages}"
+        try:
+            target = None
+            prog = lb.bpf_object__next_program(obj, None)
+            while prog:
+                name = lb.bpf_program__name(prog).decode()
+                lb.bpf_program__set_autoload(prog, name == program)
+                if name == program:
+                    target = prog
+                prog = lb.bpf_object__next_program(obj, prog)
+            assert target is not None, f"{path} has no program {program}"
+            err = lb.bpf_object__load(obj)
+            ptr = lb.bpf_program__insns(target)
+            n = lb.bpf_program__insn_cnt(target)
+            insns = ctypes.string_at(ptr, 8 * n) if ptr and n else None
+        finally:
+            lb.bpf_object__close(obj)
+    lines = [t.removeprefix("libbpf: ").rstrip() for _, t in messages]
+    return lines, insns, err
+
+
+def _relocated_functions(path: Path, program: str) -> list[tuple[str, list[CoreReloSite]]]:
+    """libbpf 1.1's order of work when *program* is loaded alone: every CO-RE record of each
+    ``.BTF.ext`` section in order, for the program itself and for every ``.text``
+    subprogram (subprograms keep ``autoload``), grouped by function."""
+    obj = load_object(path)
+    assert obj.ext is not None
+    wanted = {p.name for p in obj.programs if p.subprog or p.name == program}
+    sites: dict[str, list[CoreReloSite]] = {}
+    order: list[tuple[str, int]] = []
+    for prog in obj.programs:
+        if prog.name not in wanted:
+            continue
+        for site in program_relo_sites(obj, prog.name):
+            sites.setdefault(prog.name, []).append(site)
+            order.append((prog.section, site.relo_idx))
+    sections = list(obj.ext.core_relos)
+    ordered = sorted(
+        ((name, s) for name, lst in sites.items() for s in lst),
+        key=lambda ns: (sections.index(obj.program(ns[0]).section), ns[1].relo_idx),
+    )
+    out: list[tuple[str, list[CoreReloSite]]] = []
+    for name, site in ordered:
+        if out and out[-1][0] == name:
+            out[-1][1].append(site)
+        else:
+            out.append((name, [site]))
+    return out
+
+
+def _function_bytes(path: Path, name: str) -> bytearray:
+    obj = load_object(path)
+    prog = obj.program(name)
+    last = prog.insns[-1]
+    with path.open("rb") as f:
+        data = ELFFile(f).get_section_by_name(prog.section).data()
+    return bytearray(data[prog.start * 8 : (prog.start + last.idx + last.nslots) * 8])
+
+
+def _bpfkit(
+    path: Path, program: str, *, allow_poison: bool = False
+) -> tuple[list[str], dict[str, bytearray], list[tuple[str, list[CoreReloSite]]]]:
+    """bpfkit's relocation of what libbpf relocates for *program*: (lines, buffers, sites)."""
+    obj = load_object(path)
+    assert obj.btf is not None
+    lines: list[str] = []
+    bufs: dict[str, bytearray] = {}
+    cands: dict[int, list[int]] = {}
+    groups = _relocated_functions(path, program)
+    for name, sites in groups:
+        buf = bufs.setdefault(name, _function_bytes(path, name))
+        lines += apply_core_relos(
+            buf,
+            sites,
+            obj.btf,
+            KernelBTF.vmlinux(),
+            name,
+            cand_cache=cands,
+            allow_poison=allow_poison,
+        )
+    return lines, bufs, groups
+
+
+def _assert_same_as_libbpf(path: Path, program: str, *, allow_poison: bool = False) -> list[str]:
+    lib_lines, lib_insns, _ = _libbpf_load(path, program)
+    mine, bufs, groups = _bpfkit(path, program, allow_poison=allow_poison)
+    assert [ln for ln in lib_lines if _RELO_LINE.match(ln)] == mine
+    assert lib_insns is not None
+    # The program's own instructions lead libbpf's final buffer: every relocated slot agrees.
+    own = [s for name, sites in groups if name == program for s in sites]
+    buf = bufs.get(program)
+    for s in own:
+        assert buf is not None
+        n = 16 if buf[s.insn_idx * 8] == 0x18 else 8
+        got = bytes(buf[s.insn_idx * 8 : s.insn_idx * 8 + n])
+        want = lib_insns[s.insn_idx * 8 : s.insn_idx * 8 + n]
+        assert got == want, f"{program} insn {s.insn_idx}: {got.hex()} != libbpf {want.hex()}"
+    return mine
+
+
+# ----------------------------------------------------------------------------- real objects
+
+
+def _data_cases() -> list[tuple[Path, str]]:
+    cases = []
+    for path in DATA_OBJECTS:
+        obj = load_object(path)
+        for prog in obj.programs:
+            if not prog.subprog and program_relo_sites(obj, prog.name):
+                cases.append((path, prog.name))
+    return cases
+
+
+@pytest.mark.parametrize("case", _data_cases(), ids=lambda c: f"{c[0].stem}:{c[1]}")
+def test_data_programs_relocate_as_libbpf(case: tuple[Path, str]) -> None:
+    path, program = case
+    mine = _assert_same_as_libbpf(path, program)
+    assert any("patched insn" in ln for ln in mine)
+
+
+_COMPILED: dict[str, Path] = {}
+
+
+@pytest.fixture
+def core_obj(compile_bpf: Callable[[str, str], Path]) -> Path:
+    """CORE_SRC compiled once per session (the first test's tmp_path outlives the session)."""
+    if "core" not in _COMPILED:
+        _COMPILED["core"] = compile_bpf("core", CORE_SRC)
+    return _COMPILED["core"]
+
+
+@pytest.mark.parametrize("program", CLEAN)
+def test_compiled_programs_relocate_as_libbpf(core_obj: Path, program: str) -> None:
+    _assert_same_as_libbpf(core_obj, program)
+
+
+def test_compiled_programs_cover_every_kind(core_obj: Path) -> None:
+    obj = load_object(core_obj)
+    assert obj.ext is not None
+    kinds = {r.kind for relos in obj.ext.core_relos.values() for r in relos}
+    assert kinds == set(CoreReloKind)
+
+
+def test_local_flavor_without_the_field(core_obj: Path) -> None:
+    mine, bufs, groups = _bpfkit(core_obj, "core_flavors")
+    obj = load_object(core_obj)
+    assert obj.btf is not None
+    name, sites = next(g for g in groups if g[0] == "core_flavors")
+    exists = [
+        s
+        for s in sites
+        if s.relo.kind == CoreReloKind.FIELD_EXISTS
+        and obj.btf[s.relo.type_id].name == "task_struct___old"
+    ]
+    values = {}
+    for s in exists:
+        _, _, _, imm = struct.unpack_from("<BBhi", bufs[name], s.insn_idx * 8)
+        values[s.relo.access_str] = imm
+    assert values == {"0:0": 1, "0:1": 0}  # pid exists, bpfkit_no_such_field does not
+    assert any("found target candidate" in ln and "task_struct___old" in ln for ln in mine)
+
+
+def test_poisoned_relocation_refused_or_poisoned_like_libbpf(core_obj: Path) -> None:
+    with pytest.raises(CoreUnsupported, match=r"core_poison_guarded.*poison"):
+        _bpfkit(core_obj, "core_poison_guarded")
+    mine = _assert_same_as_libbpf(core_obj, "core_poison_guarded", allow_poison=True)
+    assert any("substituting insn" in ln for ln in mine)
+    _, bufs, _ = _bpfkit(core_obj, "core_poison_guarded", allow_poison=True)
+    imms = [
+        int.from_bytes(bufs["core_poison_guarded"][i + 4 : i + 8], "little")
+        for i in range(0, len(bufs["core_poison_guarded"]), 8)
+    ]
+    assert POISON_IMM in imms
+    # libbpf's program verifies: the poisoned read is dead code once exists() is 0.
+    _, _, err = _libbpf_load(core_obj, "core_poison_guarded")
+    assert err == 0
+
+
+def test_relocation_libbpf_fails_is_refused(core_obj: Path) -> None:
+    lines, _, err = _libbpf_load(core_obj, "core_fail_anon")
+    assert err < 0
+    assert any("failed to relocate" in ln for ln in lines)
+    with pytest.raises(
+        CoreUnsupported, match=r"core_fail_anon.*relo #\d+ at insn #\d+ \(FIELD_EXISTS"
+    ):
+        _bpfkit(core_obj, "core_fail_anon")
+
+
+# ----------------------------------------------------------------------------- contract
+
+
+def test_type_id_local_needs_no_kernel_btf(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = DATA_PROGRAMS / "alloc.bpf.o"
+    obj = load_object(path)
+    assert obj.btf is not None
+    name = "obj_new_drop_ok"
+    sites = [s for s in program_relo_sites(obj, name) if s.relo.kind == CoreReloKind.TYPE_ID_LOCAL]
+    assert sites
+
+    def boom() -> KernelBTF:
+        raise AssertionError("kernel BTF opened for TYPE_ID_LOCAL")
+
+    monkeypatch.setattr(KernelBTF, "vmlinux", staticmethod(boom))
+    buf = _function_bytes(path, name)
+    lines = apply_core_relos(buf, sites, obj.btf, boom, name)
+    assert sum("(LDIMM64) imm64" in ln for ln in lines) == len(sites)
+    monkeypatch.undo()
+    lib_lines, _, _ = _libbpf_load(path, name)
+    assert set(lines) <= set(lib_lines)
+
+
+def test_bad_sites_are_refused() -> None:
+    obj = load_object(DATA_PROGRAMS / "alloc.bpf.o")
+    assert obj.btf is not None
+    relo = CoreRelo(0, 1, "0:x", CoreReloKind.FIELD_BYTE_OFFSET)
+    with pytest.raises(CoreUnsupported, match=r"relo #0 at insn #5"):
+        apply_core_relos(bytearray(16), [(5, relo)], obj.btf, None, "p")
+    with pytest.raises(CoreUnsupported, match="access '0:x'"):
+        apply_core_relos(bytearray(16), [(0, relo)], obj.btf, None, "p")
+
+
+# ----------------------------------------------------------------------------- KernelBTF
+
+
+@cache
+def _bpftool_raw() -> dict[int, list[str]]:
+    bpftool = shutil.which("bpftool")
+    if bpftool is None:
+        pytest.skip("needs bpftool (apt install bpftool)")
+    text = subprocess.run(
+        [bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    out: dict[int, list[str]] = {}
+    cur: list[str] = []
+    for line in text.splitlines():
+        m = re.match(r"\[(\d+)\] ", line)
+        if m:
+            cur = out.setdefault(int(m.group(1)), [])
+        cur.append(line)
+    return out
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("task_struct", BTFKind.STRUCT),
+        ("sk_buff", BTFKind.STRUCT),
+        ("pt_regs", BTFKind.STRUCT),
+        ("bpf_map_type", BTFKind.ENUM),
+        ("pid_t", BTFKind.TYPEDEF),
+        ("u64", BTFKind.TYPEDEF),
+    ],
+)
+def test_find_and_decode_agree_with_bpftool(name: str, kind: BTFKind) -> None:
+    raw = _bpftool_raw()
+    kbtf = KernelBTF.vmlinux()
+    tid = kbtf.find(name, kind)
+    first = next(
+        i
+        for i, lines in sorted(raw.items())
+        if re.match(rf"\[\d+\] {kind.name} '{name}' ", lines[0])
+    )
+    assert tid == first
+    t = kbtf[tid]
+    head = raw[tid][0]
+    assert t.name == name and head.startswith(f"[{tid}] {kind.name} '{name}'")
+    if isinstance(t, Struct):
+        assert f"size={t.size} vlen={len(t.members)}" in head
+        for m, line in zip(t.members, raw[tid][1:], strict=True):
+            want = f"\t'{m.name or '(anon)'}' type_id={m.type} bits_offset={m.bit_offset}"
+            if m.bitfield_size:
+                want += f" bitfield_size={m.bitfield_size}"
+            assert line == want
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("task_struct___old", BTFKind.STRUCT),
+        ("file", BTFKind.STRUCT),
+        ("u32", BTFKind.TYPEDEF),
+        ("bpf_map_type___x", BTFKind.ENUM64),
+        ("list_head", BTFKind.STRUCT),
+        ("no_such_type_here", BTFKind.UNION),
+        ("a___b___c", BTFKind.STRUCT),
+    ],
+)
+def test_candidates_equal_a_scan_of_every_type(name: str, kind: BTFKind) -> None:
+    kbtf = KernelBTF.vmlinux()
+    assert kbtf.candidates(name, kind) == kbtf.all_candidates_slow(name, kind)
+
+
+def test_kernel_btf_errors(tmp_path: Path) -> None:
+    with pytest.raises(KernelError, match="cannot read this BTF"):
+        KernelBTF(tmp_path / "missing.btf")
+    bad = tmp_path / "bad.btf"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(KernelError, match="bad.btf"):
+        KernelBTF(bad)
+    with KernelBTF("/sys/kernel/btf/vmlinux") as kbtf:
+        assert kbtf.find("task_struct", BTFKind.STRUCT) > 0
+    with pytest.raises(KernelError, match="closed"):
+        kbtf.find("pt_regs", BTFKind.STRUCT)
