@@ -357,14 +357,30 @@ class KernelBTF:
         return off
 
     def _name_table(self) -> bytes:
-        """``name_off`` of every type, as little-endian u32s in id order (built once)."""
+        """``name_off`` of every type, as little-endian u32s in id order (built once).
+
+        The word index of each record is its byte offset / 4: one shift of the whole offset
+        table read as a single integer (every offset is a multiple of 4, so no bits cross
+        from one element into the next), then one C-level gather.
+        """
         if self._names is None:
             offs = self._type_offsets()
-            words = self._view()[self._types_start : self._types_end].cast("I")
-            names = array("I", itemgetter(*[o >> 2 for o in offs])(words)) if offs else array("I")
-            self._names = names.tobytes()
-            self._present = set(names)
+            n = len(offs)
+            if n:
+                shifted = int.from_bytes(offs.tobytes(), "little") >> 2
+                idx = array("I")
+                idx.frombytes(shifted.to_bytes(4 * n, "little"))
+                words = self._view()[self._types_start : self._types_end].cast("I")
+                self._names = array("I", itemgetter(*idx.tolist())(words)).tobytes()
+            else:
+                self._names = b""
         return self._names
+
+    def _present_names(self) -> set[int]:
+        """Every ``name_off`` some type has (built once, with the name table)."""
+        if self._present is None:
+            self._present = set(memoryview(self._name_table()).cast("I"))
+        return self._present
 
     def kind_of(self, type_id: int) -> int:
         """The kind number of *type_id* (``info >> 24 & 0x1f``, as libbpf 1.1 reads it)."""
@@ -507,8 +523,7 @@ class KernelBTF:
     def types_named_at(self, name_off: int, kinds: frozenset[int]) -> list[int]:
         """Ids of the types whose ``name_off`` is *name_off* and whose kind is in *kinds*."""
         table = self._name_table()
-        assert self._present is not None
-        if name_off not in self._present:
+        if self._present is not None and name_off not in self._present:
             return []
         raw = self._view()
         pat = struct.pack("<I", name_off)
@@ -535,9 +550,11 @@ class KernelBTF:
         if got is None:
             kinds = frozenset(int(k) for k in _ENUM_KINDS) if is_enum else frozenset({int(kind)})
             ids: set[int] = set()
-            if ess:
-                for off in self.name_offsets(ess):
-                    ids.update(self.types_named_at(off, kinds))
+            present = self._present_names()
+            for off in self.name_offsets(ess) if ess else []:
+                if off not in present:
+                    continue
+                ids.update(self.types_named_at(off, kinds))
             got = self._cand_cache[key] = tuple(sorted(ids))
         return got
 

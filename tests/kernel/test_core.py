@@ -249,7 +249,9 @@ def _function_bytes(path: Path, name: str) -> bytearray:
     prog = obj.program(name)
     last = prog.insns[-1]
     with path.open("rb") as f:
-        data = ELFFile(f).get_section_by_name(prog.section).data()
+        section = ELFFile(f).get_section_by_name(prog.section)
+        assert section is not None
+        data = section.data()
     return bytearray(data[prog.start * 8 : (prog.start + last.idx + last.nslots) * 8])
 
 
