@@ -969,7 +969,7 @@ def _find_cands(
             f"[{tid}] {_kind_str(t)} {t.name} in [vmlinux]"
         )
         out.append((tid, t.name))
-    if not out and target.module_btfs():
+    if not out and target.is_vmlinux and target.module_btfs():
         raise _Unsupported(
             f"no candidate for [{local_id}] {_kind_str(lt)} {lname} in vmlinux: libbpf would "
             f"go on searching the BTF of modules {', '.join(target.module_btfs()[:5])}"

@@ -153,6 +153,8 @@ class KernelBTF:
             fn.restype = restype
             fn.argtypes = argtypes
         ctypes.set_errno(0)
+        #: True for the running kernel's BTF (libbpf then also searches module BTF).
+        self.is_vmlinux = path is None
         if path is None:
             self.path = "vmlinux"
             vmlinux = SYS_KERNEL_BTF / "vmlinux"

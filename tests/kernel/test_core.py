@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bpfkit.btf import BTFKind, CoreRelo, CoreReloKind, Struct
+from bpfkit.btf import BTFKind, CoreRelo, CoreReloKind, Spec, Struct
 from bpfkit.errors import KernelError
 from bpfkit.kernel._libbpf import open_libbpf
 from bpfkit.kernel.core import (
@@ -185,15 +187,42 @@ CLEAN = [
 # ----------------------------------------------------------------------------- the oracle
 
 
-def _libbpf_load(path: Path, program: str) -> tuple[list[str], bytes | None, int]:
+class _OpenOpts(ctypes.Structure):
+    """libbpf 1.1's ``struct bpf_object_open_opts`` (80 bytes, btf_custom_path at 48)."""
+
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("object_name", ctypes.c_char_p),
+        ("relaxed_maps", ctypes.c_bool),
+        ("pin_root_path", ctypes.c_char_p),
+        ("_attach_prog_fd", ctypes.c_uint32),
+        ("kconfig", ctypes.c_char_p),
+        ("btf_custom_path", ctypes.c_char_p),
+        ("kernel_log_buf", ctypes.c_char_p),
+        ("kernel_log_size", ctypes.c_size_t),
+        ("kernel_log_level", ctypes.c_uint32),
+    ]
+
+
+def _libbpf_load(
+    path: Path, program: str, btf_custom_path: Path | None = None
+) -> tuple[list[str], bytes | None, int]:
     """Load *program* alone through libbpf 1.1 with debug messages on: (libbpf's CO-RE lines
-    without the ``libbpf: `` prefix, the instructions it gave the kernel, load result)."""
+    without the ``libbpf: `` prefix, the instructions it gave the kernel, load result).
+    With *btf_custom_path*, libbpf relocates against that BTF instead of the kernel's."""
     lib = open_libbpf()
     lb = lib.lib
     lb.bpf_program__insns.restype = ctypes.c_void_p
     lb.bpf_program__insns.argtypes = [ctypes.c_void_p]
+    opts = None
+    if btf_custom_path is not None:
+        opts = _OpenOpts(sz=ctypes.sizeof(_OpenOpts))
+        opts.btf_custom_path = os.fsencode(btf_custom_path)
+        assert ctypes.sizeof(_OpenOpts) == 80 and _OpenOpts.btf_custom_path.offset == 48
     with lib.capture(debug=True) as messages:
-        obj = lb.bpf_object__open_file(os.fsencode(path), None)
+        obj = lb.bpf_object__open_file(
+            os.fsencode(path), ctypes.byref(opts) if opts is not None else None
+        )
         assert obj, f"libbpf cannot open {path}: {messages}"
         try:
             target = None
@@ -256,7 +285,7 @@ def _function_bytes(path: Path, name: str) -> bytearray:
 
 
 def _bpfkit(
-    path: Path, program: str, *, allow_poison: bool = False
+    path: Path, program: str, *, allow_poison: bool = False, target: KernelBTF | None = None
 ) -> tuple[list[str], dict[str, bytearray], list[tuple[str, list[CoreReloSite]]]]:
     """bpfkit's relocation of what libbpf relocates for *program*: (lines, buffers, sites)."""
     obj = load_object(path)
@@ -271,7 +300,7 @@ def _bpfkit(
             buf,
             sites,
             obj.btf,
-            KernelBTF.vmlinux(),
+            target or KernelBTF.vmlinux(),
             name,
             cand_cache=cands,
             allow_poison=allow_poison,
@@ -279,9 +308,12 @@ def _bpfkit(
     return lines, bufs, groups
 
 
-def _assert_same_as_libbpf(path: Path, program: str, *, allow_poison: bool = False) -> list[str]:
-    lib_lines, lib_insns, _ = _libbpf_load(path, program)
-    mine, bufs, groups = _bpfkit(path, program, allow_poison=allow_poison)
+def _assert_same_as_libbpf(
+    path: Path, program: str, *, allow_poison: bool = False, custom: Path | None = None
+) -> list[str]:
+    lib_lines, lib_insns, _ = _libbpf_load(path, program, custom)
+    target = KernelBTF(custom) if custom is not None else None
+    mine, bufs, groups = _bpfkit(path, program, allow_poison=allow_poison, target=target)
     assert [ln for ln in lib_lines if _RELO_LINE.match(ln)] == mine
     assert lib_insns is not None
     # The program's own instructions lead libbpf's final buffer: every relocated slot agrees.
@@ -382,6 +414,175 @@ def test_relocation_libbpf_fails_is_refused(core_obj: Path) -> None:
         CoreUnsupported, match=r"core_fail_anon.*relo #\d+ at insn #\d+ \(FIELD_EXISTS"
     ):
         _bpfkit(core_obj, "core_fail_anon")
+
+
+# ------------------------------------------------- a crafted target BTF (libbpf's btf_custom_path)
+
+# Local types relocated against TARGET_TYPES below: duplicate and flavored targets (pruning,
+# ambiguity), ENUM64 and signed enums, kind_flag bitfields, load size adjustment.
+CUSTOM_SRC = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "GPL";
+volatile long sink;
+
+struct bk_dup { int a; int c; int d; } __attribute__((preserve_access_index));
+struct bk_amb { int a; int b; } __attribute__((preserve_access_index));
+struct bk_flav___local { long x; } __attribute__((preserve_access_index));
+struct bk_bits { unsigned int lo: 3; int hi: 5; } __attribute__((preserve_access_index));
+struct bk_size { unsigned int v; } __attribute__((preserve_access_index));
+struct bk_size_bad { int v; } __attribute__((preserve_access_index));
+union bk_un { int a; } __attribute__((preserve_access_index));
+struct bk_match { int a; } __attribute__((preserve_access_index));
+struct bk_nomatch { unsigned int a; } __attribute__((preserve_access_index));
+enum bk_e64 { BK_BIG = 1 };
+enum bk_sgn { BK_NEG = -1 };
+typedef unsigned int bk_td;
+
+SEC("raw_tp/sys_enter")
+int p_prune(void *ctx)
+{
+    struct bk_dup *p = ctx;
+
+    sink = bpf_core_field_exists(p->a);
+    sink = bpf_core_field_exists(p->c);
+    sink = bpf_core_field_exists(p->d);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_amb(void *ctx)
+{
+    struct bk_amb *p = ctx;
+
+    sink = bpf_core_field_offset(p->b);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_values(void *ctx)
+{
+    struct bk_flav___local *f = ctx;
+    union bk_un *u = ctx;
+
+    sink = bpf_core_field_offset(f->x);
+    sink = bpf_core_field_size(f->x);
+    sink = bpf_core_enum_value(enum bk_e64, BK_BIG);
+    sink = bpf_core_enum_value(enum bk_sgn, BK_NEG);
+    sink = bpf_core_enum_value_exists(enum bk_sgn, BK_NEG);
+    sink = bpf_core_type_exists(bk_td);
+    sink = bpf_core_type_size(bk_td);
+    sink = bpf_core_type_id_kernel(bk_td);
+    sink = bpf_core_field_offset(u->a);
+    sink = bpf_core_type_matches(struct bk_match);
+    sink = bpf_core_type_matches(struct bk_nomatch);
+    sink = bpf_core_type_size(union bk_un);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_bits(void *ctx)
+{
+    struct bk_bits *b = ctx;
+
+    sink = BPF_CORE_READ_BITFIELD_PROBED(b, lo);
+    sink = BPF_CORE_READ_BITFIELD_PROBED(b, hi);
+    sink = BPF_CORE_READ_BITFIELD(b, hi);
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_size(void *ctx)
+{
+    struct bk_size *p = ctx;
+
+    sink = p->v;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_size_bad(void *ctx)
+{
+    struct bk_size_bad *p = ctx;
+
+    sink = p->v;
+    return 0;
+}
+"""
+
+
+def _target_types() -> list[object]:
+    from bpfkit.btf import (
+        Enum,
+        Enum64,
+        EnumValue,
+        Int,
+        IntEncoding,
+        Member,
+        Typedef,
+        Union,
+    )
+
+    signed, plain = IntEncoding.SIGNED, IntEncoding.NONE
+    return [
+        Int(1, "int", 4, signed, 0, 32),
+        Int(2, "unsigned int", 4, plain, 0, 32),
+        Int(3, "unsigned short", 2, plain, 0, 16),
+        Int(4, "long", 8, signed, 0, 64),
+        # two bk_dup: both have a (same offset); only 5 has d, only 6 has c
+        Struct(5, "bk_dup", 12, (Member("a", 1, 0), Member("b", 1, 32), Member("d", 1, 64))),
+        Struct(6, "bk_dup", 12, (Member("a", 1, 0), Member("b", 1, 32), Member("c", 1, 64))),
+        # b at 4 in one candidate, at 8 in the other: libbpf refuses (offset ambiguity)
+        Struct(7, "bk_amb", 8, (Member("a", 1, 0), Member("b", 1, 32))),
+        Struct(8, "bk_amb___v2", 12, (Member("a", 1, 0), Member("x", 1, 32), Member("b", 1, 64))),
+        Struct(9, "bk_flav", 16, (Member("pad", 4, 0), Member("x", 4, 64))),
+        Enum64(10, "bk_e64", 8, (EnumValue("BK_BIG", 1 << 40),)),
+        Enum(11, "bk_sgn", 4, (EnumValue("BK_ZERO", 0), EnumValue("BK_NEG", -5)), True),
+        Struct(12, "bk_bits", 4, (Member("lo", 2, 5, 3), Member("hi", 1, 12, 5)), kind_flag=True),
+        Struct(13, "bk_size", 4, (Member("v", 3, 0),)),
+        Struct(14, "bk_size_bad", 8, (Member("v", 4, 0),)),
+        Union(15, "bk_un", 8, (Member("b", 4, 0), Member("a", 1, 0))),
+        Struct(16, "bk_match", 16, (Member("z", 4, 0), Member("a", 1, 64))),
+        Struct(17, "bk_nomatch", 4, (Member("a", 1, 0),)),
+        Typedef(18, "bk_td", 3),
+    ]
+
+
+@pytest.fixture
+def custom(compile_bpf: Callable[[str, str], Path], tmp_path: Path) -> tuple[Path, Path]:
+    """(the object compiled from CUSTOM_SRC, the crafted target BTF file)."""
+    from bpfkit.btf.encode import encode_btf
+
+    if "custom" not in _COMPILED:
+        _COMPILED["custom"] = compile_bpf("custom", CUSTOM_SRC)
+    btf = tmp_path / "target.btf"
+    btf.write_bytes(encode_btf(_target_types()))  # type: ignore[arg-type]
+    return _COMPILED["custom"], btf
+
+
+@pytest.mark.parametrize("program", ["p_prune", "p_values", "p_bits", "p_size"])
+def test_custom_target_relocates_as_libbpf(custom: tuple[Path, Path], program: str) -> None:
+    obj, btf = custom
+    mine = _assert_same_as_libbpf(obj, program, custom=btf)
+    if program == "p_prune":  # d is found only when the candidate list was not pruned
+        assert any("no matching targets found" in ln for ln in mine)
+    if program == "p_size":
+        assert any("mem_sz 4 -> 2" in ln for ln in mine)
+
+
+def test_custom_target_poison_and_failure(custom: tuple[Path, Path]) -> None:
+    obj, btf = custom
+    target = KernelBTF(btf)
+    with pytest.raises(CoreUnsupported, match="field size mismatch"):
+        _bpfkit(obj, "p_size_bad", target=target)
+    mine = _assert_same_as_libbpf(obj, "p_size_bad", custom=btf, allow_poison=True)
+    assert any("accesses field incorrectly" in ln for ln in mine)
+    lines, _, err = _libbpf_load(obj, "p_amb", btf)
+    assert err < 0 and any("field offset ambiguity" in ln for ln in lines)
+    with pytest.raises(CoreUnsupported, match=r"p_amb.*field offset ambiguity: 64 != 32"):
+        _bpfkit(obj, "p_amb", target=target)
 
 
 # ----------------------------------------------------------------------------- contract
@@ -502,3 +703,42 @@ def test_kernel_btf_errors(tmp_path: Path) -> None:
         assert kbtf.find("task_struct", BTFKind.STRUCT) > 0
     with pytest.raises(KernelError, match="closed"):
         kbtf.find("pt_regs", BTFKind.STRUCT)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    type_id=st.integers(0, 40),
+    access=st.text("0123:x-", min_size=0, max_size=8),
+    kind=st.sampled_from(list(CoreReloKind)),
+    code=st.binary(min_size=16, max_size=16),
+    insn_idx=st.integers(-1, 2),
+    allow_poison=st.booleans(),
+)
+def test_any_relocation_gives_lines_or_core_unsupported(
+    type_id: int, access: str, kind: CoreReloKind, code: bytes, insn_idx: int, allow_poison: bool
+) -> None:
+    local, target = _fuzz_pair()
+    relo = CoreRelo(0, type_id, access, kind)
+    buf = bytearray(code)
+    try:
+        lines = apply_core_relos(
+            buf, [(insn_idx, relo)], local, target, "fuzz", allow_poison=allow_poison
+        )
+    except CoreUnsupported as exc:
+        assert "prog 'fuzz'" in str(exc)
+    else:
+        assert isinstance(lines, list) and len(buf) == 16
+
+
+@cache
+def _fuzz_pair() -> tuple[Spec, KernelBTF]:
+    """The crafted target types as both the local BTF and (through libbpf) the target."""
+    import tempfile
+
+    from bpfkit.btf import parse_btf
+    from bpfkit.btf.encode import encode_btf
+
+    data = encode_btf(_target_types())  # type: ignore[arg-type]
+    path = Path(tempfile.mkdtemp()) / "fuzz.btf"
+    path.write_bytes(data)
+    return parse_btf(data), KernelBTF(path)
