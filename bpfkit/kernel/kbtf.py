@@ -158,20 +158,18 @@ class KernelBTF:
         if path is None:
             self.path = "vmlinux"
             vmlinux = SYS_KERNEL_BTF / "vmlinux"
-            with self._lib.capture() as messages:
-                btf = lb.btf__load_vmlinux_btf()
+            # No message capture here: a caller may hold libbpf's capture lock already.
+            btf = lb.btf__load_vmlinux_btf()
             if not btf:
                 err = ctypes.get_errno()
-                why = "; ".join(text.strip() for _, text in messages)
                 raise KernelError(
                     "cannot load the kernel's BTF through libbpf"
                     + (f" ({self._lib.strerror(err)})" if err else "")
                     + (
                         f": {vmlinux} is missing (CONFIG_DEBUG_INFO_BTF=y is needed)"
                         if not vmlinux.exists()
-                        else ""
+                        else f" from {vmlinux}"
                     )
-                    + (f"; libbpf said: {why}" if why else "")
                 )
         else:
             self.path = os.fspath(path)

@@ -703,6 +703,27 @@ def test_kernel_btf_errors(tmp_path: Path) -> None:
         assert kbtf.find("task_struct", BTFKind.STRUCT) > 0
     with pytest.raises(KernelError, match="closed"):
         kbtf.find("pt_regs", BTFKind.STRUCT)
+    with pytest.raises(KernelError, match="cannot load libbpf"):
+        KernelBTF(libbpf_path=str(tmp_path / "libbpf.so.1"))
+
+
+def test_no_kernel_btf_is_a_kernel_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import bpfkit.kernel.kbtf as kbtf_mod
+
+    lb = open_libbpf().lib
+    real = lb.btf__load_vmlinux_btf
+
+    def missing() -> None:
+        ctypes.set_errno(2)
+
+    monkeypatch.setattr(lb, "btf__load_vmlinux_btf", missing)
+    monkeypatch.setattr(kbtf_mod, "SYS_KERNEL_BTF", tmp_path)
+    try:
+        with pytest.raises(KernelError, match=r"kernel's BTF.*vmlinux is missing"):
+            KernelBTF()
+    finally:
+        monkeypatch.undo()
+    assert lb.btf__load_vmlinux_btf is real
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
