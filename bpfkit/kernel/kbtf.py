@@ -112,7 +112,8 @@ class KernelBTF:
     """A view of one kernel BTF blob loaded by libbpf (``struct btf *``).
 
     Use :meth:`vmlinux` for the running kernel's BTF (opened once per process and cached);
-    ``KernelBTF(path)`` opens another raw BTF file (no base). ``kbtf[type_id]`` decodes one
+    ``KernelBTF(path)`` opens another BTF file, raw or an ELF object's ``.BTF`` (libbpf's
+    ``btf__parse``, as for its ``btf_custom_path``). ``kbtf[type_id]`` decodes one
     type into a :mod:`bpfkit.btf.types` record (cached); :meth:`find`,
     :meth:`candidates`, :meth:`sizeof` and :meth:`string` are the lookups CO-RE needs.
     Close with :meth:`close` or a ``with`` block (closing the cached vmlinux view drops it
@@ -134,7 +135,7 @@ class KernelBTF:
         vp, u32 = ctypes.c_void_p, ctypes.c_uint32
         sig: dict[str, tuple[object, list[object]]] = {
             "btf__load_vmlinux_btf": (vp, []),
-            "btf__parse_raw": (vp, [ctypes.c_char_p]),
+            "btf__parse": (vp, [ctypes.c_char_p, vp]),
             "btf__free": (None, [vp]),
             "btf__type_cnt": (u32, [vp]),
             "btf__type_by_id": (vp, [vp, u32]),
@@ -173,7 +174,7 @@ class KernelBTF:
                 )
         else:
             self.path = os.fspath(path)
-            btf = lb.btf__parse_raw(os.fsencode(path))
+            btf = lb.btf__parse(os.fsencode(path), None)  # raw BTF or an ELF's .BTF
             if not btf:
                 err = ctypes.get_errno()
                 raise KernelError(

@@ -35,7 +35,14 @@ from bpfkit.kernel.core import (
 )
 from bpfkit.kernel.kbtf import KernelBTF
 from bpfkit.obj import load_object
-from tests.corpus import DATA_OBJECTS, DATA_PROGRAMS
+from tests.corpus import (
+    DATA_OBJECTS,
+    DATA_PROGRAMS,
+    RELOCS_EL,
+    RELOCS_ENUM_EL,
+    RELOCS_READ_EL,
+    RELOCS_READ_TGT_EL,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("live")]
 
@@ -583,6 +590,37 @@ def test_custom_target_poison_and_failure(custom: tuple[Path, Path]) -> None:
     assert err < 0 and any("field offset ambiguity" in ln for ln in lines)
     with pytest.raises(CoreUnsupported, match=r"p_amb.*field offset ambiguity: 64 != 32"):
         _bpfkit(obj, "p_amb", target=target)
+
+
+# ------------------------------------------- cilium/ebpf's CO-RE test objects (shared corpus)
+
+#: (object, target BTF, program): cilium/ebpf relocates each against the BTF named here.
+CILIUM_CASES = [
+    *((RELOCS_EL, RELOCS_EL, p) for p in ("type_ids", "types", "enums", "fields")),
+    (RELOCS_READ_EL, RELOCS_READ_TGT_EL, "reads"),
+    (RELOCS_ENUM_EL, RELOCS_ENUM_EL, "core_ld64imm"),
+]
+
+
+@pytest.mark.parametrize("case", CILIUM_CASES, ids=lambda c: f"{c[0].stem}:{c[2]}")
+def test_cilium_objects_relocate_as_libbpf(case: tuple[Path, Path, str]) -> None:
+    obj, target, program = case
+    if not obj.exists() or not target.exists():
+        pytest.skip(f"shared corpus file missing: {obj} / {target}")
+    mine = _assert_same_as_libbpf(obj, program, custom=target, allow_poison=True)
+    assert sum("patched insn" in ln for ln in mine) >= 2
+
+
+@pytest.mark.parametrize("program", ["err_ambiguous", "err_ambiguous_flavour"])
+def test_cilium_ambiguous_relocations_are_refused(program: str) -> None:
+    if not RELOCS_EL.exists():
+        pytest.skip(f"shared corpus file missing: {RELOCS_EL}")
+    lines, _, err = _libbpf_load(RELOCS_EL, program, RELOCS_EL)
+    assert err < 0 and any("relocation decision ambiguity" in ln for ln in lines)
+    with pytest.raises(
+        CoreUnsupported, match="relocation decision ambiguity: success 35 != success 32"
+    ):
+        _bpfkit(RELOCS_EL, program, target=KernelBTF(RELOCS_EL))
 
 
 # ----------------------------------------------------------------------------- contract
