@@ -209,16 +209,6 @@ class _CoreSpec:
     raw_spec: list[int] = field(default_factory=list)
     bit_offset: int = 0
 
-    def copy(self) -> _CoreSpec:
-        return _CoreSpec(
-            self.btf,
-            self.root_type_id,
-            self.relo_kind,
-            [_Acc(a.type_id, a.idx, a.name) for a in self.spec],
-            list(self.raw_spec),
-            self.bit_offset,
-        )
-
 
 @dataclass(slots=True)
 class _Res:
@@ -262,10 +252,6 @@ def _size(btf: _BTF, type_id: int) -> int:
 
 def _is_composite(t: AnyType) -> bool:
     return t.kind in (BTFKind.STRUCT, BTFKind.UNION)
-
-
-def _is_any_enum(t: AnyType) -> bool:
-    return t.kind in _ENUMS
 
 
 def _kind_compat(a: AnyType, b: AnyType) -> bool:
@@ -1006,9 +992,11 @@ def apply_core_relos(
         The program named in messages when a site does not name one.
     cand_cache
         libbpf's per-object candidate cache (local type id -> candidate ids, pruned by each
-        relocation that matches). Pass the same dict for every program of one object load, in
-        libbpf's order, to reproduce libbpf's decisions when a local type has several
-        candidates; by default a fresh one per call.
+        relocation that matches). Pass the same dict for every function of one object load,
+        in libbpf's order (``.BTF.ext`` sections and records in file order, skipping
+        functions libbpf does not load), to reproduce libbpf's decisions when a local type
+        has several candidates. Without it (a fresh cache per call), a local type with
+        several candidates is refused, since earlier functions may have pruned libbpf's list.
     allow_poison
         Poison what libbpf poisons (``call 0xbad2310``) instead of refusing.
 
@@ -1050,6 +1038,12 @@ def apply_core_relos(
                 try:
                     found = _find_cands(local, relo.type_id, kbtf, msgs)
                     cache[relo.type_id] = [tid for tid, _ in found]
+                    if len(found) > 1 and cand_cache is None:
+                        raise _Unsupported(
+                            f"{len(found)} candidates for local type [{relo.type_id}]: libbpf "
+                            "prunes them across the whole object; pass that object's "
+                            "cand_cache to reproduce it"
+                        )
                 except _Fail as f:
                     lt = local[relo.type_id]
                     msgs.append(
