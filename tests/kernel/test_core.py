@@ -586,6 +586,12 @@ def test_custom_target_poison_and_failure(custom: tuple[Path, Path]) -> None:
         _bpfkit(obj, "p_size_bad", target=target)
     mine = _assert_same_as_libbpf(obj, "p_size_bad", custom=btf, allow_poison=True)
     assert any("accesses field incorrectly" in ln for ln in mine)
+    # several candidates (bk_dup) without the object's shared cache: refused, not guessed
+    loaded = load_object(obj)
+    assert loaded.btf is not None
+    sites = program_relo_sites(loaded, "p_prune")
+    with pytest.raises(CoreUnsupported, match="2 candidates for local type"):
+        apply_core_relos(_function_bytes(obj, "p_prune"), sites, loaded.btf, target, "p_prune")
     lines, _, err = _libbpf_load(obj, "p_amb", btf)
     assert err < 0 and any("field offset ambiguity" in ln for ln in lines)
     with pytest.raises(CoreUnsupported, match=r"p_amb.*field offset ambiguity: 64 != 32"):
