@@ -445,7 +445,7 @@ union bk_un { int a; } __attribute__((preserve_access_index));
 struct bk_match { int a; } __attribute__((preserve_access_index));
 struct bk_nomatch { unsigned int a; } __attribute__((preserve_access_index));
 enum bk_e64 { BK_BIG = 1 };
-enum bk_sgn { BK_NEG = -1 };
+enum bk_sgn { BK_NEG = -1, BK_MISSING = 7 };
 typedef unsigned int bk_td;
 
 SEC("raw_tp/sys_enter")
@@ -506,6 +506,14 @@ int p_size(void *ctx)
     struct bk_size *p = ctx;
 
     sink = p->v;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int p_poison_ld64(void *ctx)
+{
+    if (bpf_core_enum_value_exists(enum bk_sgn, BK_MISSING))
+        sink = bpf_core_enum_value(enum bk_sgn, BK_MISSING);
     return 0;
 }
 
@@ -586,6 +594,8 @@ def test_custom_target_poison_and_failure(custom: tuple[Path, Path]) -> None:
         _bpfkit(obj, "p_size_bad", target=target)
     mine = _assert_same_as_libbpf(obj, "p_size_bad", custom=btf, allow_poison=True)
     assert any("accesses field incorrectly" in ln for ln in mine)
+    mine = _assert_same_as_libbpf(obj, "p_poison_ld64", custom=btf, allow_poison=True)
+    assert sum("substituting insn" in ln for ln in mine) == 2  # both slots of the ld_imm64
     # several candidates (bk_dup) without the object's shared cache: refused, not guessed
     loaded = load_object(obj)
     assert loaded.btf is not None
