@@ -74,6 +74,7 @@ __all__ = [
     "CoreReloSite",
     "apply_core_relos",
     "program_relo_sites",
+    "libbpf_relo_order",
     "BPF_CORE_SPEC_MAX_LEN",
     "POISON_IMM",
 ]
@@ -1182,4 +1183,38 @@ def program_relo_sites(obj: Object, program: str) -> list[CoreReloSite]:
         if prog.start <= r.insn_idx < end:
             k = r.insn_idx - prog.start
             out.append(CoreReloSite(k, r, i, prog.name, k))
+    return out
+
+
+def libbpf_relo_order(obj: Object, program: str) -> list[tuple[str, list[CoreReloSite]]]:
+    """What libbpf 1.1 relocates, in its order, when *program* is the only one loaded.
+
+    ``bpf_object__relocate_core`` walks the ``.BTF.ext`` CO-RE records section by section in
+    file order and relocates each one whose function will be loaded: the program itself and
+    every ``.text`` subprogram (subprograms keep ``autoload``, called or not). Consecutive
+    records of one function are grouped: ``[(function, sites), ...]``. Feeding each group
+    to :func:`apply_core_relos` with one shared ``cand_cache`` reproduces libbpf's
+    candidate pruning and its numbering in messages.
+
+    Raises
+    ------
+    bpfkit.errors.ELFError
+        *program* is not a function of *obj*.
+    """
+    obj.program(program)  # ELFError when absent
+    if obj.ext is None:
+        return []
+    wanted = [p for p in obj.programs if p.subprog or p.name == program]
+    sections = list(obj.ext.core_relos)
+    keyed: list[tuple[tuple[int, int], str, CoreReloSite]] = []
+    for prog in wanted:
+        rank = sections.index(prog.section) if prog.section in sections else len(sections)
+        keyed.extend(((rank, s.relo_idx), prog.name, s) for s in program_relo_sites(obj, prog.name))
+    keyed.sort(key=lambda k: k[0])
+    out: list[tuple[str, list[CoreReloSite]]] = []
+    for _, name, site in keyed:
+        if out and out[-1][0] == name:
+            out[-1][1].append(site)
+        else:
+            out.append((name, [site]))
     return out

@@ -31,6 +31,7 @@ from bpfkit.kernel.core import (
     CoreReloSite,
     CoreUnsupported,
     apply_core_relos,
+    libbpf_relo_order,
     program_relo_sites,
 )
 from bpfkit.kernel.kbtf import KernelBTF
@@ -251,35 +252,6 @@ def _libbpf_load(
     return lines, insns, err
 
 
-def _relocated_functions(path: Path, program: str) -> list[tuple[str, list[CoreReloSite]]]:
-    """libbpf 1.1's order of work when *program* is loaded alone: every CO-RE record of each
-    ``.BTF.ext`` section in order, for the program itself and for every ``.text``
-    subprogram (subprograms keep ``autoload``), grouped by function."""
-    obj = load_object(path)
-    assert obj.ext is not None
-    wanted = {p.name for p in obj.programs if p.subprog or p.name == program}
-    sites: dict[str, list[CoreReloSite]] = {}
-    order: list[tuple[str, int]] = []
-    for prog in obj.programs:
-        if prog.name not in wanted:
-            continue
-        for site in program_relo_sites(obj, prog.name):
-            sites.setdefault(prog.name, []).append(site)
-            order.append((prog.section, site.relo_idx))
-    sections = list(obj.ext.core_relos)
-    ordered = sorted(
-        ((name, s) for name, lst in sites.items() for s in lst),
-        key=lambda ns: (sections.index(obj.program(ns[0]).section), ns[1].relo_idx),
-    )
-    out: list[tuple[str, list[CoreReloSite]]] = []
-    for name, site in ordered:
-        if out and out[-1][0] == name:
-            out[-1][1].append(site)
-        else:
-            out.append((name, [site]))
-    return out
-
-
 def _function_bytes(path: Path, name: str) -> bytearray:
     obj = load_object(path)
     prog = obj.program(name)
@@ -300,7 +272,7 @@ def _bpfkit(
     lines: list[str] = []
     bufs: dict[str, bytearray] = {}
     cands: dict[int, list[int]] = {}
-    groups = _relocated_functions(path, program)
+    groups = libbpf_relo_order(obj, program)
     for name, sites in groups:
         buf = bufs.setdefault(name, _function_bytes(path, name))
         lines += apply_core_relos(
