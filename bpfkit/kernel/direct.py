@@ -704,7 +704,7 @@ class _Preparer:
             dummy = edit.add_var("dummy_ksym", int_id, _BTF_VAR_GLOBAL_ALLOCATED)
         externs: list[_Extern] = []
         by_name: dict[str, int] = {}
-        for t in spec:
+        for t in spec.iter_kind(BTFKind.VAR, BTFKind.FUNC):
             extern_var = isinstance(t, Var) and t.linkage == _BTF_VAR_GLOBAL_EXTERN
             if extern_var or (isinstance(t, Func) and t.linkage == 2):  # BTF_FUNC_EXTERN
                 by_name.setdefault(t.name, t.id)

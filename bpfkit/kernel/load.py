@@ -10,7 +10,9 @@ answers ``ENOSPC`` (log truncated), up to ``max_log_size``; the program is then 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import mmap
 import os
 import re
 from dataclasses import dataclass
@@ -274,17 +276,29 @@ class _LogBuffer:
 
     def __init__(self) -> None:
         self.buf: ctypes.Array[ctypes.c_char] | None = None
+        self._map: mmap.mmap | None = None
 
     def get(self, size: int) -> ctypes.Array[ctypes.c_char]:
         if self.buf is None or len(self.buf) < size:
-            self.buf = None
-            self.buf = ctypes.create_string_buffer(size)
+            self._drop()
+            # Anonymous memory: zero pages on first touch, nothing written up front (a
+            # zero-filled 64 MiB ctypes buffer costs ~25 ms before the first load).
+            self._map = mmap.mmap(-1, size)
+            self.buf = (ctypes.c_char * size).from_buffer(self._map)
         self.buf[0] = b"\0"
         return self.buf
 
+    def _drop(self) -> None:
+        self.buf = None
+        if self._map is not None:
+            # BufferError: a caller still holds the array; the mapping goes with it.
+            with contextlib.suppress(BufferError):
+                self._map.close()
+            self._map = None
+
     def trim(self) -> None:
         if self.buf is not None and len(self.buf) > _KEEP_LOG_BUFFER:
-            self.buf = None
+            self._drop()
 
 
 _KEEP_LOG_BUFFER = 64 << 20

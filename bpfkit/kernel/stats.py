@@ -78,6 +78,22 @@ def _summary_tail(lines: list[str]) -> int:
     return i
 
 
+def _tail_lines(log: str) -> list[str]:
+    """The last lines of *log*, enough to hold its trailing summary block and the line before
+    it (a level-2 log has 100,000+ lines; only the end matters here)."""
+    n = 32
+    while True:
+        cut = len(log)
+        for _ in range(n):
+            cut = log.rfind("\n", 0, cut)
+            if cut < 0:
+                return log.splitlines()
+        lines = log[cut + 1 :].splitlines()
+        if _summary_tail(lines) > 0:
+            return lines
+        n *= 4
+
+
 def parse_verifier_stats(log: str) -> VerifierStats:
     """Read the summary lines at the end of a verifier log.
 
@@ -101,7 +117,7 @@ def parse_verifier_stats(log: str) -> VerifierStats:
     >>> s.insns_processed, s.verification_time_usec, s.stack_depth
     (2, 7, '0')
     """
-    lines = log.splitlines()
+    lines = _tail_lines(log)
     fields: dict[str, int | str | None] = {}
     for line in lines[_summary_tail(lines) :]:
         line = line.strip(_BLANK)
@@ -137,6 +153,6 @@ def verifier_error_line(log: str) -> str:
     >>> verifier_error_line("")
     ''
     """
-    lines = log.splitlines()
+    lines = _tail_lines(log)
     end = _summary_tail(lines)
     return lines[end - 1].strip(_BLANK) if end > 0 else ""

@@ -11,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfkit.errors import LogError
-from bpfkit.kernel import parse_verifier_stats, read_manifest, verifier_error_line
+from bpfkit.kernel import (
+    parse_verifier_stats,
+    read_captured_log,
+    read_manifest,
+    verifier_error_line,
+)
 from bpfkit.kernel.capture import write_manifest
 from bpfkit.kernel.stats import VerifierStats
-from tests.corpus import CORPUS_LOGS, DATA_LOGS_MANIFEST
+from tests.corpus import CORPUS_LOGS, DATA_LOG_FILES, DATA_LOGS_MANIFEST
 
 #: Corpus sources whose files are the kernel's log as the bpf() syscall returned it (no
 #: libbpf/bpftool text around it); the manifest's "failure: ..." names the error line.
@@ -120,3 +125,26 @@ def test_random_manifest_is_rows_or_log_error(
         except LogError:
             continue
         assert all(len(r) == 19 for r in rows)
+
+
+@pytest.mark.parametrize("path", DATA_LOG_FILES, ids=lambda p: p.name)
+def test_reading_only_the_tail_gives_what_the_whole_log_gives(path: Path) -> None:
+    """Stats and error line come from the last lines only; on every captured log that is
+    exactly what splitting the whole log gives, and for the end cut at every one of the last
+    40 line breaks too."""
+    from bpfkit.kernel import stats as mod
+
+    text = read_captured_log(path)
+
+    def whole(log: str) -> tuple[object, str]:
+        lines = log.splitlines()
+        end = mod._summary_tail(lines)
+        fields = mod.parse_verifier_stats("\n".join(lines[end:]))
+        return fields, (lines[end - 1].strip(mod._BLANK) if end > 0 else "")
+
+    ends = [len(text)]
+    while len(ends) < 41 and ends[-1] > 0:
+        ends.append(max(text.rfind("\n", 0, ends[-1]), 0))
+    for end in ends:
+        log = text[:end]
+        assert (parse_verifier_stats(log), verifier_error_line(log)) == whole(log)
