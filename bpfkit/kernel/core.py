@@ -1020,6 +1020,11 @@ def apply_core_relos(
     cache: dict[int, list[int]] = {} if cand_cache is None else cand_cache
     kbtf: KernelBTF | None = None
     nslots = len(insns) // 8
+    if getattr(local, "byte_order", "little") != "little":
+        raise CoreUnsupported(
+            f"prog '{prog_name}': CO-RE relocation of a {local.byte_order}-endian object: only "
+            "little-endian objects are relocated here (as on this x86-64 host)"
+        )
     for pos, item in enumerate(relos):
         site = item if isinstance(item, CoreReloSite) else CoreReloSite(item[0], item[1])
         relo = site.relo

@@ -39,6 +39,7 @@ from bpfkit.obj import load_object
 from tests.corpus import (
     DATA_OBJECTS,
     DATA_PROGRAMS,
+    RELOCS_EB,
     RELOCS_EL,
     RELOCS_ENUM_EL,
     RELOCS_READ_EL,
@@ -642,6 +643,11 @@ def test_bad_sites_are_refused() -> None:
         apply_core_relos(bytearray(16), [(5, relo)], obj.btf, None, "p")
     with pytest.raises(CoreUnsupported, match="access '0:x'"):
         apply_core_relos(bytearray(16), [(0, relo)], obj.btf, None, "p")
+    if RELOCS_EB.exists():
+        be = load_object(RELOCS_EB)
+        assert be.btf is not None
+        with pytest.raises(CoreUnsupported, match="big-endian"):
+            apply_core_relos(bytearray(16), [(0, relo)], be.btf, None, "p")
 
 
 # ----------------------------------------------------------------------------- KernelBTF
