@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from bpfkit.btf import BTFKind
+from bpfkit.btf import BTFKind, Spec
 from bpfkit.errors import KernelError
 from bpfkit.kernel._libbpf import open_libbpf
-from bpfkit.kernel.core import apply_core_relos, program_relo_sites
+from bpfkit.kernel.core import CoreReloSite, apply_core_relos, program_relo_sites
 from bpfkit.kernel.kbtf import KernelBTF
 from bpfkit.obj import load_object
 
@@ -57,7 +57,7 @@ def median(fn: object, n: int = REPEAT) -> float:
     return statistics.median(times)
 
 
-def prepare() -> list[tuple[object, str, list[object], bytes]]:
+def prepare() -> list[tuple[Spec, str, list[CoreReloSite], bytes]]:
     """(local BTF, function, CO-RE sites, instruction bytes) of every function of
     data/programs that has CO-RE relocations (reading the objects is not timed)."""
     out = []
@@ -82,11 +82,11 @@ def prepare() -> list[tuple[object, str, list[object], bytes]]:
     return out
 
 
-def relocate_all(kbtf: KernelBTF, work: list[tuple[object, str, list[object], bytes]]) -> int:
+def relocate_all(kbtf: KernelBTF, work: list[tuple[Spec, str, list[CoreReloSite], bytes]]) -> int:
     """Relocate every prepared function; the number of relocations."""
     n = 0
     for btf, name, sites, code in work:
-        apply_core_relos(bytearray(code), sites, btf, kbtf, name)  # type: ignore[arg-type]
+        apply_core_relos(bytearray(code), sites, btf, kbtf, name)
         n += len(sites)
     return n
 
