@@ -107,6 +107,17 @@ print(f"{t1 - t0} {t2 - t1} {t4 - t3} {len(work)} {nr}")
 """
 
 
+FRESH_LIBBPF = """
+import ctypes, time
+from bpfkit.kernel._libbpf import open_libbpf
+lb = open_libbpf().lib
+lb.btf__load_vmlinux_btf.restype = ctypes.c_void_p
+t0 = time.perf_counter()
+btf = lb.btf__load_vmlinux_btf()
+print(time.perf_counter() - t0)
+"""
+
+
 def main() -> int:
     try:
         lib = open_libbpf()
@@ -165,6 +176,12 @@ def main() -> int:
         [sys.executable, "-c", FRESH], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout.split()
     imp, opn, rel = (float(x) for x in out[:3])
+    first_lib = float(
+        subprocess.run(
+            [sys.executable, "-c", FRESH_LIBBPF], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    print(f"fresh process: libbpf's first btf__load_vmlinux_btf {ms(first_lib)}")
     print(
         f"fresh process: import {ms(imp)}, KernelBTF.vmlinux() {ms(opn)}, relocate all "
         f"(first lookups, name table included) {ms(rel)}"
