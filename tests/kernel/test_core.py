@@ -288,10 +288,15 @@ def _bpfkit(
     return lines, bufs, groups
 
 
+#: libbpf's load result of the last program compared (0: the kernel accepted it).
+_LAST_ERR: dict[str, int] = {}
+
+
 def _assert_same_as_libbpf(
     path: Path, program: str, *, allow_poison: bool = False, custom: Path | None = None
 ) -> list[str]:
-    lib_lines, lib_insns, _ = _libbpf_load(path, program, custom)
+    lib_lines, lib_insns, err = _libbpf_load(path, program, custom)
+    _LAST_ERR[program] = err
     target = KernelBTF(custom) if custom is not None else None
     mine, bufs, groups = _bpfkit(path, program, allow_poison=allow_poison, target=target)
     assert [ln for ln in lib_lines if _RELO_LINE.match(ln)] == mine
@@ -342,6 +347,7 @@ def core_obj(compile_bpf: Callable[[str, str], Path]) -> Path:
 @pytest.mark.parametrize("program", CLEAN)
 def test_compiled_programs_relocate_as_libbpf(core_obj: Path, program: str) -> None:
     _assert_same_as_libbpf(core_obj, program)
+    assert _LAST_ERR[program] == 0  # and the kernel verified those instructions
 
 
 def test_compiled_programs_cover_every_kind(core_obj: Path) -> None:
