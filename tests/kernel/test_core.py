@@ -70,6 +70,11 @@ struct pt_regs___mismatch { int bpfkit_nope; } __attribute__((preserve_access_in
 
 enum bpf_map_type___local { BPF_MAP_TYPE_ARRAY___local = 2, BPFKIT_NOT_IN_KERNEL___local = 99 };
 
+typedef void (*work_func_t___same)(struct work_struct *);
+typedef int (*work_func_t___args)(struct work_struct *, int);
+typedef void (*perf_overflow_handler_t___same)(struct perf_event *, struct perf_sample_data *,
+                                               struct pt_regs *);
+
 SEC("raw_tp/sys_enter")
 int core_reads(void *ctx)
 {
@@ -123,6 +128,21 @@ int core_queries(void *ctx)
     v += bpf_core_enum_value(enum bpf_map_type, BPF_MAP_TYPE_RINGBUF);
     v += bpf_core_enum_value_exists(enum bpf_map_type___local, BPFKIT_NOT_IN_KERNEL___local);
     v += bpf_core_enum_value(enum bpf_map_type___local, BPF_MAP_TYPE_ARRAY___local);
+    sink = v;
+    return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int core_func_protos(void *ctx)
+{
+    long v = 0;
+
+    v += bpf_core_type_exists(work_func_t___same);
+    v += bpf_core_type_exists(work_func_t___args) * 10;
+    v += bpf_core_type_exists(perf_overflow_handler_t___same) * 100;
+    v += bpf_core_type_matches(work_func_t___same) * 1000;
+    v += bpf_core_type_matches(work_func_t___args) * 10000;
+    v += bpf_core_type_size(work_func_t___same) * 100000;
     sink = v;
     return 0;
 }
@@ -188,6 +208,7 @@ CLEAN = [
     "core_bitfields",
     "core_queries",
     "core_matches",
+    "core_func_protos",
     "core_flavors",
     "core_with_subprog",
 ]
