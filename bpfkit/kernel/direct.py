@@ -50,6 +50,7 @@ from bpfkit.btf.ext import CoreRelo, CoreReloKind, RawExt, parse_btf_ext_raw
 from bpfkit.btf.types import Array, Datasec, Func, Int, Ptr, Struct, Var
 from bpfkit.errors import BpfkitError, ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
+from bpfkit.kernel.core import CoreReloSite, CoreUnsupported, apply_core_relos
 from bpfkit.kernel.kbtf import KernelBTF
 
 __all__ = [
@@ -551,7 +552,8 @@ class _Func:
     relos: dict[int, tuple[str, int]] = field(default_factory=dict)  # insn idx -> (kind, arg)
     func_info: list[tuple[int, ...]] = field(default_factory=list)
     line_info: list[tuple[int, ...]] = field(default_factory=list)
-    core: list[tuple[int, CoreRelo]] = field(default_factory=list)
+    #: CO-RE sites, with the rank of their .BTF.ext section (libbpf's order).
+    core: list[tuple[int, CoreReloSite]] = field(default_factory=list)
     subprog: bool = False
 
 
@@ -1041,8 +1043,8 @@ class _Preparer:
         for f in self.funcs:
             by_sec.setdefault(f.sec.name, []).append(f)
         for block in ("func_info", "line_info", "core_relo"):
-            for sec_name, recs in raw.get(block, {}).items():
-                for rec in recs:
+            for rank, (sec_name, recs) in enumerate(raw.get(block, {}).items()):
+                for relo_idx, rec in enumerate(recs):
                     idx = rec[0] // 8
                     owner = _func_at(by_sec.get(sec_name, []), idx)
                     if owner is None:
@@ -1061,7 +1063,7 @@ class _Preparer:
                             )
                         except (BpfkitError, ValueError) as exc:
                             raise Unsupported(f"{self.path}: CO-RE relocation: {exc}") from None
-                        f.core.append((local, relo))
+                        f.core.append((rank, CoreReloSite(local, relo, relo_idx, f.name, local)))
 
     # ---------------------------------------------------------------- one program
     def _program(self, main: _Func) -> PreparedProgram:
@@ -1093,11 +1095,26 @@ class _Preparer:
         line_info: list[tuple[int, ...]] = []
         placed: dict[str, int] = {}
 
+        # CO-RE, as libbpf 1.1 does when this program is the only one loaded: the program and
+        # every .text subprogram (called or not), records in .BTF.ext order, one candidate
+        # cache for the whole load; each function's own instructions, before appending.
+        own: dict[str, bytearray] = {}
+        sites = sorted(
+            ((rank, site.relo_idx, f, site) for f in self.funcs if f is main or f.subprog
+             for rank, site in f.core),
+            key=lambda k: (k[0], k[1]),
+        )  # fmt: skip
+        cand_cache: dict[int, list[int]] = {}
+        group: list[CoreReloSite] = []
+        for i, (_, _, f, site) in enumerate(sites):
+            group.append(site)
+            if i + 1 == len(sites) or sites[i + 1][2] is not f:
+                buf = own.setdefault(f.name, bytearray(f.insns))
+                self.kernel.apply_core(buf, group, self.spec, f.name, cand_cache)
+                group = []
+
         def relocated(f: _Func) -> bytearray:
-            insns = bytearray(f.insns)
-            if f.core:
-                self.kernel.apply_core(insns, f.core, self.spec, f.name)
-            return insns
+            return own.get(f.name) or bytearray(f.insns)
 
         def append(f: _Func) -> int:
             start = len(code) // 8
@@ -1228,12 +1245,15 @@ class _KernelLookup:
         return _compat(local, local_id, kb, kb[kernel_id].type, 32)  # type: ignore[union-attr]
 
     def apply_core(
-        self, insns: bytearray, relos: list[tuple[int, CoreRelo]], local: Spec, func: str
+        self,
+        insns: bytearray,
+        sites: list[CoreReloSite],
+        local: Spec,
+        func: str,
+        cand_cache: dict[int, list[int]],
     ) -> None:
-        from bpfkit.kernel.core import CoreUnsupported, apply_core_relos
-
         try:
-            apply_core_relos(insns, relos, local, self._lazy_target, func)
+            apply_core_relos(insns, sites, local, self._lazy_target, func, cand_cache=cand_cache)
         except CoreUnsupported as exc:
             raise Unsupported(str(exc)) from None
 

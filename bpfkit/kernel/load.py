@@ -519,7 +519,11 @@ def load_programs(
     if loader != "libbpf" and not libbpf_debug:
         try:
             prepared, fallback = prepare_object(path, libbpf_path=libbpf_path)
+            prepared.btf_fd()  # a BTF the kernel refuses: libbpf goes on without it
         except Unsupported:
+            if prepared is not None:
+                prepared.close()
+                prepared = None
             if loader == "bpfkit":
                 raise
     if prepared is not None:

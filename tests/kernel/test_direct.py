@@ -205,6 +205,20 @@ def test_maps_the_kernel_refuses_with_btf_are_created_without(
     assert "(-13)" in refused[0] and "EACCES, -13" in noted[0]
 
 
+def test_a_relocation_libbpf_poisons_sends_the_program_to_libbpf(
+    feature_objects: dict[str, Path],
+) -> None:
+    """libbpf relocates every .text subprogram, called or not, and poisons what it cannot
+    relocate; bpfkit does not reproduce poisoning (nor libbpf's log rewriting for it), so the
+    program goes to libbpf, with the reason."""
+    path = feature_objects["core_poison"]
+    prepared, fallback = prepare_object(path)
+    prepared.close()
+    assert list(fallback) == ["reads_pid"]
+    assert "unused_reader" in fallback["reads_pid"] and "poisons" in fallback["reads_pid"]
+    assert _same_outcome(path) == ["libbpf"]
+
+
 @pytest.mark.parametrize("name", ["weak", "kconfig"])
 def test_objects_bpfkit_does_not_prepare_go_to_libbpf(
     feature_objects: dict[str, Path], name: str
