@@ -1,7 +1,9 @@
 """bpfkit.kernel: the live kernel through libbpf (ctypes), and the logs captured from it.
 
 Load each program of a BPF object on its own into the running kernel and keep what the
-verifier said (:func:`load_programs` -> :class:`LoadResult`), tabulate and compare runs
+verifier said (:func:`load_programs` -> :class:`LoadResult`; bpfkit prepares each object once
+as libbpf 1.1 would, :func:`prepare_object`, with userspace CO-RE against :class:`KernelBTF`,
+and hands libbpf what it does not prepare itself), tabulate and compare runs
 (:func:`results_frame`, :func:`compare_frame`), capture logs with a manifest
 (:func:`capture_logs`) and read them back anywhere (:func:`read_manifest`,
 :func:`read_captured_log`); the sample programs' ground truth (:func:`read_expected`,
@@ -18,8 +20,11 @@ from bpfkit.kernel.capture import (
     read_captured_log,
     read_manifest,
 )
+from bpfkit.kernel.core import CoreUnsupported, apply_core_relos
+from bpfkit.kernel.direct import PreparedObject, Unsupported, prepare_object
 from bpfkit.kernel.expected import ExpectedRow, expected_frame, read_expected
 from bpfkit.kernel.frames import compare_frame, results_frame
+from bpfkit.kernel.kbtf import KernelBTF
 from bpfkit.kernel.load import (
     LoadResult,
     ProgramInfo,
@@ -31,11 +36,16 @@ from bpfkit.kernel.load import (
 from bpfkit.kernel.stats import VerifierStats, parse_verifier_stats, verifier_error_line
 
 __all__ = [
+    "CoreUnsupported",
     "ExpectedRow",
+    "KernelBTF",
     "LoadResult",
     "ManifestRow",
+    "PreparedObject",
     "ProgramInfo",
+    "Unsupported",
     "VerifierStats",
+    "apply_core_relos",
     "capture_logs",
     "check_environment",
     "compare_frame",
@@ -45,6 +55,7 @@ __all__ = [
     "load_programs",
     "manifest_frame",
     "parse_verifier_stats",
+    "prepare_object",
     "read_captured_log",
     "read_expected",
     "read_manifest",
