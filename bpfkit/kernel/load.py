@@ -478,8 +478,8 @@ def load_programs(
         Apply :func:`bpfkit.kernel.tune_malloc` first (process-wide; faster repeated loads).
     loader : {"auto", "bpfkit", "libbpf"}
         ``"bpfkit"``: prepare the object once and issue ``BPF_PROG_LOAD`` per program
-        (:mod:`bpfkit.kernel.direct`; the kernel sees what libbpf would give it, at a tenth of
-        the cost); ``"libbpf"``: let libbpf open and load the object once per program;
+        (:mod:`bpfkit.kernel.direct`; the kernel sees what libbpf would give it, with a seventh
+        of libbpf's overhead); ``"libbpf"``: let libbpf open and load the object once per program;
         ``"auto"`` (default): bpfkit's loader, and libbpf for the objects or programs it does
         not prepare itself (a ``.kconfig`` extern, map-in-map, a CO-RE relocation libbpf would
         poison...). ``libbpf_debug=True`` implies ``"libbpf"``. ``LoadResult.loader`` says

@@ -313,3 +313,18 @@ def test_a_freshly_compiled_program_loads_directly(compile_bpf: Callable[[str, s
     )
     (result,) = load_programs(obj, log_level=1)
     assert (result.loader, result.verdict) == ("bpfkit", "accept")
+
+
+def test_cli_load_names_the_loader(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bpfkit.cli import main
+
+    obj = next(p for p in DATA_OBJECTS if p.name == "list.bpf.o")
+    runs = {}
+    for loader in ("bpfkit", "libbpf"):
+        assert main(["load", str(obj), "-p", "list_pop_leak", "--json", "--loader", loader]) == 0
+        (runs[loader],) = json.loads(capsys.readouterr().out)
+    assert runs["bpfkit"]["loader"] == "bpfkit" and runs["libbpf"]["loader"] == "libbpf"
+    for key in ("verdict", "errno", "error", "insns_processed", "total_states", "peak_states"):
+        assert runs["bpfkit"][key] == runs["libbpf"][key], key
