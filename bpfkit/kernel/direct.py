@@ -1,8 +1,8 @@
 """Prepare a BPF object once and load each of its programs with one ``BPF_PROG_LOAD``.
 
 libbpf 1.1 prepares an object anew for every program it loads: it re-reads the ELF, re-parses
-the 5.5 MB kernel BTF and re-runs every relocation, which costs ten times what the verifier
-takes on a small program. This module does libbpf's preparation once per object, exactly as
+the 5.5 MB kernel BTF and re-runs every relocation: 5.5 ms per program here, where the
+verifier takes 0.15 ms on a small one. This module does libbpf's preparation once per object, exactly as
 libbpf 1.1 does it (``tools/lib/bpf/libbpf.c``: ``bpf_object__open``, ``bpf_object__load``),
 and then, per program, creates the object's maps afresh, fills in their file descriptors and
 calls ``bpf(BPF_PROG_LOAD)``. The kernel therefore sees the same program, the same BTF, the
@@ -22,14 +22,15 @@ What libbpf does per object, in order, and done here:
   global data section (``.data*``, ``.rodata*``, ``.bss``) named as libbpf names it, with
   ``BPF_F_MMAPABLE`` when a variable is not static and ``BPF_F_RDONLY_PROG`` plus a freeze
   for ``.rodata``; a map the kernel refuses with BTF is created again without, as libbpf does;
-- CO-RE relocations of each function's own instructions (:mod:`bpfkit.kernel.core`);
+- CO-RE relocations (:mod:`bpfkit.kernel.core`) of the program and of every ``.text``
+  subprogram, called or not, in ``.BTF.ext`` order with one candidate cache per load;
 - subprograms appended depth first in order of first reference, calls and callback
   addresses patched, func and line info carried along;
 - map, global data and kfunc relocations; kfunc BTF ids from the running kernel's BTF.
 
 What it does not prepare (``.kconfig`` externs, typeless ksyms, map-in-map ``values``,
-pinning, struct_ops, ``.rodata.str*`` strings without BTF, a CO-RE relocation libbpf would
-poison): :class:`Unsupported` is raised while preparing, and
+pinning, struct_ops, a global data section without its DATASEC, a CO-RE relocation libbpf
+would poison): :class:`Unsupported` is raised while preparing, and
 :func:`bpfkit.kernel.load_programs` loads that object through libbpf instead.
 """
 
@@ -90,7 +91,6 @@ _STV_INTERNAL, _STV_HIDDEN = 1, 2
 _SHN_UNDEF, _SHN_LORESERVE = 0, 0xFF00
 _LD_IMM64 = 0x18
 _CALL = 0x85
-_INSN = struct.Struct("<BBhi")
 _BTF_VAR_STATIC, _BTF_VAR_GLOBAL_ALLOCATED, _BTF_VAR_GLOBAL_EXTERN = 0, 1, 2
 _BTF_FUNC_STATIC, _BTF_FUNC_GLOBAL = 0, 1
 
@@ -197,8 +197,10 @@ class _Elf:
             )
 
     def bytes(self, sec: _Section) -> bytes:
+        """The section's contents in the file (none for SHT_NOBITS: its size is no promise
+        of memory, so nothing is allocated for it)."""
         if sec.type == _SHT_NOBITS:
-            return bytes(sec.size)
+            return b""
         return self.data[sec.offset : sec.offset + sec.size]
 
     def relocations(self, target: int) -> Iterator[tuple[int, int]]:
@@ -355,6 +357,9 @@ class PreparedObject:
         if self._btf_fd >= 0:
             os.close(self._btf_fd)
             self._btf_fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
     def __enter__(self) -> PreparedObject:
         return self
@@ -943,6 +948,8 @@ class _Preparer:
             else:
                 continue
             ds_id, entries = self._datasec(n)
+            if not ds_id:
+                raise Unsupported(f"{self.path}: section {n!r} has no DATASEC in .BTF")
             mmapable = False
             if ds_id:
                 spec = self.spec
