@@ -328,3 +328,13 @@ def test_cli_load_names_the_loader(capsys: pytest.CaptureFixture[str]) -> None:
     assert runs["bpfkit"]["loader"] == "bpfkit" and runs["libbpf"]["loader"] == "libbpf"
     for key in ("verdict", "errno", "error", "insns_processed", "total_states", "peak_states"):
         assert runs["bpfkit"][key] == runs["libbpf"][key], key
+
+
+def test_nothing_stays_open_or_loaded() -> None:
+    """Every map, program and BTF file descriptor the loader opens is closed again (the
+    kernel frees an unpinned BPF object with its last fd), rejected programs included."""
+    fd_dir = Path("/proc/self/fd")
+    before = set(os.listdir(fd_dir))
+    for path in DATA_OBJECTS:
+        load_programs(path, log_level=1)
+    assert set(os.listdir(fd_dir)) - before == set()
