@@ -73,6 +73,7 @@ __all__ = [
     "CoreUnsupported",
     "CoreReloSite",
     "apply_core_relos",
+    "types_are_compat",
     "program_relo_sites",
     "libbpf_relo_order",
     "BPF_CORE_SPEC_MAX_LEN",
@@ -509,6 +510,23 @@ def _types_compat(lb: _BTF, lid: int, tb: _BTF, tid: int, level: int = 32) -> in
             _, tid = _skip(tb, tt.type)
             continue
         raise _Unsupported(f"type relocation of kind {_kind_str(lt)}")
+
+
+def types_are_compat(local: Spec, local_id: int, target: KernelBTF, target_id: int) -> bool:
+    """libbpf 1.1's ``bpf_core_types_are_compat()``: the check it makes between a kfunc's
+    local prototype and the kernel's before it resolves the call.
+
+    Raises
+    ------
+    CoreUnsupported
+        For a construct this module does not compare exactly (libbpf must decide).
+    """
+    try:
+        return _types_compat(local, local_id, target, target_id) > 0
+    except _Fail:
+        return False
+    except _Unsupported as exc:
+        raise CoreUnsupported(f"comparing [{local_id}] with kernel [{target_id}]: {exc}") from None
 
 
 def _names_match(ln: str, tn: str) -> bool:

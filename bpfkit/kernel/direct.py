@@ -51,7 +51,12 @@ from bpfkit.btf.ext import CoreRelo, CoreReloKind, RawExt, parse_btf_ext_raw
 from bpfkit.btf.types import Array, Datasec, Func, Int, Ptr, Struct, Var
 from bpfkit.errors import BpfkitError, ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
-from bpfkit.kernel.core import CoreReloSite, CoreUnsupported, apply_core_relos
+from bpfkit.kernel.core import (
+    CoreReloSite,
+    CoreUnsupported,
+    apply_core_relos,
+    types_are_compat,
+)
 from bpfkit.kernel.kbtf import KernelBTF
 
 __all__ = [
@@ -771,7 +776,7 @@ class _Preparer:
         if not self.kernel.func_compatible(self.spec, local_proto, kid):
             raise Unsupported(
                 f"{self.path}: kfunc {ext.name!r}: local prototype [{local_proto}] does not match "
-                f"the kernel's [{kid}] (libbpf refuses the object)"
+                f"the prototype of the kernel's FUNC [{kid}] (libbpf refuses the object)"
             )
         return kid
 
@@ -1249,7 +1254,13 @@ class _KernelLookup:
         """libbpf 1.1's ``bpf_core_types_are_compat()`` of a local FUNC_PROTO and the kernel
         FUNC *kernel_id*'s prototype."""
         kb = self.kbtf
-        return _compat(local, local_id, kb, kb[kernel_id].type, 32)  # type: ignore[union-attr]
+        func = kb[kernel_id]
+        if not isinstance(func, Func):
+            return False
+        try:
+            return types_are_compat(local, local_id, kb, func.type)
+        except CoreUnsupported as exc:
+            raise Unsupported(str(exc)) from None
 
     def apply_core(
         self,
@@ -1266,50 +1277,6 @@ class _KernelLookup:
 
     def _lazy_target(self) -> KernelBTF:
         return self.kbtf
-
-
-def _skip(btf: Spec | KernelBTF, tid: int) -> tuple[int, object]:
-    t = btf[tid]
-    while t.kind in _MODS:
-        tid = t.type  # type: ignore[union-attr]
-        t = btf[tid]
-    return tid, t
-
-
-def _compat(a: Spec, aid: int, b: KernelBTF, bid: int, depth: int) -> bool:
-    while True:
-        if depth <= 0:
-            return False
-        aid, ta = _skip(a, aid)
-        bid, tb = _skip(b, bid)
-        ka, kb = ta.kind, tb.kind  # type: ignore[attr-defined]
-        enums = {BTFKind.ENUM, BTFKind.ENUM64}
-        if ka != kb and not (ka in enums and kb in enums):
-            return False
-        if ka in (
-            BTFKind.UNKN,
-            BTFKind.STRUCT,
-            BTFKind.UNION,
-            BTFKind.ENUM,
-            BTFKind.FWD,
-            BTFKind.ENUM64,
-        ):
-            return True
-        if isinstance(ta, Int) and isinstance(tb, Int):
-            return ta.offset == 0 and tb.offset == 0
-        if ka in (BTFKind.PTR, BTFKind.ARRAY):
-            aid, bid, depth = ta.type, tb.type, depth - 1  # type: ignore[attr-defined]
-            continue
-        if ka == BTFKind.FUNC_PROTO:
-            pa, pb = ta.params, tb.params  # type: ignore[attr-defined]
-            if len(pa) != len(pb):
-                return False
-            for x, y in zip(pa, pb, strict=True):
-                if not _compat(a, x.type, b, y.type, depth - 1):
-                    return False
-            aid, bid, depth = ta.type, tb.type, depth - 1  # type: ignore[attr-defined]
-            continue
-        return False
 
 
 def prepare_object(

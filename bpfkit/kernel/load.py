@@ -15,9 +15,10 @@ import ctypes
 import mmap
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bpfkit.errors import ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
@@ -321,38 +322,60 @@ def _load_one(
     exact: bool,
 ) -> LoadResult:
     lb = lib.lib
+
+    def attempt(
+        buf: ctypes.Array[ctypes.c_char], size: int, messages: list[tuple[str, str]]
+    ) -> tuple[int, ProgramInfo]:
+        obj = _open(lib, path, messages)
+        try:
+            target = None
+            for prog in _programs(lib, obj):
+                pname = (lb.bpf_program__name(prog) or b"").decode()
+                mine = pname == name
+                lb.bpf_program__set_autoload(prog, mine)
+                if mine:
+                    target = prog
+            if target is None:
+                raise ELFError(f"{path}: no program named {name!r}")
+            info = _info(lib, path, target)
+            lb.bpf_program__set_log_level(target, level)
+            lb.bpf_program__set_log_buf(target, ctypes.addressof(buf), size)
+            return int(lb.bpf_object__load(obj)), info
+        finally:
+            lb.bpf_object__close(obj)
+
+    err, raw, msgs, size, info = _growing_log(lib, size, max_size, exact, debug, attempt)
+    return _result(info, err, raw, msgs, level, release, size, lib)
+
+
+_T = TypeVar("_T")
+
+
+def _growing_log(
+    lib: Libbpf,
+    size: int,
+    max_size: int,
+    exact: bool,
+    debug: bool,
+    attempt: Callable[[ctypes.Array[ctypes.c_char], int, list[tuple[str, str]]], tuple[int, _T]],
+) -> tuple[int, bytes, tuple[tuple[str, str], ...], int, _T]:
+    """Run ``attempt(buf, size, messages) -> (err, x)`` with the shared log buffer; again with
+    a buffer four times larger while the kernel answers ENOSPC (the log did not fit: at level
+    1 the kernel may have discarded most of it already, but a path's log overflowed), up to
+    *max_size*. Returns ``(err, log bytes, messages, size used, x)``."""
     while True:
         with lib.capture(debug=debug) as messages:  # also serializes use of the log buffer
             buf = _BUFFER.get(size)
             if not exact:
                 size = len(buf)  # a kept buffer may be larger than asked: use all of it
-            obj = _open(lib, path, messages)
-            try:
-                target = None
-                for prog in _programs(lib, obj):
-                    pname = (lb.bpf_program__name(prog) or b"").decode()
-                    mine = pname == name
-                    lb.bpf_program__set_autoload(prog, mine)
-                    if mine:
-                        target = prog
-                if target is None:
-                    raise ELFError(f"{path}: no program named {name!r}")
-                info = _info(lib, path, target)
-                lb.bpf_program__set_log_level(target, level)
-                lb.bpf_program__set_log_buf(target, ctypes.addressof(buf), size)
-                err = int(lb.bpf_object__load(obj))
-            finally:
-                lb.bpf_object__close(obj)
+            err, extra = attempt(buf, size, messages)
             msgs = tuple(messages)
             raw = buf.value
             del buf
-            if err != -_ENOSPC or size >= max_size:
-                _BUFFER.trim()
-                break
-        # ENOSPC: the log did not fit (at level 1 the kernel may have discarded most of it
-        # already, but a path's log overflowed); verify again with a larger buffer.
+        if err != -_ENOSPC or size >= max_size:
+            _BUFFER.trim()
+            return err, raw, msgs, size, extra
         size = min(size * 4, max_size)
-    return _result(info, err, raw, msgs, level, release, size, lib)
 
 
 def _result(
@@ -416,20 +439,16 @@ def _load_direct(
         prog_type=prog.prog_type_name,
         insn_cnt=prog.insn_cnt,
     )
-    while True:
-        with lib.capture():  # serializes use of the shared log buffer
-            buf = _BUFFER.get(size)
-            if not exact:
-                size = len(buf)
-            err = obj.load(prog, level, buf, size)
-            notes = tuple(("warn", n) for n in obj.notes)
-            raw = buf.value
-            del buf
-        if err != -_ENOSPC or size >= max_size:
-            _BUFFER.trim()
-            break
-        size = min(size * 4, max_size)
-    return _result(info, err, raw, notes, level, release, size, lib, loader="bpfkit")
+
+    def attempt(
+        buf: ctypes.Array[ctypes.c_char], size: int, messages: list[tuple[str, str]]
+    ) -> tuple[int, None]:
+        err = obj.load(prog, level, buf, size)
+        messages.extend(("warn", n) for n in obj.notes)
+        return err, None
+
+    err, raw, msgs, size, _ = _growing_log(lib, size, max_size, exact, False, attempt)
+    return _result(info, err, raw, msgs, level, release, size, lib, loader="bpfkit")
 
 
 _GENERIC_WARNING = re.compile(r"failed to load( object '.*'|: -\d+)$")

@@ -219,12 +219,12 @@ def test_a_relocation_libbpf_poisons_sends_the_program_to_libbpf(
     assert _same_outcome(path) == ["libbpf"]
 
 
-@pytest.mark.parametrize("name", ["weak", "kconfig"])
+@pytest.mark.parametrize("name", ["weak", "kconfig", "kfunc_mismatch"])
 def test_objects_bpfkit_does_not_prepare_go_to_libbpf(
     feature_objects: dict[str, Path], name: str
 ) -> None:
     path = feature_objects[name]
-    with pytest.raises(Unsupported, match=r"extern|\.kconfig"):
+    with pytest.raises(Unsupported, match=r"extern|\.kconfig|does not match"):
         prepare_object(path)
     with pytest.raises(Unsupported):
         load_programs(path, loader="bpfkit")
