@@ -148,16 +148,19 @@ def test_instructions_and_btf_equal_libbpf(path: Path) -> None:
             assert not diff, f"{name}: instructions differ at {[i // 8 for i in diff][:10]}"
 
 
-def test_feature_instructions_and_btf_equal_libbpf(feature_objects: dict[str, Path]) -> None:
-    path = feature_objects["features"]
+@pytest.mark.parametrize("name", ["features", "refused_btf", "weak_call"])
+def test_feature_instructions_and_btf_equal_libbpf(
+    feature_objects: dict[str, Path], name: str
+) -> None:
+    path = feature_objects[name]
     prepared, fallback = prepare_object(path)
     assert not fallback
     with prepared:
-        for name in prepared.program_names:
-            insns, btf = _libbpf_final(path, name)
+        for prog in prepared.program_names:
+            insns, btf = _libbpf_final(path, prog)
             assert prepared.btf == btf
-            mine, theirs = _without_fds(prepared, name, insns)
-            assert mine == theirs, name
+            mine, theirs = _without_fds(prepared, prog, insns)
+            assert mine == theirs, prog
 
 
 def _same_outcome(path: Path) -> list[str]:
@@ -187,6 +190,12 @@ def test_kernel_says_the_same_for_loader_features(feature_objects: dict[str, Pat
     loaders = _same_outcome(feature_objects["features"])
     assert set(loaders) == {"bpfkit"}
     assert len(loaders) == 11
+
+
+def test_weak_kfuncs_as_libbpf_leaves_them(feature_objects: dict[str, Path]) -> None:
+    """A weak kfunc the kernel lacks stays an unresolved call (the verifier refuses it); one
+    it has resolves like any other."""
+    assert _same_outcome(feature_objects["weak_call"]) == ["bpfkit", "bpfkit"]
 
 
 def test_maps_the_kernel_refuses_with_btf_are_created_without(
