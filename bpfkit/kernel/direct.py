@@ -49,7 +49,7 @@ from pathlib import Path
 from bpfkit.btf import BTFKind, Spec, parse_btf
 from bpfkit.btf.ext import CoreRelo, CoreReloKind, RawExt, parse_btf_ext_raw
 from bpfkit.btf.types import Array, Datasec, Func, Int, Ptr, Struct, Var
-from bpfkit.errors import BpfkitError, ELFError, KernelError
+from bpfkit.errors import BpfkitError, BTFError, ELFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
 from bpfkit.kernel.core import (
     CoreReloSite,
@@ -1305,6 +1305,8 @@ def prepare_object(
     kernel = _KernelLookup(open_libbpf(libbpf_path))
     try:
         return _Preparer(p, kernel).run()
+    except BTFError as exc:  # the program's BTF, read further than parse_btf checks it
+        raise Unsupported(f"{p}: {exc}") from None
     except (struct.error, IndexError, KeyError, ValueError, UnicodeDecodeError) as exc:
         # Malformed in a way the checks above did not name: libbpf gets the last word.
         raise Unsupported(f"{p}: cannot prepare ({type(exc).__name__}: {exc})") from None
