@@ -76,7 +76,7 @@ BPF_F_XDP_HAS_FRAGS = 1 << 5
 BPF_F_RDONLY_PROG = 1 << 7
 BPF_F_MMAPABLE = 1 << 10
 BPF_F_NUMA_NODE = 1 << 2
-BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_BTF_ID = 1, 2, 3
+BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE = 1, 2
 BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_FUNC = 1, 2, 4
 _SYS_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "s390x": 351, "ppc64le": 361}
 #: Sizes of ``union bpf_attr`` libbpf 1.1 passes per command (up to the last field it knows).
@@ -572,7 +572,6 @@ class _Extern:
     name: str
     sym: _Symbol
     btf_id: int
-    is_func: bool
     weak: bool
     kernel_id: int = 0
 
@@ -696,10 +695,7 @@ class _Preparer:
         return funcs
 
     def _find_func(self, sec: _Section, insn_idx: int) -> _Func | None:
-        for f in self.funcs:
-            if f.sec is sec and f.sec_off <= insn_idx < f.sec_off + f.cnt:
-                return f
-        return None
+        return _func_at([f for f in self.funcs if f.sec is sec], insn_idx)
 
     # ---------------------------------------------------------------- BTF
     def _externs(self) -> list[_Extern]:
@@ -733,10 +729,9 @@ class _Preparer:
                 raise Unsupported(f"{self.path}: no BTF for extern {sym.name!r}")
             if not ksyms or not any(v.type == btf_id for v in ksyms[0].vars):
                 raise Unsupported(f"{self.path}: extern {sym.name!r} is not in .ksyms")
-            is_func = isinstance(spec[btf_id], Func)
-            if not is_func:
+            if not isinstance(spec[btf_id], Func):
                 raise Unsupported(f"{self.path}: ksym variable {sym.name!r} (typed or not)")
-            externs.append(_Extern(sym.name, sym, btf_id, is_func, sym.bind == _STB_WEAK))
+            externs.append(_Extern(sym.name, sym, btf_id, sym.bind == _STB_WEAK))
         if ksyms:
             sec = ksyms[0]
             base = edit.pos(sec.id)
