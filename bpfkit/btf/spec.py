@@ -47,7 +47,7 @@ import os
 import sys
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -91,6 +91,7 @@ from bpfkit.errors import BTFError
 __all__ = [
     "Spec",
     "TypeView",
+    "decode_record",
     "parse_btf",
     "load_btf",
     "load_vmlinux",
@@ -501,100 +502,7 @@ class Spec:
 
     def _decode_record(self, tid: int, pos: int, names: dict[int, str]) -> AnyType:
         # Offsets and ids were all range-checked at parse time (_check_refs).
-        w = self._w
-        name_off, info, st = w[pos], w[pos + 1], w[pos + 2]
-        k = (info >> 24) & 0x7F
-        vlen = info & 0xFFFFFF
-        kflag = bool(info >> 31)
-        name = names[name_off] if name_off else ""
-        p = pos + 3
-        if k == 4 or k == 5:
-            ws = w[p : p + 3 * vlen]
-            if kflag:
-                members = tuple(
-                    [
-                        Member(names[a] if a else "", b, c & 0xFFFFFF, c >> 24)
-                        for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
-                    ]
-                )
-            else:
-                members = tuple(
-                    [
-                        Member(names[a] if a else "", b, c, 0)
-                        for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
-                    ]
-                )
-            return (Struct if k == 4 else Union)(tid, name, st, members, kflag)
-        if k == 2:
-            return Ptr(tid, name, st)
-        if k == 13:
-            ws = w[p : p + 2 * vlen]
-            params = tuple(
-                [Param(names[a] if a else "", b) for a, b in zip(ws[0::2], ws[1::2], strict=True)]
-            )
-            return FuncProto(tid, name, st, params)
-        if k == 12:
-            return Func(tid, name, st, _LINKAGES[vlen])
-        if k == 1:
-            v = w[p]
-            return Int(tid, name, st, _ENCODINGS[(v >> 24) & 0x0F], (v >> 16) & 0xFF, v & 0xFF)
-        if k == 8:
-            return Typedef(tid, name, st)
-        if k == 10:
-            return Const(tid, name, st)
-        if k == 9:
-            return Volatile(tid, name, st)
-        if k == 3:
-            return Array(tid, name, w[p], w[p + 1], w[p + 2])
-        if k == 6:
-            ws = w[p : p + 2 * vlen]
-            if kflag:
-                values = tuple(
-                    [
-                        EnumValue(names[a] if a else "", v - (1 << 32) if v >= 1 << 31 else v)
-                        for a, v in zip(ws[0::2], ws[1::2], strict=True)
-                    ]
-                )
-            else:
-                values = tuple(
-                    [
-                        EnumValue(names[a] if a else "", v)
-                        for a, v in zip(ws[0::2], ws[1::2], strict=True)
-                    ]
-                )
-            return Enum(tid, name, st, values, kflag)
-        if k == 7:
-            return Fwd(tid, name, kflag)
-        if k == 11:
-            return Restrict(tid, name, st)
-        if k == 14:
-            return Var(tid, name, st, _LINKAGES[w[p]])
-        if k == 15:
-            ws = w[p : p + 3 * vlen]
-            secinfos = tuple(
-                [VarSecinfo(a, b, c) for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)]
-            )
-            return Datasec(tid, name, st, secinfos)
-        if k == 16:
-            return Float(tid, name, st)
-        if k == 17:
-            idx = w[p]
-            return DeclTag(tid, name, st, idx - (1 << 32) if idx >= 1 << 31 else idx, kflag)
-        if k == 18:
-            return TypeTag(tid, name, st, kflag)
-        if k == 19:
-            vals = []
-            for j in range(vlen):
-                q = p + 3 * j
-                val = w[q + 1] | (w[q + 2] << 32)
-                if kflag and val >= 1 << 63:
-                    val -= 1 << 64
-                vals.append(EnumValue(names[w[q]] if w[q] else "", val))
-            return Enum64(tid, name, st, tuple(vals), kflag)
-        raise BTFError(
-            f"{self.name}: type [{tid}] has kind {k}, which bpfkit cannot decode "
-            "(stepped over through the layout section)"
-        )
+        return decode_record(self._w, pos, tid, names, self.name)
 
     def kind_of(self, type_id: int) -> BTFKind | int:
         """The kind of *type_id* without decoding it (an ``int`` for a kind unknown here)."""
@@ -889,6 +797,110 @@ class TypeView:
         from bpfkit._repr import btf_type_html
 
         return btf_type_html(self.spec, self.type_id)
+
+
+def decode_record(
+    w: Sequence[int], pos: int, tid: int, names: Mapping[int, str], where: str
+) -> AnyType:
+    """The record of type *tid* whose ``struct btf_type`` starts at word *pos* of *w* (the
+    type section as native-order 32-bit words), its names looked up in *names* (string
+    offset -> string). The caller has checked offsets and ids; *where* names the BTF in the
+    error for a kind bpfkit cannot decode. Shared by :class:`Spec` and the kernel BTF view
+    of :mod:`bpfkit.kernel.kbtf`.
+    """
+    name_off, info, st = w[pos], w[pos + 1], w[pos + 2]
+    k = (info >> 24) & 0x7F
+    vlen = info & 0xFFFFFF
+    kflag = bool(info >> 31)
+    name = names[name_off] if name_off else ""
+    p = pos + 3
+    if k == 4 or k == 5:
+        ws = w[p : p + 3 * vlen]
+        if kflag:
+            members = tuple(
+                [
+                    Member(names[a] if a else "", b, c & 0xFFFFFF, c >> 24)
+                    for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
+                ]
+            )
+        else:
+            members = tuple(
+                [
+                    Member(names[a] if a else "", b, c, 0)
+                    for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)
+                ]
+            )
+        return (Struct if k == 4 else Union)(tid, name, st, members, kflag)
+    if k == 2:
+        return Ptr(tid, name, st)
+    if k == 13:
+        ws = w[p : p + 2 * vlen]
+        params = tuple(
+            [Param(names[a] if a else "", b) for a, b in zip(ws[0::2], ws[1::2], strict=True)]
+        )
+        return FuncProto(tid, name, st, params)
+    if k == 12:
+        return Func(tid, name, st, _LINKAGES[vlen])
+    if k == 1:
+        v = w[p]
+        return Int(tid, name, st, _ENCODINGS[(v >> 24) & 0x0F], (v >> 16) & 0xFF, v & 0xFF)
+    if k == 8:
+        return Typedef(tid, name, st)
+    if k == 10:
+        return Const(tid, name, st)
+    if k == 9:
+        return Volatile(tid, name, st)
+    if k == 3:
+        return Array(tid, name, w[p], w[p + 1], w[p + 2])
+    if k == 6:
+        ws = w[p : p + 2 * vlen]
+        if kflag:
+            values = tuple(
+                [
+                    EnumValue(names[a] if a else "", v - (1 << 32) if v >= 1 << 31 else v)
+                    for a, v in zip(ws[0::2], ws[1::2], strict=True)
+                ]
+            )
+        else:
+            values = tuple(
+                [
+                    EnumValue(names[a] if a else "", v)
+                    for a, v in zip(ws[0::2], ws[1::2], strict=True)
+                ]
+            )
+        return Enum(tid, name, st, values, kflag)
+    if k == 7:
+        return Fwd(tid, name, kflag)
+    if k == 11:
+        return Restrict(tid, name, st)
+    if k == 14:
+        return Var(tid, name, st, _LINKAGES[w[p]])
+    if k == 15:
+        ws = w[p : p + 3 * vlen]
+        secinfos = tuple(
+            [VarSecinfo(a, b, c) for a, b, c in zip(ws[0::3], ws[1::3], ws[2::3], strict=True)]
+        )
+        return Datasec(tid, name, st, secinfos)
+    if k == 16:
+        return Float(tid, name, st)
+    if k == 17:
+        idx = w[p]
+        return DeclTag(tid, name, st, idx - (1 << 32) if idx >= 1 << 31 else idx, kflag)
+    if k == 18:
+        return TypeTag(tid, name, st, kflag)
+    if k == 19:
+        vals = []
+        for j in range(vlen):
+            q = p + 3 * j
+            val = w[q + 1] | (w[q + 2] << 32)
+            if kflag and val >= 1 << 63:
+                val -= 1 << 64
+            vals.append(EnumValue(names[w[q]] if w[q] else "", val))
+        return Enum64(tid, name, st, tuple(vals), kflag)
+    raise BTFError(
+        f"{where}: type [{tid}] has kind {k}, which bpfkit cannot decode "
+        "(stepped over through the layout section)"
+    )
 
 
 def _join(base: str, decl: str) -> str:

@@ -33,39 +33,16 @@ import ctypes
 import os
 import struct
 from array import array
+from collections.abc import Iterator, Mapping
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 
+from bpfkit.btf.spec import decode_record
 from bpfkit.btf.types import (
     AnyType,
-    Array,
     BTFKind,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    EnumValue,
-    Float,
-    Func,
-    FuncProto,
-    Fwd,
-    Int,
-    IntEncoding,
-    Linkage,
-    Member,
-    Param,
-    Ptr,
-    Restrict,
-    Struct,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    VarSecinfo,
     Void,
-    Volatile,
 )
 from bpfkit.errors import BTFError, KernelError
 from bpfkit.kernel._libbpf import Libbpf, open_libbpf
@@ -78,10 +55,6 @@ SYS_KERNEL_BTF = Path("/sys/kernel/btf")
 _BTF_MAGIC = 0xEB9F
 _MAX_RESOLVE_DEPTH = 32
 _ENUM_KINDS = frozenset({BTFKind.ENUM, BTFKind.ENUM64})
-# Words after struct btf_type, and words per vlen element (include/uapi/linux/btf.h).
-_INFO_WORDS = {1: 1, 3: 3, 14: 1, 17: 1}
-_ELEM_WORDS = {4: 3, 5: 3, 6: 2, 13: 2, 15: 3, 19: 3}
-_LINKAGES = {0: Linkage.STATIC, 1: Linkage.GLOBAL, 2: Linkage.EXTERN}
 
 _libc = ctypes.CDLL(None)
 _memmem = _libc.memmem
@@ -106,6 +79,22 @@ def essential_name(name: str) -> str:
         if name[i] != "_" and name[i + 1 : i + 4] == "___" and name[i + 4] != "_":
             return name[: i + 1]
     return name
+
+
+class _Strings(Mapping[int, str]):
+    """A KernelBTF's string section as the mapping :func:`decode_record` reads names from."""
+
+    def __init__(self, kbtf: KernelBTF) -> None:
+        self._kbtf = kbtf
+
+    def __getitem__(self, offset: int) -> str:
+        return self._kbtf.string(offset)
+
+    def __iter__(self) -> Iterator[int]:
+        raise TypeError("the string offsets of a KernelBTF are not listed")
+
+    def __len__(self) -> int:
+        return self._kbtf._str_len
 
 
 class KernelBTF:
@@ -214,6 +203,7 @@ class KernelBTF:
         self._types_ptr = int(first) if first else ptr + self._types_start
         self._offs: array[int] | None = None
         self._names: bytes | None = None
+        self._words: memoryview | None = None
         self._present: set[int] | None = None
         self._cache: dict[int, AnyType] = {}
         self._strcache: dict[int, str] = {}
@@ -243,7 +233,7 @@ class KernelBTF:
     def close(self) -> None:
         """Free libbpf's ``struct btf`` (idempotent)."""
         if self._btf is not None:
-            self._raw = None  # the view points into memory libbpf frees now
+            self._raw = self._words = None  # the views point into memory libbpf frees now
             self._lib.lib.btf__free(self._btf)
             self._btf = None
         if KernelBTF._vmlinux is self:
@@ -398,81 +388,12 @@ class KernelBTF:
         return t
 
     def _decode(self, tid: int, pos: int) -> AnyType:
-        raw, s = self._view(), self.string
-        name_off, info, st = struct.unpack_from("<3I", raw, pos)
-        k = (info >> 24) & 0x1F
-        vlen = info & 0xFFFF
-        kflag = bool(info >> 31)
-        name = s(name_off) if name_off else ""
-        p = pos + 12
-        ew = _ELEM_WORDS.get(k, 0)
-        ws = struct.unpack_from(f"<{_INFO_WORDS.get(k, 0) + ew * vlen}I", raw, p)
-        if k in (4, 5):
-            members = tuple(
-                Member(
-                    s(ws[i]) if ws[i] else "",
-                    ws[i + 1],
-                    ws[i + 2] & 0xFFFFFF if kflag else ws[i + 2],
-                    ws[i + 2] >> 24 if kflag else 0,
-                )
-                for i in range(0, 3 * vlen, 3)
-            )
-            return (Struct if k == 4 else Union)(tid, name, st, members, kflag)
-        if k == 1:
-            v = ws[0]
-            enc = IntEncoding((v >> 24) & 0x0F)
-            return Int(tid, name, st, enc, (v >> 16) & 0xFF, v & 0xFF)
-        if k == 2:
-            return Ptr(tid, name, st)
-        if k == 3:
-            return Array(tid, name, ws[0], ws[1], ws[2])
-        if k == 6:
-            vals = tuple(
-                EnumValue(
-                    s(ws[i]) if ws[i] else "",
-                    ws[i + 1] - (1 << 32) if kflag and ws[i + 1] >= 1 << 31 else ws[i + 1],
-                )
-                for i in range(0, 2 * vlen, 2)
-            )
-            return Enum(tid, name, st, vals, kflag)
-        if k == 19:
-            vals64 = []
-            for i in range(0, 3 * vlen, 3):
-                val = ws[i + 1] | (ws[i + 2] << 32)
-                if kflag and val >= 1 << 63:
-                    val -= 1 << 64
-                vals64.append(EnumValue(s(ws[i]) if ws[i] else "", val))
-            return Enum64(tid, name, st, tuple(vals64), kflag)
-        if k == 7:
-            return Fwd(tid, name, kflag)
-        if k == 8:
-            return Typedef(tid, name, st)
-        if k == 9:
-            return Volatile(tid, name, st)
-        if k == 10:
-            return Const(tid, name, st)
-        if k == 11:
-            return Restrict(tid, name, st)
-        if k == 12:
-            return Func(tid, name, st, _LINKAGES.get(vlen, Linkage.STATIC))
-        if k == 13:
-            params = tuple(
-                Param(s(ws[i]) if ws[i] else "", ws[i + 1]) for i in range(0, 2 * vlen, 2)
-            )
-            return FuncProto(tid, name, st, params)
-        if k == 14:
-            return Var(tid, name, st, _LINKAGES.get(ws[0], Linkage.STATIC))
-        if k == 15:
-            secinfos = tuple(VarSecinfo(ws[i], ws[i + 1], ws[i + 2]) for i in range(0, 3 * vlen, 3))
-            return Datasec(tid, name, st, secinfos)
-        if k == 16:
-            return Float(tid, name, st)
-        if k == 17:
-            idx = ws[0]
-            return DeclTag(tid, name, st, idx - (1 << 32) if idx >= 1 << 31 else idx, kflag)
-        if k == 18:
-            return TypeTag(tid, name, st, kflag)
-        raise BTFError(f"{self.path}: type [{tid}] has kind {k}, unknown to bpfkit")
+        """Decode the record at byte *pos* of the raw blob with bpfkit's record decoder."""
+        if self._words is None:
+            self._words = self._view()[self._types_start : self._types_end].cast("I")
+        return decode_record(
+            self._words, (pos - self._types_start) >> 2, tid, _Strings(self), str(self.path)
+        )
 
     # ----------------------------------------------------------------- lookups
 
