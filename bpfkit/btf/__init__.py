@@ -10,42 +10,50 @@ Examples
 4
 """
 
-from bpfkit.btf.elf import load_elf_btf
-from bpfkit.btf.encode import encode_btf
-from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
-from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
-from bpfkit.btf.spec import Spec, TypeView, load_btf, load_vmlinux, parse_btf
-from bpfkit.btf.types import (
-    AnyType,
-    Array,
-    BTFKind,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    EnumValue,
-    Float,
-    Func,
-    FuncProto,
-    Fwd,
-    Int,
-    IntEncoding,
-    Linkage,
-    Member,
-    Param,
-    Ptr,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    VarSecinfo,
-    Void,
-    Volatile,
-)
+from typing import TYPE_CHECKING
+
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.btf.cformat import format_c
+    from bpfkit.btf.elf import load_elf_btf
+    from bpfkit.btf.encode import encode_btf
+    from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
+    from bpfkit.btf.graph import members_frame, type_graph, types_frame, write_graph
+    from bpfkit.btf.layout import format_layout, struct_layout
+    from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
+    from bpfkit.btf.spec import Spec, TypeView, load_btf, load_vmlinux, parse_btf
+    from bpfkit.btf.types import (
+        AnyType,
+        Array,
+        BTFKind,
+        Const,
+        Datasec,
+        DeclTag,
+        Enum,
+        Enum64,
+        EnumValue,
+        Float,
+        Func,
+        FuncProto,
+        Fwd,
+        Int,
+        IntEncoding,
+        Linkage,
+        Member,
+        Param,
+        Ptr,
+        Restrict,
+        Struct,
+        Type,
+        Typedef,
+        TypeTag,
+        Union,
+        Var,
+        VarSecinfo,
+        Void,
+        Volatile,
+    )
 
 __all__ = [
     "format_c",
@@ -104,25 +112,47 @@ __all__ = [
 ]
 
 
-# Output and graph functions, imported on first use so that reading BTF does not pull in
-# networkx or pandas (STYLE: tables and graphs are made where they are asked for).
+# Imported on first use (bpfkit._lazy), so that `import bpfkit.btf` and every
+# `bpfkit ... --help` import no submodule and no heavy dependency.
 _LAZY = {
-    "format_c": "bpfkit.btf.cformat",
-    "struct_layout": "bpfkit.btf.layout",
-    "format_layout": "bpfkit.btf.layout",
-    "type_graph": "bpfkit.btf.graph",
-    "types_frame": "bpfkit.btf.graph",
-    "members_frame": "bpfkit.btf.graph",
-    "write_graph": "bpfkit.btf.graph",
+    "elf": ("load_elf_btf",),
+    "encode": ("encode_btf",),
+    "ext": ("CoreRelo", "CoreReloKind", "Ext", "FuncInfo", "LineInfo", "parse_btf_ext"),
+    "raw": ("format_json", "format_raw", "iter_raw_lines", "parse_json"),
+    "spec": ("Spec", "TypeView", "load_btf", "load_vmlinux", "parse_btf"),
+    "types": (
+        "AnyType",
+        "Array",
+        "BTFKind",
+        "Const",
+        "Datasec",
+        "DeclTag",
+        "Enum",
+        "Enum64",
+        "EnumValue",
+        "Float",
+        "Func",
+        "FuncProto",
+        "Fwd",
+        "Int",
+        "IntEncoding",
+        "Linkage",
+        "Member",
+        "Param",
+        "Ptr",
+        "Restrict",
+        "Struct",
+        "Type",
+        "TypeTag",
+        "Typedef",
+        "Union",
+        "Var",
+        "VarSecinfo",
+        "Void",
+        "Volatile",
+    ),
+    "cformat": ("format_c",),
+    "layout": ("format_layout", "struct_layout"),
+    "graph": ("members_frame", "type_graph", "types_frame", "write_graph"),
 }
-
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bpfkit.btf' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

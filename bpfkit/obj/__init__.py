@@ -4,9 +4,14 @@
 decoded :class:`Insn` records with call targets resolved through the object's relocations.
 """
 
-from bpfkit.obj.elf import Object, Program, Reloc, load_object, prog_type_of
-from bpfkit.obj.insn import CallTarget, Insn, decode_insns, format_insn, format_insn_kernel
-from bpfkit.obj.maps import GlobalVar, MapDef, global_sections, map_defs
+from typing import TYPE_CHECKING
+
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.obj.elf import Object, Program, Reloc, load_object, prog_type_of
+    from bpfkit.obj.insn import CallTarget, Insn, decode_insns, format_insn, format_insn_kernel
+    from bpfkit.obj.maps import GlobalVar, MapDef, global_sections, map_defs
 
 __all__ = [
     "CallTarget",
@@ -24,3 +29,12 @@ __all__ = [
     "map_defs",
     "prog_type_of",
 ]
+
+# Imported on first use (bpfkit._lazy), so that `import bpfkit.obj` and every
+# `bpfkit ... --help` import no submodule and no heavy dependency.
+_LAZY = {
+    "elf": ("Object", "Program", "Reloc", "load_object", "prog_type_of"),
+    "insn": ("CallTarget", "Insn", "decode_insns", "format_insn", "format_insn_kernel"),
+    "maps": ("GlobalVar", "MapDef", "global_sections", "map_defs"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

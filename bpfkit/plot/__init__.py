@@ -32,40 +32,53 @@ True
 ...     path = savefig(fig, "obj_new_leak-references.svg")  # doctest: +SKIP
 """
 
-from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
-from bpfkit.plot.compare import plot_compare, plot_stats_table, plot_summary, plot_visit_difference
-from bpfkit.plot.data import (
-    compare_lines,
-    compare_logs,
-    compare_stats,
-    effort_series,
-    lane_state,
-    leaked_references,
-    lock_held,
-    non_owning_refs,
-    path_tree,
-    range_series,
-    reference_counts,
-    reference_lifetimes,
-    register_lanes,
-    register_marks,
-    visit_counts,
-)
-from bpfkit.plot.figures import (
-    plot_effort,
-    plot_effort_series,
-    plot_non_owning,
-    plot_path_tree,
-    plot_range,
-    plot_ranges,
-    plot_reference_counts,
-    plot_reference_lifetimes,
-    plot_references,
-    plot_register_lanes,
-    plot_visits,
-)
-from bpfkit.plot.output import FIGURES, render_figure, write_figures
-from bpfkit.plot.palette import CATEGORIES, TYPE_STYLES, register_category
+from typing import TYPE_CHECKING
+
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
+    from bpfkit.plot.compare import (
+        plot_compare,
+        plot_stats_table,
+        plot_summary,
+        plot_visit_difference,
+    )
+    from bpfkit.plot.data import (
+        compare_lines,
+        compare_logs,
+        compare_stats,
+        effort_series,
+        lane_state,
+        leaked_references,
+        lock_held,
+        non_owning_refs,
+        path_tree,
+        range_series,
+        reference_counts,
+        reference_lifetimes,
+        register_lanes,
+        register_marks,
+        visit_counts,
+    )
+    from bpfkit.plot.figures import (
+        plot_effort,
+        plot_effort_series,
+        plot_non_owning,
+        plot_path_tree,
+        plot_range,
+        plot_ranges,
+        plot_reference_counts,
+        plot_reference_lifetimes,
+        plot_references,
+        plot_register_lanes,
+        plot_visits,
+    )
+    from bpfkit.plot.output import FIGURES, render_figure, write_figures
+    from bpfkit.plot.palette import CATEGORIES, TYPE_STYLES, register_category
+
+# `style` is also the name of a submodule: imported here, so that the name is the function
+# whatever is imported later (bpfkit.plot.style imports matplotlib only when a function runs).
 from bpfkit.plot.style import STYLES, savefig, style, use_style
 
 __all__ = [
@@ -115,3 +128,43 @@ __all__ = [
     "render_figure",
     "write_figures",
 ]
+
+# Imported on first use (bpfkit._lazy), so that `import bpfkit.plot` and every
+# `bpfkit ... --help` import no submodule and no heavy dependency.
+_LAZY = {
+    "cfg": ("cfg_from_instructions", "cfg_graph", "cfg_layout", "decode_jump", "plot_cfg"),
+    "compare": ("plot_compare", "plot_stats_table", "plot_summary", "plot_visit_difference"),
+    "data": (
+        "compare_lines",
+        "compare_logs",
+        "compare_stats",
+        "effort_series",
+        "lane_state",
+        "leaked_references",
+        "lock_held",
+        "non_owning_refs",
+        "path_tree",
+        "range_series",
+        "reference_counts",
+        "reference_lifetimes",
+        "register_lanes",
+        "register_marks",
+        "visit_counts",
+    ),
+    "figures": (
+        "plot_effort",
+        "plot_effort_series",
+        "plot_non_owning",
+        "plot_path_tree",
+        "plot_range",
+        "plot_ranges",
+        "plot_reference_counts",
+        "plot_reference_lifetimes",
+        "plot_references",
+        "plot_register_lanes",
+        "plot_visits",
+    ),
+    "output": ("FIGURES", "render_figure", "write_figures"),
+    "palette": ("CATEGORIES", "TYPE_STYLES", "register_category"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -21,14 +21,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-import matplotlib.style
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # matplotlib is imported when a function here is called (bpfkit.plot's `style`)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "STYLES",
@@ -78,6 +76,8 @@ def style_path(name: str) -> Path:
     """
     if name not in STYLES:
         raise ValueError(f"unknown style {name!r}; expected one of {', '.join(STYLES)}")
+    from importlib import resources
+
     ref = resources.files("bpfkit.plot") / "styles" / f"{name}.mplstyle"
     return Path(str(ref))
 
@@ -93,6 +93,8 @@ def use_style(name: str = "talk") -> None:
     ...     matplotlib.rcParams["font.family"]
     ['serif']
     """
+    import matplotlib.style
+
     matplotlib.style.use(str(style_path(name)))
 
 
@@ -107,6 +109,8 @@ def style(name: str = "talk") -> Iterator[None]:
     ...     matplotlib.rcParams["font.size"]
     18.0
     """
+    import matplotlib
+
     with matplotlib.rc_context(fname=str(style_path(name))):
         yield
 
@@ -117,6 +121,8 @@ def new_figure(**kwargs: Any) -> Figure:
         plt = sys.modules["matplotlib.pyplot"]
         fig: Figure = plt.figure(**kwargs)
         return fig
+    from matplotlib.figure import Figure
+
     return Figure(**kwargs)
 
 
@@ -173,6 +179,8 @@ def savefig(
     if fmt not in FORMATS:
         raise ValueError(f"cannot write {out}: format {fmt!r} is not one of {', '.join(FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
     with matplotlib.rc_context(_DETERMINISTIC_RC):
         fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
     return out

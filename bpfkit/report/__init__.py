@@ -13,26 +13,29 @@ PosixPath('build/report/index.html')
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bpfkit.report.build import (
-    DEFAULT_DATA,
-    Figure,
-    ProgramInput,
-    ProgramReport,
-    Report,
-    ReportError,
-    analyse_program,
-    build_report,
-    discover_inputs,
-)
-from bpfkit.report.explain import (
-    ContextInsn,
-    ErrorContext,
-    LeakedRef,
-    context_html,
-    explain_error,
-)
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.report.build import (
+        DEFAULT_DATA,
+        Figure,
+        ProgramInput,
+        ProgramReport,
+        Report,
+        ReportError,
+        analyse_program,
+        build_report,
+        discover_inputs,
+    )
+    from bpfkit.report.explain import (
+        ContextInsn,
+        ErrorContext,
+        LeakedRef,
+        context_html,
+        explain_error,
+    )
 
 __all__ = [
     "register",
@@ -51,6 +54,25 @@ __all__ = [
     "ContextInsn",
     "LeakedRef",
 ]
+
+
+# Imported on first use (bpfkit._lazy), so that `import bpfkit.report` and every
+# `bpfkit ... --help` import no submodule and no heavy dependency.
+_LAZY = {
+    "build": (
+        "DEFAULT_DATA",
+        "Figure",
+        "ProgramInput",
+        "ProgramReport",
+        "Report",
+        "ReportError",
+        "analyse_program",
+        "build_report",
+        "discover_inputs",
+    ),
+    "explain": ("ContextInsn", "ErrorContext", "LeakedRef", "context_html", "explain_error"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 def register(subparsers: Any) -> None:
@@ -79,6 +101,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bpfkit.report.build import build_report
+
     report = build_report(
         args.inputs or None, args.output, progress=not args.no_progress, jobs=args.jobs
     )

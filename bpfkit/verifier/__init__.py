@@ -30,24 +30,29 @@ Examples
 [2]
 """
 
-from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, classify
-from bpfkit.verifier.log import (
-    Log,
-    LogStats,
-    iter_frames,
-    iter_logs,
-    load_log,
-    parse_log,
-    write_parquet,
-)
-from bpfkit.verifier.values import (
-    RegState,
-    StackSlot,
-    StateLine,
-    parse_reg,
-    parse_slot,
-    parse_state,
-)
+from typing import TYPE_CHECKING
+
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, classify
+    from bpfkit.verifier.log import (
+        Log,
+        LogStats,
+        iter_frames,
+        iter_logs,
+        load_log,
+        parse_log,
+        write_parquet,
+    )
+    from bpfkit.verifier.values import (
+        RegState,
+        StackSlot,
+        StateLine,
+        parse_reg,
+        parse_slot,
+        parse_state,
+    )
 
 __all__ = [
     "Log",
@@ -67,3 +72,20 @@ __all__ = [
     "parse_slot",
     "parse_state",
 ]
+
+# Imported on first use (bpfkit._lazy), so that `import bpfkit.verifier` and every
+# `bpfkit ... --help` import no submodule and no heavy dependency.
+_LAZY = {
+    "grammar": ("KINDS", "UNRECOGNIZED", "classify"),
+    "log": (
+        "Log",
+        "LogStats",
+        "iter_frames",
+        "iter_logs",
+        "load_log",
+        "parse_log",
+        "write_parquet",
+    ),
+    "values": ("RegState", "StackSlot", "StateLine", "parse_reg", "parse_slot", "parse_state"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
