@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import islice
 from typing import Any
 
 __all__ = ["register"]
@@ -78,12 +79,13 @@ def _dump(args: argparse.Namespace) -> int:
     ids = None
     if args.type:
         ids = [t.id for name in args.type for t in spec.find(name)]
-    write = sys.stdout.buffer.write if hasattr(sys.stdout, "buffer") else None
-    for line in iter_raw_lines(spec, ids=ids):
-        if write is not None:
-            write(line.encode("utf-8", "surrogateescape"))
-        else:
-            out.write(line)
+    lines = iter_raw_lines(spec, ids=ids)
+    if not hasattr(out, "buffer"):  # e.g. a StringIO
+        out.writelines(lines)
+        return 0
+    out.flush()
+    while batch := list(islice(lines, 4096)):  # one encode and write per 4096 types
+        out.buffer.write("".join(batch).encode("utf-8", "surrogateescape"))
     return 0
 
 
