@@ -13,6 +13,7 @@ PosixPath('build/report/index.html')
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from bpfkit._lazy import lazy_exports
@@ -101,10 +102,11 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bpfkit.report.build import build_report
+    from bpfkit.report.build import build_report, describe_timings
 
     report = build_report(
         args.inputs or None, args.output, progress=not args.no_progress, jobs=args.jobs
     )
+    print(describe_timings(report), file=sys.stderr)
     print(report.index)
     return 0

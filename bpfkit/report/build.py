@@ -22,6 +22,7 @@ import contextlib
 import csv
 import re
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +44,7 @@ __all__ = [
     "discover_inputs",
     "analyse_program",
     "build_report",
+    "describe_timings",
 ]
 
 #: The repository's ``data/`` directory (the default input; ``./data`` when bpfkit is not run
@@ -118,11 +120,20 @@ class Report:
     out_dir: Path
     index: Path
     programs: tuple[ProgramReport, ...]
+    #: Where the time went: ``("stage:<name>", wall seconds)`` for inputs, objects, pages and
+    #: index, then ``(component, seconds)`` summed over the worker processes.
+    timings: tuple[tuple[str, float], ...] = ()
+
+
+#: Seconds spent in each component by this process since the last :func:`_take_times`.
+_TIMES: dict[str, float] = {}
 
 
 @contextlib.contextmanager
 def _component(name: str, key: str) -> Iterator[None]:
-    """Re-raise any failure inside as a :class:`ReportError` naming *name* and *key*."""
+    """Re-raise any failure inside as a :class:`ReportError` naming *name* and *key*; add
+    the time spent to ``_TIMES[name]``."""
+    start = time.perf_counter()
     try:
         yield
     except ReportError:
@@ -131,6 +142,20 @@ def _component(name: str, key: str) -> Iterator[None]:
         raise ReportError(
             f"report component {name!r} failed on {key}: {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        _TIMES[name] = _TIMES.get(name, 0.0) + time.perf_counter() - start
+
+
+def _take_times() -> dict[str, float]:
+    """The component times gathered so far in this process, and start afresh."""
+    got = dict(_TIMES)
+    _TIMES.clear()
+    return got
+
+
+def _add_times(total: dict[str, float], more: dict[str, float]) -> None:
+    for name, seconds in more.items():
+        total[name] = total.get(name, 0.0) + seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,51 +670,75 @@ def _write_page(
     return rep
 
 
-def _run_all(
-    items: Sequence[ProgramInput],
-    out: Path,
-    sources: str,
-    *,
-    jobs: int,
-    progress: bool,
-    objects: dict[str, str],
-) -> list[ProgramReport]:
-    bar: Any = None
-    if progress:
-        from tqdm import tqdm
+def _object_task(path: Path, out: Path) -> tuple[str, dict[str, float]]:
+    return _object_section(path, out), _take_times()
 
-        bar = tqdm(total=len(items), desc="bpfkit report", unit="program", file=sys.stderr)
-    results: dict[str, ProgramReport] = {}
-    try:
-        if jobs <= 1 or len(items) <= 1:
-            for item in items:
-                results[item.key] = _write_page(item, out, sources, objects.get(item.key, ""))
+
+def _page_task(
+    item: ProgramInput, out: Path, sources: str, object_html: str
+) -> tuple[ProgramReport, dict[str, float]]:
+    return _write_page(item, out, sources, object_html), _take_times()
+
+
+@contextlib.contextmanager
+def _workers(jobs: int) -> Iterator[Any]:
+    """A pool of *jobs* worker processes, kept for every task of the build (each worker
+    imports pandas, matplotlib and the kernel BTF once); None for one job: work here."""
+    if jobs <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        yield pool
+
+
+def _run_all(
+    pool: Any, fn: Any, calls: Sequence[tuple[Any, ...]], bar: Any, times: dict[str, float]
+) -> list[Any]:
+    """``fn(*args)`` for each *args* of *calls* (in *pool* if not None), in order; each task
+    returns (result, component times), the times are added to *times*."""
+    done: list[tuple[Any, dict[str, float]]]
+    if pool is None:
+        done = []
+        for args in calls:
+            done.append(fn(*args))
+            if bar is not None:
+                bar.update()
+    else:
+        from concurrent.futures import as_completed
+
+        futures = [pool.submit(fn, *args) for args in calls]
+        try:
+            for fut in as_completed(futures):
+                fut.result()  # the first failure stops the build
                 if bar is not None:
                     bar.update()
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        done = [f.result() for f in futures]
+    for _result, took in done:
+        _add_times(times, took)
+    return [result for result, _took in done]
 
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = {
-                    pool.submit(_write_page, item, out, sources, objects.get(item.key, "")): item
-                    for item in items
-                }
-                try:
-                    for fut in as_completed(futures):
-                        rep = fut.result()
-                        results[rep.input.key] = rep
-                        if bar is not None:
-                            bar.update()
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return [results[item.key] for item in items]
+
+def describe_timings(report: Report) -> str:
+    """Where the time of a build went, as a few lines of text (``bpfkit report`` prints it):
+    the wall time of each stage, then each component's seconds summed over the workers."""
+    stages = [(k.removeprefix("stage:"), v) for k, v in report.timings if k.startswith("stage:")]
+    parts = [(k, v) for k, v in report.timings if not k.startswith("stage:")]
+    lines = [f"bpfkit report: {sum(v for _, v in stages):.1f} s wall, " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in stages)]  # fmt: skip
+    if parts:
+        lines.append(
+            f"  components (seconds summed over workers, {sum(v for _, v in parts):.1f} s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts, key=lambda kv: -kv[1]))
+        )
+    return "\n".join(lines)
 
 
 def build_report(
@@ -725,6 +774,9 @@ def build_report(
     """
     import os
 
+    stages: dict[str, float] = {}
+    times: dict[str, float] = {}
+    start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = discover_inputs(inputs)
@@ -732,18 +784,37 @@ def build_report(
         raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
     sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    by_object: dict[Path, str] = {}
-    for item in items:
-        if item.object_path is not None and item.object_path not in by_object:
-            by_object[item.object_path] = _object_section(item.object_path, out)
-    objects = {
-        item.key: by_object[item.object_path] for item in items if item.object_path is not None
-    }
-    reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress, objects=objects)
+    paths = list(dict.fromkeys(i.object_path for i in items if i.object_path is not None))
+    bar: Any = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths) + len(items), desc="bpfkit report", file=sys.stderr)
+    stages["stage:inputs"] = time.perf_counter() - start
+    try:
+        with _workers(n_jobs if len(items) > 1 else 1) as pool:
+            # the objects' sections first (in parallel): every page of an object shows it
+            start = time.perf_counter()
+            sections = _run_all(pool, _object_task, [(p, out) for p in paths], bar, times)
+            by_object = dict(zip(paths, sections, strict=True))
+            stages["stage:objects"] = time.perf_counter() - start
+            start = time.perf_counter()
+            calls = [
+                (item, out, sources, by_object[item.object_path] if item.object_path else "")
+                for item in items
+            ]
+            reports = _run_all(pool, _page_task, calls, bar, times)
+            stages["stage:pages"] = time.perf_counter() - start
+    finally:
+        if bar is not None:
+            bar.close()
+    start = time.perf_counter()
     index = out / "index.html"
     body = _index_html(reports, out)
     index.write_text(
         _render("programs", "bpfkit report", body, index_href="", sources=sources),
         encoding="utf-8",
     )
-    return Report(out_dir=out, index=index, programs=tuple(reports))
+    stages["stage:index"] = time.perf_counter() - start
+    timings = (*stages.items(), *sorted(times.items()))
+    return Report(out_dir=out, index=index, programs=tuple(reports), timings=timings)
