@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import LogError
-from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, Line, classify
+from bpfkit.verifier.grammar import (
+    KINDS,
+    UNRECOGNIZED,
+    Line,
+    _classify,
+    classify,
+    is_tool_line,
+    unprefixed,
+)
 from bpfkit.verifier.values import RegState, StackSlot, parse_state, parse_token
 
 if TYPE_CHECKING:
@@ -121,6 +129,28 @@ class _Tokens:
         self.states[text] = dec
         return dec
 
+    def decode_cut(self, text: str, after_insn: bool) -> tuple[_Decoded | None, bool]:
+        """A state cut short (wrapped over lines by a mail or issue, or ``(truncated...)``):
+        the tokens before the cut (None if even those do not decode), and whether a
+        truncation mark says that nothing of it follows."""
+        t = text.rstrip()
+        marked = False
+        for mark in ("(truncated...)", "(truncated)", "...", "\u2026"):
+            if t.endswith(mark):
+                t = t[: -len(mark)].rstrip()
+                marked = True
+                break
+        head, _sep, last = t.rpartition(" ")
+        for cand in (t, head):
+            if cand.strip() and cand != text:
+                try:
+                    return self._decode(cand), marked
+                except LogError:
+                    continue
+        if after_insn and not head.strip() and _CUT_TOKEN_RE.match(last):
+            return _EMPTY, marked  # the one register it printed was cut
+        return None, marked
+
     def _decode(self, text: str) -> _Decoded:
         frame = 0
         rc: list[int] = []
@@ -170,6 +200,7 @@ def _frame_number(tok: str) -> int:
 
 
 _MISSING = object()
+_CUT_TOKEN_RE = re.compile(r"(?:R\d{1,2}|fp-\d+)(?:_[rwD]+)?=")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 _INSN_FAST = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
 _BT_FAST = re.compile(r"mark_precise: frame(\d{1,2}): regs=(\S*) stack=(\S*?) before (\d{1,9}): ")
@@ -207,6 +238,9 @@ class _Builder:
         "memo",
         "line_memo",
         "alloc_types",
+        "peeling",
+        "processed",
+        "partial",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -226,6 +260,9 @@ class _Builder:
         self.memo: dict[str, tuple[Any, ...]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
+        self.peeling = False  # feeding the unprefixed text of a pasted line
+        self.processed = False  # the last line was "processed N insns ..." (a program ends)
+        self.partial = False  # the last state was cut (wrapped or truncated): its rest may follow
         self.reset()
 
     def reset(self) -> None:
@@ -299,9 +336,12 @@ class _Builder:
         self.step += 1
         kind = "insn"
         frame = self.frame
+        self.partial = False
         if state is not None:
             kind = "insn_state"
             dec = self.tokens.decode(state)
+            if dec is None:
+                dec = self._cut(state, True)
             if dec is None:
                 kind = self._bad(lineno, text)
             else:
@@ -320,14 +360,52 @@ class _Builder:
         self.l_rows.append((lineno, kind, insn, frame, text, None, None))
         return kind
 
+    def _cut(self, state: str, after_insn: bool = False) -> _Decoded | None:
+        if self.strict:
+            return None
+        dec, marked = self.tokens.decode_cut(state, after_insn)
+        if dec is not None and not marked:
+            self.partial = True
+        return dec
+
+    def _pasted(self, lineno: int, text: str, kind: str) -> str | None:
+        """A line of a pasted log: feed it without its prefixes (the row keeps the text as
+        the kernel printed it); None if it has no prefix."""
+        inner, tool = unprefixed(text)
+        if inner == text:
+            return None
+        self.peeling = True
+        try:
+            kind = self.feed(lineno, inner)
+        finally:
+            self.peeling = False
+        if tool and is_tool_line(inner, kind):
+            r = self.l_rows[-1]
+            self.l_rows[-1] = (r[0], "tool", r[2], r[3], r[4], r[5], r[6])
+            kind = "tool"
+        return kind
+
     def _slow(self, lineno: int, text: str) -> str:
         ln = self.line_memo.get(text)
         if ln is None:
-            ln = classify(text)
+            ln = _classify(text)
             if len(self.line_memo) >= 200_000:
                 self.line_memo.clear()
             self.line_memo[text] = ln
         kind = ln.kind
+        if kind == "message" or kind == UNRECOGNIZED:
+            if not self.peeling:
+                pk = self._pasted(lineno, text, kind)
+                if pk is not None:
+                    return pk
+            if self.partial and _FRAGMENT_RE.fullmatch(text):
+                # the rest of a state wrapped at the end of the previous line
+                self.partial = False
+                self.l_rows.append((lineno, "state", -1, -1, text, None, None))
+                return "state"
+        self.processed = False
+        if kind != "blank":
+            self.partial = False
         regs = stack = None
         insn = ln.insn_idx
         frame = ln.frame
@@ -337,6 +415,8 @@ class _Builder:
             self.step += 1
             if kind == "insn_state":
                 dec = self.tokens.decode(ln.state or "")
+                if dec is None:
+                    dec = self._cut(ln.state or "", True)
                 if dec is None:
                     kind = self._bad(lineno, text)
                 else:
@@ -358,6 +438,8 @@ class _Builder:
             self.in_call_block = False
         elif kind == "state" or kind == "branch":
             dec = self.tokens.decode(ln.state) if ln.state else _EMPTY
+            if dec is None and ln.state:
+                dec = self._cut(ln.state)
             if dec is None:
                 kind = self._bad(lineno, text)
             else:
@@ -422,6 +504,7 @@ class _Builder:
     def _summary(self, text: str) -> None:
         m = _PROCESSED_RE.match(text)
         if m is not None:
+            self.processed = True
             keys = (
                 "insns_processed",
                 "insn_limit",
@@ -447,6 +530,8 @@ class _Builder:
 
 
 _EMPTY = _Decoded(0, (), (), ())
+# the rest of a wrapped state: a cut token, then only state tokens ("off=0) R8=1 fp-8=m")
+_FRAGMENT_RE = re.compile(r"\S*[=(),;:\d]\S*(?: +(?:\S+=\S*|cb|async_cb|frame\d+:))*")
 
 
 def _from_insn(text: str) -> int | None:
@@ -519,7 +604,7 @@ class Log:
             k = kinds[i]
             if k == "message":
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated"):
+            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool"):
                 continue
             else:
                 break
@@ -1045,10 +1130,10 @@ _TABLES = {
 
 
 _INDEXED = frozenset(("insn", "insn_state", "state", "backtrack", "prune", "liveness"))
-_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
+_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary", "tool"))
 # after a program's "processed N insns" line, anything else (even the "verification time"
 # that 5.x+ print first) belongs to the next program
-_NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf"))
+_NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf", "tool"))
 
 
 class _Lines:
@@ -1106,7 +1191,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 b = _Builder(strict=strict)
                 feed = b.feed
                 ended = False
-            if feed(lineno, text) == "summary" and text.startswith("processed "):
+            if feed(lineno, text) == "summary" and b.processed:
                 ended = True
         if b.l_rows:
             yield Log(b, name, text_complete=src.complete)
@@ -1153,7 +1238,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
             b = _Builder(strict=strict)
             ended = False
         kind = b.feed(lineno, text)
-        if kind == "summary" and not wrapped and text.startswith("processed "):
+        if kind == "summary" and not wrapped and b.processed:
             ended = True
     if b is not None and b.l_rows:
         yield Log(b, name, text_complete=src.complete)
@@ -1181,7 +1266,8 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
 
     ``name`` names the program of a plain log (wrapped logs carry their own names).
     ``strict=True`` raises :class:`~bpfkit.errors.LogError` (with the line number) at the
-    first unrecognized line instead of marking it.
+    first unrecognized line instead of marking it (and reads a state cut short, by a
+    wrapped line or ``(truncated...)``, as unrecognized instead of keeping its head).
 
     Examples
     --------
