@@ -64,6 +64,8 @@ __all__ = [
     "iter_frames",
     "write_parquet",
     "read_text",
+    "check_is_log",
+    "VERIFIER_KINDS",
 ]
 
 _PROCESSED_RE = re.compile(
@@ -1261,10 +1263,80 @@ def _loader_records(text: str) -> list[dict[str, Any]] | None:
     return None
 
 
-def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> list[Log]:
+#: Line kinds only a verifier (or BTF) load log has: a text with none is not a verifier log.
+VERIFIER_KINDS = frozenset(
+    (
+        "insn",
+        "insn_state",
+        "state",
+        "branch",
+        "prune",
+        "backtrack",
+        "liveness",
+        "summary",
+        "func",
+        "call",
+        "scc",
+        "btf",
+        "libbpf",
+    )
+)
+#: A log that is only kernel messages (a check that fails before any instruction, e.g.
+#: "unreachable insn 1") has at most this many lines.
+_MAX_BARE_ERROR_LINES = 3
+#: How many lines :func:`iter_logs` reads without finding a verifier line before giving up.
+_MAX_LINES_BEFORE_A_LOG = 100_000
+
+
+def _is_log(logs: Sequence[Log]) -> bool:
+    kinds: Counter[str] = Counter()
+    for lg in logs:
+        kinds.update(lg.kinds)
+    if any(kinds.get(k) for k in VERIFIER_KINDS):
+        return True
+    texts = sum(v for k, v in kinds.items() if k not in ("blank",))
+    return 0 < texts <= _MAX_BARE_ERROR_LINES and texts == kinds.get("error", 0) + kinds.get(
+        "message", 0
+    )
+
+
+def _describe_text(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return "it is empty" if not text else "it holds only blank lines"
+    first = lines[0][:60]
+    return f"none of its {len(lines):,} lines is a verifier log line (the first: {first!r})"
+
+
+def check_is_log(logs: Sequence[Log], text: str, where: str) -> None:
+    """Raise :class:`~bpfkit.errors.LogError` unless *logs* (parsed from *text*) hold a
+    verifier log: an empty text, a text that is not a log (a README) or a binary file.
+
+    A log is a text with at least one instruction, state, branch, backtracking, summary,
+    libbpf or BTF load line, or a bare kernel error of at most three lines (a check that
+    fails before any instruction is printed: ``unreachable insn 1``).
+    """
+    sample = text[:65536]
+    bad = sample.count("\x00") + sample.count("\ufffd")
+    if sample and bad * 50 > len(sample) and bad > 8:
+        raise LogError(
+            f"{where}: not a verifier log: a binary file ({bad:,} of its first "
+            f"{len(sample):,} characters are NUL or not UTF-8); --lenient reads it anyway"
+        )
+    if not _is_log(logs):
+        raise LogError(
+            f"{where}: not a verifier log: {_describe_text(text)}; --lenient reads it anyway"
+        )
+
+
+def parse_log(
+    text: str, *, name: str | None = None, strict: bool = False, lenient: bool = True
+) -> list[Log]:
     """Parse verifier log text: one :class:`Log` per program found in it.
 
     ``name`` names the program of a plain log (wrapped logs carry their own names).
+    ``lenient=False`` raises :class:`~bpfkit.errors.LogError` when the text is not a verifier
+    log at all (:func:`check_is_log`); text in memory is read best-effort by default.
     ``strict=True`` raises :class:`~bpfkit.errors.LogError` (with the line number) at the
     first unrecognized line instead of marking it (and reads a state cut short, by a
     wrapped line or ``(truncated...)``, as unrecognized instead of keeping its head).
@@ -1286,6 +1358,13 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
             for rec in records
             for lg in parse_log(rec["log"], name=rec.get("program") or name, strict=strict)
         ]
+    logs = _parse_text(text, name, strict)
+    if not lenient:
+        check_is_log(logs, text, "text" if name is None else repr(name))
+    return logs
+
+
+def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
     if "\r\n" in text:  # a log saved with CRLF line ends
         text = text.replace("\r\n", "\n")
     complete = text.endswith("\n") or not text
@@ -1329,19 +1408,44 @@ def _default_name(path: str | os.PathLike[str]) -> str:
 
 
 def load_log(
-    path: str | os.PathLike[str], *, program: str | None = None, strict: bool = False
+    path: str | os.PathLike[str],
+    *,
+    program: str | None = None,
+    strict: bool = False,
+    lenient: bool = False,
 ) -> list[Log]:
     """Read and parse a log file (``.gz``/``.xz`` ok); ``program`` keeps only that program.
 
     A plain log's program is named after the file (up to its first dot). The JSON written by
     ``bpfkit load --json --with-log`` is read too: one Log per record, named by its program.
+    A file that holds no verifier log (empty, another text, a binary) raises
+    :class:`~bpfkit.errors.LogError` unless ``lenient=True`` (best-effort reading).
     """
-    logs = parse_log(read_text(path), name=_default_name(path), strict=strict)
+    text = read_text(path)
+    logs = parse_log(text, name=_default_name(path), strict=strict)
+    if not lenient:
+        check_is_log(logs, text, repr(str(path)))
     if program is not None:
         logs = [lg for lg in logs if lg.name == program]
         if not logs:
             raise LogError(f"no program {program!r} in {str(path)!r}")
     return logs
+
+
+def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
+    """The first *size* bytes of a log file (decompressed), as text."""
+    p = Path(path)
+    try:
+        if p.suffix == ".xz":
+            with lzma.open(p, "rb") as f:
+                return f.read(size).decode("utf-8", "replace")
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as g:
+                return g.read(size).decode("utf-8", "replace")
+        with open(p, "rb") as h:
+            return h.read(size).decode("utf-8", "replace")
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
@@ -1365,12 +1469,45 @@ def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
-def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Log]:
+def iter_logs(
+    path: str | os.PathLike[str], *, strict: bool = False, lenient: bool = False
+) -> Iterator[Log]:
     """Yield the programs of a (possibly huge) log file one at a time.
 
     Only one program's lines are held at once; the programs are the same as
-    :func:`load_log` returns. (A ``bpfkit load --json`` file is read whole.)
+    :func:`load_log` returns. (A ``bpfkit load --json`` file is read whole.) Without
+    ``lenient``, a file with no verifier log raises :class:`~bpfkit.errors.LogError` as
+    :func:`load_log` does (after at most 100,000 lines that are no verifier lines).
     """
+    if lenient:
+        yield from _iter_logs(path, strict)
+        return
+    held: list[Log] = []
+    held_lines = 0
+    found = False
+    for lg in _iter_logs(path, strict):
+        if found:
+            yield lg
+            continue
+        held.append(lg)
+        held_lines += len(lg._b.l_rows)
+        if _is_log(held):
+            found = True
+            yield from held
+            held = []
+        elif held_lines > _MAX_LINES_BEFORE_A_LOG:
+            break
+    if not found:
+        check_is_log(held, _head_text(path), repr(str(path)))
+        if held_lines > _MAX_LINES_BEFORE_A_LOG:
+            raise LogError(
+                f"{str(path)!r}: not a verifier log: no verifier line in its first "
+                f"{held_lines:,} lines; --lenient reads it anyway"
+            )
+        yield from held
+
+
+def _iter_logs(path: str | os.PathLike[str], strict: bool) -> Iterator[Log]:
     first = _open_lines(path)
     try:
         head = next(first, "")
@@ -1379,7 +1516,7 @@ def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator
     finally:
         first.close()
     if head.lstrip().startswith("["):
-        yield from load_log(path, strict=strict)
+        yield from load_log(path, strict=strict, lenient=True)
         return
     yield from _iter_programs(
         _Lines(_open_lines(path), stripped=False), _default_name(path), strict
