@@ -28,11 +28,24 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), else the package's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bpfkit")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        import bpfkit
+
+        return str(getattr(bpfkit, "__version__", "unknown"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpfkit",
         description="Analysis toolkit for Linux eBPF: BTF, ownership flows, verifier logs.",
     )
+    parser.add_argument("--version", action="version", version=f"bpfkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)

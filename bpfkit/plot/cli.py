@@ -26,6 +26,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--program", metavar="NAME", help="only the program of this name")
     p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="read a file that holds no verifier log (empty, other text) best-effort",
+    )
+    p.add_argument(
         "--style", choices=("talk", "paper"), default="talk", help="figure style (default: talk)"
     )
     p.add_argument(
@@ -74,11 +79,20 @@ def _run(args: argparse.Namespace) -> int:
     from bpfkit.plot.style import sanitize_filename, savefig, style
     from bpfkit.verifier import load_log
 
-    logs = load_log(args.log, program=args.program)
+    logs = load_log(args.log, program=args.program, lenient=args.lenient)
     if not logs:
         what = f"program {args.program!r}" if args.program else "any program"
         print(f"bpfkit: error: {args.log}: no {what} in the log", file=sys.stderr)
         return 1
+    drawable = [lg for lg in logs if len(lg.steps)]
+    if not drawable:  # never write empty figures
+        print(
+            f"bpfkit: error: {args.log}: nothing to draw: no program in the log has an "
+            "instruction (a log of level 1 or 2 prints them)",
+            file=sys.stderr,
+        )
+        return 1
+    logs = drawable
     written = write_figures(
         logs,
         args.output,
@@ -89,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         regs=args.regs,
     )
     if args.compare:
-        other = load_log(args.compare, program=args.program)
+        other = load_log(args.compare, program=args.program, lenient=args.lenient)
         if not other:
             print(f"bpfkit: error: {args.compare}: no program to compare", file=sys.stderr)
             return 1

@@ -31,10 +31,18 @@ def register(subparsers: Any) -> None:
     parse.add_argument("--csv", action="store_true", help="with --out: CSV instead of Parquet")
     parse.add_argument("--json", action="store_true", help="print a JSON summary per program")
     parse.add_argument("--strict", action="store_true", help="fail on an unrecognized line")
+    parse.add_argument(
+        "--lenient",
+        action="store_true",
+        help="read a file that holds no verifier log (empty, other text) best-effort",
+    )
     parse.set_defaults(func=_parse)
 
     stats = sub.add_parser("stats", help="veristat-like table of the summary lines")
     stats.add_argument("logs", nargs="+", metavar="LOG", help="verifier log files")
+    stats.add_argument(
+        "--lenient", action="store_true", help="read files that hold no verifier log too"
+    )
     stats.set_defaults(func=_stats)
 
     log.set_defaults(func=lambda args: _usage(log))
@@ -54,7 +62,7 @@ def _parse(args: argparse.Namespace) -> int:
 
     from bpfkit.verifier.log import load_log
 
-    logs = load_log(args.log, program=args.program, strict=args.strict)
+    logs = load_log(args.log, program=args.program, strict=args.strict, lenient=args.lenient)
     if args.out:
         out = Path(args.out)
         seen: dict[str, int] = {}
@@ -117,7 +125,7 @@ def _stats(args: argparse.Namespace) -> int:
         return "-" if v is None else str(v)
 
     for path in args.logs:
-        for lg in iter_logs(path):
+        for lg in iter_logs(path, lenient=args.lenient):
             s = lg.stats
             depth = "+".join(str(d) for d in s.stack_depth) if s.stack_depth else None
             rows.append(

@@ -26,6 +26,8 @@ The kinds (strings, so they sort and serialize plainly):
 ``summary``       ``processed N insns ...``, ``verification time``, ``stack depth``
 ``libbpf``        ``libbpf: ...`` lines and the ``-- BEGIN/END PROG LOAD LOG --`` wrappers
 ``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
+``tool``          a line of the program that printed the log (a Go/cilium logfmt line, a
+                  journald line of another daemon) whose text is not a kernel line
 ``btf``           a BTF load log (``magic: 0xeb9f``, ``[3] INT int size=4 ...``)
 ``blank``         an empty line
 ``unrecognized``  a line that starts like a known form but does not parse
@@ -49,6 +51,10 @@ from typing import NamedTuple
 __all__ = [
     "Line",
     "classify",
+    "strip_prefix",
+    "unprefixed",
+    "is_tool_line",
+    "MAX_PREFIXES",
     "KINDS",
     "UNRECOGNIZED",
     "KERNEL_KINDS",
@@ -77,9 +83,18 @@ KINDS: tuple[str, ...] = (
     "btf",
     "blank",
     UNRECOGNIZED,
+    "tool",
 )
 #: Kinds the kernel itself prints (the rest is other tools' output around the log).
-KERNEL_KINDS = frozenset(KINDS) - {"libbpf", "noise", "btf", "blank", "truncated", UNRECOGNIZED}
+KERNEL_KINDS = frozenset(KINDS) - {
+    "libbpf",
+    "noise",
+    "btf",
+    "blank",
+    "truncated",
+    "tool",
+    UNRECOGNIZED,
+}
 
 
 class Line(NamedTuple):
@@ -101,7 +116,7 @@ _INSN_RE = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
 _OLD_INSN_RE = re.compile(r"(\d{1,9}):  (\S.*)")
 _IDX_RE = re.compile(r"(\d{1,9}):(.*)")
 _FROM_RE = re.compile(r"from (\d{1,9}) to (\d{1,9}):(.*)")
-_STATE_START_RE = re.compile(r" (?:frame\d+:|R\d+(?:_[rwD]+)?=|fp-?\d+(?:_[rwD]+)?=)")
+_STATE_START_RE = re.compile(r" (?:frame\d+:|R\d+(?:_[rwD]+)?=|fp-?\d+(?:_[rwD]+)?=|refs=\d)")
 _BARE_STATE_RE = re.compile(r"(?:R\d+(?:_[rwD]+)?=|frame\d+:)")
 _FRAME_RE = re.compile(r" ?frame(\d{1,2}):")
 _INLINE_BRANCH_RE = re.compile(r"(.*goto pc[+-]\d+) (\d{1,9}):( .*)")
@@ -111,6 +126,8 @@ _MARK_PRECISE_RE = re.compile(r"mark_precise: frame(\d{1,2}): (.*)")
 _BT_REGS_RE = re.compile(r"regs=\S* stack=\S* before (\d{1,9}): ")
 _PARENT_RE = re.compile(r"parent state regs=\S* stack=\S*:(.*)")
 _SUMMARY_RE = re.compile(r"processed \d+ insns")
+# newer kernels add the insns processed per subprogram: "insns processed 12591+75421+455"
+_SUBPROG_SUMMARY_RE = re.compile(r"insns processed \d+(?:\+\d+)*$")
 _SRC_RE = re.compile(r"; ")
 _BTF_LINE_RE = re.compile(
     r"(?:\[\d+\] [A-Z_]+ |\t\S|(?:magic|version|flags|hdr_len|type_off|type_len|str_off|str_len|btf_total_size): )"
@@ -179,8 +196,8 @@ def _numbered(line: str) -> Line:
     return Line(UNRECOGNIZED, idx)
 
 
-def classify(line: str) -> Line:
-    """Classify one log line (without its newline). Never raises."""
+def _classify(line: str) -> Line:
+    """Classify a line as the kernel (or a known tool) printed it, with no prefix."""
     if not line or line.isspace() or not line.strip("\x00 \t"):
         return Line("blank")  # also the C string's NUL some tools keep at the end
     c = line[0]
@@ -230,6 +247,11 @@ def classify(line: str) -> Line:
             return Line("backtrack")
     if c == "R" and _BARE_STATE_RE.match(line):  # 4.x fragments: "R0=inv1 R1=ctx ..."
         return Line("state", None, None, state=" " + line)
+    if (c == "f" or c == "r") and _STATE_START_RE.match(" " + line):
+        # the rest of a state wrapped over lines: "fp-8=mmmmmmmm ...", "refs=2"
+        return Line("state", None, None, state=" " + line)
+    if c == "i" and _SUBPROG_SUMMARY_RE.match(line):
+        return Line("summary")
     if c == "L" and line.startswith("Live regs before insn:"):
         return Line("liveness")
     if c == "(" and _CALLCHAIN_RE.match(line):
@@ -271,3 +293,139 @@ def classify(line: str) -> Line:
     if line.isprintable():
         return Line("message")
     return Line(UNRECOGNIZED)
+
+
+# ----------------------------------------------------------------------------- pasted logs
+#
+# Logs pasted into issues and mails carry the prefix of whatever printed them. These are
+# tried only for a line that is not a known form as it stands (a kernel "message" or an
+# unrecognized line), so the common path never sees them.
+
+# journald / syslog: "Dec 03 12:00:01 host kernel: ", "Dec  3 12:00:01 host agent[42]: "
+_SYSLOG_RE = re.compile(
+    r"[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ ([^\s:\[]+)(?:\[\d+\])?: ?"
+)
+# ISO 8601 (GitHub Actions, kubectl --timestamps, many CIs), Go's log package, dmesg
+_TIMESTAMP_RE = re.compile(
+    r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?"
+    r"|\[ *\d+\.\d+\]) ?"
+)
+# CI markers and log levels: "##[error]", "[INFO] ", "E1203 12:00:00.123 ", "> " quotes
+_MARKER_RE = re.compile(
+    r"(?:##\[\w+\]|\[(?:[A-Z]+|[a-z]+)\] |[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+\] |>+ ?|\| )"
+)
+# kubectl logs --prefix: "[pod/agent-x7/cilium-agent] "
+_KUBECTL_RE = re.compile(r"\[(?:pod/)?[\w.-]+/[\w.-]+\] ")
+# logfmt: level=warning msg="..." (the msg value carries the line)
+_LOGFMT_MSG_RE = re.compile(r'(?:^|\s)msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
+_LOGFMT_KEYS_RE = re.compile(r"(?:^|\s)(?:level|lvl|time|ts)=")
+_LOGFMT_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+_LOGFMT_ESC_RE = re.compile(r"\\(.)")
+# a tool's own words, not the kernel's
+_TOOL_WORDS_RE = re.compile(
+    r"(?i)(?:failed|unable|cannot|could not|error|starting|loading|attaching|compiling|"
+    r"retrying|program \S+:|load program)\b"
+)
+#: How many prefixes are peeled off one line (e.g. a CI timestamp, then journald).
+MAX_PREFIXES = 4
+
+
+def _unescape(value: str) -> str:
+    return _LOGFMT_ESC_RE.sub(lambda m: _LOGFMT_ESCAPES.get(m.group(1), m.group(0)), value)
+
+
+def strip_prefix(line: str) -> tuple[str, bool] | None:
+    """Peel one prefix off a pasted line: ``(rest, tool)`` or None when there is none.
+
+    ``tool`` is True when the prefix says the line came from another program than the
+    kernel (a logfmt record, a journald line of a daemon): a plain message there is the
+    tool's own, not a kernel error.
+
+    Examples
+    --------
+    >>> strip_prefix("Dec 03 10:00:01 host kernel: 0: (b7) r0 = 0")
+    ('0: (b7) r0 = 0', False)
+    >>> strip_prefix('level=warning msg="12: (bf) r1 = r6" subsys=datapath-loader')
+    ('12: (bf) r1 = r6', True)
+    >>> strip_prefix("R6 invalid mem access 'scalar'") is None
+    True
+    """
+    c = line[:1]
+    if c == " " or c == "\t":
+        rest = line.lstrip(" ") if c == " " else line.lstrip()
+        return (rest, False) if rest.strip() else None
+    if "0" <= c <= "9" or c == "[":
+        m = _TIMESTAMP_RE.match(line)
+        if m is not None and m.end():
+            return line[m.end() :], False
+        if c == "[":
+            m = _KUBECTL_RE.match(line)
+            if m is not None:
+                return line[m.end() :], False
+    if "A" <= c <= "Z":
+        m = _SYSLOG_RE.match(line)
+        if m is not None:
+            return line[m.end() :], m.group(1) != "kernel"
+    if "=" in line and (line.startswith(("level=", "time=", "ts=", "lvl=", "msg=")) or (
+        " msg=" in line and _LOGFMT_KEYS_RE.search(line)
+    )):
+        m = _LOGFMT_MSG_RE.search(line)
+        if m is not None:
+            value = m.group(1) if m.group(1) is not None else m.group(2)
+            return _unescape(value), True
+    m = _MARKER_RE.match(line)
+    if m is not None and m.end():
+        return line[m.end() :], False
+    return None
+
+
+def classify(line: str) -> Line:
+    """Classify one log line (without its newline). Never raises.
+
+    A line that is not a known form as it stands is tried again without the prefixes a
+    pasted log carries (:func:`unprefixed`: indentation, journald, CI timestamps, kubectl,
+    logfmt ``msg="..."``); a plain message from another program than the kernel is ``tool``.
+
+    Examples
+    --------
+    >>> classify("2024-05-01T10:00:00.1234567Z 12: (bf) r1 = r6").kind
+    'insn'
+    >>> classify('time="2024-05-01T10:00:00Z" level=error msg="Failed to load program"').kind
+    'tool'
+    """
+    ln = _classify(line)
+    kind = ln.kind
+    if kind != "message" and kind != UNRECOGNIZED:
+        return ln
+    inner, tool = unprefixed(line)
+    if inner == line:
+        return ln
+    ln = _classify(inner)
+    if tool and is_tool_line(inner, ln.kind):
+        return Line("tool")
+    return ln
+
+
+def is_tool_line(text: str, kind: str) -> bool:
+    """Whether a line that a tool's prefix wraps, of *kind* once unwrapped, is the tool's own
+    words (a message or an unrecognized line that reads like a tool's, not the kernel's)."""
+    if kind == UNRECOGNIZED:
+        return True
+    return kind == "message" and _TOOL_WORDS_RE.search(text) is not None
+
+
+def unprefixed(line: str) -> tuple[str, bool]:
+    """The line without the prefixes :func:`classify` peels off, and whether a prefix said
+    it came from another tool."""
+    tool = False
+    for _ in range(MAX_PREFIXES):
+        peeled = strip_prefix(line)
+        if peeled is None or len(peeled[0]) >= len(line):
+            break
+        line, from_tool = peeled
+        tool = tool or from_tool
+        k = _classify(line).kind
+        if k != "message" and k != UNRECOGNIZED:
+            break  # a known form: what is left (e.g. a BTF line's tab) is the kernel's
+    return line, tool

@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import LogError
-from bpfkit.verifier.grammar import KINDS, UNRECOGNIZED, Line, classify
+from bpfkit.verifier.grammar import (
+    KINDS,
+    UNRECOGNIZED,
+    Line,
+    _classify,
+    classify,
+    is_tool_line,
+    unprefixed,
+)
 from bpfkit.verifier.values import RegState, StackSlot, parse_state, parse_token
 
 if TYPE_CHECKING:
@@ -56,6 +64,8 @@ __all__ = [
     "iter_frames",
     "write_parquet",
     "read_text",
+    "check_is_log",
+    "VERIFIER_KINDS",
 ]
 
 _PROCESSED_RE = re.compile(
@@ -121,6 +131,28 @@ class _Tokens:
         self.states[text] = dec
         return dec
 
+    def decode_cut(self, text: str, after_insn: bool) -> tuple[_Decoded | None, bool]:
+        """A state cut short (wrapped over lines by a mail or issue, or ``(truncated...)``):
+        the tokens before the cut (None if even those do not decode), and whether a
+        truncation mark says that nothing of it follows."""
+        t = text.rstrip()
+        marked = False
+        for mark in ("(truncated...)", "(truncated)", "...", "\u2026"):
+            if t.endswith(mark):
+                t = t[: -len(mark)].rstrip()
+                marked = True
+                break
+        head, _sep, last = t.rpartition(" ")
+        for cand in (t, head):
+            if cand.strip() and cand != text:
+                try:
+                    return self._decode(cand), marked
+                except LogError:
+                    continue
+        if after_insn and not head.strip() and _CUT_TOKEN_RE.match(last):
+            return _EMPTY, marked  # the one register it printed was cut
+        return None, marked
+
     def _decode(self, text: str) -> _Decoded:
         frame = 0
         rc: list[int] = []
@@ -170,6 +202,7 @@ def _frame_number(tok: str) -> int:
 
 
 _MISSING = object()
+_CUT_TOKEN_RE = re.compile(r"(?:R\d{1,2}|fp-\d+)(?:_[rwD]+)?=")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 _INSN_FAST = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
 _BT_FAST = re.compile(r"mark_precise: frame(\d{1,2}): regs=(\S*) stack=(\S*?) before (\d{1,9}): ")
@@ -207,6 +240,9 @@ class _Builder:
         "memo",
         "line_memo",
         "alloc_types",
+        "peeling",
+        "processed",
+        "partial",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -226,6 +262,9 @@ class _Builder:
         self.memo: dict[str, tuple[Any, ...]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
+        self.peeling = False  # feeding the unprefixed text of a pasted line
+        self.processed = False  # the last line was "processed N insns ..." (a program ends)
+        self.partial = False  # the last state was cut (wrapped or truncated): its rest may follow
         self.reset()
 
     def reset(self) -> None:
@@ -299,9 +338,12 @@ class _Builder:
         self.step += 1
         kind = "insn"
         frame = self.frame
+        self.partial = False
         if state is not None:
             kind = "insn_state"
             dec = self.tokens.decode(state)
+            if dec is None:
+                dec = self._cut(state, True)
             if dec is None:
                 kind = self._bad(lineno, text)
             else:
@@ -320,14 +362,52 @@ class _Builder:
         self.l_rows.append((lineno, kind, insn, frame, text, None, None))
         return kind
 
+    def _cut(self, state: str, after_insn: bool = False) -> _Decoded | None:
+        if self.strict:
+            return None
+        dec, marked = self.tokens.decode_cut(state, after_insn)
+        if dec is not None and not marked:
+            self.partial = True
+        return dec
+
+    def _pasted(self, lineno: int, text: str, kind: str) -> str | None:
+        """A line of a pasted log: feed it without its prefixes (the row keeps the text as
+        the kernel printed it); None if it has no prefix."""
+        inner, tool = unprefixed(text)
+        if inner == text:
+            return None
+        self.peeling = True
+        try:
+            kind = self.feed(lineno, inner)
+        finally:
+            self.peeling = False
+        if tool and is_tool_line(inner, kind):
+            r = self.l_rows[-1]
+            self.l_rows[-1] = (r[0], "tool", r[2], r[3], r[4], r[5], r[6])
+            kind = "tool"
+        return kind
+
     def _slow(self, lineno: int, text: str) -> str:
         ln = self.line_memo.get(text)
         if ln is None:
-            ln = classify(text)
+            ln = _classify(text)
             if len(self.line_memo) >= 200_000:
                 self.line_memo.clear()
             self.line_memo[text] = ln
         kind = ln.kind
+        if kind == "message" or kind == UNRECOGNIZED:
+            if not self.peeling:
+                pk = self._pasted(lineno, text, kind)
+                if pk is not None:
+                    return pk
+            if self.partial and _FRAGMENT_RE.fullmatch(text):
+                # the rest of a state wrapped at the end of the previous line
+                self.partial = False
+                self.l_rows.append((lineno, "state", -1, -1, text, None, None))
+                return "state"
+        self.processed = False
+        if kind != "blank":
+            self.partial = False
         regs = stack = None
         insn = ln.insn_idx
         frame = ln.frame
@@ -337,6 +417,8 @@ class _Builder:
             self.step += 1
             if kind == "insn_state":
                 dec = self.tokens.decode(ln.state or "")
+                if dec is None:
+                    dec = self._cut(ln.state or "", True)
                 if dec is None:
                     kind = self._bad(lineno, text)
                 else:
@@ -358,6 +440,8 @@ class _Builder:
             self.in_call_block = False
         elif kind == "state" or kind == "branch":
             dec = self.tokens.decode(ln.state) if ln.state else _EMPTY
+            if dec is None and ln.state:
+                dec = self._cut(ln.state)
             if dec is None:
                 kind = self._bad(lineno, text)
             else:
@@ -422,6 +506,7 @@ class _Builder:
     def _summary(self, text: str) -> None:
         m = _PROCESSED_RE.match(text)
         if m is not None:
+            self.processed = True
             keys = (
                 "insns_processed",
                 "insn_limit",
@@ -447,6 +532,8 @@ class _Builder:
 
 
 _EMPTY = _Decoded(0, (), (), ())
+# the rest of a wrapped state: a cut token, then only state tokens ("off=0) R8=1 fp-8=m")
+_FRAGMENT_RE = re.compile(r"\S*[=(),;:\d]\S*(?: +(?:\S+=\S*|cb|async_cb|frame\d+:))*")
 
 
 def _from_insn(text: str) -> int | None:
@@ -519,7 +606,7 @@ class Log:
             k = kinds[i]
             if k == "message":
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated"):
+            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool"):
                 continue
             else:
                 break
@@ -1045,10 +1132,10 @@ _TABLES = {
 
 
 _INDEXED = frozenset(("insn", "insn_state", "state", "backtrack", "prune", "liveness"))
-_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary"))
+_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary", "tool"))
 # after a program's "processed N insns" line, anything else (even the "verification time"
 # that 5.x+ print first) belongs to the next program
-_NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf"))
+_NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf", "tool"))
 
 
 class _Lines:
@@ -1106,7 +1193,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 b = _Builder(strict=strict)
                 feed = b.feed
                 ended = False
-            if feed(lineno, text) == "summary" and text.startswith("processed "):
+            if feed(lineno, text) == "summary" and b.processed:
                 ended = True
         if b.l_rows:
             yield Log(b, name, text_complete=src.complete)
@@ -1153,7 +1240,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
             b = _Builder(strict=strict)
             ended = False
         kind = b.feed(lineno, text)
-        if kind == "summary" and not wrapped and text.startswith("processed "):
+        if kind == "summary" and not wrapped and b.processed:
             ended = True
     if b is not None and b.l_rows:
         yield Log(b, name, text_complete=src.complete)
@@ -1176,12 +1263,83 @@ def _loader_records(text: str) -> list[dict[str, Any]] | None:
     return None
 
 
-def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> list[Log]:
+#: Line kinds only a verifier (or BTF) load log has: a text with none is not a verifier log.
+VERIFIER_KINDS = frozenset(
+    (
+        "insn",
+        "insn_state",
+        "state",
+        "branch",
+        "prune",
+        "backtrack",
+        "liveness",
+        "summary",
+        "func",
+        "call",
+        "scc",
+        "btf",
+        "libbpf",
+    )
+)
+#: A log that is only kernel messages (a check that fails before any instruction, e.g.
+#: "unreachable insn 1") has at most this many lines.
+_MAX_BARE_ERROR_LINES = 3
+#: How many lines :func:`iter_logs` reads without finding a verifier line before giving up.
+_MAX_LINES_BEFORE_A_LOG = 100_000
+
+
+def _is_log(logs: Sequence[Log]) -> bool:
+    kinds: Counter[str] = Counter()
+    for lg in logs:
+        kinds.update(lg.kinds)
+    if any(kinds.get(k) for k in VERIFIER_KINDS):
+        return True
+    texts = sum(v for k, v in kinds.items() if k not in ("blank",))
+    return 0 < texts <= _MAX_BARE_ERROR_LINES and texts == kinds.get("error", 0) + kinds.get(
+        "message", 0
+    )
+
+
+def _describe_text(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return "it is empty" if not text else "it holds only blank lines"
+    first = lines[0][:60]
+    return f"none of its {len(lines):,} lines is a verifier log line (the first: {first!r})"
+
+
+def check_is_log(logs: Sequence[Log], text: str, where: str) -> None:
+    """Raise :class:`~bpfkit.errors.LogError` unless *logs* (parsed from *text*) hold a
+    verifier log: an empty text, a text that is not a log (a README) or a binary file.
+
+    A log is a text with at least one instruction, state, branch, backtracking, summary,
+    libbpf or BTF load line, or a bare kernel error of at most three lines (a check that
+    fails before any instruction is printed: ``unreachable insn 1``).
+    """
+    sample = text[:65536]
+    bad = sample.count("\x00") + sample.count("\ufffd")
+    if sample and bad * 50 > len(sample) and bad > 8:
+        raise LogError(
+            f"{where}: not a verifier log: a binary file ({bad:,} of its first "
+            f"{len(sample):,} characters are NUL or not UTF-8); --lenient reads it anyway"
+        )
+    if not _is_log(logs):
+        raise LogError(
+            f"{where}: not a verifier log: {_describe_text(text)}; --lenient reads it anyway"
+        )
+
+
+def parse_log(
+    text: str, *, name: str | None = None, strict: bool = False, lenient: bool = True
+) -> list[Log]:
     """Parse verifier log text: one :class:`Log` per program found in it.
 
     ``name`` names the program of a plain log (wrapped logs carry their own names).
+    ``lenient=False`` raises :class:`~bpfkit.errors.LogError` when the text is not a verifier
+    log at all (:func:`check_is_log`); text in memory is read best-effort by default.
     ``strict=True`` raises :class:`~bpfkit.errors.LogError` (with the line number) at the
-    first unrecognized line instead of marking it.
+    first unrecognized line instead of marking it (and reads a state cut short, by a
+    wrapped line or ``(truncated...)``, as unrecognized instead of keeping its head).
 
     Examples
     --------
@@ -1200,6 +1358,13 @@ def parse_log(text: str, *, name: str | None = None, strict: bool = False) -> li
             for rec in records
             for lg in parse_log(rec["log"], name=rec.get("program") or name, strict=strict)
         ]
+    logs = _parse_text(text, name, strict)
+    if not lenient:
+        check_is_log(logs, text, "text" if name is None else repr(name))
+    return logs
+
+
+def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
     if "\r\n" in text:  # a log saved with CRLF line ends
         text = text.replace("\r\n", "\n")
     complete = text.endswith("\n") or not text
@@ -1243,19 +1408,44 @@ def _default_name(path: str | os.PathLike[str]) -> str:
 
 
 def load_log(
-    path: str | os.PathLike[str], *, program: str | None = None, strict: bool = False
+    path: str | os.PathLike[str],
+    *,
+    program: str | None = None,
+    strict: bool = False,
+    lenient: bool = False,
 ) -> list[Log]:
     """Read and parse a log file (``.gz``/``.xz`` ok); ``program`` keeps only that program.
 
     A plain log's program is named after the file (up to its first dot). The JSON written by
     ``bpfkit load --json --with-log`` is read too: one Log per record, named by its program.
+    A file that holds no verifier log (empty, another text, a binary) raises
+    :class:`~bpfkit.errors.LogError` unless ``lenient=True`` (best-effort reading).
     """
-    logs = parse_log(read_text(path), name=_default_name(path), strict=strict)
+    text = read_text(path)
+    logs = parse_log(text, name=_default_name(path), strict=strict)
+    if not lenient:
+        check_is_log(logs, text, repr(str(path)))
     if program is not None:
         logs = [lg for lg in logs if lg.name == program]
         if not logs:
             raise LogError(f"no program {program!r} in {str(path)!r}")
     return logs
+
+
+def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
+    """The first *size* bytes of a log file (decompressed), as text."""
+    p = Path(path)
+    try:
+        if p.suffix == ".xz":
+            with lzma.open(p, "rb") as f:
+                return f.read(size).decode("utf-8", "replace")
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as g:
+                return g.read(size).decode("utf-8", "replace")
+        with open(p, "rb") as h:
+            return h.read(size).decode("utf-8", "replace")
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
@@ -1279,12 +1469,45 @@ def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
-def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator[Log]:
+def iter_logs(
+    path: str | os.PathLike[str], *, strict: bool = False, lenient: bool = False
+) -> Iterator[Log]:
     """Yield the programs of a (possibly huge) log file one at a time.
 
     Only one program's lines are held at once; the programs are the same as
-    :func:`load_log` returns. (A ``bpfkit load --json`` file is read whole.)
+    :func:`load_log` returns. (A ``bpfkit load --json`` file is read whole.) Without
+    ``lenient``, a file with no verifier log raises :class:`~bpfkit.errors.LogError` as
+    :func:`load_log` does (after at most 100,000 lines that are no verifier lines).
     """
+    if lenient:
+        yield from _iter_logs(path, strict)
+        return
+    held: list[Log] = []
+    held_lines = 0
+    found = False
+    for lg in _iter_logs(path, strict):
+        if found:
+            yield lg
+            continue
+        held.append(lg)
+        held_lines += len(lg._b.l_rows)
+        if _is_log(held):
+            found = True
+            yield from held
+            held = []
+        elif held_lines > _MAX_LINES_BEFORE_A_LOG:
+            break
+    if not found:
+        check_is_log(held, _head_text(path), repr(str(path)))
+        if held_lines > _MAX_LINES_BEFORE_A_LOG:
+            raise LogError(
+                f"{str(path)!r}: not a verifier log: no verifier line in its first "
+                f"{held_lines:,} lines; --lenient reads it anyway"
+            )
+        yield from held
+
+
+def _iter_logs(path: str | os.PathLike[str], strict: bool) -> Iterator[Log]:
     first = _open_lines(path)
     try:
         head = next(first, "")
@@ -1293,7 +1516,7 @@ def iter_logs(path: str | os.PathLike[str], *, strict: bool = False) -> Iterator
     finally:
         first.close()
     if head.lstrip().startswith("["):
-        yield from load_log(path, strict=strict)
+        yield from load_log(path, strict=strict, lenient=True)
         return
     yield from _iter_programs(
         _Lines(_open_lines(path), stripped=False), _default_name(path), strict

@@ -80,6 +80,7 @@ REG_TYPES: tuple[str, ...] = (
     "inv",
     "imm",
     "map_value_or_null",
+    "map_value_adj",
     "rdonly_buf",
     "rdwr_buf",
     "percpu_btf_id",
@@ -103,6 +104,9 @@ _SPILL_PREFIX_CHARS = frozenset("?m0")
 
 _RANGE_NAMES = ("smin", "smax", "umin", "umax", "smin32", "smax32", "umin32", "umax32")
 _RANGE_ALIASES = {
+    # 4.9-4.13 printed "R1=inv,min_value=0,max_value=255" (s64 min_value, u64 max_value)
+    "min_value": "smin",
+    "max_value": "umax",
     "smin_value": "smin",
     "smax_value": "smax",
     "umin_value": "umin",
@@ -406,6 +410,9 @@ def _split_attrs(body: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_OLD_COMMAS_RE = re.compile(r"([A-Za-z_]\w*(?:\([^()]*\))?),(\w+=[^,()]*(?:,\w+=[^,()]*)*)")
+
+
 def parse_reg(text: str, live: str = "") -> RegState:
     """Decode a register state (the text after ``R<n>=``); raise LogError if it is not one.
 
@@ -419,6 +426,12 @@ def parse_reg(text: str, live: str = "") -> RegState:
     4294967295
     """
     m = _HEAD_RE.fullmatch(text)
+    if m is None and "," in text:
+        om = _OLD_COMMAS_RE.fullmatch(text)
+        if om is not None:  # 4.9-4.13: "inv,min_value=0,max_value=255", "map_value_adj(...),..."
+            head, rest = om.groups()
+            body = f"{head[:-1]},{rest})" if head.endswith(")") else f"{head}({rest})"
+            return _with_legacy(parse_reg(body, live), text)
     if m is None or not text:
         raise LogError(f"cannot decode register state {text!r}")
     precise_s, num_name, frame_s, num_s, bare_num, plain_name, frame2_s, body = m.groups()
