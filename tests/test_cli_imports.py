@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bpfkit.cli import _parser
-from tests.corpus import DATA_LOGS, DATA_PROGRAMS, KINDS_EL, ROOT, VMLINUX_618_XZ
+from tests.corpus import DATA_LOGS, DATA_PROGRAMS, KINDS_EL, KINDS_EL_BTF, ROOT, VMLINUX_618_XZ
 
 #: Top-level packages a command must not import before it needs them.
 HEAVY = ("pandas", "numpy", "matplotlib", "networkx", "elftools", "pyarrow", "dask", "jinja2")
@@ -95,16 +95,24 @@ def _vmlinux() -> str:
 _OBJ = str(DATA_PROGRAMS / "list.bpf.o")
 _LOG = str(DATA_LOGS / "alloc" / "obj_new_leak.l2.log")
 
+#: numpy checks every name offset and type id of a kernel-sized BTF at parse time in a few
+#: milliseconds (bpfkit.btf.spec.NUMPY_MIN_TYPES); the same checks in plain Python cost 4x
+#: importing numpy, so a vmlinux dump imports it and a small BTF imports nothing.
+_KERNEL_SIZED = {"numpy"}
+
 #: (argv, the heavy packages it may import, and must: nothing is imported for nothing).
 RUNS: list[tuple[list[str], set[str]]] = [
-    (["btf", "dump", _vmlinux(), "--format", "raw"], set()),
-    (["btf", "dump", _vmlinux(), "--format", "json", "--type", "bpf_spin_lock"], set()),
-    (["btf", "dump", _vmlinux(), "--format", "c", "--type", "bpf_list_head"], set()),
-    (["btf", "layout", _vmlinux(), "--type", "task_struct"], set()),
+    (["btf", "dump", _vmlinux(), "--format", "raw"], _KERNEL_SIZED),
+    (["btf", "dump", _vmlinux(), "--format", "json", "--type", "bpf_spin_lock"], _KERNEL_SIZED),
+    (["btf", "dump", _vmlinux(), "--format", "c", "--type", "bpf_list_head"], _KERNEL_SIZED),
+    (["btf", "layout", _vmlinux(), "--type", "task_struct"], _KERNEL_SIZED),
+    (["btf", "dump", str(KINDS_EL_BTF), "--format", "raw"], set()),
+    (["btf", "dump", str(KINDS_EL_BTF), "--format", "c"], set()),
+    (["btf", "layout", str(KINDS_EL_BTF), "--type", "node"], set()),
     (["btf", "dump", str(KINDS_EL)], {"elftools"}),
     (
         ["btf", "graph", _OBJ, "--root", "queue_value", "-o", "{tmp}/g.graphml"],
-        {"elftools", "networkx"},
+        {"elftools", "networkx", "numpy"},  # GraphML writer: numpy,
     ),
     (["log", "parse", _LOG], set()),
     (["log", "stats", _LOG], set()),
