@@ -112,7 +112,7 @@ RUNS: list[tuple[list[str], set[str]]] = [
     (["btf", "dump", str(KINDS_EL)], {"elftools"}),
     (
         ["btf", "graph", _OBJ, "--root", "queue_value", "-o", "{tmp}/g.graphml"],
-        {"elftools", "networkx", "numpy"},  # GraphML writer: numpy,
+        {"elftools", "networkx", "numpy"},  # networkx's GraphML writer imports numpy
     ),
     (["log", "parse", _LOG], set()),
     (["log", "stats", _LOG], set()),
