@@ -5,7 +5,8 @@ For every program of data/ (one process, no workers) it times the report's compo
 figures) and prints them beside the reference measured in the same run: loading the same
 program into the running kernel at log level 2 with bpfkit.kernel (libbpf), wall time.
 Without root the kernel column says so and only bpfkit's figures are printed. Finally the
-whole ``build_report`` of data/ with the default worker processes, wall time.
+whole ``build_report`` of data/ with the default worker processes: wall and CPU time, and
+where the time went (the wall time of each stage, each component summed over the workers).
 
 Run: .venv/bin/python tests/bench/bench_report.py
 """
@@ -13,6 +14,7 @@ Run: .venv/bin/python tests/bench/bench_report.py
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from bpfkit.errors import BpfkitError
 from bpfkit.report import build_report, discover_inputs, explain_error
+from bpfkit.report.build import describe_timings
 from bpfkit.report import figures as report_figures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,10 +95,15 @@ def main() -> int:
     print(f"figures are {figs / sum(page):.0%} of the page cost")
 
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        build_report([DATA], tmp, progress=False)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c0, t = time.process_time(), time.perf_counter()
+        report = build_report([DATA], tmp, progress=False)
         wall = time.perf_counter() - t
-    print(f"build_report(data/) with {os.cpu_count()} workers: {wall:.1f} s wall")
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = time.process_time() - c0 + (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    print(f"\nbuild_report(data/) with {os.cpu_count()} workers: {wall:.1f} s wall, "
+          f"{cpu:.1f} s cpu (this process and its workers)")  # fmt: skip
+    print(describe_timings(report))
     return 0
 
 
