@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bpfkit.errors import BpfkitError
 from bpfkit.report import build_report, discover_inputs, explain_error
-from bpfkit.report.build import describe_timings
 from bpfkit.report import figures as report_figures
+from bpfkit.report.build import describe_timings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
