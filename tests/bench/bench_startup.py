@@ -29,7 +29,9 @@ from bpfkit.btf.spec import EMBEDDED_VMLINUX  # noqa: E402
 from bpfkit.cli import _parser  # noqa: E402
 from tests.test_cli_imports import _commands  # noqa: E402
 
-BPFKIT = [sys.executable, "-m", "bpfkit.cli"]
+# the console script a user runs (python -m bpfkit.cli pays for runpy as well)
+_SCRIPT = Path(sys.executable).with_name("bpfkit")
+BPFKIT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bpfkit.cli"]
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
