@@ -11,7 +11,6 @@ logs of every program and ``DIR/MANIFEST.tsv`` (this is what ``make -C data logs
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,8 @@ def register(subparsers: Any) -> None:
 
 
 def _read_json(path: str) -> list[dict[str, Any]]:
+    import json
+
     from bpfkit.errors import LogError
 
     try:
@@ -176,6 +177,8 @@ def _load(args: argparse.Namespace) -> int:
             sub.mkdir(parents=True, exist_ok=True)
             (sub / log_file_name(r.program, tag)).write_text(r.log)
     if args.json:
+        import json
+
         json.dump([r.to_dict(with_log=args.with_log) for r in results], sys.stdout, indent=1)
         print()
         return 0

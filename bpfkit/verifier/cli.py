@@ -12,7 +12,6 @@ program as ``DIR/<program>/<table>.parquet`` (``.csv`` with ``--csv``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -77,6 +76,8 @@ def _parse(args: argparse.Namespace) -> int:
                 else:
                     df.to_parquet(d / f"{table}.parquet", index=False)
     if args.json:
+        import json
+
         doc = [
             {
                 "program": lg.name,
