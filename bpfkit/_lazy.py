@@ -4,7 +4,7 @@ A package lists what it exports and from which of its submodules; a submodule is
 the first time one of its names is asked for. So ``import bpfkit.plot`` (and with it every
 ``bpfkit X --help``) costs nothing until a function is used, while ``from bpfkit.plot import
 savefig`` keeps working. Each package also imports the same names under ``TYPE_CHECKING``
-for mypy; ``tests/test_package.py`` checks that both lists agree.
+for mypy; ``tests/test_lazy.py`` checks that both lists agree.
 """
 
 from __future__ import annotations
