@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "TABLE_COLUMNS"]
@@ -76,6 +75,7 @@ def register(subparsers: Any) -> None:
 
 def _read_json(path: str) -> list[dict[str, Any]]:
     import json
+    from pathlib import Path
 
     from bpfkit.errors import LogError
 
@@ -171,6 +171,8 @@ def _load(args: argparse.Namespace) -> int:
             obj, args.program, level, libbpf_path=args.libbpf, loader=args.loader
         )
     if args.out:
+        from pathlib import Path
+
         tag = "stats" if level == "stats" else f"l{level}"
         for r in results:
             sub = Path(args.out) / r.object.removesuffix(".o").removesuffix(".bpf")

@@ -21,10 +21,11 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # matplotlib is imported when a function here is called (bpfkit.plot's `style`)
+if TYPE_CHECKING:  # imported when a function here is called: `bpfkit --help` imports this module
+    from pathlib import Path
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -77,6 +78,7 @@ def style_path(name: str) -> Path:
     if name not in STYLES:
         raise ValueError(f"unknown style {name!r}; expected one of {', '.join(STYLES)}")
     from importlib import resources
+    from pathlib import Path
 
     ref = resources.files("bpfkit.plot") / "styles" / f"{name}.mplstyle"
     return Path(str(ref))
@@ -174,6 +176,8 @@ def savefig(
     >>> a == b
     True
     """
+    from pathlib import Path
+
     out = Path(path)
     fmt = (format or out.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
