@@ -438,6 +438,11 @@ def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[F
 
 def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramReport:
     """Gather everything the page of *item* shows; write its figures under *out_dir*."""
+    return _analyse(item, out_dir)[0]
+
+
+def _analyse(item: ProgramInput, out_dir: Path | None) -> tuple[ProgramReport, Any]:
+    """The program's report and its parsed log (None without one)."""
     log = None
     log_path = item.best_log
     if log_path is not None:
@@ -463,7 +468,7 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
     if pred is not None:
         mistakes = tuple((m.kind, m.insn_idx, m.src_line, m.message) for m in pred.mistakes)
     stat = dict(stats)
-    return ProgramReport(
+    rep = ProgramReport(
         input=item,
         page=f"{item.key}.html",
         kernel_verdict=kernel_verdict,
@@ -479,6 +484,7 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
         flows=flows_table,
         context=context,
     )
+    return rep, log
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +498,9 @@ def _page_context(sources: str, index_href: str) -> dict[str, Any]:
             "index_href": index_href}  # fmt: skip
 
 
-def _page_html(rep: ProgramReport, sources: str, object_html: str = "") -> str:
+def _page_html(
+    rep: ProgramReport, sources: str, object_html: str = "", explorer_html: str = ""
+) -> str:
     """The program page of *rep* (``program.html``)."""
     from markupsafe import Markup
 
@@ -502,6 +510,7 @@ def _page_html(rep: ProgramReport, sources: str, object_html: str = "") -> str:
         title=rep.input.program,
         context_html=Markup(context_html(rep.context)) if rep.context is not None else "",
         object_html=Markup(object_html),
+        explorer_html=Markup(explorer_html),
         **_page_context(sources, "index.html"),
     )
 
@@ -541,9 +550,16 @@ def _write_page(
     for level, path in item.logs:
         with _component("report.copy_log", f"{item.key} ({path})"):
             (out / item.key / f"verifier-l{level}.log").write_bytes(_log_bytes(path))
-    rep = analyse_program(item, out)
+    rep, log = _analyse(item, out)
+    explorer = ""
+    if log is not None:
+        from bpfkit import explorer as ex
+
+        with _component("explorer.explorer_data", item.key):
+            ex.write_data_script(log, out / item.key / "explorer-data.js", item.key)
+            explorer = ex.explorer_html(item.key, data_src=f"{item.key}/explorer-data.js")
     with _component("report.render", item.key):
-        page = _page_html(rep, sources, object_html)
+        page = _page_html(rep, sources, object_html, explorer)
     (out / rep.page).write_text(page, encoding="utf-8")
     return rep
 
@@ -634,6 +650,9 @@ def build_report(
     if not items:
         raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
     sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
+    from bpfkit.explorer import write_assets
+
+    write_assets(out)
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     by_object: dict[Path, str] = {}
     for item in items:
