@@ -10,6 +10,10 @@
 
 const BPFKIT_EXPLORER_VERSION = 1;
 const ROW_H = 18;
+// register types on the timeline (Okabe-Ito); anything else is yellow
+const TYPE_COLORS = { scalar: "#0072B2", ctx: "#009E73", fp: "#999999", map_ptr: "#CC79A7",
+  map_value: "#E69F00", ptr_: "#D55E00", pkt: "#56B4E9", pkt_end: "#56B4E9" };
+const LANE_X0 = 26;  // left margin of the timeline for the lane labels
 
 function bx(tag, cls, text) {
   const e = document.createElement(tag);
@@ -288,10 +292,25 @@ class Explorer {
     tl.appendChild(bx("div", "bpfx-title", "timeline: register types (R0-R9), references held, new paths and prunes; click to select a step"));
     this.canvas = bx("canvas", "bpfx-canvas");
     tl.appendChild(this.canvas);
+    const legend = bx("div", "bpfx-legend");
+    const key = (color, label) => {
+      const k = bx("span", "bpfx-key");
+      const sw = bx("span", "bpfx-swatch");
+      sw.style.background = color;
+      k.appendChild(sw);
+      k.appendChild(document.createTextNode(label));
+      legend.appendChild(k);
+    };
+    for (const [t, c] of Object.entries(TYPE_COLORS)) if (t !== "pkt_end") key(c, t === "ptr_" ? "ptr_<type>" : t);
+    key("#F0E442", "other type");
+    key("#D55E00", "reference held");
+    key("#b3261e", "leaked / held at end");
+    key("#444", "new path (top ticks)");
+    tl.appendChild(legend);
     el.appendChild(tl);
     this.canvas.addEventListener("click", (e) => {
       const r = this.canvas.getBoundingClientRect();
-      const x = (e.clientX - r.left) / r.width;
+      const x = (e.clientX - r.left - LANE_X0 * r.width / this.canvas.width) / (r.width * (1 - LANE_X0 / this.canvas.width));
       this.select(Math.min(this.nSteps - 1, Math.max(0, Math.round(x * (this.nSteps - 1)))), true);
     });
 
@@ -565,16 +584,21 @@ class Explorer {
     const c = this.canvas, d = this.d;
     const w = Math.max(300, (c.parentElement && c.parentElement.clientWidth) || 900);
     const refRows = Math.min(this.refIds.length, 12);
-    const rowH = 7, top = 14;
+    const rowH = 9, top = 14;
     const h = top + 10 * rowH + 6 + refRows * rowH + 4;
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; c.style.height = h + "px"; }
     const g = c.getContext("2d");
     if (!g) return;
     const n = Math.max(1, this.nSteps - 1);
-    const X = (s) => Math.round((s / n) * (w - 1));
+    const X = (s) => LANE_X0 + Math.round((s / n) * (w - 1 - LANE_X0));
     if (!this.bg) {
       g.clearRect(0, 0, w, h);
-      const colors = { scalar: "#0072B2", ctx: "#009E73", fp: "#999999", map_ptr: "#CC79A7", map_value: "#E69F00", ptr_: "#D55E00", pkt: "#56B4E9", pkt_end: "#56B4E9" };
+      const colors = TYPE_COLORS;
+      g.fillStyle = "#5f6368";
+      g.font = "9px sans-serif";
+      g.textBaseline = "top";
+      for (let r = 0; r < 10; r++) g.fillText("R" + r, 2, top + r * rowH - 1);
+      this.refIds.slice(0, refRows).forEach((r, j) => g.fillText("ref" + r, 0, top + 10 * rowH + 6 + j * rowH - 1));
       // register lanes: each register keeps the colour of its type until the log prints it
       // again (a full state ends the lanes of registers it does not show)
       const st = d.states;

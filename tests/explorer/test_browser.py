@@ -181,11 +181,15 @@ def test_search_jump_and_timeline(browser: Any, tmp_path: Path) -> None:
     p.page.click('button[data-action="jump"]')
     assert p.page.get_attribute(".bpfkit-explorer", "data-insn") == str(5 + 1 + off)
     # clicking the timeline selects the step under the pointer
+    # (lanes start 26 px in, after their labels; one pixel column spans n / width steps)
     box = p.page.locator(".bpfx-canvas").bounding_box()
     assert box is not None
-    p.page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 5)
+    width = p.page.evaluate("document.querySelector('.bpfx-canvas').width")
     n = len(log.steps)
-    assert abs(p.explorer("x.step") - 0.5 * (n - 1)) <= n / box["width"] + 1
+    target = n // 3
+    px = 26 + target / (n - 1) * (width - 1 - 26)
+    p.page.mouse.click(box["x"] + px * box["width"] / width, box["y"] + 20)
+    assert abs(p.explorer("x.step") - target) <= 2 * n / width + 1
     _check_state(p, log)
     # precision backtracking after a step: the chain the log printed after it
     bt = log.backtracking
