@@ -213,6 +213,7 @@ class Explorer {
     head.appendChild(bx("span", "bpfx-verdict bpfx-" + m.verdict, m.verdict));
     head.appendChild(bx("span", "bpfx-muted", `${m.lines} lines, ${this.nSteps} steps, ${d.insns.idx.length} instructions` + (m.level ? `, level ${m.level}` : "")));
     el.appendChild(head);
+    if (m.error) el.appendChild(bx("div", "bpfx-error", m.error));
 
     const bar = bx("div", "bpfx-bar");
     const btn = (label, title, fn, name) => {
@@ -230,6 +231,8 @@ class Explorer {
     btn("\u21a4 visit", "previous visit of this instruction (loop iteration)", () => this.visit(-1), "prev-visit");
     btn("visit \u21a6", "next visit of this instruction (loop iteration)", () => this.visit(1), "next-visit");
     btn("\u21b7 target", "go to the jump target", () => this.jump(), "jump");
+    btn("\u21a4 path", "start of this path, else of the previous one", () => this.path(-1), "prev-path");
+    btn("path \u21a6", "start of the next path (the next 'from X to Y')", () => this.path(1), "next-path");
     this.search = bx("input", "bpfx-search");
     this.search.placeholder = "search: insn 17, line 99, R0=ptr_, scalar(...)";
     this.search.addEventListener("keydown", (e) => { if (e.key === "Enter") this.find(this.search.value, e.shiftKey ? -1 : 1); });
@@ -430,6 +433,19 @@ class Explorer {
     const v = this.visits.get(this.d.steps.insn[this.step]) || [];
     const i = v.indexOf(this.step) + dir;
     if (i >= 0 && i < v.length) this.select(v[i], true);
+  }
+
+  // the first step of the next path (dir 1), or of this path / the previous one (dir -1)
+  path(dir) {
+    const p = this.d.steps.path;
+    let s = this.step;
+    if (dir > 0) {
+      while (s < this.nSteps - 1 && p[s] === p[this.step]) s++;
+    } else {
+      if (s > 0 && p[s - 1] === p[s]) { while (s > 0 && p[s - 1] === p[this.step]) s--; }
+      else if (s > 0) { s--; const q = p[s]; while (s > 0 && p[s - 1] === q) s--; }
+    }
+    this.select(s, true);
   }
 
   jump() {

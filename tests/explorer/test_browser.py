@@ -151,6 +151,15 @@ def test_stepping_across_paths_and_frames(browser: Any, tmp_path: Path) -> None:
         seen_frames.add(int(row["frame"]))
         p.page.keyboard.press("ArrowRight")
     assert seen_frames >= {0, 1}
+    # path by path: each press lands on the first step of the next path
+    p.page.click('button[data-action="first"]')
+    starts = steps.groupby("path")["step"].min().sort_index().tolist()
+    for start in starts[1:]:
+        p.page.click('button[data-action="next-path"]')
+        assert p.explorer("x.step") == start
+    for start in reversed(starts[:-1]):
+        p.page.click('button[data-action="prev-path"]')
+        assert p.explorer("x.step") == start
     assert p.errors == []
 
 
