@@ -292,7 +292,7 @@ class Explorer {
 
     // timeline: register lanes, references, prunes and paths over steps
     const tl = bx("div", "bpfx-timeline");
-    tl.appendChild(bx("div", "bpfx-title", "timeline: register types (R0-R9), references held, new paths and prunes; click to select a step"));
+    tl.appendChild(bx("div", "bpfx-title", "timeline of the verifier's steps: register types (R0-R9), visits of the selected instruction, references held, new paths and prunes; click to select a step"));
     this.canvas = bx("canvas", "bpfx-canvas");
     tl.appendChild(this.canvas);
     const legend = bx("div", "bpfx-legend");
@@ -309,6 +309,8 @@ class Explorer {
     key("#D55E00", "reference held");
     key("#b3261e", "leaked / held at end");
     key("#444", "new path (top ticks)");
+    key("#b3261e", "pruned (second row of ticks)");
+    key("rgba(230, 159, 0, 0.9)", "visits of the selected instruction (under R9)");
     tl.appendChild(legend);
     el.appendChild(tl);
     this.canvas.addEventListener("click", (e) => {
@@ -666,6 +668,10 @@ class Explorer {
       g.putImageData(this.bg, 0, 0);
     }
     if (this.step !== undefined) {
+      // every visit of the selected instruction (its loop iterations), then the step itself
+      g.fillStyle = "rgba(230, 159, 0, 0.9)";
+      const vy = top + 10 * rowH;
+      for (const v of this.visits.get(d.steps.insn[this.step]) || []) g.fillRect(X(v), vy, 1, 5);
       g.fillStyle = "rgba(0,0,0,0.85)";
       g.fillRect(X(this.step), 0, 2, h);
     }
