@@ -602,7 +602,7 @@ class Explorer {
     const c = this.canvas, d = this.d;
     const w = Math.max(300, (c.parentElement && c.parentElement.clientWidth) || 900);
     const refRows = Math.min(this.refIds.length, 12);
-    const rowH = 9, top = 14;
+    const rowH = 10, top = 14;
     const h = top + 10 * rowH + 6 + refRows * rowH + 4;
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; c.style.height = h + "px"; }
     const g = c.getContext("2d");
