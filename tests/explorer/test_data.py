@@ -110,3 +110,20 @@ def test_bad_input_is_a_bpfkit_error(tmp_path: Path) -> None:
         import bpfkit
 
         bpfkit.explore(bad, program="nothere")
+
+
+def test_every_corpus_log_gives_plain_json() -> None:
+    """Logs from other kernels and tools (kernel docs 4.x, bpfvv fragments, veristat, cut
+    logs): the explorer's data is made for each, as plain JSON, whatever the log lacks."""
+    from tests.corpus import CORPUS_LOG_FILES
+
+    if not CORPUS_LOG_FILES:
+        pytest.skip("the shared corpus is not present (set BPFKIT_CORPUS)")
+    n = 0
+    for path in CORPUS_LOG_FILES:
+        for log in load_log(path):
+            d = explorer_data(log)
+            json.dumps(d, allow_nan=False)
+            assert len(d["steps"]["insn"]) == len(log.steps)
+            n += 1
+    assert n >= len(CORPUS_LOG_FILES)
