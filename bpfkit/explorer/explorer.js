@@ -168,9 +168,9 @@ class Explorer {
   // The registers and stack slots of the current frame after step s: the last full state
   // printed at or before s, with the registers printed after each instruction since laid
   // over it (a call clobbers R1-R5, which the verifier does not print).
-  stateAt(s) {
+  stateAt(s, inFrame) {
     const d = this.d, st = d.states;
-    const frame = d.steps.frame[s];
+    const frame = inFrame === undefined ? d.steps.frame[s] : inFrame;
     const k = this.stateUpTo[s];
     const out = { values: new Map(), from: new Map(), changed: new Set(), before: new Map(), refs: [], carried: true };
     if (k < 0) return out;
@@ -516,8 +516,39 @@ class Explorer {
       box.appendChild(bx("div", "bpfx-muted bpfx-code", `${text}  @ ${file}:${line}`));
     }
     const st = this.stateAt(s);
+    const table = this.stateTable(st, "bpfx-regs");
+    box.appendChild(table);
+    if (!st.values.size) box.appendChild(bx("div", "bpfx-muted", "no state printed yet on this path"));
+    // the callers' frames (a subprogram or callback runs in frame 1 and up): their registers
+    // as last printed in that frame
+    for (let f = d.steps.frame[s] - 1; f >= 0; f--) {
+      const det = bx("details", "bpfx-caller");
+      det.dataset.frame = f;
+      det.open = true;
+      det.appendChild(bx("summary", "", `caller, frame ${f}`));
+      det.appendChild(this.stateTable(this.stateAt(s, f), "bpfx-regs bpfx-regs-caller"));
+      box.appendChild(det);
+    }
+    if (st.refs && st.refs.length) {
+      const p = bx("div", "bpfx-held", "references held: ");
+      for (const r of st.refs) {
+        const a = bx("a", "bpfx-reflink", `${r} \u2197 `);
+        a.href = "#"; a.dataset.ref = r;
+        a.addEventListener("click", (e) => { e.preventDefault(); this.followRef(r); });
+        p.appendChild(a);
+      }
+      box.appendChild(p);
+    }
+    const ev = d.events;
+    const here = [];
+    ev.step.forEach((es, i) => { if (es === s) here.push(`ref ${ev.ref[i]}: ${ev.event[i]}` + (ev.detail[i] ? ` (${ev.detail[i]})` : "")); });
+    if (here.length) box.appendChild(bx("div", "bpfx-evhere", here.join("; ")));
+  }
+
+  stateTable(st, cls) {
+    const d = this.d;
     const keys = [...st.values.keys()].sort((a, b) => this.keyOrder(a) - this.keyOrder(b));
-    const table = bx("table", "bpfx-regs");
+    const table = bx("table", cls);
     const head = table.insertRow();
     for (const h of ["", "value", "since step"]) head.appendChild(bx("th", "", h));
     for (const key of keys) {
@@ -546,22 +577,7 @@ class Explorer {
       const since = bx("td", "bpfx-num", st.from.get(key));
       tr.appendChild(since);
     }
-    box.appendChild(table);
-    if (!keys.length) box.appendChild(bx("div", "bpfx-muted", "no state printed yet on this path"));
-    if (st.refs && st.refs.length) {
-      const p = bx("div", "bpfx-held", "references held: ");
-      for (const r of st.refs) {
-        const a = bx("a", "bpfx-reflink", `${r} \u2197 `);
-        a.href = "#"; a.dataset.ref = r;
-        a.addEventListener("click", (e) => { e.preventDefault(); this.followRef(r); });
-        p.appendChild(a);
-      }
-      box.appendChild(p);
-    }
-    const ev = d.events;
-    const here = [];
-    ev.step.forEach((es, i) => { if (es === s) here.push(`ref ${ev.ref[i]}: ${ev.event[i]}` + (ev.detail[i] ? ` (${ev.detail[i]})` : "")); });
-    if (here.length) box.appendChild(bx("div", "bpfx-evhere", here.join("; ")));
+    return table;
   }
 
   keyOrder(k) {

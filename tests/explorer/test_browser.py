@@ -47,20 +47,24 @@ def _ready(p: Page) -> None:
 def _shown(p: Page) -> dict[str, dict[str, Any]]:
     """The state table as shown: key -> value, since step, changed."""
     rows = p.page.eval_on_selector_all(
-        ".bpfx-regs tr[data-key]",
+        ".bpfx-regs:not(.bpfx-regs-caller) tr[data-key]",
         "rs => rs.map(r => [r.dataset.key, r.dataset.value, Number(r.dataset.since),"
         " r.classList.contains('bpfx-changed')])",
     )
     return {k: {"value": v, "since": s, "changed": c} for k, v, s, c in rows}
 
 
-def _printed(log: Log, step: int) -> dict[int, dict[str, str]]:
-    """What the log printed at *step*: line -> {key: value} (registers and stack slots)."""
+def _printed(log: Log, step: int, frame: int | None = None) -> dict[int, dict[str, str]]:
+    """What the log printed at *step* (in *frame*, if given): line -> {key: value}
+    (registers and stack slots)."""
     out: dict[int, dict[str, str]] = {}
     r = log.registers[log.registers["step"] == step]
+    s = log.stack[log.stack["step"] == step]
+    if frame is not None:
+        r = r[r["frame"] == frame]
+        s = s[s["frame"] == frame]
     for line, reg, raw in zip(r["line"], r["reg"], r["raw"], strict=True):
         out.setdefault(int(line), {})[f"R{reg}"] = raw
-    s = log.stack[log.stack["step"] == step]
     for line, off, raw in zip(s["line"], s["off"], s["raw"], strict=True):
         out.setdefault(int(line), {})[f"fp{off}"] = raw
     return out
@@ -80,6 +84,17 @@ def _check_state(p: Page, log: Log) -> int:
         printed = _printed(log, v["since"])
         assert any(st.get(key) == v["value"] for st in printed.values()), (step, key, v)
         assert v["since"] <= step
+    # the callers' frames, when the step runs in a subprogram or callback
+    callers = p.page.eval_on_selector_all(
+        ".bpfx-caller",
+        "ds => ds.map(d => [Number(d.dataset.frame), Array.from(d.querySelectorAll("
+        "'tr[data-key]')).map(r => [r.dataset.key, r.dataset.value, Number(r.dataset.since)])])",
+    )
+    assert sorted(f for f, _ in callers) == list(range(int(row["frame"])))
+    for f, rows in callers:
+        for key, value, since in rows:
+            printed = _printed(log, since, frame=f)
+            assert any(st.get(key) == value for st in printed.values()), (step, f, key, value)
     return int(step)
 
 
@@ -140,6 +155,7 @@ def test_stepping_across_paths_and_frames(browser: Any, tmp_path: Path) -> None:
     p.page.click('button[data-action="first"]')
     steps = log.steps
     seen_frames = set()
+    caller_rows = 0
     for s in range(len(steps)):
         assert _check_state(p, log) == s
         status = p.page.text_content(".bpfx-status") or ""
@@ -149,8 +165,11 @@ def test_stepping_across_paths_and_frames(browser: Any, tmp_path: Path) -> None:
             in status
         )
         seen_frames.add(int(row["frame"]))
+        if row["frame"] > 0:
+            caller_rows += p.page.locator(".bpfx-caller tr[data-key]").count()
         p.page.keyboard.press("ArrowRight")
     assert seen_frames >= {0, 1}
+    assert caller_rows > 0, "no caller frame shown while in frame 1"
     # path by path: each press lands on the first step of the next path
     p.page.click('button[data-action="first"]')
     starts = steps.groupby("path")["step"].min().sort_index().tolist()
