@@ -735,5 +735,20 @@ function bpfkitExplorerStatic(el, data) {
   const model = { get: (k) => values[k], set: (k, v) => { values[k] = v; }, save_changes() {}, on() {} };
   return render({ model, el });
 }
+// Rows of the page outside the explorer with data-step / data-insn (the report's error
+// context) select their step in the explorer, which scrolls into view.
+function bpfkitExplorerLinks(el) {
+  const api = el.bpfkitExplorer;
+  for (const row of document.querySelectorAll("[data-step], [data-insn]")) {
+    if (el.contains(row)) continue;
+    row.classList.add("bpfx-linked");
+    row.title = "show this step in the explorer";
+    row.addEventListener("click", () => {
+      if (row.dataset.step !== undefined) api.select(Number(row.dataset.step));
+      else api.selectInsn(Number(row.dataset.insn));
+      el.scrollIntoView({ block: "nearest" });
+    });
+  }
+}
 //@export
 export default { render };

@@ -84,7 +84,11 @@ def write_data_script(log: Log, path: str | os.PathLike[str], key: str) -> Path:
 def explorer_html(key: str, *, data_src: str, script_src: str = "explorer.js") -> str:
     """The HTML of an explorer in a static page: a host element, the stylesheet, the data
     script (*data_src*, written by :func:`write_data_script`) and the front end
-    (*script_src*, written by :func:`write_assets`), both relative to the page."""
+    (*script_src*, written by :func:`write_assets`), both relative to the page.
+
+    Elements of the page outside the explorer that carry ``data-step`` (or ``data-insn``),
+    such as the rows of the report's error context, select that step (instruction) in the
+    explorer when clicked."""
     from html import escape
 
     _js, css = front_end()
@@ -96,6 +100,8 @@ def explorer_html(key: str, *, data_src: str, script_src: str = "explorer.js") -
         f'<script src="{escape(script_src)}"></script>'
         "<script>bpfkitExplorerStatic(document.getElementById("
         f"{_script_json(json.dumps(host))}), window.bpfkitExplorerData[{_script_json(json.dumps(key))}]);"
+        "bpfkitExplorerLinks(document.getElementById("
+        f"{_script_json(json.dumps(host))}));"
         "</script>"
     )
 

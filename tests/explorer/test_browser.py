@@ -137,6 +137,10 @@ def test_report_page_click_step_and_follow_a_reference(browser: Any, leak_report
     assert f"alloc_insn={alloc_insn}" in leak
     p.page.click(f'.bpfx-ref[data-ref="{ref}"] a[data-event="unreleased"]')
     assert p.page.get_attribute(".bpfkit-explorer", "data-insn") == str(log.error_insn)
+    # a row of the page's error context selects its step in the explorer
+    p.page.click('table.context tr[data-step="18"]')
+    assert p.explorer("x.step") == 18
+    _check_state(p, log)
     # the heatmap: visits per instruction as the steps table counts them
     counts = steps["insn_idx"].value_counts().to_dict()
     rows = p.page.eval_on_selector_all(

@@ -40,6 +40,7 @@ def _notebook(path: Path, log: Path, step: int) -> None:
     cells = [
         f"import bpfkit\nw = bpfkit.explore({str(log)!r})\nw",
         f"w.step = {step}",
+        'print(f"selected step {w.step}")',
     ]
     nb = {
         "nbformat": 4,
@@ -128,5 +129,15 @@ def test_widget_in_jupyterlab(browser: Any, lab: tuple[str, Path]) -> None:
     assert p.explorer("x.insn") == 9
     _check_state(p, log)
     page.click('.bpfkit-explorer button[data-action="next"]')
-    _check_state(p, log)
+    selected = _check_state(p, log)
+    # ... and Python sees the selection: run the last cell again
+    page.evaluate(
+        "(() => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " nb.activeCellIndex = 2; return window.jupyterapp.commands.execute('notebook:run-cell'); })()"
+    )
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.jp-OutputArea-output'))"
+        f".some(o => o.textContent.includes('selected step {selected}'))",
+        timeout=60_000,
+    )
     assert p.errors == []
