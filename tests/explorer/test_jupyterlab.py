@@ -1,6 +1,8 @@
 """The explorer widget in a running JupyterLab, driven by headless Chromium: the notebook
 creates ``bpfkit.explore(log)``, the widget renders through anywidget, Python selects a
-step, a click selects another, and the values shown match the log's tables."""
+step, a click selects another, and the values shown match the log's tables.
+
+With ``BPFKIT_SCREENSHOTS=docs`` the test also writes ``docs/explorer-jupyterlab.png``."""
 
 from __future__ import annotations
 
@@ -68,6 +70,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     pytest.importorskip("jupyterlab", reason="needs jupyterlab (pip install -e .[notebook])")
     pytest.importorskip("anywidget", reason="needs anywidget (pip install -e .[notebook])")
     root = tmp_path_factory.mktemp("lab")
+    work = root / "work"
+    work.mkdir()
+    # no "get notified about Jupyter news?" prompt
+    news = root / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     port = _free_port()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "config"),
                JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
@@ -76,7 +84,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
          "--LabApp.news_url=", "--ServerApp.disable_check_xsrf=True", "--allow-root"],
         env=env, stdout=subprocess.DEVNULL, stderr=(root / "lab.log").open("w"),
     )  # fmt: skip
@@ -93,7 +101,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
                         f"jupyter lab did not start: {(root / 'lab.log').read_text()[-3000:]}"
                     )
                 time.sleep(0.5)
-        yield base, root
+        yield base, work
     finally:
         proc.terminate()
         try:
@@ -140,4 +148,15 @@ def test_widget_in_jupyterlab(browser: Any, lab: tuple[str, Path]) -> None:
         f".some(o => o.textContent.includes('selected step {selected}'))",
         timeout=60_000,
     )
+    shots = os.environ.get("BPFKIT_SCREENSHOTS")  # write docs/explorer-jupyterlab.png
+    if shots:
+        from PIL import Image
+
+        raw = root / "lab.png"
+        page.set_viewport_size({"width": 1300, "height": 1100})
+        page.screenshot(path=str(raw))
+        with Image.open(raw) as img:
+            img.convert("RGB").quantize(colors=128).save(
+                Path(shots) / "explorer-jupyterlab.png", optimize=True
+            )
     assert p.errors == []
