@@ -324,6 +324,8 @@ class Explorer {
     this.btBox = bx("div", "bpfx-bt");
     lower.appendChild(this.refBox);
     lower.appendChild(this.btBox);
+    this.visitBox = bx("div", "bpfx-visitbox");
+    lower.appendChild(this.visitBox);
     el.appendChild(lower);
     this.buildRefs();
 
@@ -422,6 +424,7 @@ class Explorer {
     this.el.dataset.insn = x;
     this.renderState(s);
     this.renderBacktrack(s);
+    this.renderVisits(s);
     this.drawTimeline();
     if (user && this.model.set) {
       this.model.set("step", s);
@@ -584,6 +587,44 @@ class Explorer {
     if (k[0] === "R") return Number(k.slice(1));
     const off = Number(k.slice(2));
     return 100 - off;
+  }
+
+  // what the verifier printed after step s (the registers it changed), as "R3=1 R2=8"
+  printedAfter(s) {
+    const d = this.d, st = d.states, out = [];
+    const k0 = this.firstState[s];
+    if (k0 < 0) return "";
+    for (let k = k0; k <= this.lastState[s]; k++) {
+      if (st.line[k] < d.steps.line[s]) continue;
+      for (let t = st.start[k]; t < st.start[k + 1]; t++) {
+        out.push(d.tokens.key[d.codes[t]] + "=" + d.tokens.text[d.codes[t]]);
+      }
+    }
+    return out.join(" ");
+  }
+
+  // every visit of the selected instruction (its loop iterations and paths), with what the
+  // verifier printed after each; a click selects that visit
+  renderVisits(s) {
+    const d = this.d, box = this.visitBox;
+    const x = d.steps.insn[s];
+    if (this.visitsOf !== x) {
+      this.visitsOf = x;
+      box.innerHTML = "";
+      const v = this.visits.get(x) || [];
+      box.appendChild(bx("div", "bpfx-title", `visits of insn ${x} (${v.length}): path, step, what it changed`));
+      this.visitList = new VList(box, v.length, (i) => {
+        const row = bx("div", "bpfx-row bpfx-visit");
+        row.dataset.step = v[i];
+        row.appendChild(bx("span", "bpfx-num", "p" + d.steps.path[v[i]]));
+        row.appendChild(bx("span", "bpfx-num", v[i]));
+        row.appendChild(bx("span", "bpfx-code", this.printedAfter(v[i])));
+        row.addEventListener("click", () => this.select(v[i], true));
+        return row;
+      }, "bpfx-visitlist");
+    }
+    const v = this.visits.get(x) || [];
+    this.visitList.select(v.indexOf(s), true);
   }
 
   renderBacktrack(s) {

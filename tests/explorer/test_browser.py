@@ -205,6 +205,21 @@ def test_search_jump_and_timeline(browser: Any, tmp_path: Path) -> None:
     r = log.registers
     hits = r[(r["reg"] == 3) & (r["raw"] == "600")]["step"]
     assert s == int(hits.min())
+    # the visits of an instruction in the loop: each row what the log printed after it
+    p.page.fill(".bpfx-search", "insn 7")
+    p.page.press(".bpfx-search", "Enter")
+    visits = log.steps[log.steps["insn_idx"] == 7]
+    title = p.page.text_content(".bpfx-visitbox .bpfx-title") or ""
+    assert f"({len(visits)})" in title
+    rows = p.page.eval_on_selector_all(
+        ".bpfx-visit", "rs => rs.map(r => [Number(r.dataset.step), r.lastChild.textContent])"
+    )
+    assert len(rows) >= 5
+    line_of = dict(zip(visits["step"], visits["line"], strict=True))
+    for step, text in rows:
+        after = _printed(log, step).get(int(line_of[step]), {})
+        want = " ".join(f"{k}={v}" for k, v in after.items())
+        assert sorted(text.split(" ")) == sorted(want.split(" ")), step
     # jump target of "goto pc+9" at insn 5
     p.page.fill(".bpfx-search", "insn 5")
     p.page.press(".bpfx-search", "Enter")
