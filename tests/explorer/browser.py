@@ -8,6 +8,7 @@ must work offline).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 
 from tests.report.chromium import CHROMIUM
 
-__all__ = ["Page", "browser", "open_page"]
+__all__ = ["Page", "launch", "open_page"]
 
 
 @dataclass
@@ -34,8 +35,9 @@ class Page:
         )
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@contextlib.contextmanager
+def launch() -> Iterator[Any]:
+    """Headless Chromium (the system's) through Playwright; skips when either is missing."""
     if CHROMIUM is None:
         pytest.skip("needs chromium (apt install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip)")

@@ -16,9 +16,7 @@ from bpfkit.explorer import explorer_html, write_assets, write_data_script
 from bpfkit.report import build_report
 from bpfkit.verifier import Log, load_log
 from tests.corpus import DATA_LOGS, DATA_LONG_LOOP_L2
-from tests.explorer.browser import Page, browser, open_page
-
-__all__ = ["browser"]
+from tests.explorer.browser import Page, open_page
 
 LEAK_LOG = DATA_LOGS / "alloc" / "obj_new_leak_on_short_packet.l2.log"
 #: rbtree_add with its less() callback verified in frame 1

@@ -21,10 +21,8 @@ import pytest
 
 from bpfkit.verifier import load_log
 from tests.corpus import DATA_LOGS
-from tests.explorer.browser import browser, open_page
+from tests.explorer.browser import open_page
 from tests.explorer.test_browser import _check_state
-
-__all__ = ["browser"]
 
 LOG = DATA_LOGS / "alloc" / "obj_new_leak_on_short_packet.l2.log"
 TOKEN = "bpfkit-test"
