@@ -60,6 +60,25 @@ def test_notebook_committed_without_outputs(path: Path) -> None:
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_paired_with_its_percent_source(path: Path) -> None:
+    """Each .ipynb is a jupytext pair with its py:percent source, and both hold the same cells."""
+    jupytext = pytest.importorskip("jupytext")
+    nbformat = pytest.importorskip("nbformat")
+    source = path.with_suffix(".py")
+    assert source.is_file(), f"{path.name}: no paired {source.name}"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+    text = source.read_text(encoding="utf-8")
+    assert text.startswith("# ---\n# jupyter:") and "# %%" in text
+    py = jupytext.reads(text, fmt="py:percent")
+    ours = [(c.cell_type, c.source) for c in nb.cells]
+    theirs = [(c.cell_type, c.source) for c in py.cells]
+    assert ours == theirs, (
+        f"{path.name} and {source.name} differ: run `jupytext --sync notebooks/*.py`"
+    )
+
+
 def test_the_four_notebooks_exist() -> None:
     names = {p.stem for p in NOTEBOOKS}
     expected = {"01-btf-type-graph", "02-ownership", "03-verifier-states", "04-talk-figures"}
