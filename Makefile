@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,notebook,parquet]'
+	$(BIN)/python -m pip install -q -e '.[test,notebook,parquet,corpus]'
 	touch $@
 
 apt:

@@ -25,6 +25,7 @@ LAYER = {
     "ownership": 4,
     "plot": 5,
     "report": 6,
+    "corpus": 6,
     "cli": 7,
 }
 
