@@ -121,13 +121,21 @@ def change_distribution(cmp: pd.DataFrame, stat: str = "insns_processed") -> pd.
     return pd.DataFrame({"bin": labels, "low": edges[:-1], "high": edges[1:], "programs": counts})
 
 
-def top_regressions(cmp: pd.DataFrame, stat: str = "insns_processed", n: int = 15) -> pd.DataFrame:
+def top_regressions(
+    cmp: pd.DataFrame, stat: str = "insns_processed", n: int = 15, *, improvements: bool = False
+) -> pd.DataFrame:
     """The *n* programs whose *stat* grew most from A to B (largest ``_diff`` > 0), with
-    their ``_a``, ``_b``, ``_diff``, ``_pct``; verdict changes to ``reject`` first."""
+    their ``_a``, ``_b``, ``_diff``, ``_pct``; verdict changes to ``reject`` first.
+    ``improvements=True`` gives the largest decreases instead (verdict changes to
+    ``accept`` first)."""
     df = _both(cmp, stat)
-    df = df[df[f"{stat}_diff"] > 0]
-    df = df.assign(_to_reject=(df["verdict_changed"] & (df["verdict_b"] == "reject")))
-    df = df.sort_values(["_to_reject", f"{stat}_diff"], ascending=[False, False], kind="stable")
+    df = df[df[f"{stat}_diff"] < 0] if improvements else df[df[f"{stat}_diff"] > 0]
+    worse = "accept" if improvements else "reject"
+    df = df.assign(
+        _first=(df["verdict_changed"] & (df["verdict_b"] == worse)),
+        _size=df[f"{stat}_diff"].abs(),
+    )
+    df = df.sort_values(["_first", "_size"], ascending=[False, False], kind="stable")
     cols = [
         "object",
         "program",
@@ -294,20 +302,25 @@ def plot_top_regressions(
     from bpfkit.plot.style import new_axes
 
     d = top_regressions(cmp, stat, n)
+    what = "regressions"
+    if d.empty:  # nothing grew: show what shrank most, and say so
+        d = top_regressions(cmp, stat, n, improvements=True)
+        what = "improvements (no regression)"
     ax = new_axes(ax, figsize=figure_size("wide"))
     pal = _okabe()
     if d.empty:
-        ax.text(0.5, 0.5, f"no program grew in {stat}", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, f"no program changed {stat}", transform=ax.transAxes, ha="center")
         ax.set_axis_off()
-        ax.set_title(f"top regressions: {stat}", loc="left")
+        ax.set_title(f"top changes: {stat}", loc="left")
         return ax
     y = list(range(len(d)))[::-1]
-    diff = d[f"{stat}_diff"].astype("float64")
+    diff = d[f"{stat}_diff"].astype("float64").abs()
     changed = (d["verdict_a"] != d["verdict_b"]).to_numpy()
+    base = pal["sky_blue"] if what.startswith("improvements") else pal["orange"]
     bars = ax.barh(
         y,
         diff,
-        color=[pal["vermillion"] if c else pal["orange"] for c in changed],
+        color=[pal["vermillion"] if c else base for c in changed],
         edgecolor="#333333",
         linewidth=0.5,
     )
@@ -320,13 +333,14 @@ def plot_top_regressions(
     ]
     ax.set_yticks(y, names, fontsize="x-small")
     for yi, dv, pv in zip(y, diff, d[f"{stat}_pct"], strict=True):
-        label = f" +{int(dv):,}" + ("" if pv is None or pv != pv else f" ({float(pv):+.1f}%)")
+        sign = "−" if what.startswith("improvements") else "+"
+        label = f" {sign}{int(dv):,}" + ("" if pv is None or pv != pv else f" ({float(pv):+.1f}%)")
         ax.text(dv, yi, label, va="center", fontsize="x-small")
     ax.set_xlim(0, float(diff.max()) * 1.35)
-    ax.set_xlabel(f"{stat}: B − A")
-    ax.set_title(f"top {len(d)} regressions: {stat}", loc="left")
+    ax.set_xlabel(f"{stat}: |B − A|")
+    ax.set_title(f"top {len(d)} {what}: {stat}", loc="left")
     if changed.any():
-        _note(ax, "hatched: verdict changed to reject")
+        _note(ax, "hatched: verdict changed")
     return ax
 
 
