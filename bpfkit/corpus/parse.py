@@ -64,8 +64,12 @@ STREAM_BYTES = 256 << 20
 #: File names read from a directory.
 LOG_SUFFIXES: tuple[str, ...] = (".log", ".log.gz", ".log.xz", ".txt", ".txt.gz", ".txt.xz")
 _STRIP = (".gz", ".xz", ".log", ".txt", ".l1", ".l2", ".stats")
-#: Line kinds that are not the kernel's.
-_NOT_KERNEL = frozenset(("unrecognized", "blank", "noise", "libbpf", "truncated"))
+#: Line kinds only a verifier log has: a file with none of them holds no program (free text
+#: reads as kernel "message" lines, a BTF load log as "btf" lines).
+_STRUCTURAL = frozenset(
+    ("insn", "insn_state", "state", "branch", "prune", "source", "backtrack", "liveness",
+     "scc", "func", "call", "summary")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +260,7 @@ def log_row(lg: Any, *, object: str, program: str | None, source: str, part: str
     """A ``programs`` row from a :class:`bpfkit.verifier.Log`."""
     s = lg.stats
     depth, total = _depth(s.stack_depth)
-    kernel_lines = sum(v for k, v in lg.kinds.items() if k not in _NOT_KERNEL)
+    kernel_lines = sum(v for k, v in lg.kinds.items() if k in _STRUCTURAL)
     return {
         "object": object,
         "program": program or lg.name,
@@ -428,8 +432,8 @@ def _parse_one(inp: LogInput, task: ParseTask, pw: PartWriter) -> tuple[list[dic
                         source=f"{inp.path}#{i}",
                         part=task.part,
                         program=program,
-                        error=f"{inp.path}: no verifier log in {row['log_lines']} lines "
-                        f"({row['unrecognized_lines']} unrecognized)",
+                        error=f"{inp.path}: no verifier log: no instruction, state or "
+                        f"summary line in {row['log_lines']} lines",
                     )
                 )
                 continue
