@@ -53,12 +53,15 @@ __all__ = [
     "TASK_FILES",
     "STREAM_BYTES",
     "LOG_SUFFIXES",
+    "CONNECT_TIMEOUT",
 ]
 
 #: A task gathers logs up to this many bytes (on disk) ...
 TASK_BYTES = 16 << 20
 #: ... and at most this many files.
 TASK_FILES = 32
+#: Seconds to wait for a dask scheduler given by its address.
+CONNECT_TIMEOUT = 10
 #: A plain log larger than this (decompressed, estimated) is streamed in chunks of lines.
 STREAM_BYTES = 256 << 20
 #: File names read from a directory.
@@ -67,8 +70,20 @@ _STRIP = (".gz", ".xz", ".log", ".txt", ".l1", ".l2", ".stats")
 #: Line kinds only a verifier log has: a file with none of them holds no program (free text
 #: reads as kernel "message" lines, a BTF load log as "btf" lines).
 _STRUCTURAL = frozenset(
-    ("insn", "insn_state", "state", "branch", "prune", "source", "backtrack", "liveness",
-     "scc", "func", "call", "summary")
+    (
+        "insn",
+        "insn_state",
+        "state",
+        "branch",
+        "prune",
+        "source",
+        "backtrack",
+        "liveness",
+        "scc",
+        "func",
+        "call",
+        "summary",
+    )
 )
 
 
@@ -525,7 +540,7 @@ def _distributed(tasks: Sequence[ParseTask], scheduler: Any) -> Iterator[TaskRes
         ) from None
     own = isinstance(scheduler, str)
     try:
-        client = Client(scheduler, timeout=30) if own else scheduler  # type: ignore[no-untyped-call]
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT) if own else scheduler  # type: ignore[no-untyped-call]
     except OSError as exc:
         raise CorpusError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
     try:

@@ -15,8 +15,8 @@ from bpfkit.kernel import read_manifest
 from bpfkit.verifier import load_log
 from tests.corpus import (
     CORPUS_LOG_FILES,
-    DATA_LONG_LOOP_L2,
     DATA_LOGS,
+    DATA_LONG_LOOP_L2,
     DATA_OBJECTS,
     LOG_BPFVV_TWO_PROGRAMS,
     LOG_BPFVV_VERISTAT,
@@ -52,9 +52,12 @@ def test_tables_equal_the_logs_own(parsed_l2: Path) -> None:
     for r in read_manifest(DATA_LOGS)[::9]:
         [lg] = load_log(DATA_LOGS / r.l2_log)
         mine = steps[(steps["object"] == r.object) & (steps["program"] == r.program)]
-        assert mine.drop(columns=["object", "program"]).reset_index(drop=True).astype(
-            "int64"
-        ).equals(lg.steps.reset_index(drop=True).astype("int64"))
+        assert (
+            mine.drop(columns=["object", "program"])
+            .reset_index(drop=True)
+            .astype("int64")
+            .equals(lg.steps.reset_index(drop=True).astype("int64"))
+        )
         mi = insns[(insns["object"] == r.object) & (insns["program"] == r.program)]
         assert mi["asm"].tolist() == lg.instructions["asm"].tolist()
         assert c.log(r.object, r.program).stats == lg.stats
