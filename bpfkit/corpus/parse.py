@@ -54,10 +54,14 @@ __all__ = [
     "STREAM_BYTES",
     "LOG_SUFFIXES",
     "CONNECT_TIMEOUT",
+    "MIN_TASKS",
 ]
 
-#: A task gathers logs up to this many bytes (on disk) ...
+#: A task gathers logs up to this many bytes (on disk; fewer when the corpus is small, so
+#: that it makes at least :data:`MIN_TASKS` tasks) ...
 TASK_BYTES = 16 << 20
+#: A corpus is cut into at least this many tasks when its files allow (workers stay busy).
+MIN_TASKS = 64
 #: ... and at most this many files.
 TASK_FILES = 32
 #: Seconds to wait for a dask scheduler given by its address.
@@ -120,6 +124,7 @@ class TaskResult:
     lines: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     pid: int = 0
     host: str = ""
     peak_rss_kib: int = 0
@@ -227,6 +232,10 @@ def plan_tasks(
     tasks: list[ParseTask] = []
     group: list[LogInput] = []
     size = 0
+    # the same inputs always give the same tasks (resuming relies on it): the size depends
+    # on the inputs alone, never on the number of workers
+    total = sum(g.size for g in logs)
+    task_bytes = max(1 << 16, min(task_bytes, total // MIN_TASKS))
 
     def flush() -> None:
         nonlocal group, size
@@ -490,6 +499,7 @@ def parse_task(task: ParseTask) -> TaskResult:
     import socket
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     res = TaskResult(part=task.part, pid=os.getpid(), host=socket.gethostname())
     rows: list[dict[str, Any]] = []
     with PartWriter(Path(task.out), task.part) as pw:
@@ -509,6 +519,7 @@ def parse_task(task: ParseTask) -> TaskResult:
             gc.collect(0)
         pw.commit(programs_frame(rows))
     res.seconds = time.perf_counter() - t0
+    res.cpu_seconds = time.process_time() - c0
     res.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return res
 
