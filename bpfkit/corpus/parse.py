@@ -14,7 +14,8 @@ The logs are packed, in a fixed order, into tasks of at most :data:`TASK_BYTES` 
 paths (a shared file system). A task holds one program's log at a time and writes its
 tables as it goes, so a worker's memory is bounded by the largest program; a plain log larger
 than ``stream_bytes`` is streamed in chunks of lines (:func:`bpfkit.verifier.iter_frames`)
-and its summary read from its tail, so even a 1 GiB log of one program fits.
+and its summary read from its tail, so even a 1 GiB log of one program fits (such a log
+gets no ``instructions`` rows: only the whole-log parse collects them).
 """
 
 from __future__ import annotations
@@ -385,11 +386,18 @@ def _stream_one(inp: LogInput, task: ParseTask, pw: PartWriter) -> dict[str, Any
             for t, df in chunk.items():
                 if len(df):
                     pw.write(t, df, {"object": inp.object, "program": name})
+    import lzma
+
+    from bpfkit.errors import LogError
+
     tail: deque[bytes] = deque(maxlen=2000)
-    with _open_binary(inp.path) as f:
-        for raw in f:
-            lines += 1
-            tail.append(raw)
+    try:
+        with _open_binary(inp.path) as f:
+            for raw in f:
+                lines += 1
+                tail.append(raw)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise LogError(f"cannot read verifier log {inp.path!r}: {exc}") from None
     logs = parse_log(b"".join(tail).decode("utf-8", "replace"), name=name)
     lg = logs[-1]
     row = log_row(lg, object=inp.object, program=name, source=f"{inp.path}#0", part=task.part)

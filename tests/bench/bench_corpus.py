@@ -92,11 +92,25 @@ def _reference(corpus: Path) -> tuple[float, int]:
     gz = sorted(str(p) for p in corpus.glob("*.gz"))
     n = 0
     for chunk in (plain[i : i + 200] for i in range(0, len(plain), 200)):
-        n += int(subprocess.run(f"cat {' '.join(chunk)} | wc -l", shell=True, check=True,
-                                capture_output=True, text=True).stdout)
+        n += int(
+            subprocess.run(
+                f"cat {' '.join(chunk)} | wc -l",
+                shell=True,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
     for chunk in (gz[i : i + 200] for i in range(0, len(gz), 200)):
-        n += int(subprocess.run(f"zcat {' '.join(chunk)} | wc -l", shell=True, check=True,
-                                capture_output=True, text=True).stdout)
+        n += int(
+            subprocess.run(
+                f"zcat {' '.join(chunk)} | wc -l",
+                shell=True,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
     return time.perf_counter() - t, n
 
 
@@ -106,9 +120,11 @@ def _row(label: str, s: object, wall: float, base: float | None) -> str:
     rss = ", ".join(f"{v / 1024:.0f}" for v in sorted(s.workers.values()))  # type: ignore[attr-defined]
     cpu = sum(r.cpu_seconds for r in s.results)  # type: ignore[attr-defined]
     speed = "" if base is None else f"{lps / base:.2f}x"
-    return (f"{label:<34} {wall:8.1f} s {lps:>12,.0f} lines/s {speed:>6}   "
-            f"CPU in tasks {cpu:.1f} s ({lines / cpu:,.0f} lines per CPU-s)   "
-            f"peak RSS per worker (MiB): {rss}")
+    return (
+        f"{label:<34} {wall:8.1f} s {lps:>12,.0f} lines/s {speed:>6}   "
+        f"CPU in tasks {cpu:.1f} s ({lines / cpu:,.0f} lines per CPU-s)   "
+        f"peak RSS per worker (MiB): {rss}"
+    )
 
 
 def main() -> int:
@@ -126,14 +142,18 @@ def main() -> int:
         t = time.perf_counter()
         files, lines = make_corpus(corpus, args.files, args.lines)
         size = sum(p.stat().st_size for p in corpus.iterdir())
-        print(f"corpus: {files:,} files, {lines:,} lines, {size / 2**20:,.0f} MiB on disk, "
-              f"written in {time.perf_counter() - t:.1f} s ({os.cpu_count()} CPUs)")
+        print(
+            f"corpus: {files:,} files, {lines:,} lines, {size / 2**20:,.0f} MiB on disk, "
+            f"written in {time.perf_counter() - t:.1f} s ({os.cpu_count()} CPUs)"
+        )
         ref, ref_lines = _reference(corpus)
         print(f"{'reference: cat/zcat | wc -l':<34} {ref:8.1f} s {ref_lines / ref:>12,.0f} lines/s")
         results = []
         base = None
-        for label, kw in (("local processes, 1 worker", {"workers": 1}),
-                          ("local processes, 2 workers", {"workers": 2})):
+        for label, kw in (
+            ("local processes, 1 worker", {"workers": 1}),
+            ("local processes, 2 workers", {"workers": 2}),
+        ):
             out = work / f"out-{kw['workers']}"
             t = time.perf_counter()
             s = parse_logs([corpus], out, progress=False, resume=False, **kw)
@@ -147,20 +167,30 @@ def main() -> int:
             from distributed import LocalCluster
 
             t = time.perf_counter()
-            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster:
+            with LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster:
                 start = time.perf_counter() - t
                 t = time.perf_counter()
-                s = parse_logs([corpus], work / "out-dask", progress=False, resume=False,
-                               scheduler=cluster.scheduler_address)
+                s = parse_logs(
+                    [corpus],
+                    work / "out-dask",
+                    progress=False,
+                    resume=False,
+                    scheduler=cluster.scheduler_address,
+                )
                 wall = time.perf_counter() - t
-            print(_row("dask LocalCluster, 2 workers", s, wall, base)
-                  + f"   (cluster start-up {start:.1f} s)")
+            print(
+                _row("dask LocalCluster, 2 workers", s, wall, base)
+                + f"   (cluster start-up {start:.1f} s)"
+            )
             results.append(("dask", s, wall))
         one, two = results[0], results[1]
         speed = (two[1].lines / two[2]) / (one[1].lines / one[2])
-        print(f"2 local workers against 1: {speed:.2f}x "
-              f"(target >= {TARGET_SPEEDUP}x: {'met' if speed >= TARGET_SPEEDUP else 'NOT met'})")
+        print(
+            f"2 local workers against 1: {speed:.2f}x "
+            f"(target >= {TARGET_SPEEDUP}x: {'met' if speed >= TARGET_SPEEDUP else 'NOT met'})"
+        )
         if len(results) > 2:
             d = (results[2][1].lines / results[2][2]) / (one[1].lines / one[2])
             print(f"dask LocalCluster, 2 workers against 1 local worker: {d:.2f}x")

@@ -154,3 +154,35 @@ def test_dask_dataframes(parsed_l2: Path) -> None:
         open_corpus(parsed_l2).programs["insns_processed"].sum()
     )
     assert len(c.table("steps")) == len(open_corpus(parsed_l2).table("steps"))
+
+
+def test_a_truncated_huge_log_is_a_row_too(tmp_path: Path) -> None:
+    xz = DATA_LONG_LOOP_L2.read_bytes()
+    cut = tmp_path / "cut.l2.log.xz"
+    cut.write_bytes(xz[: len(xz) // 2])
+    s = parse_logs([cut], tmp_path / "d", workers=0, stream_bytes=1)
+    row = open_corpus(tmp_path / "d").programs.iloc[0]
+    assert s.failed == 1 and row["status"] == "failed" and "cut.l2.log.xz" in row["error"]
+
+
+def test_cli_parse_says_how_many_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bpfkit.cli import main
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(DATA_LOGS / "alloc" / "obj_new_leak.l1.log", tmp_path / "in" / "a.log")
+    (tmp_path / "in" / "b.log").write_bytes(b"\x7fELF\0\0\0\0binary")
+    out = tmp_path / "d"
+    assert (
+        main(["corpus", "parse", str(tmp_path / "in"), "-o", str(out), "-j", "0", "--no-progress"])
+        == 0
+    )
+    cap = capsys.readouterr()
+    assert "2 logs in 1 tasks (0 already done), 1 programs, 1 failed" in cap.out
+    assert "b.log: not a verifier log (binary data" in cap.err
+    assert (
+        main(["corpus", "parse", str(tmp_path / "in"), "-o", str(out), "-j", "0", "--no-progress"])
+        == 0
+    )
+    assert "(1 already done)" in capsys.readouterr().out
+    assert main(["corpus", "compare", str(tmp_path / "in"), str(out)]) == 1
+    assert "is not a corpus dataset: no manifest.json" in capsys.readouterr().err
