@@ -89,8 +89,8 @@ def test_figures_keep_their_texts_inside(parsed_l2: Path, parsed_v4: Path) -> No
 def test_write_compare_figures(parsed_l2: Path, parsed_v4: Path, tmp_path: Path) -> None:
     a, b = open_corpus(parsed_l2), open_corpus(parsed_v4)
     c = compare_runs(a, b)
-    paths = write_compare_figures(a, b, c, tmp_path / "one", evolution=2, labels=("v1", "v4"))
-    top = most_changed(c, n=2)
+    paths = write_compare_figures(a, b, c, tmp_path / "one", evolution=1, labels=("v1", "v4"))
+    top = most_changed(c, n=1)
     expected = {
         "scatter-insns_processed.svg",
         "changes-insns_processed.svg",
@@ -99,5 +99,5 @@ def test_write_compare_figures(parsed_l2: Path, parsed_v4: Path, tmp_path: Path)
     assert {p.name for p in paths} == expected
     svg = (tmp_path / "one" / "scatter-insns_processed.svg").read_text()
     assert "insns_processed" in svg and "v4" in svg  # text stays text
-    again = write_compare_figures(a, b, c, tmp_path / "two", evolution=2, labels=("v1", "v4"))
+    again = write_compare_figures(a, b, c, tmp_path / "two", evolution=1, labels=("v1", "v4"))
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
