@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# compat: a path in a .pth file; the default editable finder costs every python start
 	# in the venv ~5-10 ms (pathlib, importlib.util), a lot beside a 0.15 s `bpfkit --help`
-	$(BIN)/python -m pip install -q -e '.[test,notebook,parquet]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -q -e '.[test,notebook,parquet,corpus]' --config-settings editable_mode=compat
 	touch $@
 
 apt:

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bpfkit.plot.cli",  # bpfkit plot
     "bpfkit.ownership.cli",  # bpfkit own
     "bpfkit.report",  # bpfkit report
+    "bpfkit.corpus.cli",  # bpfkit corpus run|parse|compare
 )
 
 

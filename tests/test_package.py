@@ -26,6 +26,7 @@ LAYER = {
     "plot": 5,
     "explorer": 5,
     "report": 6,
+    "corpus": 6,
     "cli": 7,
 }
 
