@@ -27,7 +27,9 @@ selftests, BTF decl tags ``comment:test_expect_*``) are read from the object's B
 
 from __future__ import annotations
 
+import copy
 import errno as errno_mod
+import functools
 import importlib
 import math
 import re
@@ -106,8 +108,9 @@ class ErrorSite:
     ----------
     message : str
         The kernel's error line: the last line of the log that is not part of the summary
-        (``processed ...``, ``verification time ...``, ``stack depth ...``). Empty when the log
-        has none (an accepted program, or no log at all).
+        (``processed ...``, ``verification time ...``, ``stack depth ...``); meaningful for a
+        rejected program only (an accepted one's log ends in code or a ``safe`` line). Empty
+        when there is no such line.
     insn : int or None
         The last ``N: (..)`` instruction line printed before the error line: the instruction
         the verifier was checking when it gave up (kernel numbering).
@@ -445,9 +448,12 @@ def _predict_rows(
     best = math.inf
     preds: list[Any] = []
     for _ in range(max(1, repeat)):
+        # a distinct object each run: the model caches results per object identity, and a
+        # cache hit is not an analysis
+        target = copy.copy(obj)
         t0 = time.perf_counter()
         try:
-            preds = _call_with_timeout(lambda: predict(obj, program), timeout)
+            preds = _call_with_timeout(functools.partial(predict, target, program), timeout)
         except _Timeout:
             row["pred_reason"] = f"analysis stopped after {timeout:g} s"
             row["analysis_ms"] = timeout * 1e3
@@ -575,7 +581,9 @@ def agreement_frame(
     program
         Only this program of each object.
     repeat
-        Run the model this many times per program; ``analysis_ms`` is the fastest.
+        Run the model this many times per program, each on a fresh shallow copy of the
+        object (so no per-object result cache answers); ``analysis_ms`` is the fastest. The
+        first analysis of a process also pays one-time costs (the kernel BTF, kfunc tables).
     timeout
         Seconds after which one analysis is stopped (``predicted`` "unknown", the reason
         says so); 0 for no limit. Applies in the main thread only.
