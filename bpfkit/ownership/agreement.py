@@ -219,63 +219,58 @@ def feature_family(obj_name: str, program: str = "") -> str:
 RULE_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pat))
     for name, pat in (
-        # 1: check_map_kptr_access, map_kptr_match_type, check_reg_type for kptr_xchg
+        # 8: the less() callback of bpf_rbtree_add (check_kfunc_call, in_rbtree_lock_required_cb)
+        ("8 rbtree_cb", r"in rbtree cb"),
+        # 1: check_map_kptr_access, map_kptr_match_type, process_kptr_func
         (
             "1 kptr_access",
             r"kptr access|kptr cannot be accessed|kptr isn't referenced|invalid kptr access"
             r"|store to referenced kptr|doesn't have constant offset\. kptr"
-            r"|off=\d+ doesn't point to kptr|has no valid kptr",
+            r"|doesn't point to kptr|has no valid kptr",
         ),
-        # 2: what a plain load of a kptr gives (untrusted / rcu / maybe-NULL)
-        (
-            "2 kptr_load",
-            r"type=untrusted_ptr|untrusted_ptr_or_null_|is untrusted_ptr|must be a rcu pointer"
-            r"|rcu_ptr_or_null",
-        ),
-        # 3: releasing what was never acquired (release_reference, check_func_arg_reg_off)
+        # 6: bpf_refcount_acquire (check_kfunc_args, KF_ARG_PTR_TO_REFCOUNTED_KPTR)
+        ("6 refcount_acquire", r"neither owning or non-owning ref|refcounted object"),
+        # 3: releasing what was never acquired (check_func_arg_reg_off, release_reference)
         (
             "3 release_unacquired",
-            r"release kernel function .* expects|release kfunc .* expects|expects refcounted"
-            r"|must be referenced(?! or trusted)|reference has not been acquired before"
-            r"|R\d+ must be referenced when passed to release function",
+            r"release kernel function .* expects|release kfunc .* expects"
+            r"|must be referenced when passed to release|reference has not been acquired",
         ),
-        # 6: bpf_refcount_acquire
-        ("6 refcount_acquire", r"neither owning or non-owning ref|refcounted object"),
-        # 7: offsets, direct access to special fields, flexible arrays
+        # 7: offsets of objects, heads and nodes; direct access to special fields
         (
             "7 offsets",
-            r"must have zero offset|zero offset when passed to release|variable offset"
-            r"|direct access to bpf_list_head|direct access to bpf_rb|bpf_spin_lock cannot be"
-            r"|doesn't have constant offset|at off=\d+ must|arg#\d+ offset=|flexible array"
-            r"|var_off|dereference of modified",
+            r"must have zero offset|variable offset|var_off|dereference of modified"
+            r"|not found at offset|arg#\d+ offset=|direct access to bpf_|flexible array"
+            r"|doesn't have constant offset|doesn't point to 'struct",
         ),
-        # 8: rbtree less() callback
-        ("8 rbtree_cb", r"in rbtree cb|not allowed in rbtree cb"),
-        # 4: trusted / RCU argument rules of kfuncs, prog types, argument BTF types
+        # 4: trusted / RCU argument rules of kfuncs, program types, argument BTF types
         (
             "4 kfunc_trusted_args",
-            r"NULL pointer passed to trusted|must be referenced or trusted|must point to"
-            r"|pointer type STRUCT .* must point|reg type unsupported for arg|is not allowed"
-            r"|expected pointer to STRUCT|args#\d+ expected pointer|calling kernel function"
-            r"|R\d+ must be a rcu pointer|arg#\d+ expected pointer to|kernel function .* args#",
+            r"NULL pointer passed to trusted|must be referenced or trusted"
+            r"|pointer type STRUCT .* must point|reg type unsupported for arg"
+            r"|calling kernel function .* is not allowed|expected pointer to STRUCT"
+            r"|args#\d+ expected pointer|must be a rcu pointer|kernel function .* args#",
         ),
-        # 5: which kernel types can be referenced kptrs (destructors), BTF of map values
-        ("5 kptr_btf", r"dtor|destructor|kptr type|not a referenced kptr type|map value.*kptr"),
-        # references and collections (rules bpfkit models today)
+        # 2: what a plain load of a kptr gives (untrusted, RCU, maybe-NULL)
+        ("2 kptr_load", r"untrusted_ptr|rcu_ptr_or_null"),
+        # 5: which kernel types can be referenced kptrs (destructors); BTF of map values
+        ("5 kptr_btf", r"dtor|destructor|not a referenced kptr type"),
+        # references, collections and their locks: the rules bpfkit models today
         (
             "refs",
-            r"Unreleased reference|reference leak|would lead to reference leak"
-            r"|bpf_spin_lock at off=\d+ must be held|can only take non-owning"
-            r"|non-owning ref|expected pointer to allocated object|already in"
-            r"|bpf_spin_lock|spin_lock|function calls are not allowed while holding a lock"
-            r"|Possibly NULL pointer|ptr_or_null_ expected|pointer arithmetic on ptr_or_null",
+            r"Unreleased reference|reference leak|must be held for|can only take non-owning"
+            r"|non-owning ref|expected pointer to allocated object|Possibly NULL pointer"
+            r"|ptr_or_null_ expected|pointer arithmetic on ptr_or_null"
+            r"|function calls are not allowed while holding a lock|invalid mem access 'scalar'"
+            r"|has no valid bpf_spin_lock|spin_\{lock,unlock\}",
         ),
-        # 11: general checks (memory access, helper args, BTF, program types)
+        # 11: the verifier's general checks (memory, helper and kfunc arguments, BTF, calls)
         (
             "11 general",
-            r"invalid mem access|invalid access|access beyond|R\d+ !read_ok|min value"
-            r"|unbounded|invalid indirect|invalid btf|type=.* expected=|arg#|unknown func"
-            r"|program of this type cannot use helper|helper call|BPF_EXIT|misaligned",
+            r"invalid mem access|invalid access|access beyond|!read_ok|min value|unbounded"
+            r"|invalid indirect|invalid btf|type=.* expected=|arg#|unknown func|cannot use helper"
+            r"|BPF_EXIT|misaligned|use static function instead|spin_unlock of different lock"
+            r"|tracing progs cannot use|type ID argument|stack depth|expected an initialized",
         ),
     )
 )
