@@ -189,6 +189,7 @@ FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("percpu", r"percpu"),
         ("rcu", r"rcu"),
         ("alloc", r"alloc|obj_new|obj_drop"),
+        ("locks", r"spin_lock|(^|_)lock"),
         ("loops", r"loop"),
     )
 )
@@ -526,7 +527,12 @@ def _object_rows(
         reason = _excluded_reason(res, ke)
         if reason:
             row.update(excluded=True, reason=reason, kernel_error=res.error.strip())
-        row["kernel_rule_family"] = rule_family(row["kernel_error"]) if not reason else ""
+        if reason:
+            row["kernel_rule_family"] = ""
+        elif res.verdict == "accept":
+            row["kernel_rule_family"] = "accepted"
+        else:
+            row["kernel_rule_family"] = rule_family(row["kernel_error"])
         row.update(_predict_rows(obj, obj_error, res.program, repeat, timeout))
         if not reason:
             row["agree"] = row["predicted"] == res.verdict
@@ -590,7 +596,8 @@ def agreement_frame(
     pandas.DataFrame
         Columns :data:`COLUMNS` (and ``log``). ``kernel_*``: the running kernel's verdict,
         errno, error instruction and line (:func:`kernel_error_of`), verification time in
-        ms; ``kernel_rule_family``: :func:`rule_family` of the error line. ``predicted``,
+        ms; ``kernel_rule_family``: :func:`rule_family` of the error line (``"accepted"``
+        when the kernel accepts, ``""`` when excluded). ``predicted``,
         ``pred_*``: the model's verdict and first mistake; ``analysis_ms``: the model's time.
         ``agree``: the verdicts are equal; ``same_insn`` (both reject): the first mistake is at
         the kernel's instruction; ``same_rule`` (both reject, and the model names a rule
