@@ -214,7 +214,8 @@ def test_model_columns_match_predict(frame: Any) -> None:
             if p.mistakes:
                 m = p.mistakes[0]
                 assert row.pred_message == m.message
-                assert row.pred_insn == (getattr(m, "insn", None) or m.insn_idx)
+                insn = getattr(m, "insn", None)
+                assert row.pred_insn == (m.insn_idx if insn is None else insn)
                 if p.verdict == "reject" and row.kernel_verdict == "reject":
                     assert bool(row.same_insn) == (row.pred_insn == row.kernel_insn)
             assert row.analysis_ms > 0
