@@ -148,3 +148,20 @@ def test_reading_only_the_tail_gives_what_the_whole_log_gives(path: Path) -> Non
     for end in ends:
         log = text[:end]
         assert (parse_verifier_stats(log), verifier_error_line(log)) == whole(log)
+
+
+@pytest.mark.parametrize("depths", ["0", "16+0", "0+0+0", "8+16+0+32"])
+def test_stack_depth_of_any_number_of_subprograms(depths: str) -> None:
+    """print_verification_stats() joins one depth per subprogram with "+" ("stack depth
+    0+0+0" for three); the summary must still be read whole, time and error line included."""
+    log = (
+        "12: (85) call bpf_rbtree_add_impl#123\n"
+        "arg#1 expected pointer to allocated object\n"
+        "verification time 309 usec\n"
+        f"stack depth {depths}\n"
+        "processed 27 insns (limit 1000000) max_states_per_insn 0 total_states 4"
+        " peak_states 4 mark_read 0\n"
+    )
+    s = parse_verifier_stats(log)
+    assert (s.verification_time_usec, s.stack_depth, s.insns_processed) == (309, depths, 27)
+    assert verifier_error_line(log) == "arg#1 expected pointer to allocated object"
