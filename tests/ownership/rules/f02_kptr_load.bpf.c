@@ -238,8 +238,9 @@ int f02_rcu_lock_unbalanced(void *ctx)
 	return 0;
 }
 
-/* rcu_safe_kptr: a program-allocated type without bpf_refcount is not RCU-safe, so even in
- * tc the load is untrusted; bpf_obj_drop of it: "R1 must be referenced or trusted". */
+/* rcu_safe_kptr / btf_ld_kptr_type: the plain load of a program-allocated type without
+ * bpf_refcount, handed to bpf_obj_drop ("R1 must be referenced or trusted": a load is never
+ * a reference). */
 SEC("tc")
 int f02_plain_obj_drop_loaded(struct __sk_buff *skb)
 {
@@ -254,7 +255,7 @@ int f02_plain_obj_drop_loaded(struct __sk_buff *skb)
 	return 0;
 }
 
-/* An untrusted local object can still be read (a probe read) after the NULL check. */
+/* The same load read after its NULL check. */
 SEC("tc")
 int f02_plain_obj_read_ok(struct __sk_buff *skb)
 {
@@ -285,7 +286,7 @@ int f02_plain_obj_write_loaded(struct __sk_buff *skb)
 	return 0;
 }
 
-/* rcu_safe_kptr: a refcounted local type is RCU-safe; in tc the load is MEM_RCU|MEM_ALLOC and
+/* rcu_safe_kptr: a refcounted local type; in tc the load is MEM_RCU|MEM_ALLOC, and
  * bpf_refcount_acquire of it gives a new reference (maybe NULL), dropped again. */
 SEC("tc")
 int f02_counted_refcount_acquire_ok(struct __sk_buff *skb)
