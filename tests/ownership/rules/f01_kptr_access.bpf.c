@@ -408,4 +408,35 @@ int BPF_PROG(f01_store_untrusted_scalar, struct task_struct *task, u64 clone_fla
 	return 0;
 }
 
+/* bpf_kptr_xchg of NULL out of the field and the same object back in. */
+SEC("tc")
+int f01_xchg_out_and_back_ok(struct __sk_buff *skb)
+{
+	struct slots *v = slot0(&slot_map);
+	struct f01_obj *s;
+
+	if (!v)
+		return 0;
+	s = bpf_kptr_xchg(&v->ref, NULL);
+	if (!s)
+		return 0;
+	s->val++;
+	s = bpf_kptr_xchg(&v->ref, s);
+	if (s)
+		bpf_obj_drop(s);
+	return 0;
+}
+
+/* map_kptr_match_type: storing NULL into the unreferenced kptr with a register store. */
+SEC("tc")
+int f01_store_null_untrusted_ok(struct __sk_buff *skb)
+{
+	struct slots *v = slot0(&slot_map);
+
+	if (!v)
+		return 0;
+	*(struct task_struct *volatile *)&v->seen = NULL;
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

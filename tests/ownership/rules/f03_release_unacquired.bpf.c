@@ -349,4 +349,27 @@ int BPF_PROG(f03_cpumask_create_release_ok, bool preempt, struct task_struct *pr
 	return 0;
 }
 
+/* bpf_cgroup_from_id's reference released with bpf_cgroup_release. */
+SEC("tc")
+int f03_cgroup_from_id_release_ok(struct __sk_buff *skb)
+{
+	struct cgroup *c = bpf_cgroup_from_id(skb->mark);
+
+	if (c)
+		bpf_cgroup_release(c);
+	return 0;
+}
+
+/* A task acquired from bpf_task_from_pid released with bpf_cgroup_release (wrong release
+ * kfunc for the type). */
+SEC("tc")
+int f03_task_released_as_cgroup(struct __sk_buff *skb)
+{
+	struct task_struct *t = bpf_task_from_pid(1);
+
+	if (t)
+		bpf_cgroup_release((struct cgroup *)t);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -321,4 +321,81 @@ int BPF_PROG(f04_under_cgroup_rcu_walk_ok, struct task_struct *task, u64 clone_f
 	return 0;
 }
 
+/* KF_ACQUIRE in a sleepable program: bpf_task_from_pid's reference is trusted, and
+ * bpf_task_acquire (KF_RCU) takes it without an RCU section. */
+SEC("syscall")
+int f04_acquire_referenced_sleepable_ok(void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(1), *u;
+
+	if (!t)
+		return 0;
+	u = bpf_task_acquire(t);
+	if (u)
+		bpf_task_release(u);
+	bpf_task_release(t);
+	return 0;
+}
+
+/* check_ptr_to_btf_access in a sleepable program: task->real_parent walked inside
+ * bpf_rcu_read_lock is an RCU pointer. */
+SEC("syscall")
+int f04_rcu_walk_sleepable_locked_ok(void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(1), *p = NULL;
+
+	if (!t)
+		return 0;
+	bpf_rcu_read_lock();
+	p = bpf_task_acquire(t->real_parent);
+	bpf_rcu_read_unlock();
+	if (p)
+		bpf_task_release(p);
+	bpf_task_release(t);
+	return 0;
+}
+
+/* The same walk in a sleepable program without bpf_rcu_read_lock: the walked pointer is
+ * untrusted ("R1 must be a rcu pointer"). */
+SEC("syscall")
+int f04_rcu_walk_sleepable_unlocked(void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(1), *p;
+
+	if (!t)
+		return 0;
+	p = bpf_task_acquire(t->real_parent);
+	if (p)
+		bpf_task_release(p);
+	bpf_task_release(t);
+	return 0;
+}
+
+/* Several cpumask kfuncs in a tracing program, mixing bpf_cpumask and cpumask arguments. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f04_cpumask_ops_ok, struct task_struct *task, u64 clone_flags)
+{
+	struct bpf_cpumask *m = bpf_cpumask_create();
+
+	if (!m)
+		return 0;
+	bpf_cpumask_setall(m);
+	bpf_cpumask_clear_cpu(0, m);
+	bpf_cpumask_and(m, (const struct cpumask *)m, task->cpus_ptr);
+	f04_sink = bpf_cpumask_empty((const struct cpumask *)m);
+	bpf_cpumask_release(m);
+	return 0;
+}
+
+/* bpf_task_from_vpid (KF_ACQUIRE | KF_RET_NULL) in tc, checked and released. */
+SEC("tc")
+int f04_from_vpid_ok(struct __sk_buff *skb)
+{
+	struct task_struct *t = bpf_task_from_vpid(1);
+
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -327,4 +327,37 @@ int f07_lock_of_other_value(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Pop from the back of a map value's list under its lock, drop through container_of. */
+SEC("tc")
+int f07_map_list_pop_back_ok(struct __sk_buff *skb)
+{
+	struct f07_bucket *b = f07_bucket(2);
+	struct bpf_list_node *n;
+
+	if (!b)
+		return 0;
+	bpf_spin_lock(&b->lock);
+	n = bpf_list_pop_back(&b->head);
+	if (n)
+		b->count--;
+	bpf_spin_unlock(&b->lock);
+	if (n)
+		bpf_obj_drop(container_of(n, struct f07_item, ln));
+	return 0;
+}
+
+/* The plain key of an allocated object beside its list nodes, written and read. */
+SEC("tc")
+int f07_node_neighbour_field_ok(struct __sk_buff *skb)
+{
+	struct f07_item *it = bpf_obj_new(struct f07_item);
+
+	if (!it)
+		return 0;
+	it->key = skb->len;
+	f07_sink = it->key;
+	bpf_obj_drop(it);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -216,4 +216,38 @@ int f08_add_under_wrong_lock(struct __sk_buff *skb)
 	return 0;
 }
 
+static bool f08_less_tiebreak(struct bpf_rb_node *a, const struct bpf_rb_node *b)
+{
+	struct f08_node *x = container_of(a, struct f08_node, rn);
+	struct f08_node *y = container_of(b, struct f08_node, rn);
+
+	if (x->key != y->key)
+		return x->key < y->key;
+	return x->weight < y->weight;
+}
+
+/* A less() with a tie-break on a second field. */
+F08_ADD(f08_less_tiebreak_ok, f08_less_tiebreak)
+
+/* Add, take the first node and remove it under the lock; drop it after the unlock. */
+SEC("tc")
+int f08_add_first_remove_ok(struct __sk_buff *skb)
+{
+	struct f08_node *n = bpf_obj_new(struct f08_node);
+	struct bpf_rb_node *r;
+
+	if (!n)
+		return 0;
+	n->key = skb->len;
+	bpf_spin_lock(&f08_lock);
+	bpf_rbtree_add(&f08_root, &n->rn, f08_less_key);
+	r = bpf_rbtree_first(&f08_root);
+	if (r)
+		r = bpf_rbtree_remove(&f08_root, r);
+	bpf_spin_unlock(&f08_lock);
+	if (r)
+		bpf_obj_drop(container_of(r, struct f08_node, rn));
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

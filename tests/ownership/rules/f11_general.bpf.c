@@ -318,4 +318,50 @@ int f11_obj_new_in_syscall_ok(void *ctx)
 	return 0;
 }
 
+/* btf_struct_access through two pointers (task->mm->map_count): reads of PTR_TO_BTF_ID are
+ * guarded probes, NULL included. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f11_pointer_chain_ok, struct task_struct *task, u64 clone_flags)
+{
+	f11_sink = task->mm->map_count;
+	return 0;
+}
+
+/* bpf_probe_read_kernel of the task's comm into a stack buffer of the same size. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f11_probe_read_comm_ok, struct task_struct *task, u64 clone_flags)
+{
+	char comm[16];
+
+	bpf_probe_read_kernel(comm, sizeof(comm), task->comm);
+	f11_sink = comm[0];
+	return 0;
+}
+
+/* A ringbuf record of constant size filled and submitted. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f11_ringbuf_record_ok, struct task_struct *task, u64 clone_flags)
+{
+	__u64 *rec = bpf_ringbuf_reserve(&f11_ring, sizeof(*rec), 0);
+
+	if (!rec)
+		return 0;
+	*rec = task->pid;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* The ringbuf record written one u64 past its reserved size. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f11_ringbuf_record_overflow, struct task_struct *task, u64 clone_flags)
+{
+	__u64 *rec = bpf_ringbuf_reserve(&f11_ring, sizeof(*rec), 0);
+
+	if (!rec)
+		return 0;
+	rec[1] = task->pid;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";
