@@ -34,6 +34,15 @@ SEC_FUNC = re.compile(r'^SEC\("([^"]+)"\)\n(?:int BPF_PROG\((\w+)|int (\w+)\()',
 MACRO_PROG = re.compile(r"^F\d+_[A-Z]+\((\w+),", re.M)
 
 
+INSN_LINE = re.compile(r"^(\d+): \(", re.M)
+
+
+def _kernel_insn(log: str) -> int | None:
+    """The instruction the verifier stopped at: the last one its log printed."""
+    found = INSN_LINE.findall(log)
+    return int(found[-1]) if found else None
+
+
 def _family(path: Path) -> str:
     m = FAMILY.match(path.name)
     assert m, path
@@ -86,6 +95,7 @@ def test_rule_pairs_agree_with_the_live_kernel() -> None:
     from bpfkit.ownership.static import predict
 
     per_family: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    shared = at_insn = 0
     disagreements: list[str] = []
     for source in SOURCES:
         obj = source.with_suffix(".o")
@@ -97,6 +107,10 @@ def test_rule_pairs_agree_with_the_live_kernel() -> None:
             fam[1] += r.verdict == "accept"
             fam[2] += p.verdict == r.verdict
             fam[3] += p.verdict == "unknown"
+            if r.verdict == p.verdict == "reject" and p.mistakes:
+                m = p.mistakes[0]
+                shared += 1
+                at_insn += getattr(m, "insn_idx", getattr(m, "insn", None)) == _kernel_insn(r.log)
             if p.verdict != r.verdict:
                 disagreements.append(
                     f"  {r.program}: kernel {r.verdict} ({r.error[:70]}) model {p.verdict}"
@@ -109,6 +123,7 @@ def test_rule_pairs_agree_with_the_live_kernel() -> None:
     print(
         f"all    {total[0]:8d} {total[1]:15d} {total[2]:5d} {total[3]:7d}  {total[2] / total[0]:.0%}"
     )
+    print(f"shared rejections at the kernel's instruction: {at_insn}/{shared}")
     print("\n".join(disagreements))
     # The pairs split: the oracle accepts some programs of the corpus and rejects others.
     assert 0 < total[1] < total[0]
