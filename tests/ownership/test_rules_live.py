@@ -12,7 +12,6 @@ least :data:`AGREEMENT_FLOOR`, which the model's owner raises as the model impro
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from bpfkit.obj import load_object
 from tests.corpus import RULE_PAIRS
+from tests.kernel.conftest import live_skip_reason
 
 #: Overall verdict agreement (kernel vs predict) the rule pairs must reach.
 #: TODO(lead): raise as the rewritten model lands; measured on Linux 6.18 at commit time: see
@@ -89,8 +89,9 @@ def test_committed_objects_match_their_sources() -> None:
 
 @pytest.mark.live
 def test_rule_pairs_agree_with_the_live_kernel() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for bpf(): the live kernel is the oracle of the rule pairs")
+    reason = live_skip_reason()
+    if reason:
+        pytest.skip(f"{reason} (the live kernel is the oracle of the rule pairs)")
     from bpfkit.kernel.load import load_programs
     from bpfkit.ownership.static import predict
 
