@@ -25,7 +25,7 @@ _PROCESSED = re.compile(
     r" peak_states (?P<peak>\d+) mark_read (?P<mark>\d+)\s*$"
 )
 _TIME = re.compile(r"^verification time (?P<usec>\d+) usec\s*$")
-_STACK = re.compile(r"^stack depth(?P<depth>(?: \d+(?:\+\d+)?)*)\s*$")
+_STACK = re.compile(r"^stack depth(?P<depth>(?: \d+(?:\+\d+)*)*)\s*$")  # 0+0+0: a callback subprog
 
 #: The regular expressions of the summary lines, by name (for other readers of logs).
 SUMMARY_PATTERNS: dict[str, re.Pattern[str]] = {

@@ -148,3 +148,22 @@ def test_reading_only_the_tail_gives_what_the_whole_log_gives(path: Path) -> Non
     for end in ends:
         log = text[:end]
         assert (parse_verifier_stats(log), verifier_error_line(log)) == whole(log)
+
+
+def test_stack_depth_of_three_subprograms_is_a_summary_line() -> None:
+    """A program with two subprograms (e.g. a bpf_rbtree_add less() callback) ends its log in
+    ``stack depth 0+0+0``; the error is the line before the summary, not that line
+    (tests/ownership/rules/f08_rbtree_less.bpf.c, Linux 6.18)."""
+    log = "\n".join(
+        [
+            "29: (85) call bpf_obj_new_impl#65057",
+            "function calls are not allowed while holding a lock",
+            "verification time 314 usec",
+            "stack depth 0+0+0",
+            "processed 24 insns (limit 1000000) max_states_per_insn 0 total_states 2"
+            " peak_states 2 mark_read 0",
+            "",
+        ]
+    )
+    assert verifier_error_line(log) == "function calls are not allowed while holding a lock"
+    assert parse_verifier_stats(log).stack_depth == "0+0+0"
