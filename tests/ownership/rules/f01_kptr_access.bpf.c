@@ -27,8 +27,8 @@ BPFKIT_ARRAY1(copy_map, struct slots);
 
 __u64 sink;
 
-/* check_map_kptr_access: an 8-byte BPF_LDX of a kptr field is the plain load the kernel
- * allows (it gives a maybe-NULL, untrusted pointer). */
+/* check_map_kptr_access: an 8-byte BPF_LDX of a kptr field, the plain load (btf_ld_kptr_type:
+ * maybe-NULL, RCU or untrusted), read after its NULL check. */
 SEC("tc")
 int f01_load_dw_ok(struct __sk_buff *skb)
 {
@@ -156,7 +156,7 @@ int f01_plain_store_null_referenced(struct __sk_buff *skb)
 	return 0;
 }
 
-/* check_map_kptr_access, BPF_ST: an immediate zero into an unreferenced kptr is allowed. */
+/* check_map_kptr_access, BPF_ST: an immediate zero into an unreferenced kptr. */
 SEC("tc")
 int f01_st_zero_untrusted_ok(struct __sk_buff *skb)
 {

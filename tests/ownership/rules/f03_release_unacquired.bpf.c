@@ -254,8 +254,8 @@ int f03_ringbuf_discard_twice(struct __sk_buff *skb)
 }
 
 /* A global function gets its argument as plain memory, never a reference: the call with a
- * referenced object is refused (btf_check_func_arg_match: "Caller passes invalid args into
- * func#1"), and the drop inside could not release it anyway. */
+ * referenced object (btf_check_func_arg_match: "Caller passes invalid args into func#1"), and
+ * the drop inside it. */
 __noinline int f03_global_drop(struct f03_obj *o)
 {
 	if (o)

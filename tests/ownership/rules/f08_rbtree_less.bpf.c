@@ -153,7 +153,7 @@ F08_ADD(f08_less_reads_keys_ok, f08_less_key)
 /* less() takes another lock (the tree's lock is held while less() runs). */
 F08_ADD(f08_less_takes_lock, f08_less_locks)
 
-/* "bpf_rbtree_remove not allowed in rbtree cb": less() removes a node. */
+/* less() removes a node ("bpf_rbtree_remove not allowed in rbtree cb"). */
 F08_ADD(f08_less_removes_node, f08_less_removes)
 
 /* bpf_rbtree_add inside less() (of a fresh node into another tree). */
@@ -190,7 +190,8 @@ F08_ADD(f08_less_reads_past_node, f08_less_past_node)
 /* bpf_rbtree_add with a less() that is a global-looking noinline static subprogram. */
 F08_ADD(f08_less_static_noinline_ok, f08_less_wide_impl)
 
-/* bpf_rbtree_add outside the lock (the callback is fine; the add is not). */
+/* bpf_rbtree_add with the plain less() but outside the lock ("bpf_spin_lock ... must be held
+ * for bpf_rb_root"). */
 SEC("tc")
 int f08_add_without_lock(struct __sk_buff *skb)
 {
