@@ -34,6 +34,7 @@ bench: $(STAMP) apt
 
 data:
 	$(MAKE) -C data
+	$(MAKE) -C tests/ownership/rules
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -101,3 +101,8 @@ DATA_OBJECTS = sorted(DATA_PROGRAMS.glob("*.bpf.o"))
 KINDS_EL_RAW = CORPUS_BTF / "kinds" / "kinds-el.bpftool-raw.txt"
 #: Every cilium/ebpf ELF object of the corpus (both byte orders).
 CILIUM_ELFS = sorted(CILIUM.glob("*.elf"))
+
+#: tests/ownership/rules: issue #12's ok/mistake program pairs per kernel rule family, written for
+#: bpfkit from the kernel's rules (one f<NN>_*.bpf.c per family, built by its Makefile into the
+#: committed .bpf.o). No verdicts are stored: the live kernel is the oracle.
+RULE_PAIRS = ROOT / "tests" / "ownership" / "rules"
