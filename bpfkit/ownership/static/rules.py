@@ -1,0 +1,265 @@
+"""The kernel rules the static ownership analysis follows, each named after the kernel function
+that enforces it and carrying the message that function prints.
+
+A finding of the analysis names one rule (``Mistake.rule``), so it maps to the kernel's own
+words; :func:`match_kernel_message` tells whether a line of a verifier log is that rule's
+message, which is how bpfkit is measured against the kernel. A new kernel rule gets one entry
+here and one function in the module of its family:
+
+============  ======================================================================
+family        module
+============  ======================================================================
+state         :mod:`~bpfkit.ownership.static.engine` (registers, frames, exit)
+memory        :mod:`~bpfkit.ownership.static.memory` (loads, stores, bounds, NULL)
+references    :mod:`~bpfkit.ownership.static.refs` (acquire, release, leaks)
+kfunc_args    :mod:`~bpfkit.ownership.static.kfunc_args` (argument types and trust)
+collections   :mod:`~bpfkit.ownership.static.collection` (locks, lists, rbtrees)
+kptr          :mod:`~bpfkit.ownership.static.kptr` (``__kptr`` fields, bpf_kptr_xchg)
+============  ======================================================================
+
+Messages are the format strings of ``kernel/bpf/verifier.c`` (Linux 6.18); ``%s`` / ``%d``
+match any text / number.
+
+Examples
+--------
+>>> match_kernel_message("check_reference_leak", "Unreleased reference id=2 alloc_insn=7")
+True
+>>> [r.name for r in rules_for_kernel_message("store to referenced kptr disallowed")]
+['check_map_kptr_access.store']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+__all__ = ["Rule", "RULES", "FAMILIES", "rule", "match_kernel_message", "rules_for_kernel_message"]
+
+FAMILIES = ("state", "memory", "references", "kfunc_args", "collections", "kptr")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One kernel rule.
+
+    Attributes
+    ----------
+    name
+        ``kernel_function`` or ``kernel_function.case`` when one function prints several
+        messages.
+    kind
+        The mistake kind (:data:`bpfkit.ownership.static.MISTAKE_KINDS`).
+    family
+        One of :data:`FAMILIES`: the module the rule lives in.
+    messages
+        The kernel's message format strings (``verbose(env, ...)``); any of them is this rule.
+    """
+
+    name: str
+    kind: str
+    family: str
+    messages: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+
+
+def _pattern(fmt: str) -> re.Pattern[str]:
+    out = []
+    for tok in re.split(r"(%[-0-9.]*(?:ll|l|z)?[sdui xc])", fmt):
+        if not tok:
+            continue
+        if tok.startswith("%"):
+            out.append(r"-?\w+" if tok[-1] in "duix" else r".*?")
+        else:
+            out.append(re.escape(tok))
+    return re.compile("".join(out))
+
+
+def _r(name: str, kind: str, family: str, *messages: str) -> Rule:
+    return Rule(name, kind, family, messages, tuple(_pattern(m) for m in messages))
+
+
+_ALL: list[Rule] = [
+    # -- state ---------------------------------------------------------------------------
+    _r("check_reg_arg", "other", "state", "R%d !read_ok"),
+    _r("check_reg_arg.frame_pointer", "other", "state", "frame pointer is read only"),
+    _r("check_reg_arg.invalid_reg", "other", "state", "R%d is invalid"),
+    _r(
+        "check_resource_leak.lock",
+        "other",
+        "state",
+        "%s cannot be used inside bpf_spin_lock-ed region",
+    ),
+    _r(
+        "do_check.call_under_lock",
+        "other",
+        "state",
+        "function calls are not allowed while holding a lock",
+        "global function calls are not allowed while holding a lock",
+    ),
+    _r(
+        "btf_check_subprog_call",
+        "other",
+        "state",
+        "Caller passes invalid args into func#%d",
+        "R%d is not a scalar",
+        "arg#%d expects pointer to ctx",
+    ),
+    # -- memory --------------------------------------------------------------------------
+    _r(
+        "check_mem_access.null",
+        "other",
+        "memory",
+        "R%d invalid mem access '%s_or_null%s'",
+    ),
+    _r(
+        "check_map_access",
+        "other",
+        "memory",
+        "invalid access to map value, value_size=%d off=%d size=%d",
+    ),
+    _r("check_packet_access", "other", "memory", "R%d invalid mem access 'pkt_end'"),
+    # -- references ----------------------------------------------------------------------
+    _r("check_reference_leak", "leak", "references", "Unreleased reference id=%d alloc_insn=%d"),
+    _r(
+        "release_reference.use_after_release",
+        "use_after_release",
+        "references",
+        "R%d invalid mem access 'scalar'",
+        "R%d type=scalar expected=%s",
+        "arg#%d expected pointer to allocated object",
+    ),
+    _r(
+        "release_reference.double_release",
+        "double_release",
+        "references",
+        "arg#%d expected pointer to allocated object",
+        "release kernel function %s expects refcounted PTR_TO_BTF_ID",
+        "R%d type=scalar expected=%s",
+        "R%d must be referenced when passed to release function",
+    ),
+    _r(
+        "check_kfunc_args.release_not_owning",
+        "other",
+        "references",
+        "release kernel function %s expects refcounted PTR_TO_BTF_ID",
+        "arg#%d expected pointer to allocated object",
+        "R%d must be referenced when passed to release function",
+    ),
+    _r(
+        "check_kfunc_args.null",
+        "other",
+        "kfunc_args",
+        "Possibly NULL pointer passed to trusted arg%d",
+        "Possibly NULL pointer passed to helper arg%d",
+        "R%d type=%s_or_null%s expected=%s",
+    ),
+    _r(
+        "check_kfunc_args.release_type",
+        "other",
+        "kfunc_args",
+        "arg#%d expected for %s",
+        "kernel function %s args#%d expected pointer to %s but R%d has a pointer to %s",
+        "R%d type=%s expected=%s",
+    ),
+    _r(
+        "check_kfunc_call.prog_btf",
+        "other",
+        "kfunc_args",
+        "%s requires prog BTF",
+        "bpf_obj_new requires prog BTF",
+    ),
+    # -- collections ---------------------------------------------------------------------
+    _r(
+        "invalidate_non_owning_refs",
+        "non_owning_after_unlock",
+        "collections",
+        "R%d invalid mem access 'scalar'",
+        "R%d type=scalar expected=%s",
+    ),
+    _r(
+        "process_spin_lock.double",
+        "other",
+        "collections",
+        "Locking two bpf_spin_locks are not allowed",
+    ),
+    _r(
+        "process_spin_lock.unlock_without_lock",
+        "other",
+        "collections",
+        "bpf_spin_unlock without taking a lock",
+    ),
+    _r(
+        "check_reg_allocation_locked",
+        "push_without_lock",
+        "collections",
+        "bpf_spin_lock at off=%d must be held for %s",
+        "held lock and object are not in the same allocation",
+    ),
+    _r(
+        "__process_kf_arg_ptr_to_graph_node",
+        "wrong_contains_node",
+        "collections",
+        "operation on %s expects arg#1 %s at offset=%d in struct %s, but arg is at offset=%d "
+        "in struct %s",
+    ),
+    _r(
+        "check_kfunc_args.graph_node_not_owning",
+        "other",
+        "collections",
+        "arg#%d expected pointer to allocated object",
+        "allocated object must be referenced",
+        "rbtree_remove node input must be non-owning ref",
+    ),
+    _r(
+        "check_kfunc_args.graph_node_null",
+        "other",
+        "collections",
+        "Possibly NULL pointer passed to trusted arg%d",
+        "arg#%d expected pointer to allocated object",
+    ),
+    _r(
+        "check_btf_record.dropped",
+        "other",
+        "collections",
+        "%s not found at offset=%d",
+        "map '%s' has no valid %s",
+        "%s map has no valid %s",
+    ),
+    # -- kptr ----------------------------------------------------------------------------
+    _r("check_map_kptr_access.store", "other", "kptr", "store to referenced kptr disallowed"),
+    _r(
+        "map_kptr_match_type",
+        "kptr_type_mismatch",
+        "kptr",
+        "invalid kptr access, R%d type=%s expected=%s",
+    ),
+    _r(
+        "check_helper_call.kptr_xchg_null",
+        "other",
+        "kptr",
+        "Possibly NULL pointer passed to helper arg%d",
+    ),
+]
+
+RULES: dict[str, Rule] = {r.name: r for r in _ALL}
+
+
+def rule(name: str) -> Rule:
+    """The rule called ``name`` (KeyError-free: a ValueError naming it when unknown)."""
+    try:
+        return RULES[name]
+    except KeyError:
+        raise ValueError(f"no kernel rule named {name!r}") from None
+
+
+def match_kernel_message(name: str, line: str) -> bool:
+    """True when ``line`` (a verifier log line) is one of rule ``name``'s messages."""
+    r = RULES.get(name)
+    return r is not None and any(p.search(line) for p in r.patterns)
+
+
+@cache
+def rules_for_kernel_message(line: str) -> tuple[Rule, ...]:
+    """The rules whose message ``line`` is (several rules may share a message)."""
+    return tuple(r for r in _ALL if any(p.search(line) for p in r.patterns))
