@@ -25,6 +25,7 @@ from bpfkit.ownership.static import (
     Prediction,
     analyze,
     flows_frame,
+    match_kernel_message,
     predict,
     sites_frame,
 )
@@ -132,21 +133,32 @@ def test_mistake_kinds_agree_with_expected() -> None:
 @needs_data
 def test_mistake_insn_is_where_the_kernel_stopped() -> None:
     preds = _predictions()
-    rows, compared, same = [], 0, 0
+    rows, compared, same, same_rule = [], 0, 0, 0
     for row in _tsv(DATA_LOGS_MANIFEST):
         if row["verdict"] != "reject":
             continue
         pred = preds[(row["object"], row["program"])]
         kernel_insn = _kernel_error_insn(row["l1_log"])
-        ours = pred.mistakes[0].insn_idx if pred.mistakes else None
+        first = pred.mistakes[0] if pred.mistakes else None
+        ours = first.insn if first else None
+        rule_ok = first is not None and match_kernel_message(first.rule, row["error"])
         compared += 1
         same += ours == kernel_insn
+        same_rule += rule_ok
         rows.append(
-            (row["program"], str(kernel_insn), str(ours), "yes" if ours == kernel_insn else "NO")
+            (
+                row["program"],
+                str(kernel_insn),
+                str(ours),
+                "yes" if ours == kernel_insn else "NO",
+                first.rule if first else "-",
+                "yes" if rule_ok else "NO",
+            )
         )
-    print("\nfirst mistake's insn vs the insn the kernel's log stopped at")
-    print(_table(rows, ("program", "kernel insn", "our insn", "agree")))
+    print("\nfirst mistake's insn (kernel numbering) and rule vs where and why the kernel stopped")
+    print(_table(rows, ("program", "kernel insn", "our insn", "agree", "our rule", "same rule")))
     assert same / compared >= 0.9
+    assert same_rule / compared >= 0.9
 
 
 @needs_data

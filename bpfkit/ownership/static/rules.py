@@ -120,12 +120,20 @@ _ALL: list[Rule] = [
     ),
     _r("check_packet_access", "other", "memory", "R%d invalid mem access 'pkt_end'"),
     # -- references ----------------------------------------------------------------------
-    _r("check_reference_leak", "leak", "references", "Unreleased reference id=%d alloc_insn=%d"),
+    _r(
+        "check_reference_leak",
+        "leak",
+        "references",
+        "Unreleased reference id=%d alloc_insn=%d",
+        "%s would lead to reference leak",
+    ),
     _r(
         "release_reference.use_after_release",
         "use_after_release",
         "references",
         "R%d invalid mem access 'scalar'",
+        "arg#%d pointer type %s %s must point to scalar, or struct with scalar",
+        "R%d must be referenced or trusted",
         "R%d type=scalar expected=%s",
         "arg#%d expected pointer to allocated object",
     ),
@@ -133,6 +141,8 @@ _ALL: list[Rule] = [
         "release_reference.double_release",
         "double_release",
         "references",
+        "R%d must be referenced or trusted",
+        "arg#%d pointer type %s %s must point to scalar, or struct with scalar",
         "arg#%d expected pointer to allocated object",
         "release kernel function %s expects refcounted PTR_TO_BTF_ID",
         "R%d type=scalar expected=%s",
@@ -200,6 +210,7 @@ _ALL: list[Rule] = [
         "__process_kf_arg_ptr_to_graph_node",
         "wrong_contains_node",
         "collections",
+        "arg#1 offset=%d, but expected %s at offset=%d in struct %s",
         "operation on %s expects arg#1 %s at offset=%d in struct %s, but arg is at offset=%d "
         "in struct %s",
     ),
