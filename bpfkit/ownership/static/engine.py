@@ -26,6 +26,7 @@ from bpfkit.ownership.static.btfcheck import (
     r_key,
 )
 from bpfkit.ownership.static.layout import kernel_layout
+from bpfkit.ownership.static.liveness import ALL_REGS, live_registers
 from bpfkit.ownership.static.records import Analysis
 from bpfkit.ownership.static.values import (
     MASK64,
@@ -40,6 +41,7 @@ from bpfkit.ownership.static.values import (
     alu_const,
     alu_range,
     cmp,
+    covers,
     decide,
     offset_range,
     refined,
@@ -52,9 +54,11 @@ from bpfkit.ownership.static.values import (
 if TYPE_CHECKING:
     from bpfkit.obj import Object, Program
 
-__all__ = ["Interp", "MAX_FRAMES"]
+__all__ = ["Interp", "MAX_FRAMES", "MAX_STATES_PER_INSN"]
 
 MAX_FRAMES = 8
+#: Explored states kept per instruction for pruning (the oldest is forgotten first).
+MAX_STATES_PER_INSN = 64
 
 
 class Interp:
@@ -119,7 +123,8 @@ class Interp:
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
         self.join_points: dict[str, frozenset[int]] = {}
-        self.seen: set[tuple[Any, ...]] = set()
+        self.explored: dict[tuple[Any, ...], list[State]] = {}
+        self.liveness: dict[str, dict[int, frozenset[int]]] = {}
         self.btf_rejected, self.dropped = object_checks(obj)
         self.global_calls: set[str] = set()
 
@@ -146,6 +151,29 @@ class Interp:
                     points.add(insn.idx + 1)
             got = frozenset(points)
             self.join_points[prog.name] = got
+        return got
+
+    def is_state_visited(self, st: State) -> bool:
+        """``is_state_visited``: True when a state explored before at this instruction (and
+        call chain) covers ``st``, so this path adds nothing; else ``st`` is remembered."""
+        prog = st.frame.prog
+        key = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
+        olds = self.explored.get(key)
+        if olds is None:
+            olds = self.explored[key] = []
+        live = self.live(prog).get(st.idx, ALL_REGS)
+        for old in olds:
+            if covers(old, st, live):
+                return True
+        if len(olds) >= MAX_STATES_PER_INSN:
+            olds.pop(0)
+        olds.append(st.copy())
+        return False
+
+    def live(self, prog: Program) -> dict[int, frozenset[int]]:
+        got = self.liveness.get(prog.name)
+        if got is None:
+            got = self.liveness[prog.name] = live_registers(prog)
         return got
 
     def line(self, prog: Program, idx: int) -> int | None:
@@ -233,11 +261,9 @@ class Interp:
                 self.visits[key_pos] = n
                 if n > self.widen_after:
                     st.rewrite(widen)
-                key = st.key()
-                if key in self.seen:
+                if self.is_state_visited(st):
                     self.an.paths += 1
                     return
-                self.seen.add(key)
             insn = self.insns(prog).get(st.idx)
             if insn is None:
                 self.an.unknown_reasons.append(f"fell off {prog.name} at insn {st.idx}")

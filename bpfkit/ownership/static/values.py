@@ -38,6 +38,8 @@ __all__ = [
     "offset_range",
     "signed",
     "SWAP",
+    "covers",
+    "covers_val",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -336,3 +338,51 @@ def cmp(op: int, a: int, b: int, is32: bool) -> bool | None:
         0xC0: sa < sb,
         0xD0: sa <= sb,
     }.get(op)
+
+
+# ---------------------------------------------------------------------------- pruning
+
+
+def covers_val(old: Val, new: Val) -> bool:
+    """``regsafe``: everything ``new`` may be, ``old`` already allowed (so the path explored
+    from ``old`` stands for the one from ``new``). Scalars: the old range holds the new one
+    (and a link by id, if old had one, is the same); pointers: the same pointer."""
+    if old == new:
+        return True
+    if old.kind == "scalar":
+        if new.kind != "scalar" or old.type_id != new.type_id:
+            return False
+        if old.id and old.id != new.id:
+            return False
+        return old.lo <= new.lo and new.hi <= old.hi
+    if old.kind == "unk":
+        return new.kind in ("unk", "scalar")
+    if old.kind == "pkt" and new.kind == "pkt":
+        # a packet pointer with less proven room covers one with more (find_good_pkt_pointers)
+        return old.lo <= new.lo and replace(old, lo=new.lo) == new
+    return False  # other pointers: only the same pointer
+
+
+def covers(old: State, new: State, live: frozenset[int]) -> bool:
+    """``states_equal``: ``old`` (explored, at the same instruction and call chain) covers
+    ``new``. Registers of the innermost frame that are not live are ignored, as the verifier
+    ignores registers it never reads again; the references held and the lock must be equal."""
+    if old.refs != new.refs or old.lock != new.lock or len(old.frames) != len(new.frames):
+        return False
+    last = len(old.frames) - 1
+    for depth, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
+        if fo.prog is not fn.prog or fo.ret_idx != fn.ret_idx:
+            return False
+        for r in range(11):
+            if depth == last and r not in live:
+                continue
+            if not covers_val(fo.regs[r], fn.regs[r]):
+                return False
+        if fo.stack.keys() != fn.stack.keys():
+            # a slot the old state did not have is one it never relied on only if never read;
+            # without stack liveness, require the same slots
+            return False
+        for k, v in fo.stack.items():
+            if not covers_val(v, fn.stack[k]):
+                return False
+    return True
