@@ -53,7 +53,12 @@ class Val:
     kind: ``uninit``, ``scalar`` (``const`` when known, ``type_id`` for a CO-RE local type id),
     ``unk`` (loaded from memory: anything), ``ctx``, ``stack`` (``name`` = frame number),
     ``mapptr`` (``name`` = map), ``mapval`` (``name`` = map or global section), ``ref``
-    (``ref`` = ref id, 0 for a non-owning reference without one), ``released``, ``invalid``.
+    (``ref`` = ref id, 0 for a non-owning reference without one), ``released``, ``invalid``,
+    ``ptr``: an unreferenced pointer to a kernel or program BTF type (``PTR_TO_BTF_ID`` without
+    ``ref_obj_id``: a tp_btf argument, ``bpf_get_current_task_btf()``, a pointer walked from
+    another, a plain load of a ``__kptr`` field), ``name`` its struct and ``trust`` one of
+    ``trusted``, ``rcu`` (``MEM_RCU``), ``untrusted`` (``PTR_UNTRUSTED``); ``percpu`` marks
+    ``MEM_PERCPU`` pointers.
     """
 
     kind: str
@@ -67,6 +72,8 @@ class Val:
     type_id: int = 0
     lo: int = 0
     hi: int = (1 << 64) - 1
+    trust: str = ""
+    percpu: bool = False
 
 
 UNINIT = Val("uninit")
