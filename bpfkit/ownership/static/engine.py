@@ -16,7 +16,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bpfkit.obj.insn import BPF_ALU, BPF_ALU64, BPF_JMP32, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, Insn
-from bpfkit.ownership.kfuncs import KFUNCS, KfuncSemantics
+from bpfkit.ownership.kfuncs import (
+    KFUNC_PROG_TYPES,
+    KFUNC_SET_OF_CATEGORY,
+    KfuncSemantics,
+    semantics,
+)
 from bpfkit.ownership.static import collection, kfunc_args, kptr, memory, refs
 from bpfkit.ownership.static.btfcheck import (
     allowed_under_lock,
@@ -49,6 +54,7 @@ from bpfkit.ownership.static.values import (
     signed,
     srange,
     widen,
+    widen_between,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +130,7 @@ class Interp:
         self.visits: dict[tuple[str, int], int] = {}
         self.join_points: dict[str, frozenset[int]] = {}
         self.explored: dict[tuple[Any, ...], list[State]] = {}
+        self._thresholds: list[int] | None = None
         self.liveness: dict[str, dict[int, frozenset[int]]] = {}
         self.btf_rejected, self.dropped = object_checks(obj)
         self.global_calls: set[str] = set()
@@ -169,6 +176,37 @@ class Interp:
             olds.pop(0)
         olds.append(st.copy())
         return False
+
+    def widen_loop_scalars(self, st: State) -> None:
+        """After :data:`WIDEN_AFTER` visits of a join point, the scalars that changed since the
+        last state explored there are widened to the next constant the program compares with
+        (widening with thresholds): a loop counter bounded by ``i < 16`` stays bounded, one
+        bounded by nothing becomes any value, and the loop converges."""
+        prog = st.frame.prog
+        key = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
+        olds = self.explored.get(key)
+        if not olds:
+            st.rewrite(widen)
+            return
+        prev = olds[-1]
+        cuts = self.thresholds()
+        for fo, fn in zip(prev.frames, st.frames, strict=False):
+            for r in range(11):
+                fn.regs[r] = widen_between(fo.regs[r], fn.regs[r], cuts)
+            for k, v in list(fn.stack.items()):
+                old = fo.stack.get(k)
+                fn.stack[k] = widen_between(old, v, cuts) if old is not None else widen(v)
+
+    def thresholds(self) -> list[int]:
+        if self._thresholds is None:
+            cuts = {0, MASK64}
+            for p in self.obj.programs:
+                for insn in p.insns:
+                    if insn.is_cond_jump and not insn.is_reg_source:
+                        k = insn.imm & MASK64
+                        cuts.update(x & MASK64 for x in (k - 1, k, k + 1))
+            self._thresholds = sorted(cuts)
+        return self._thresholds
 
     def live(self, prog: Program) -> dict[int, frozenset[int]]:
         got = self.liveness.get(prog.name)
@@ -260,7 +298,7 @@ class Interp:
                 n = self.visits.get(key_pos, 0) + 1
                 self.visits[key_pos] = n
                 if n > self.widen_after:
-                    st.rewrite(widen)
+                    self.widen_loop_scalars(st)
                 if self.is_state_visited(st):
                     self.an.paths += 1
                     return
@@ -554,6 +592,8 @@ class Interp:
                 "exit with a bpf_spin_lock held (missing bpf_spin_unlock)",
             )
         self.check_reference_leak(st, insn)
+        if st.rcu:
+            self.mistake(st, "check_resource_leak.rcu", "bpf_rcu_read_unlock is missing")
         return None
 
     def call(self, st: State, insn: Insn, nxt: int) -> int | None:
@@ -563,7 +603,9 @@ class Interp:
             raise Stop
         if target.kind == "subprog":
             return self.call_subprog(st, insn, target.name, target.id, nxt)
-        sem = KFUNCS.get(target.name)
+        sem = semantics(target.name)
+        if target.kind == "kfunc":
+            self.check_kfunc_prog_type(st, target.name, sem)
         if self.btf_rejected and needs_program_btf(target.name, sem):
             self.mistake(
                 st,
@@ -579,6 +621,9 @@ class Interp:
                 "and bpf_spin_unlock are allowed)",
             )
         args = [self.read(st, r) for r in range(1, 6)]
+        if sem is not None and sem.needs_lock:
+            # check_reg_allocation_locked runs before the node and head arguments are judged
+            self.check_lock(st, args[0], sem.name)
         self.check_args(st, target.name, target.kind, sem, args)
         r0: Val = SCALAR
         if sem is not None:
@@ -589,10 +634,51 @@ class Interp:
             or target.name in ("bpf_this_cpu_ptr", "bpf_per_cpu_ptr")
         ):
             r0 = UNK
+        elif target.name == "bpf_get_current_task_btf":
+            r0 = Val("ptr", name="task_struct", trust="trusted")
         self.write(st, 0, r0)
         for r in range(1, 6):
             self.write(st, r, UNINIT)
         return nxt
+
+    def check_kfunc_prog_type(self, st: State, name: str, sem: KfuncSemantics | None) -> None:
+        """``fetch_kfunc_meta``: a kfunc is callable only from the program types its set is
+        registered for ("calling kernel function %s is not allowed")."""
+        if sem is None:
+            return
+        kset = KFUNC_SET_OF_CATEGORY.get(sem.category)
+        if kset is None:
+            return
+        ptype = st.frame.prog.prog_type.lstrip("?").split(".")[0]
+        if self.prog.prog_type.lstrip("?").split(".")[0] != ptype:
+            ptype = self.prog.prog_type.lstrip("?").split(".")[0]
+        if ptype and ptype not in KFUNC_PROG_TYPES[kset]:
+            self.mistake(
+                st,
+                "fetch_kfunc_meta.prog_type",
+                f"calling kernel function {sem.name} is not allowed",
+            )
+
+    def rcu_read_lock(self, st: State, name: str) -> Val:
+        """``bpf_rcu_read_lock`` / ``bpf_rcu_read_unlock``: the unlock turns every MEM_RCU
+        pointer untrusted (``clear_trusted_flags`` on ``MEM_RCU`` registers)."""
+        if name == "bpf_rcu_read_lock":
+            st.rcu += 1
+            return SCALAR
+        if st.rcu == 0:
+            self.mistake(
+                st,
+                "check_kfunc_call.rcu_unlock",
+                "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)",
+            )
+        st.rcu -= 1
+        if st.rcu == 0:
+            st.rewrite(
+                lambda v: (
+                    replace(v, trust="untrusted") if v.kind == "ptr" and v.trust == "rcu" else v
+                )
+            )
+        return SCALAR
 
     def call_subprog(self, st: State, insn: Insn, name: str, target_idx: int, nxt: int) -> int:
         try:
@@ -661,8 +747,8 @@ class Interp:
                 maybe_null=True,
                 id=insn.idx + 1 + (prog.start << 20),
             )
-        if sem.needs_lock:
-            self.check_lock(st, args[0], name)
+        if sem.category == "rcu":
+            return self.rcu_read_lock(st, name)
         if sem.release and sem.release_arg is not None:
             self.release(st, insn, args[sem.release_arg], name)
             return SCALAR

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bpfkit.ownership.static.btfcheck import PACKET_FIELDS
+from bpfkit.ownership.static.kernel_types import ctx_args, member_at, struct_size
 from bpfkit.ownership.static.values import (
     SCALAR,
     UNK,
@@ -31,6 +32,10 @@ __all__ = [
     "check_packet",
     "store",
     "frame_of",
+    "ctx_arg",
+    "walk",
+    "sleepable",
+    "in_rcu_cs",
 ]
 
 
@@ -48,7 +53,7 @@ def check_ptr(it: Interp, st: State, v: Val, what: str) -> None:
             "invalidate_non_owning_refs",
             f"{what} uses a non-owning reference after bpf_spin_unlock",
         )
-    if v.kind in ("ref", "mapval") and v.maybe_null:
+    if v.kind in ("ref", "mapval", "ptr") and v.maybe_null:
         it.mistake(st, "check_mem_access.null", f"{what} dereferences a pointer that may be NULL")
 
 
@@ -69,6 +74,14 @@ def load(it: Interp, st: State, base: Val, insn: Insn) -> Val:
         if insn.size < 64 and insn.op == 0x60:
             return srange(0, (1 << insn.size) - 1)
         return UNK
+    if base.kind == "ctx" and base.off is not None and insn.size == 64:
+        walked = ctx_arg(it, st, base.off + insn.off)
+        if walked is not None:
+            return walked
+    if base.kind in ("ptr", "ref") and base.off is not None:
+        walked = walk(it, st, base, insn)
+        if walked is not None:
+            return walked
     if base.kind == "ctx" and base.off is not None and insn.size == 32:
         fields = PACKET_FIELDS.get(st.frame.prog.prog_type)
         where = base.off + insn.off
@@ -151,3 +164,100 @@ def frame_of(it: Interp, st: State, v: Val) -> Frame | None:
         if f.depth == depth:
             return f
     return None
+
+
+#: ``BTF_TYPE_SAFE_TRUSTED`` / ``BTF_TYPE_SAFE_TRUSTED_OR_NULL`` / ``BTF_TYPE_SAFE_RCU`` /
+#: ``BTF_TYPE_SAFE_RCU_OR_NULL`` in kernel/bpf/verifier.c (6.18): (struct, member) -> flags.
+_SAFE: dict[tuple[str, str], tuple[str, bool]] = {
+    ("bpf_iter_meta", "seq"): ("trusted", False),
+    ("bpf_iter__task", "task"): ("trusted", False),
+    ("linux_binprm", "file"): ("trusted", False),
+    ("file", "f_inode"): ("trusted", False),
+    ("dentry", "d_inode"): ("trusted", True),
+    ("socket", "sk"): ("trusted", True),
+    ("vm_area_struct", "vm_mm"): ("trusted", True),
+    ("vm_area_struct", "vm_file"): ("trusted", True),
+    ("task_struct", "cpus_ptr"): ("rcu", False),
+    ("task_struct", "cgroups"): ("rcu", False),
+    ("task_struct", "real_parent"): ("rcu", False),
+    ("task_struct", "group_leader"): ("rcu", False),
+    ("cgroup", "kn"): ("rcu", False),
+    ("css_set", "dfl_cgrp"): ("rcu", False),
+    ("cgroup_subsys_state", "cgroup"): ("rcu", False),
+    ("mm_struct", "exe_file"): ("rcu", True),
+    ("sk_buff", "sk"): ("rcu", True),
+    ("request_sock", "sk"): ("rcu", True),
+}
+
+
+def sleepable(it: Interp) -> bool:
+    """libbpf loads ``.s`` sections and ``syscall`` programs with BPF_F_SLEEPABLE."""
+    sec = it.prog.section.lstrip("?")
+    word = sec.split("/", 1)[0]
+    return word.endswith(".s") or word == "syscall"
+
+
+def in_rcu_cs(it: Interp, st: State) -> bool:
+    """``in_rcu_cs``: inside bpf_rcu_read_lock, under a spin lock, or not sleepable."""
+    return st.rcu > 0 or st.lock is not None or not sleepable(it)
+
+
+def ctx_arg(it: Interp, st: State, off: int) -> Val | None:
+    """A BTF-typed tracing program's argument ``off // 8``: a pointer argument is a trusted
+    PTR_TO_BTF_ID (``btf_ctx_access``, ``prog_args_trusted``)."""
+    args = ctx_args(it.prog.section)
+    if args is None or off % 8 or not 0 <= off // 8 < len(args):
+        return None
+    is_ptr, struct = args[off // 8]
+    if not is_ptr:
+        return SCALAR
+    if not struct:
+        return UNK
+    return Val("ptr", name=struct, trust="trusted")
+
+
+def walk(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
+    """A load through a pointer to a kernel struct (``check_ptr_to_btf_access`` /
+    ``btf_struct_access``): bounds against the struct's size, and what a pointer member
+    gives: trusted, RCU-protected or untrusted as the verifier's allowlists say."""
+    assert base.off is not None
+    if base.kind == "ref":
+        info = it.an.ref_info.get(base.ref) if base.ref else None
+        if info is None or info.program_allocated:
+            return None
+        tname = info.type_name
+    else:
+        tname = base.name
+    size = struct_size(tname)
+    if size is None:
+        return None
+    off, width = base.off + insn.off, insn.size // 8
+    if off < 0 or off + width > size:
+        it.mistake(
+            st,
+            "btf_struct_access.beyond",
+            f"access beyond struct {tname} at off {off} size {width}",
+        )
+    if insn.size != 64:
+        return None
+    member = member_at(tname, off)
+    if member is None or not member[1]:
+        return None
+    field, _, struct = member
+    if not struct:
+        return UNK
+    if base.kind == "ptr" and base.trust == "untrusted":
+        trust, maybe_null = "untrusted", False
+    elif base.kind == "ref" or base.trust in ("trusted", "rcu"):
+        safe = _SAFE.get((tname, field))
+        if safe is not None and safe[0] == "trusted":
+            trust, maybe_null = "trusted", safe[1]
+        elif not in_rcu_cs(it, st):
+            trust, maybe_null = "untrusted", False
+        elif safe is not None:
+            trust, maybe_null = "rcu", safe[1]
+        else:
+            trust, maybe_null = "walked", False
+    else:
+        trust, maybe_null = "walked", False
+    return Val("ptr", name=struct, trust=trust, maybe_null=maybe_null, id=it.scalar_id(st, insn))

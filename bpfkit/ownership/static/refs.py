@@ -69,8 +69,13 @@ def flow(it: Interp, st: State, ref: int, sink: str, insn: int, target: str = ""
 
 def new_ref(it: Interp, st: State, site: int, info: RefInfo) -> int:
     n = 0
-    while ((site + 1) << 6 | n) in st.refs and n < 63:
+    while ((site + 1) << 6 | n) in st.refs:
         n += 1
+        if n == 64:
+            it.an.unknown_reasons.append(
+                f"more than 63 references from the site at insn {site & 0xFFFFF} held at once"
+            )
+            raise Stop
     rid = (site + 1) << 6 | n  # canonical per site, never 0 (0 means "no ref_obj_id")
     it.an.ref_info[rid] = info
     st.refs = st.refs | {rid}
@@ -138,6 +143,7 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
     name = sem.name
     prog = st.frame.prog
     type_name, type_id, percpu, off, alloc = "?", 0, False, 0, True
+    ret_null = sem.ret_null
     if name in ALLOC_KFUNCS:
         tid = args[0].type_id
         if tid and it.spec is not None:
@@ -168,6 +174,12 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
         old = it.an.ref_info.get(src.ref) if src.kind == "ref" else None
         if src.kind in ("released", "invalid"):
             it.check_ptr(st, src, f"argument 1 of {name}")
+        if src.kind not in ("ref", "unk"):
+            it.mistake(
+                st, "check_kfunc_args.refcounted_kptr", "arg#0 is neither owning or non-owning ref"
+            )
+        # check_kfunc_call: on an owning reference the new one cannot be NULL
+        ret_null = ret_null and not (src.kind == "ref" and src.owning)
         type_name = old.type_name if old else "?"
         if src.kind == "ref" and src.ref:
             it.flow(st, src.ref, "refcount_acquire", insn.idx, type_name)
@@ -180,7 +192,7 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
             "ref",
             ref=0,
             id=insn.idx + 1 + (prog.start << 20),
-            maybe_null=sem.ret_null,
+            maybe_null=ret_null,
             owning=False,
             off=off,
         )
@@ -191,7 +203,7 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
         site + (prog.start << 20 if prog.subprog else 0),
         RefInfo(site, prog.name, name, type_name, type_id, percpu, alloc),
     )
-    return Val("ref", ref=rid, id=rid, maybe_null=sem.ret_null, off=off)
+    return Val("ref", ref=rid, id=rid, maybe_null=ret_null, off=off)
 
 
 def site_key(it: Interp, func: str, idx: int) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "scalar",
     "srange",
     "widen",
+    "widen_between",
     "RefInfo",
     "Frame",
     "State",
@@ -98,6 +99,25 @@ def srange(lo: int, hi: int, ident: int = 0) -> Val:
     return Val("scalar", None, lo=lo, hi=hi, id=ident)
 
 
+def widen_between(old: Val, new: Val, cuts: list[int]) -> Val:
+    """``new`` widened against ``old`` when both are scalars that differ: the bounds that
+    moved go to the next of ``cuts`` (sorted) beyond both, or to the end of the range."""
+    if old.kind != "scalar" or new.kind != "scalar" or old == new:
+        return new
+    from bisect import bisect_left, bisect_right
+
+    lo, hi = min(old.lo, new.lo), max(old.hi, new.hi)
+    if lo < new.lo or lo < old.lo:
+        i = bisect_right(cuts, lo) - 1
+        lo = cuts[i] if i >= 0 else 0
+    if hi > new.hi or hi > old.hi:
+        i = bisect_left(cuts, hi)
+        hi = cuts[i] if i < len(cuts) else MASK64
+    if lo == new.lo and hi == new.hi and new.const is None:
+        return new
+    return srange(lo, hi)
+
+
 def widen(v: Val) -> Val:
     if v.kind == "scalar" and (v.const is not None or v.lo != 0 or v.hi != _MASK64):
         return replace(v, const=None, lo=0, hi=_MASK64)
@@ -138,16 +158,18 @@ class State:
     idx: int
     refs: frozenset[int] = frozenset()
     lock: tuple[str, str, int] | None = None
+    #: depth of bpf_rcu_read_lock() sections held
+    rcu: int = 0
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], self.idx, self.refs, self.lock)
+        return State([f.copy() for f in self.frames], self.idx, self.refs, self.lock, self.rcu)
 
     @property
     def frame(self) -> Frame:
         return self.frames[-1]
 
     def key(self) -> tuple[Any, ...]:
-        return (self.idx, tuple(f.key() for f in self.frames), self.refs, self.lock)
+        return (self.idx, tuple(f.key() for f in self.frames), self.refs, self.lock, self.rcu)
 
     def all_values(self) -> Iterator[tuple[Frame, str, int, Val]]:
         for f in self.frames:
@@ -350,32 +372,83 @@ def cmp(op: int, a: int, b: int, is32: bool) -> bool | None:
 # ---------------------------------------------------------------------------- pruning
 
 
-def covers_val(old: Val, new: Val) -> bool:
+class _Ids:
+    """``check_ids``: a one-to-one map between the ids of an old and a new state, built while
+    comparing them; ids only link values, so two states equal up to renaming are equal."""
+
+    __slots__ = ("fwd", "rev")
+
+    def __init__(self) -> None:
+        self.fwd: dict[int, int] = {}
+        self.rev: dict[int, int] = {}
+
+    def same(self, a: int, b: int) -> bool:
+        if not a or not b:
+            return a == b
+        got = self.fwd.get(a)
+        if got is not None:
+            return got == b
+        if b in self.rev:
+            return False
+        self.fwd[a] = b
+        self.rev[b] = a
+        return True
+
+
+def covers_val(old: Val, new: Val, ids: _Ids | None = None) -> bool:
     """``regsafe``: everything ``new`` may be, ``old`` already allowed (so the path explored
     from ``old`` stands for the one from ``new``). Scalars: the old range holds the new one
-    (and a link by id, if old had one, is the same); pointers: the same pointer."""
-    if old == new:
-        return True
-    if old.kind == "scalar":
+    (and a link by id, if old had one, is the same link); pointers: the same pointer up to the
+    renaming of ids."""
+    if ids is None:
+        ids = _Ids()
+    kind = old.kind
+    if kind == "scalar":
         if new.kind != "scalar" or old.type_id != new.type_id:
             return False
-        if old.id and old.id != new.id:
+        if old.id and not ids.same(old.id, new.id):
             return False
         return old.lo <= new.lo and new.hi <= old.hi
-    if old.kind == "unk":
-        return new.kind in ("unk", "scalar")
-    if old.kind == "pkt" and new.kind == "pkt":
+    if kind == "unk":
+        return new.kind == "unk" or new.kind == "scalar"
+    if kind in ("released", "invalid"):
+        # mark_reg_invalid: to the verifier a released pointer is an unknown scalar
+        return new.kind in ("released", "invalid", "scalar")
+    if kind != new.kind:
+        return False
+    if kind == "pkt":
         # a packet pointer with less proven room covers one with more (find_good_pkt_pointers)
-        return old.lo <= new.lo and replace(old, lo=new.lo) == new
-    return False  # other pointers: only the same pointer
+        if old.lo > new.lo:
+            return False
+    elif old.lo != new.lo:
+        return False
+    if (
+        old.off != new.off
+        or old.maybe_null != new.maybe_null
+        or old.owning != new.owning
+        or old.name != new.name
+        or old.const != new.const
+        or old.type_id != new.type_id
+        or old.hi != new.hi
+        or old.trust != new.trust
+        or old.percpu != new.percpu
+    ):
+        return False
+    return (old.id == new.id == 0 or ids.same(old.id, new.id)) and (
+        old.ref == new.ref == 0 or ids.same(old.ref, new.ref)
+    )
 
 
 def covers(old: State, new: State, live: frozenset[int]) -> bool:
     """``states_equal``: ``old`` (explored, at the same instruction and call chain) covers
     ``new``. Registers of the innermost frame that are not live are ignored, as the verifier
-    ignores registers it never reads again; the references held and the lock must be equal."""
-    if old.refs != new.refs or old.lock != new.lock or len(old.frames) != len(new.frames):
+    ignores registers it never reads again; the lock, the RCU depth and the references held
+    must be the same (references up to renaming, ``refsafe``)."""
+    if old.lock != new.lock or old.rcu != new.rcu or len(old.refs) != len(new.refs):
         return False
+    if len(old.frames) != len(new.frames):
+        return False
+    ids = _Ids()
     last = len(old.frames) - 1
     for depth, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
         if fo.prog is not fn.prog or fo.ret_idx != fn.ret_idx:
@@ -383,13 +456,16 @@ def covers(old: State, new: State, live: frozenset[int]) -> bool:
         for r in range(11):
             if depth == last and r not in live:
                 continue
-            if not covers_val(fo.regs[r], fn.regs[r]):
+            if not covers_val(fo.regs[r], fn.regs[r], ids):
                 return False
         if fo.stack.keys() != fn.stack.keys():
-            # a slot the old state did not have is one it never relied on only if never read;
-            # without stack liveness, require the same slots
             return False
         for k, v in fo.stack.items():
-            if not covers_val(v, fn.stack[k]):
+            if not covers_val(v, fn.stack[k], ids):
                 return False
-    return True
+    # references no live value holds: matched by allocation site
+    rest_old = sorted(r for r in old.refs if r not in ids.fwd)
+    rest_new = sorted(r for r in new.refs if r not in ids.rev)
+    if [r >> 6 for r in rest_old] != [r >> 6 for r in rest_new]:
+        return False
+    return all(ids.fwd.get(r) in new.refs for r in old.refs if r in ids.fwd)
