@@ -65,6 +65,7 @@ __all__ = [
     "MISTAKE_KINDS",
     "MAX_STEPS",
     "WIDEN_AFTER",
+    "MAX_SECONDS",
     "RULES",
     "Rule",
     "match_kernel_message",
@@ -80,6 +81,8 @@ __all__ = [
 MAX_STEPS = 400_000
 #: Visits of one instruction after which scalar constants are forgotten there.
 WIDEN_AFTER = 64
+#: Wall-clock seconds per program before giving up with "unknown".
+MAX_SECONDS = 1.0
 
 
 def _programs(obj: Object, program: str | None) -> list[Program]:
@@ -104,7 +107,13 @@ def analyze(obj: Object, program: str) -> Analysis:
     if hit is not None and hit[0] is obj:
         _CACHE.move_to_end(key)
         return hit[1]
-    an = Interp(obj, obj.program(program), max_steps=MAX_STEPS, widen_after=WIDEN_AFTER).run()
+    an = Interp(
+        obj,
+        obj.program(program),
+        max_steps=MAX_STEPS,
+        widen_after=WIDEN_AFTER,
+        max_seconds=MAX_SECONDS,
+    ).run()
     _CACHE[key] = (obj, an)
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -12,6 +12,7 @@ again; loops converge because scalars are widened after :data:`WIDEN_AFTER` visi
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -105,12 +106,20 @@ class Interp:
     check_fields = kptr.check_fields
 
     def __init__(
-        self, obj: Object, prog: Program, *, max_steps: int = 400_000, widen_after: int = 64
+        self,
+        obj: Object,
+        prog: Program,
+        *,
+        max_steps: int = 400_000,
+        widen_after: int = 64,
+        max_seconds: float = 1.0,
     ) -> None:
         self.obj = obj
         self.prog = prog
         self.max_steps = max_steps
         self.widen_after = widen_after
+        self.max_seconds = max_seconds
+        self.deadline = time.perf_counter() + max_seconds
         #: where each function starts in the kernel's numbering (subprograms appended)
         self.layout: dict[str, int] = kernel_layout(obj, prog)
         self.spec = obj.btf
@@ -290,6 +299,14 @@ class Interp:
         while True:
             self.an.steps += 1
             if self.an.steps > self.max_steps:
+                raise Stop
+            if not self.an.steps & 1023 and time.perf_counter() > self.deadline:
+                self.an.complete = False
+                self.an.unknown_reasons.append(
+                    f"time budget of {self.max_seconds:g} s exhausted after {self.an.steps} "
+                    "instructions"
+                )
+                self.max_steps = self.an.steps
                 raise Stop
             prog = st.frame.prog
             if st.idx in self.joins(prog):

@@ -403,6 +403,11 @@ def covers_val(old: Val, new: Val, ids: _Ids | None = None) -> bool:
     if ids is None:
         ids = _Ids()
     kind = old.kind
+    if kind == "scalar" and new.kind in ("released", "invalid"):
+        # a NULL or unknown scalar where the new state has a released pointer: both hold no
+        # object; the verifier compares them as scalars it never made precise (an
+        # approximation: bpfkit tracks neither precision nor stack-slot liveness)
+        return old.const == 0 or (old.lo == 0 and old.hi == MASK64 and not old.id)
     if kind == "scalar":
         if new.kind != "scalar" or old.type_id != new.type_id:
             return False
