@@ -454,7 +454,7 @@ class Interp:
             and not is32
             and b.kind == "scalar"
             and b.const == 0
-            and a.kind in ("ref", "mapval", "ctx", "stack")
+            and a.kind in ("ref", "mapval", "ctx", "stack", "ptr")
         )
         if taken is not None:
             return target if taken else nxt
@@ -476,6 +476,7 @@ class Interp:
                 nonnull.idx = ne_idx
                 todo.append(nonnull)
                 st.frames, st.refs, st.lock = null_st.frames, null_st.refs, null_st.lock
+            st.rcu = null_st.rcu
             return nxt
         other = st.copy()
         other.idx = target
@@ -554,6 +555,7 @@ class Interp:
                 "exit with a bpf_spin_lock held (missing bpf_spin_unlock)",
             )
         self.check_reference_leak(st, insn)
+        kptr.check_rcu_exit(self, st)
         return None
 
     def call(self, st: State, insn: Insn, nxt: int) -> int | None:
@@ -579,7 +581,9 @@ class Interp:
                 "and bpf_spin_unlock are allowed)",
             )
         args = [self.read(st, r) for r in range(1, 6)]
+        kptr.check_helper_access(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
+        kptr.rcu_lock_op(self, st, target.name)
         r0: Val = SCALAR
         if sem is not None:
             r0 = self.apply(st, insn, sem, args)
@@ -612,6 +616,7 @@ class Interp:
                         f"r{r} passes a referenced pointer to global function {name}, which "
                         "the kernel verifies on its own (scalars, context or memory only)",
                     )
+            kptr.check_global_call_access(self, st, name, [self.read(st, r) for r in range(1, 6)])
             self.global_calls.add(name)
             self.write(st, 0, SCALAR)
             for r in range(1, 6):

@@ -26,6 +26,8 @@ Examples
 True
 >>> [r.name for r in rules_for_kernel_message("store to referenced kptr disallowed")]
 ['check_map_kptr_access.store']
+>>> [r.name for r in rules_for_kernel_message("kptr access size must be BPF_DW")]
+['check_map_access.kptr_size']
 """
 
 from __future__ import annotations
@@ -238,18 +240,77 @@ _ALL: list[Rule] = [
         "%s map has no valid %s",
     ),
     # -- kptr ----------------------------------------------------------------------------
-    _r("check_map_kptr_access.store", "other", "kptr", "store to referenced kptr disallowed"),
+    _r(
+        "check_map_access.kptr_indirect",
+        "other",
+        "kptr",
+        "%s cannot be accessed indirectly by helper",
+    ),
+    _r(
+        "check_map_access.kptr_var_off",
+        "other",
+        "kptr",
+        "%s access cannot have variable offset",
+    ),
+    _r(
+        "check_map_access.kptr_misaligned",
+        "other",
+        "kptr",
+        "%s access misaligned expected=%u off=%llu",
+    ),
+    _r("check_map_access.kptr_size", "other", "kptr", "%s access size must be BPF_DW"),
+    _r(
+        "check_map_kptr_access.mode",
+        "other",
+        "kptr",
+        "kptr in map can only be accessed using BPF_MEM instruction mode",
+    ),
+    _r(
+        "check_map_kptr_access.store",
+        "other",
+        "kptr",
+        "store to referenced kptr disallowed",
+        "store to uptr disallowed",
+    ),
+    _r(
+        "check_map_kptr_access.st_imm",
+        "other",
+        "kptr",
+        "BPF_ST imm must be 0 when storing to kptr at off=%u",
+    ),
     _r(
         "map_kptr_match_type",
         "kptr_type_mismatch",
         "kptr",
-        "invalid kptr access, R%d type=%s expected=%s",
+        "invalid kptr access, R%d type=%s%s expected=%s%s",
     ),
     _r(
-        "check_helper_call.kptr_xchg_null",
+        "process_kptr_func.var_off",
         "other",
         "kptr",
-        "Possibly NULL pointer passed to helper arg%d",
+        "R%d doesn't have constant offset. kptr has to be at the constant offset",
+    ),
+    _r("process_kptr_func.no_kptr", "other", "kptr", "R%d has no valid kptr"),
+    _r("process_kptr_func.no_field", "other", "kptr", "off=%d doesn't point to kptr"),
+    _r("process_kptr_func.unreferenced", "other", "kptr", "off=%d kptr isn't referenced kptr"),
+    _r("check_reg_type.kptr_xchg", "other", "kptr", "R%d type=%s expected=%s"),
+    _r(
+        "check_func_arg.release_unreferenced",
+        "other",
+        "kptr",
+        "R%d must be referenced when passed to release function",
+    ),
+    _r(
+        "check_kfunc_call.rcu_unmatched_unlock",
+        "other",
+        "kptr",
+        "unmatched rcu read unlock (kernel function %s)",
+    ),
+    _r(
+        "check_resource_leak.rcu",
+        "other",
+        "kptr",
+        "%s cannot be used inside bpf_rcu_read_lock-ed region",
     ),
 ]
 

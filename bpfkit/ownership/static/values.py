@@ -138,16 +138,18 @@ class State:
     idx: int
     refs: frozenset[int] = frozenset()
     lock: tuple[str, str, int] | None = None
+    #: bpf_rcu_read_lock depth (``active_rcu_locks``)
+    rcu: int = 0
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], self.idx, self.refs, self.lock)
+        return State([f.copy() for f in self.frames], self.idx, self.refs, self.lock, self.rcu)
 
     @property
     def frame(self) -> Frame:
         return self.frames[-1]
 
     def key(self) -> tuple[Any, ...]:
-        return (self.idx, tuple(f.key() for f in self.frames), self.refs, self.lock)
+        return (self.idx, tuple(f.key() for f in self.frames), self.refs, self.lock, self.rcu)
 
     def all_values(self) -> Iterator[tuple[Frame, str, int, Val]]:
         for f in self.frames:
@@ -374,7 +376,9 @@ def covers(old: State, new: State, live: frozenset[int]) -> bool:
     """``states_equal``: ``old`` (explored, at the same instruction and call chain) covers
     ``new``. Registers of the innermost frame that are not live are ignored, as the verifier
     ignores registers it never reads again; the references held and the lock must be equal."""
-    if old.refs != new.refs or old.lock != new.lock or len(old.frames) != len(new.frames):
+    if old.refs != new.refs or old.lock != new.lock or old.rcu != new.rcu:
+        return False
+    if len(old.frames) != len(new.frames):
         return False
     last = len(old.frames) - 1
     for depth, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
