@@ -238,8 +238,10 @@ def _match_type(it: Interp, st: State, f: SpecialField, v: Val, regno: int) -> N
             )
         else:
             bad = info.type_name != want or v.off != 0
-    elif v.kind in ("unk", "uninit", "released", "invalid"):
-        return
+    elif v.kind in ("unk", "uninit", "released", "invalid") or (
+        v.kind == "scalar" and v.const is None
+    ):
+        return  # what bpfkit does not track (a helper's pointer comes back as a scalar)
     if bad:
         it.mistake(
             st,
@@ -331,14 +333,29 @@ def kptr_xchg(it: Interp, st: State, insn: Insn, dst: Val, new: Val) -> Val:
         ok_kind = (new.kind == "ptr" and new.trust in ("trusted", "rcu", "")) or (
             new.kind == "ref" and (new.owning or new.ref)
         )
-        if new.kind in ("scalar", "ctx", "stack", "mapval", "mapptr", "pkt", "pkt_end") or (
-            new.kind in ("ptr", "ref") and not ok_kind
+        if (
+            new.kind in ("ctx", "stack", "mapval", "mapptr", "pkt", "pkt_end")
+            or (new.kind == "scalar" and new.const is not None)
+            or (new.kind in ("ptr", "ref") and not ok_kind)
         ):
             it.mistake(
                 st,
                 "check_reg_type.kptr_xchg",
                 f"R2 type={_reg_type(it, new)} expected=ptr_, trusted_ptr_, rcu_ptr_ "
                 "(bpf_kptr_xchg stores a referenced pointer or NULL)",
+            )
+        if new.maybe_null and new.kind in ("ref", "ptr"):
+            # check_reg_type: a kernel object fails its NULL check; a local (MEM_ALLOC) one
+            # passes it and fails later in the type match, with a "verifier bug" message
+            said = (
+                "Possibly NULL pointer passed to helper arg2"
+                if _kernel_pointer(it, new)
+                else "verifier bug: invalid PTR_TO_BTF_ID register for type match"
+            )
+            it.mistake(
+                st,
+                "check_reg_type.kptr_xchg_null",
+                f"{said} ({_reg_type(it, new)}: NULL-check it before bpf_kptr_xchg)",
             )
         _match_type(it, st, f, new, 2)
         if new.kind == "ptr":
@@ -363,6 +380,22 @@ def kptr_xchg(it: Interp, st: State, insn: Insn, dst: Val, new: Val) -> Val:
     it.add_site(st, insn.idx, "bpf_kptr_xchg", tname)
     rid = it.new_ref(st, site, replace(info, site=insn.idx))
     return Val("ref", ref=rid, id=rid, maybe_null=True)
+
+
+def _kernel_pointer(it: Interp, v: Val) -> bool:
+    """A ``PTR_TO_BTF_ID`` of a kernel type (not ``MEM_ALLOC``)."""
+    if v.kind == "ref":
+        info = it.an.ref_info.get(v.ref) if v.ref else None
+        return info is not None and not info.program_allocated
+    return v.kind == "ptr" and (it.local_struct(v.name) == 0 or _kernel_type(it, v.name))
+
+
+def _kernel_type(it: Interp, name: str) -> bool:
+    return any(
+        f.kptr_type == name and f.resolved_in in ("kernel", "both(kernel wins)")
+        for rec in _records(it).values()
+        for f in rec.fields
+    )
 
 
 def _xchg_field(it: Interp, st: State, dst: Val) -> SpecialField | None:
@@ -428,7 +461,9 @@ def _size_of(it: Interp, spec: tuple[str, int], args: list[Val]) -> int | None:
     return size
 
 
-def _indirect(it: Interp, st: State, v: Val, size: int | None) -> None:
+def _indirect(
+    it: Interp, st: State, v: Val, size: int | None, rule: str = "check_map_access.kptr_indirect"
+) -> None:
     if v.kind != "mapval" or v.maybe_null or not size:
         return
     rng = offset_range(v)
@@ -439,7 +474,7 @@ def _indirect(it: Interp, st: State, v: Val, size: int | None) -> None:
         if lo < f.offset + f.size and f.offset < hi:
             it.mistake(
                 st,
-                "check_map_access.kptr_indirect",
+                rule,
                 f"{_name(f.kind)} cannot be accessed indirectly by helper ({f.source} of "
                 f"{v.name} is inside the {size} bytes passed)",
             )
@@ -471,7 +506,7 @@ def check_global_call_access(it: Interp, st: State, callee: str, args: list[Val]
                 size = it.spec.sizeof(t.type)
             except Exception:  # noqa: BLE001 - void or incomplete pointee: no size
                 continue
-            _indirect(it, st, args[i], size)
+            _indirect(it, st, args[i], size, "btf_check_subprog_call")
         return
 
 
@@ -479,6 +514,12 @@ def rcu_lock_op(it: Interp, st: State, name: str) -> None:
     """``bpf_rcu_read_lock`` / ``bpf_rcu_read_unlock`` (``active_rcu_locks``): at the last
     unlock, ``MEM_RCU`` pointers become ``PTR_UNTRUSTED`` (and lose ``PTR_MAYBE_NULL``)."""
     if name == "bpf_rcu_read_lock":
+        if st.rcu:
+            it.mistake(
+                st,
+                "check_kfunc_call.rcu_nested_lock",
+                f"nested rcu read lock (kernel function {name})",
+            )
         st.rcu += 1
     elif name == "bpf_rcu_read_unlock":
         if st.rcu == 0:

@@ -295,6 +295,13 @@ _ALL: list[Rule] = [
     _r("process_kptr_func.unreferenced", "other", "kptr", "off=%d kptr isn't referenced kptr"),
     _r("check_reg_type.kptr_xchg", "other", "kptr", "R%d type=%s expected=%s"),
     _r(
+        "check_reg_type.kptr_xchg_null",
+        "other",
+        "kptr",
+        "Possibly NULL pointer passed to helper arg%d",
+        "verifier bug: invalid PTR_TO_BTF_ID register for type match",
+    ),
+    _r(
         "check_func_arg.release_unreferenced",
         "other",
         "kptr",
@@ -305,6 +312,12 @@ _ALL: list[Rule] = [
         "other",
         "kptr",
         "unmatched rcu read unlock (kernel function %s)",
+    ),
+    _r(
+        "check_kfunc_call.rcu_nested_lock",
+        "other",
+        "kptr",
+        "nested rcu read lock (kernel function %s)",
     ),
     _r(
         "check_resource_leak.rcu",
