@@ -150,6 +150,12 @@ struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, _
 SEC("tc") int xchg_test_kfunc_type_ok(struct __sk_buff *skb)
 { __u32 k = 0; struct good *b = bpf_map_lookup_elem(&goods, &k); struct task_struct *old; if (!b) return 0;
   old = bpf_kptr_xchg(&b->t[0], NULL); if (old) bpf_task_release(old); return 0; }
+SEC("tc") int load_dropped_field(struct __sk_buff *skb)
+{ __u32 k = 0; struct bad *b = bpf_map_lookup_elem(&bads, &k); struct task_struct *t; if (!b) return 0;
+  t = b->t[0]; if (!t) return 0; return t->pid; }
+SEC("tc") int load_kept_field_ok(struct __sk_buff *skb)
+{ __u32 k = 0; struct good *b = bpf_map_lookup_elem(&goods, &k); struct task_struct *t; if (!b) return 0;
+  t = b->t[0]; if (!t) return 0; return t->pid; }
 char _license[] SEC("license") = "GPL";
 """
 

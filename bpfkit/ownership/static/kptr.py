@@ -33,7 +33,7 @@ from bpfkit.ownership.static.values import (
     Val,
     offset_range,
 )
-from bpfkit.ownership.static_btf import field_at, global_var_at
+from bpfkit.ownership.static_btf import field_at, global_var_at, kptr_target
 
 if TYPE_CHECKING:
     from bpfkit.obj import Object
@@ -127,6 +127,8 @@ def record_of(it: Interp, v: Val) -> FieldRecord | None:
     (``map->record``), the global section's, or the allocated object's type
     (``reg_btf_record``); None when bpfkit does not know it."""
     recs = _records(it)
+    if it.btf_rejected and v.kind == "mapval":
+        return None  # the maps were created without BTF: no fields
     if v.kind == "mapval":
         return recs.get(("map", v.name))
     if v.kind == "ref":
@@ -293,7 +295,7 @@ def load_field(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
     None when the load touches no kptr field."""
     f = _access(it, st, base, insn, True)
     if f is None:
-        return None
+        return _dropped_kptr(it, base, insn)
     if insn.op != _BPF_MEM:
         it.mistake(
             st,
@@ -318,6 +320,24 @@ def load_field(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
         id=ident,
         percpu=f.kind == "percpu_kptr" and trust == "rcu",
     )
+
+
+def _dropped_kptr(it: Interp, base: Val, insn: Insn) -> Val | None:
+    """A 64-bit load of what the program's BTF declares a kptr but the kernel keeps no field
+    for (its record was dropped, or the whole program BTF refused): a plain scalar to the
+    kernel, so a dereference of it fails (``dropped_kptr``)."""
+    if base.kind != "mapval" or base.off is None or insn.size != 64 or it.spec is None:
+        return None
+    rec = record_of(it, base)
+    if rec is not None and rec.ok and not it.btf_rejected:
+        return None
+    found = it.field_of(replace(base, off=base.off + insn.off))
+    if found is None or found[1].offset != base.off + insn.off:
+        return None
+    target = kptr_target(it.spec, found[1].type)
+    if target is None:
+        return None
+    return Val("dropped_kptr", name=target[1])
 
 
 def kptr_xchg(it: Interp, st: State, insn: Insn, dst: Val, new: Val) -> Val:

@@ -49,6 +49,13 @@ def check_ptr(it: Interp, st: State, v: Val, what: str) -> None:
             "invalidate_non_owning_refs",
             f"{what} uses a non-owning reference after bpf_spin_unlock",
         )
+    if v.kind == "dropped_kptr":
+        it.mistake(
+            st,
+            "check_mem_access.scalar",
+            f"{what} dereferences a scalar: the kernel keeps no kptr field for this "
+            f"struct {v.name} pointer (its map value's special fields were dropped)",
+        )
     if v.kind in ("ref", "mapval", "ptr") and v.maybe_null:
         it.mistake(st, "check_mem_access.null", f"{what} dereferences a pointer that may be NULL")
 

@@ -121,6 +121,7 @@ _ALL: list[Rule] = [
         "invalid access to map value, value_size=%d off=%d size=%d",
     ),
     _r("check_packet_access", "other", "memory", "R%d invalid mem access 'pkt_end'"),
+    _r("check_mem_access.scalar", "other", "memory", "R%d invalid mem access 'scalar'"),
     # -- references ----------------------------------------------------------------------
     _r(
         "check_reference_leak",
@@ -179,6 +180,7 @@ _ALL: list[Rule] = [
         "other",
         "kfunc_args",
         "%s requires prog BTF",
+        "map '%s' has to have BTF in order to use bpf_kptr_xchg",
         "bpf_obj_new requires prog BTF",
     ),
     # -- collections ---------------------------------------------------------------------

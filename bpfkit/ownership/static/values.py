@@ -58,7 +58,8 @@ class Val:
     ``ref_obj_id``: a tp_btf argument, ``bpf_get_current_task_btf()``, a pointer walked from
     another, a plain load of a ``__kptr`` field), ``name`` its struct and ``trust`` one of
     ``trusted``, ``rcu`` (``MEM_RCU``), ``untrusted`` (``PTR_UNTRUSTED``); ``percpu`` marks
-    ``MEM_PERCPU`` pointers.
+    ``MEM_PERCPU`` pointers; ``dropped_kptr``: what a program loads from a kptr field the kernel
+    dropped (a scalar to the kernel; ``name`` the struct the program meant).
     """
 
     kind: str
