@@ -226,7 +226,13 @@ def _match_type(it: Interp, st: State, f: SpecialField, v: Val, regno: int) -> N
     bad = True
     if v.kind == "ptr":
         allowed = {"trusted", "rcu", ""} | ({"untrusted"} if f.kind == "kptr_untrusted" else set())
-        bad = v.trust not in allowed or v.percpu or v.name != want or v.off != 0
+        bad = (
+            v.trust not in allowed
+            or v.percpu
+            or v.name != want
+            or v.off != 0
+            or f.kind == "percpu_kptr"
+        )
     elif v.kind == "ref":
         info = it.an.ref_info.get(v.ref) if v.ref else None
         if info is None:
@@ -238,8 +244,8 @@ def _match_type(it: Interp, st: State, f: SpecialField, v: Val, regno: int) -> N
                 or (info.percpu != (f.kind == "percpu_kptr"))
                 or v.off != 0
             )
-        else:
-            bad = info.type_name != want or v.off != 0
+        else:  # a kernel object: never into a per-CPU field (that holds bpf_percpu_obj_new's)
+            bad = info.type_name != want or v.off != 0 or f.kind == "percpu_kptr"
     elif v.kind in ("unk", "uninit", "released", "invalid") or (
         v.kind == "scalar" and v.const is None
     ):
