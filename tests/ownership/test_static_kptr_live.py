@@ -125,6 +125,21 @@ SEC("syscall") int rcu_nested(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_loc
 SEC("tc") int xchg_local_maybe_null(struct __sk_buff *skb)
 { struct kv *v = kv0(); struct item *it, *old; if (!v) return 0; it = bpf_obj_new(struct item);
   old = bpf_kptr_xchg(&v->it, it); if (old) bpf_obj_drop(old); return 0; }
+// kptr fields of a program-allocated object: bpf_kptr_xchg only (btf_struct_access)
+struct inner { __u64 x; };
+struct holder { __u64 key; struct inner __kptr *in; struct bpf_refcount rc; };
+struct slot { struct holder __kptr *h; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct slot); } slots SEC(".maps");
+SEC("tc") int read_kptr_of_alloc(struct __sk_buff *skb)
+{ struct holder *h = bpf_obj_new(struct holder); __u64 r; if (!h) return 0; r = (__u64)h->in; bpf_obj_drop(h); return r != 0; }
+SEC("tc") int write_kptr_of_alloc(struct __sk_buff *skb)
+{ struct holder *h = bpf_obj_new(struct holder); if (!h) return 0; *(volatile __u64 *)&h->in = 0; bpf_obj_drop(h); return 0; }
+SEC("tc") int key_of_alloc_ok(struct __sk_buff *skb)
+{ struct holder *h = bpf_obj_new(struct holder); if (!h) return 0; h->key = 1; bpf_obj_drop(h); return 0; }
+SEC("tc") int xchg_into_alloc_ok(struct __sk_buff *skb)
+{ struct holder *h = bpf_obj_new(struct holder); struct inner *i, *old; if (!h) return 0;
+  i = bpf_obj_new(struct inner); if (!i) { bpf_obj_drop(h); return 0; }
+  old = bpf_kptr_xchg(&h->in, i); if (old) bpf_obj_drop(old); bpf_obj_drop(h); return 0; }
 char _license[] SEC("license") = "GPL";
 """
 

@@ -205,6 +205,24 @@ def _access(it: Interp, st: State, base: Val, insn: Insn, direct: bool) -> Speci
     return None
 
 
+def _alloc_access(it: Interp, st: State, base: Val, insn: Insn) -> None:
+    """``btf_struct_access`` on a program-allocated object (``MEM_ALLOC``): no load or store
+    may touch one of its kptr fields (only bpf_kptr_xchg reaches them)."""
+    if base.kind != "ref" or base.off is None or not base.owning and not base.ref:
+        return
+    fields = _kptrs(record_of(it, base))
+    lo = base.off + insn.off
+    hi = lo + insn.size // 8
+    for f in fields:
+        if lo < f.offset + f.size and f.offset < hi:
+            it.mistake(
+                st,
+                "btf_struct_access.kptr",
+                f"direct access to {_name(f.kind)} is disallowed ({f.source} of the allocated "
+                f"struct {f.container})",
+            )
+
+
 def _reg_type(it: Interp, v: Val) -> str:
     """``reg_type_str`` of a value, roughly as the kernel prints it."""
     null = "_or_null" if v.maybe_null else ""
@@ -263,6 +281,7 @@ def _match_type(it: Interp, st: State, f: SpecialField, v: Val, regno: int) -> N
 def check_kptr_store(it: Interp, st: State, base: Val, insn: Insn) -> None:
     """A store (``BPF_ST`` / ``BPF_STX``) through ``base``: ``check_map_access`` for the kptr
     fields it touches, then ``check_map_kptr_access``."""
+    _alloc_access(it, st, base, insn)
     f = _access(it, st, base, insn, True)
     if f is None:
         return
@@ -299,6 +318,7 @@ def load_field(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
     """A load through ``base``: the kptr checks of ``check_map_access``, and for a load of a
     kptr field what ``check_map_kptr_access`` puts in the register (``btf_ld_kptr_type``);
     None when the load touches no kptr field."""
+    _alloc_access(it, st, base, insn)
     f = _access(it, st, base, insn, True)
     if f is None:
         return _dropped_kptr(it, base, insn)

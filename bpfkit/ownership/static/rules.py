@@ -261,6 +261,7 @@ _ALL: list[Rule] = [
         "%s access misaligned expected=%u off=%llu",
     ),
     _r("check_map_access.kptr_size", "other", "kptr", "%s access size must be BPF_DW"),
+    _r("btf_struct_access.kptr", "other", "kptr", "direct access to %s is disallowed"),
     _r(
         "check_map_kptr_access.mode",
         "other",
