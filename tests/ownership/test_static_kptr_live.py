@@ -140,6 +140,21 @@ SEC("tc") int xchg_into_alloc_ok(struct __sk_buff *skb)
 { struct holder *h = bpf_obj_new(struct holder); struct inner *i, *old; if (!h) return 0;
   i = bpf_obj_new(struct inner); if (!i) { bpf_obj_drop(h); return 0; }
   old = bpf_kptr_xchg(&h->in, i); if (old) bpf_obj_drop(old); bpf_obj_drop(h); return 0; }
+// a pointer loaded from a field, moved and stored back (map_kptr_match_type, __check_ptr_off_reg)
+struct mv { struct task_struct __kptr_untrusted *u; struct task_struct __kptr *t; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct mv); } mvs SEC(".maps");
+SEC("tc") int store_moved_loaded(struct __sk_buff *skb)
+{ __u32 k = 0; struct mv *v = bpf_map_lookup_elem(&mvs, &k); struct task_struct *p; if (!v) return 0;
+  p = v->u; if (!p) return 0; v->u = (void *)p + 4; return 0; }
+SEC("tc") int store_var_moved_loaded(struct __sk_buff *skb)
+{ __u32 k = 0, id = skb->protocol; struct mv *v = bpf_map_lookup_elem(&mvs, &k); struct task_struct *p; if (!v) return 0;
+  p = v->u; if (!p) return 0; if (id > 12) return 0; v->u = (void *)p + id; return 0; }
+SEC("tc") int store_loaded_back_ok(struct __sk_buff *skb)
+{ __u32 k = 0; struct mv *v = bpf_map_lookup_elem(&mvs, &k); struct task_struct *p; if (!v) return 0;
+  p = v->t; if (!p) return 0; v->u = p; return 0; }
+SEC("tc") int deref_loaded_field_ok(struct __sk_buff *skb)
+{ __u32 k = 0; struct mv *v = bpf_map_lookup_elem(&mvs, &k); struct task_struct *p; if (!v) return 0;
+  p = v->t; if (!p) return 0; return p->tgid + p->pid; }
 char _license[] SEC("license") = "GPL";
 """
 

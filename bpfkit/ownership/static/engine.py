@@ -403,7 +403,7 @@ class Interp:
                 new = replace(dst, off=None, lo=0, hi=MASK64)
             self.write(st, insn.dst_reg, new)
             return
-        pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid")
+        pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid", "ptr")
         if is64 and op in (0x00, 0x10) and dst.kind in pointer_kinds:
             if src.kind == "scalar" and src.const is not None and dst.off is None:
                 rng = offset_range(dst) if dst.kind == "mapval" else None

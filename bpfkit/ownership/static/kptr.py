@@ -268,6 +268,13 @@ def _match_type(it: Interp, st: State, f: SpecialField, v: Val, regno: int) -> N
         v.kind == "scalar" and v.const is None
     ):
         return  # what bpfkit does not track (a helper's pointer comes back as a scalar)
+    if v.kind in ("ptr", "ref") and v.off is None:
+        it.mistake(
+            st,
+            "map_kptr_match_type",
+            f"variable {_reg_type(it, v)} access var_off=(?) disallowed: R{regno} must point "
+            f"to the start of a {want} ({f.source})",
+        )
     if bad:
         it.mistake(
             st,

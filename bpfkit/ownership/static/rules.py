@@ -286,6 +286,7 @@ _ALL: list[Rule] = [
         "kptr_type_mismatch",
         "kptr",
         "invalid kptr access, R%d type=%s%s expected=%s%s",
+        "variable %s access var_off=%s disallowed",
     ),
     _r(
         "process_kptr_func.var_off",
