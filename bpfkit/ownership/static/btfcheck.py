@@ -65,9 +65,15 @@ def _btf_rejection(obj: Object) -> str:
     """
     if obj.btf is None:
         return ""
+    from bpfkit.btf import load_vmlinux
+    from bpfkit.errors import BpfkitError
     from bpfkit.ownership.fields import struct_metas
 
-    for rec in struct_metas(obj.btf):
+    try:  # a referenced kptr to a kernel type needs the kernel's destructor (btf_parse_kptr)
+        kernel = load_vmlinux()
+    except BpfkitError:
+        kernel = None
+    for rec in struct_metas(obj.btf, kernel=kernel):
         if rec.rejected:
             return f"{rec.container}: {rec.reason}"
     return ""

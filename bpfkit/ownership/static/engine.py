@@ -458,7 +458,7 @@ class Interp:
                 new = replace(dst, off=None, lo=0, hi=MASK64)
             self.write(st, insn.dst_reg, new)
             return
-        pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid")
+        pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid", "ptr")
         if is64 and op in (0x00, 0x10) and dst.kind in pointer_kinds:
             if src.kind == "scalar" and src.const is not None and dst.off is None:
                 rng = offset_range(dst) if dst.kind == "mapval" else None
@@ -509,7 +509,7 @@ class Interp:
             and not is32
             and b.kind == "scalar"
             and b.const == 0
-            and a.kind in ("ref", "mapval", "ctx", "stack")
+            and a.kind in ("ref", "mapval", "ctx", "stack", "ptr")
         )
         if taken is not None:
             return target if taken else nxt
@@ -531,6 +531,7 @@ class Interp:
                 nonnull.idx = ne_idx
                 todo.append(nonnull)
                 st.frames, st.refs, st.lock = null_st.frames, null_st.refs, null_st.lock
+            st.rcu = null_st.rcu
             return nxt
         other = st.copy()
         other.idx = target
@@ -609,8 +610,7 @@ class Interp:
                 "exit with a bpf_spin_lock held (missing bpf_spin_unlock)",
             )
         self.check_reference_leak(st, insn)
-        if st.rcu:
-            self.mistake(st, "check_resource_leak.rcu", "bpf_rcu_read_unlock is missing")
+        kptr.check_rcu_exit(self, st)
         return None
 
     def call(self, st: State, insn: Insn, nxt: int) -> int | None:
@@ -641,7 +641,9 @@ class Interp:
         if sem is not None and sem.needs_lock:
             # check_reg_allocation_locked runs before the node and head arguments are judged
             self.check_lock(st, args[0], sem.name)
+        kptr.check_helper_access(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
+        kptr.rcu_lock_op(self, st, target.name)
         r0: Val = SCALAR
         if sem is not None:
             r0 = self.apply(st, insn, sem, args)
@@ -676,27 +678,6 @@ class Interp:
                 f"calling kernel function {sem.name} is not allowed",
             )
 
-    def rcu_read_lock(self, st: State, name: str) -> Val:
-        """``bpf_rcu_read_lock`` / ``bpf_rcu_read_unlock``: the unlock turns every MEM_RCU
-        pointer untrusted (``clear_trusted_flags`` on ``MEM_RCU`` registers)."""
-        if name == "bpf_rcu_read_lock":
-            st.rcu += 1
-            return SCALAR
-        if st.rcu == 0:
-            self.mistake(
-                st,
-                "check_kfunc_call.rcu_unlock",
-                "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)",
-            )
-        st.rcu -= 1
-        if st.rcu == 0:
-            st.rewrite(
-                lambda v: (
-                    replace(v, trust="untrusted") if v.kind == "ptr" and v.trust == "rcu" else v
-                )
-            )
-        return SCALAR
-
     def call_subprog(self, st: State, insn: Insn, name: str, target_idx: int, nxt: int) -> int:
         try:
             callee = self.obj.program(name)
@@ -715,6 +696,7 @@ class Interp:
                         f"r{r} passes a referenced pointer to global function {name}, which "
                         "the kernel verifies on its own (scalars, context or memory only)",
                     )
+            kptr.check_global_call_access(self, st, name, [self.read(st, r) for r in range(1, 6)])
             self.global_calls.add(name)
             self.write(st, 0, SCALAR)
             for r in range(1, 6):
@@ -764,8 +746,6 @@ class Interp:
                 maybe_null=True,
                 id=insn.idx + 1 + (prog.start << 20),
             )
-        if sem.category == "rcu":
-            return self.rcu_read_lock(st, name)
         if sem.release and sem.release_arg is not None:
             self.release(st, insn, args[sem.release_arg], name)
             return SCALAR

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bpfkit.ownership.static import kptr
 from bpfkit.ownership.static.btfcheck import PACKET_FIELDS
 from bpfkit.ownership.static.kernel_types import ctx_args, member_at, struct_size
 from bpfkit.ownership.static.values import (
@@ -53,6 +54,13 @@ def check_ptr(it: Interp, st: State, v: Val, what: str) -> None:
             "invalidate_non_owning_refs",
             f"{what} uses a non-owning reference after bpf_spin_unlock",
         )
+    if v.kind == "dropped_kptr":
+        it.mistake(
+            st,
+            "check_mem_access.scalar",
+            f"{what} dereferences a scalar: the kernel keeps no kptr field for this "
+            f"struct {v.name} pointer (its map value's special fields were dropped)",
+        )
     if v.kind in ("ref", "mapval", "ptr") and v.maybe_null:
         it.mistake(st, "check_mem_access.null", f"{what} dereferences a pointer that may be NULL")
 
@@ -66,6 +74,9 @@ def use(it: Interp, st: State, reg: int) -> Val:
 
 
 def load(it: Interp, st: State, base: Val, insn: Insn) -> Val:
+    got = kptr.load_field(it, st, base, insn)  # a __kptr field: check_map_kptr_access
+    if got is not None:
+        return got
     if base.kind == "stack" and base.off is not None:
         frame = it.frame_of(st, base)
         slot = base.off + insn.off

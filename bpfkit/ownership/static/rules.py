@@ -26,6 +26,8 @@ Examples
 True
 >>> [r.name for r in rules_for_kernel_message("store to referenced kptr disallowed")]
 ['check_map_kptr_access.store']
+>>> [r.name for r in rules_for_kernel_message("kptr access size must be BPF_DW")]
+['check_map_access.kptr_size']
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ _ALL: list[Rule] = [
         "invalid access to map value, value_size=%d off=%d size=%d",
     ),
     _r("check_packet_access", "other", "memory", "R%d invalid mem access 'pkt_end'"),
+    _r("check_mem_access.scalar", "other", "memory", "R%d invalid mem access 'scalar'"),
     # -- references ----------------------------------------------------------------------
     _r(
         "check_reference_leak",
@@ -230,6 +233,7 @@ _ALL: list[Rule] = [
         "other",
         "kfunc_args",
         "%s requires prog BTF",
+        "map '%s' has to have BTF in order to use bpf_kptr_xchg",
         "bpf_obj_new requires prog BTF",
     ),
     # -- collections ---------------------------------------------------------------------
@@ -291,18 +295,92 @@ _ALL: list[Rule] = [
         "%s map has no valid %s",
     ),
     # -- kptr ----------------------------------------------------------------------------
-    _r("check_map_kptr_access.store", "other", "kptr", "store to referenced kptr disallowed"),
+    _r(
+        "check_map_access.kptr_indirect",
+        "other",
+        "kptr",
+        "%s cannot be accessed indirectly by helper",
+    ),
+    _r(
+        "check_map_access.kptr_var_off",
+        "other",
+        "kptr",
+        "%s access cannot have variable offset",
+    ),
+    _r(
+        "check_map_access.kptr_misaligned",
+        "other",
+        "kptr",
+        "%s access misaligned expected=%u off=%llu",
+    ),
+    _r("check_map_access.kptr_size", "other", "kptr", "%s access size must be BPF_DW"),
+    _r("btf_struct_access.kptr", "other", "kptr", "direct access to %s is disallowed"),
+    _r(
+        "check_map_kptr_access.mode",
+        "other",
+        "kptr",
+        "kptr in map can only be accessed using BPF_MEM instruction mode",
+    ),
+    _r(
+        "check_map_kptr_access.store",
+        "other",
+        "kptr",
+        "store to referenced kptr disallowed",
+        "store to uptr disallowed",
+    ),
+    _r(
+        "check_map_kptr_access.st_imm",
+        "other",
+        "kptr",
+        "BPF_ST imm must be 0 when storing to kptr at off=%u",
+    ),
     _r(
         "map_kptr_match_type",
         "kptr_type_mismatch",
         "kptr",
-        "invalid kptr access, R%d type=%s expected=%s",
+        "invalid kptr access, R%d type=%s%s expected=%s%s",
+        "variable %s access var_off=%s disallowed",
     ),
     _r(
-        "check_helper_call.kptr_xchg_null",
+        "process_kptr_func.var_off",
+        "other",
+        "kptr",
+        "R%d doesn't have constant offset. kptr has to be at the constant offset",
+    ),
+    _r("process_kptr_func.no_kptr", "other", "kptr", "R%d has no valid kptr"),
+    _r("process_kptr_func.no_field", "other", "kptr", "off=%d doesn't point to kptr"),
+    _r("process_kptr_func.unreferenced", "other", "kptr", "off=%d kptr isn't referenced kptr"),
+    _r("check_reg_type.kptr_xchg", "other", "kptr", "R%d type=%s expected=%s"),
+    _r(
+        "check_reg_type.kptr_xchg_null",
         "other",
         "kptr",
         "Possibly NULL pointer passed to helper arg%d",
+        "verifier bug: invalid PTR_TO_BTF_ID register for type match",
+    ),
+    _r(
+        "check_func_arg.release_unreferenced",
+        "other",
+        "kptr",
+        "R%d must be referenced when passed to release function",
+    ),
+    _r(
+        "check_kfunc_call.rcu_unmatched_unlock",
+        "other",
+        "kptr",
+        "unmatched rcu read unlock (kernel function %s)",
+    ),
+    _r(
+        "check_kfunc_call.rcu_nested_lock",
+        "other",
+        "kptr",
+        "nested rcu read lock (kernel function %s)",
+    ),
+    _r(
+        "check_resource_leak.rcu",
+        "other",
+        "kptr",
+        "%s cannot be used inside bpf_rcu_read_lock-ed region",
     ),
 ]
 

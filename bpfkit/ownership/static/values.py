@@ -59,7 +59,8 @@ class Val:
     ``ref_obj_id``: a tp_btf argument, ``bpf_get_current_task_btf()``, a pointer walked from
     another, a plain load of a ``__kptr`` field), ``name`` its struct and ``trust`` one of
     ``trusted``, ``rcu`` (``MEM_RCU``), ``untrusted`` (``PTR_UNTRUSTED``); ``percpu`` marks
-    ``MEM_PERCPU`` pointers.
+    ``MEM_PERCPU`` pointers; ``dropped_kptr``: what a program loads from a kptr field the kernel
+    dropped (a scalar to the kernel; ``name`` the struct the program meant).
     """
 
     kind: str
@@ -158,7 +159,7 @@ class State:
     idx: int
     refs: frozenset[int] = frozenset()
     lock: tuple[str, str, int] | None = None
-    #: depth of bpf_rcu_read_lock() sections held
+    #: bpf_rcu_read_lock depth (``active_rcu_locks``)
     rcu: int = 0
 
     def copy(self) -> State:
