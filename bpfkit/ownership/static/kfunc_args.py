@@ -188,8 +188,6 @@ def check_kfunc_args(
             )
         if v.kind == "ref" and v.ref and i == release_arg:
             released_ref = True
-        if special:
-            continue
         if v.kind in ("released", "invalid"):
             # a released or invalidated pointer is an unknown scalar to the verifier
             if i == release_arg and v.kind == "released":
@@ -201,6 +199,8 @@ def check_kfunc_args(
                     f"{name} releases a reference{where} again",
                 )
             it.check_ptr(st, v, f"argument {regno} of {name}")
+        if special:
+            continue
         if v.kind not in ("ref", "ptr"):
             if v.kind in ("unk", "uninit") or (is_null and nullable) or p.scalar_mem:
                 continue

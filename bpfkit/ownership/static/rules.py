@@ -376,12 +376,6 @@ _ALL: list[Rule] = [
         "kptr",
         "nested rcu read lock (kernel function %s)",
     ),
-    _r(
-        "check_resource_leak.rcu",
-        "other",
-        "kptr",
-        "%s cannot be used inside bpf_rcu_read_lock-ed region",
-    ),
 ]
 
 RULES: dict[str, Rule] = {r.name: r for r in _ALL}
