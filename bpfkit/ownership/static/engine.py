@@ -31,10 +31,11 @@ from bpfkit.ownership.static.btfcheck import (
     object_checks,
     r_key,
 )
-from bpfkit.ownership.static.layout import kernel_layout
+from bpfkit.ownership.static.layout import kernel_layout, text_function_at
 from bpfkit.ownership.static.liveness import ALL_REGS, live_registers
 from bpfkit.ownership.static.records import Analysis
 from bpfkit.ownership.static.values import (
+    CALLBACK_DONE,
     MASK64,
     SCALAR,
     SWAP,
@@ -79,6 +80,7 @@ class Interp:
     frame_of = memory.frame_of
     check_map_bounds = memory.check_map_bounds
     check_packet = memory.check_packet
+    check_special_access = memory.check_special_access
     mistake = refs.mistake
     flow = refs.flow
     new_ref = refs.new_ref
@@ -140,6 +142,7 @@ class Interp:
         self.join_points: dict[str, frozenset[int]] = {}
         self.explored: dict[tuple[Any, ...], list[State]] = {}
         self._thresholds: list[int] | None = None
+        self.todo: list[State] = []
         self.liveness: dict[str, dict[int, frozenset[int]]] = {}
         self.btf_rejected, self.dropped = object_checks(obj)
         self.global_calls: set[str] = set()
@@ -248,6 +251,10 @@ class Interp:
         if sec.startswith((".data", ".bss", ".rodata")):
             base = rel.symbol_value if rel.symbol != sec else 0
             return Val("mapval", name=sec, off=base + insn.imm)
+        if sec == ".text":  # a function's address (libbpf makes it BPF_PSEUDO_FUNC)
+            base = rel.symbol_value if rel.symbol != sec else 0
+            name = text_function_at(self.obj, base + insn.imm)
+            return Val("func", name=name) if name else Val("unk", name="func")
         if sec == ".text" or (rel.symbol_section and rel.symbol_section != sec):
             return Val("unk", name="func")
         return UNK
@@ -282,6 +289,7 @@ class Interp:
         return self.an
 
     def explore(self, todo: list[State]) -> None:
+        self.todo = todo
         while todo:
             st = todo.pop()
             try:
@@ -360,6 +368,7 @@ class Interp:
             self.check_ptr(st, base, f"load from r{insn.src_reg}")
             self.check_packet(st, base, insn)
             self.check_map_bounds(st, base, insn)
+            self.check_special_access(st, base, insn)
             self.write(st, insn.dst_reg, self.load(st, base, insn))
             return nxt
         if cls in (BPF_ST, BPF_STX):
@@ -367,6 +376,7 @@ class Interp:
             self.check_ptr(st, base, f"store to r{insn.dst_reg}")
             self.check_packet(st, base, insn)
             self.check_map_bounds(st, base, insn)
+            self.check_special_access(st, base, insn)
             self.check_kptr_store(st, base, insn)
             if cls == BPF_STX and insn.op == 0xC0:  # atomics
                 if insn.imm & 0x01 or insn.imm in (0xE1, 0xF1):
@@ -594,6 +604,9 @@ class Interp:
 
     def exit(self, st: State, insn: Insn) -> int | None:
         self.use(st, 0)
+        if st.frame.ret_idx == CALLBACK_DONE:
+            self.check_callback_return(st)
+            return None
         if len(st.frames) > 1:
             callee = st.frames.pop()
             r0 = callee.regs[0]
@@ -644,7 +657,15 @@ class Interp:
         kptr.check_helper_access(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
         kptr.rcu_lock_op(self, st, target.name)
+        if target.name == "bpf_rbtree_remove" and any(
+            f.callback_of == "bpf_rbtree_add_impl" for f in st.frames
+        ):
+            self.mistake(
+                st, "check_kfunc_args.in_rbtree_cb", "bpf_rbtree_remove not allowed in rbtree cb"
+            )
         r0: Val = SCALAR
+        if sem is not None and sem.name == "bpf_rbtree_add_impl" and args[2].kind == "func":
+            self.visit_callback(st, insn, args, args[2].name)
         if sem is not None:
             r0 = self.apply(st, insn, sem, args)
         elif (
@@ -676,6 +697,43 @@ class Interp:
                 st,
                 "fetch_kfunc_meta.prog_type",
                 f"calling kernel function {sem.name} is not allowed",
+            )
+
+    def visit_callback(self, st: State, insn: Insn, args: list[Val], name: str) -> None:
+        """``push_callback_call``: the ``less()`` callback of bpf_rbtree_add is verified at the
+        call, with the lock held and two non-owning node references as arguments; it is
+        queued as a path of its own that ends at the callback's exit."""
+        try:
+            callee = self.obj.program(name)
+        except Exception:  # noqa: BLE001 - an unresolvable callee: say unknown
+            self.an.unknown_reasons.append(f"callback {name} at insn {insn.idx} not found")
+            return
+        if len(st.frames) >= MAX_FRAMES:
+            return
+        cb = st.copy()
+        depth = max(f.depth for f in cb.frames) + 1
+        cont = self.contains(args[0])
+        off = self.node_offset(cont) or 0 if cont is not None else 0
+        tname = cont[0] if cont is not None else ""
+        regs = [UNINIT] * 11
+        for r in (1, 2):
+            ident = (1 << 42) | (insn.idx << 2) | r
+            regs[r] = Val("ref", ref=0, id=ident, owning=False, off=off, name=tname)
+        regs[10] = Val("stack", name=str(depth))
+        cb.frames.append(Frame(callee, regs, {}, CALLBACK_DONE, depth, "bpf_rbtree_add_impl"))
+        cb.idx = 0
+        self.todo.append(cb)
+
+    def check_callback_return(self, st: State) -> None:
+        """``prepare_func_exit``: an rbtree ``less()`` callback returns a bool (R0 in [0, 1])."""
+        r0 = st.frame.regs[0]
+        if r0.kind == "scalar" and r0.hi > 1:
+            lo = signed(r0.lo) if r0.lo == r0.hi else r0.lo
+            self.mistake(
+                st,
+                "prepare_func_exit.callback_range",
+                f"At callback return the register R0 has smin={lo} smax={signed(r0.hi)} should "
+                "have been in [0, 1]",
             )
 
     def call_subprog(self, st: State, insn: Insn, name: str, target_idx: int, nxt: int) -> int:

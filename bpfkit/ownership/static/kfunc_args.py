@@ -199,7 +199,19 @@ def check_kfunc_args(
                     f"{name} releases a reference{where} again",
                 )
             it.check_ptr(st, v, f"argument {regno} of {name}")
+        if i == release_arg and v.kind == "ref" and v.ref and v.off not in (0, None):
+            it.mistake(
+                st,
+                "check_func_arg_reg_off",
+                f"R{regno} must have zero offset when passed to release func or trusted arg "
+                "to kfunc",
+            )
         if special:
+            alloc = p.name.endswith("__alloc")
+            if alloc and (trusted_args or rcu) and v.kind in ("stack", "mapval", "ptr", "ctx"):
+                it.mistake(
+                    st, "check_kfunc_args.trusted", f"R{regno} must be referenced or trusted"
+                )
             continue
         if v.kind not in ("ref", "ptr"):
             if v.kind in ("unk", "uninit") or (is_null and nullable) or p.scalar_mem:
@@ -219,13 +231,6 @@ def check_kfunc_args(
                 )
             elif not (v.kind == "ptr" and v.trust == "rcu"):
                 it.mistake(st, "check_kfunc_args.rcu", f"R{regno} must be a rcu pointer")
-        if i == release_arg and v.kind == "ref" and v.ref and v.off not in (0, None):
-            it.mistake(
-                st,
-                "check_func_arg_reg_off",
-                f"R{regno} must have zero offset when passed to release func or trusted arg "
-                "to kfunc",
-            )
         have = _type_of(it, v)
         if p.struct and have and have != "?":
             strict = i == release_arg and v.kind == "ref" and bool(v.ref)

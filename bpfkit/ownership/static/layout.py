@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bpfkit.obj import Object, Program
 
-__all__ = ["kernel_layout", "callees"]
+__all__ = ["kernel_layout", "callees", "text_function_at"]
+
+
+def text_function_at(obj: Object, byte_off: int) -> str:
+    """The ``.text`` function starting at byte ``byte_off`` ("" when none does)."""
+    for p in obj.programs:
+        if p.subprog and p.start * 8 == byte_off:
+            return p.name
+    return ""
 
 
 def callees(obj: Object, prog: Program) -> list[str]:
@@ -25,7 +33,7 @@ def callees(obj: Object, prog: Program) -> list[str]:
         call = insn.call
         if call is not None and call.kind == "subprog":
             out.append(call.name)
-        elif insn.is_ld_imm64 and insn.src_reg == 4:  # BPF_PSEUDO_FUNC
+        elif insn.is_ld_imm64:  # a .text address: a callback (libbpf's BPF_PSEUDO_FUNC)
             rel = relocs.get((prog.section, (prog.start + insn.idx) * 8))
             if rel is not None and rel.symbol_section == ".text":
                 base = rel.symbol_value if rel.symbol != ".text" else 0

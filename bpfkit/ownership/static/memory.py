@@ -20,6 +20,7 @@ from bpfkit.ownership.static.values import (
     offset_range,
     srange,
 )
+from bpfkit.ownership.static_btf import field_at
 
 if TYPE_CHECKING:
     from bpfkit.obj.insn import Insn
@@ -37,6 +38,8 @@ __all__ = [
     "walk",
     "sleepable",
     "in_rcu_cs",
+    "check_special_access",
+    "SPECIAL_FIELDS",
 ]
 
 
@@ -272,3 +275,62 @@ def walk(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
     else:
         trust, maybe_null = "walked", False
     return Val("ptr", name=struct, trust=trust, maybe_null=maybe_null, id=it.scalar_id(st, insn))
+
+
+#: Kernel structs a program reaches only through kfuncs and helpers (``btf_record`` fields).
+SPECIAL_FIELDS = frozenset(
+    {
+        "bpf_spin_lock",
+        "bpf_res_spin_lock",
+        "bpf_list_head",
+        "bpf_list_node",
+        "bpf_rb_root",
+        "bpf_rb_node",
+        "bpf_refcount",
+        "bpf_timer",
+        "bpf_wq",
+        "bpf_task_work",
+    }
+)
+
+
+def check_special_access(it: Interp, st: State, base: Val, insn: Insn) -> None:
+    """A load or store through a map value or a program-allocated object must not touch a
+    special field (``check_map_access``: "%s cannot be accessed directly by load/store";
+    ``btf_struct_access`` on MEM_ALLOC: "direct access to %s is disallowed") nor run past the
+    object ("access beyond struct %s at off %d size %d")."""
+    if it.spec is None or base.off is None or base.kind not in ("ref", "mapval"):
+        return
+    spec = it.spec
+    off, width = base.off + insn.off, insn.size // 8
+    if base.kind == "ref":
+        info = it.an.ref_info.get(base.ref) if base.ref else None
+        if info is not None and (not info.program_allocated or info.percpu):
+            return
+        tname = info.type_name if info is not None else base.name
+        tid = (info.type_id if info is not None else 0) or it.local_struct(tname)
+        if not tid or not tname:
+            return
+        size = spec.sizeof(tid)
+        if size > 0 and (off < 0 or off + width > size):
+            it.mistake(
+                st,
+                "btf_struct_access.beyond",
+                f"access beyond struct {tname} at off {off} size {width}",
+            )
+        found = field_at(spec, tid, off)
+        what = "direct access to {} is disallowed"
+        rule_name = "btf_struct_access.special"
+    else:
+        m = it.maps.get(base.name)
+        if m is None or m.value_type is None:
+            return
+        found = field_at(spec, m.value_type, off)
+        what = "{} cannot be accessed directly by load/store"
+        rule_name = "check_map_access.special"
+    if found is None:
+        return
+    t = spec.resolve(found.type)
+    name = getattr(t, "name", "")
+    if name in SPECIAL_FIELDS:
+        it.mistake(st, rule_name, what.format(name) + f" (member {found.name})")

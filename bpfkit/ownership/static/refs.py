@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bpfkit.btf.types import FuncProto
+from bpfkit.btf.types import FuncProto, Struct
 from bpfkit.ownership.kfuncs import ALLOC_KFUNCS, KfuncSemantics
 from bpfkit.ownership.static.records import Mistake, Site
 from bpfkit.ownership.static.rules import rule
@@ -148,6 +148,13 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
         tid = args[0].type_id
         if tid and it.spec is not None:
             type_name, type_id = struct_name(it.spec, tid), tid
+            if not isinstance(it.spec.resolve(tid), Struct):
+                it.mistake(
+                    st,
+                    "check_kfunc_args.obj_new_type",
+                    "bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct "
+                    f"(type [{tid}] is {type_name or 'not a struct'})",
+                )
         percpu = name == "bpf_percpu_obj_new_impl"
     elif sem.category == "collection":
         if name == "bpf_rbtree_remove":
@@ -174,9 +181,15 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
         old = it.an.ref_info.get(src.ref) if src.kind == "ref" else None
         if src.kind in ("released", "invalid"):
             it.check_ptr(st, src, f"argument 1 of {name}")
-        if src.kind not in ("ref", "unk"):
+        if src.kind not in ("ref", "unk") and not (src.kind == "ptr" and src.trust == "rcu"):
             it.mistake(
                 st, "check_kfunc_args.refcounted_kptr", "arg#0 is neither owning or non-owning ref"
+            )
+        if old is not None and old.program_allocated and not _has_refcount(it, old):
+            it.mistake(
+                st,
+                "check_kfunc_args.no_refcount",
+                f"arg#0 doesn't point to a type with bpf_refcount field ({old.type_name})",
             )
         # check_kfunc_call: on an owning reference the new one cannot be NULL
         ret_null = ret_null and not (src.kind == "ref" and src.owning)
@@ -195,6 +208,7 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
             maybe_null=ret_null,
             owning=False,
             off=off,
+            name="" if type_name == "?" else type_name,
         )
     site = insn.idx
     it.add_site(st, insn.idx, name, type_name)
@@ -248,3 +262,14 @@ def check_reference_leak(it: Interp, st: State, insn: Insn) -> None:
         )
     if st.refs:
         raise Stop
+
+
+def _has_refcount(it: Interp, info: RefInfo) -> bool:
+    """The allocated type has a ``struct bpf_refcount`` member (``btf_record`` BPF_REFCOUNT)."""
+    if it.spec is None:
+        return True
+    tid = info.type_id or it.local_struct(info.type_name)
+    t = it.spec.resolve(tid) if tid else None
+    if not isinstance(t, Struct):
+        return True
+    return any(getattr(it.spec.resolve(m.type), "name", "") == "bpf_refcount" for m in t.members)

@@ -23,6 +23,7 @@ __all__ = [
     "UNK",
     "SCALAR",
     "MASK64",
+    "CALLBACK_DONE",
     "scalar",
     "srange",
     "widen",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 MASK64 = (1 << 64) - 1
+#: ``ret_idx`` of a callback frame: its exit ends the path (the caller goes on separately).
+CALLBACK_DONE = -2
 _MASK64 = MASK64
 
 
@@ -143,11 +146,15 @@ class Frame:
     prog: Program
     regs: list[Val]
     stack: dict[int, Val]
-    ret_idx: int  # where to continue in the caller
+    ret_idx: int  # where to continue in the caller; CALLBACK_DONE for a callback frame
     depth: int
+    #: the kfunc whose callback this frame runs ("" for a plain call)
+    callback_of: str = ""
 
     def copy(self) -> Frame:
-        return Frame(self.prog, list(self.regs), dict(self.stack), self.ret_idx, self.depth)
+        return Frame(
+            self.prog, list(self.regs), dict(self.stack), self.ret_idx, self.depth, self.callback_of
+        )
 
     def key(self) -> tuple[Any, ...]:
         return (self.prog.name, tuple(self.regs), tuple(sorted(self.stack.items())), self.ret_idx)
