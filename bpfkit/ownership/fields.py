@@ -83,6 +83,8 @@ __all__ = [
     "BTF_FIELDS_MAX",
     "MAX_RESOLVE_DEPTH",
     "KPTR_DTOR_TYPES",
+    "kptr_dtor_types",
+    "kptr_dtors",
     "parse_fields",
     "check_map_type",
     "struct_metas",
@@ -178,9 +180,61 @@ MAX_RESOLVE_DEPTH = 32
 #: Kernel types registered with a destructor kfunc (``register_btf_id_dtor_kfuncs()``), the
 #: only kernel types a referenced ``__kptr`` may point to: task (kernel/bpf/helpers.c),
 #: cgroup (helpers.c), bpf_cpumask (kernel/bpf/cpumask.c), bpf_crypto_ctx (kernel/bpf/crypto.c).
+#: A guess used only when the kernel BTF does not show the destructors (see
+#: :func:`kptr_dtor_types`); the test kfuncs of net/bpf/test_run.c are not in it.
 KPTR_DTOR_TYPES: frozenset[str] = frozenset(
     {"task_struct", "cgroup", "bpf_cpumask", "bpf_crypto_ctx"}
 )
+
+_DTOR_CACHE: dict[int, tuple[Spec, dict[str, str]]] = {}
+
+
+def kptr_dtors(kernel: Spec) -> dict[str, str]:
+    """Kernel struct name -> its release kfunc, for every destructor the kernel BTF shows.
+
+    Each ``register_btf_id_dtor_kfuncs()`` entry pairs a type with a destructor; since Linux
+    6.9 the destructors are BTF functions named ``<release kfunc>_dtor`` (``__bpf_kfunc void
+    bpf_task_release_dtor(void *p)``), so the kernel BTF lists them: the type is the struct
+    the release kfunc (a ``bpf_kfunc``-tagged FUNC) takes as its first argument. Test kfuncs
+    built into the kernel are found too (``prog_test_ref_kfunc``, ``prog_test_member``).
+    """
+    hit = _DTOR_CACHE.get(id(kernel))
+    if hit is not None and hit[0] is kernel:
+        return hit[1]
+    from bpfkit.btf.types import Func, FuncProto
+
+    found: dict[str, str] = {}
+    for release in kernel.kfuncs():
+        if not isinstance(release, Func) or not kernel.find(f"{release.name}_dtor", BTFKind.FUNC):
+            continue
+        proto = kernel[release.type]
+        if not isinstance(proto, FuncProto) or not proto.params:
+            continue
+        ptr = kernel.resolve(proto.params[0].type)
+        if isinstance(ptr, Ptr):
+            target = kernel.resolve(ptr.type)
+            if _is_struct(target) and target.name:
+                found.setdefault(str(target.name), str(release.name))
+    _DTOR_CACHE[id(kernel)] = (kernel, found)
+    return found
+
+
+def kptr_dtor_types(kernel: Spec | None) -> tuple[frozenset[str], bool]:
+    """The kernel struct names a referenced ``__kptr`` may point to, and whether that is
+    known: ``(names, True)`` from the kernel BTF's destructors (:func:`kptr_dtors`), or
+    ``(KPTR_DTOR_TYPES, False)`` -- a guess -- when there is no kernel BTF or it shows no
+    destructor (kernels before 6.9 keep them out of BTF).
+
+    Examples
+    --------
+    >>> kptr_dtor_types(None) == (KPTR_DTOR_TYPES, False)
+    True
+    """
+    if kernel is None:
+        return KPTR_DTOR_TYPES, False
+    names = frozenset(kptr_dtors(kernel))
+    return (names, True) if names else (KPTR_DTOR_TYPES, False)
+
 
 # Map types that accept each field kind (``map_check_btf()`` in kernel/bpf/syscall.c).
 _LOCK_MAPS = frozenset(
@@ -716,15 +770,17 @@ def _check_record(
         if info.kind in _KPTR_KINDS and info.target_id is not None:
             kptr_type = _name(spec, info.target_id)
             resolved = resolve_kptr(kptr_type, spec, kernel) if kernel is not None else "program"
+            dtors, known = kptr_dtor_types(kernel)
             if (
                 info.kind == "kptr"
                 and resolved in ("kernel", "both(kernel wins)")
-                and kptr_type not in KPTR_DTOR_TYPES
+                and kptr_type not in dtors
             ):
+                how = "the kernel BTF has" if known else "bpfkit's list (a guess) has"
                 raise _Reject(
                     "ENOENT",
-                    f"{info.path}: kernel type struct {kptr_type} has no destructor kfunc, "
-                    "so it cannot be a referenced kptr",
+                    f"{info.path}: kernel type struct {kptr_type} has no destructor kfunc "
+                    f"({how} none), so it cannot be a referenced kptr",
                     code="kptr_kernel_type_without_dtor",
                 )
         if info.kind in _ROOTS and info.target_id is not None and info.node_name is not None:

@@ -46,7 +46,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-__all__ = ["KfuncSemantics", "KFUNCS", "ALLOC_KFUNCS", "semantics"]
+__all__ = [
+    "KfuncSemantics",
+    "KFUNCS",
+    "ALLOC_KFUNCS",
+    "KFUNC_PROG_TYPES",
+    "KFUNC_SET_OF_CATEGORY",
+    "semantics",
+    "kfunc_base_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +247,29 @@ _TABLE: list[KfuncSemantics] = [
     ),
     # tasks
     _k("bpf_task_acquire", "task", ("KF_ACQUIRE", "KF_RCU", "KF_RET_NULL"), ("trusted",)),
+    _k(
+        "bpf_task_get_cgroup1",
+        "cgroup",
+        ("KF_ACQUIRE", "KF_RCU", "KF_RET_NULL"),
+        ("trusted", "scalar"),
+    ),
+    _k("bpf_task_under_cgroup", "cgroup", ("KF_RCU",), ("trusted", "trusted")),
+    _k(
+        "bpf_cgroup_ancestor",
+        "cgroup",
+        ("KF_ACQUIRE", "KF_RCU", "KF_RET_NULL"),
+        ("trusted", "scalar"),
+    ),
+    _k(
+        "bpf_get_task_exe_file",
+        "file",
+        ("KF_ACQUIRE", "KF_TRUSTED_ARGS", "KF_RET_NULL"),
+        ("trusted",),
+    ),
+    _k("bpf_put_file", "file", _REL, ("owned",)),
+    # test kfuncs built into every kernel with BPF (net/bpf/test_run.c)
+    _k("bpf_kfunc_call_test_release", "test", _REL, ("owned",)),
+    _k("bpf_kfunc_call_memb_release", "test", _REL, ("owned",)),
     _k("bpf_task_release", "task", _REL, ("owned",)),
     _k("bpf_task_from_pid", "task", _ACQ_NULL, ("scalar",)),
     _k("bpf_task_from_vpid", "task", _ACQ_NULL, ("scalar",)),
@@ -250,7 +281,71 @@ _TABLE: list[KfuncSemantics] = [
     _k("bpf_cpumask_create", "cpumask", _ACQ_NULL, ()),
     _k("bpf_cpumask_release", "cpumask", _REL, ("owned",)),
     _k("bpf_cpumask_acquire", "cpumask", ("KF_ACQUIRE", "KF_TRUSTED_ARGS"), ("trusted",)),
+    # every other cpumask kfunc of kernel/bpf/cpumask.c is KF_RCU (name, parameter count)
+    *(
+        _k(f"bpf_cpumask_{op}", "cpumask", ("KF_RCU",), ("any",) * n)
+        for op, n in (
+            ("first", 1),
+            ("first_zero", 1),
+            ("first_and", 2),
+            ("set_cpu", 2),
+            ("clear_cpu", 2),
+            ("test_cpu", 2),
+            ("test_and_set_cpu", 2),
+            ("test_and_clear_cpu", 2),
+            ("setall", 1),
+            ("clear", 1),
+            ("and", 3),
+            ("or", 3),
+            ("xor", 3),
+            ("equal", 2),
+            ("intersects", 2),
+            ("subset", 2),
+            ("empty", 1),
+            ("full", 1),
+            ("copy", 2),
+            ("any_distribute", 1),
+            ("any_and_distribute", 2),
+            ("weight", 1),
+            ("populate", 3),
+        )
+    ),
+    # RCU read sections (common_btf_ids: every program type)
+    _k("bpf_rcu_read_lock", "rcu", (), ()),
+    _k("bpf_rcu_read_unlock", "rcu", (), ()),
 ]
+
+#: Program types (libbpf section words) to which the kernel registers each kfunc set
+#: (``register_btf_kfunc_id_set`` in kernel/bpf/helpers.c and cpumask.c, net/bpf/test_run.c);
+#: a kfunc called from another type gets "calling kernel function %s is not allowed".
+KFUNC_PROG_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        # generic_kfunc_set: TRACING, SCHED_CLS, XDP, STRUCT_OPS, SYSCALL
+        "generic": frozenset(
+            {
+                "tp_btf", "fentry", "fexit", "fmod_ret", "iter", "freplace",
+                "tc", "tcx", "classifier", "action", "xdp", "struct_ops", "syscall",
+            }
+        ),
+        # cpumask_kfunc_set: TRACING, LSM, STRUCT_OPS, SYSCALL
+        "cpumask": frozenset(
+            {"tp_btf", "fentry", "fexit", "fmod_ret", "iter", "lsm", "struct_ops", "syscall"}
+        ),
+    }
+)  # fmt: skip
+
+#: Categories of :data:`KFUNCS` and the set they belong to (the rest: every program type).
+KFUNC_SET_OF_CATEGORY: Mapping[str, str] = MappingProxyType(
+    {
+        "allocation": "generic",
+        "refcount": "generic",
+        "collection": "generic",
+        "task": "generic",
+        "cgroup": "generic",
+        "file": "generic",
+        "cpumask": "cpumask",
+    }
+)
 
 
 def _h(
@@ -319,6 +414,19 @@ KFUNCS: Mapping[str, KfuncSemantics] = MappingProxyType({s.name: s for s in _TAB
 ALLOC_KFUNCS: frozenset[str] = frozenset({"bpf_obj_new_impl", "bpf_percpu_obj_new_impl"})
 
 
+def kfunc_base_name(name: str) -> str:
+    """The kernel name of a kfunc extern: libbpf drops a ``___flavour`` suffix
+    (``bpf_task_acquire___v2`` binds to ``bpf_task_acquire``).
+
+    Examples
+    --------
+    >>> kfunc_base_name("bpf_cgroup_ancestor___old"), kfunc_base_name("bpf_obj_new_impl")
+    ('bpf_cgroup_ancestor', 'bpf_obj_new_impl')
+    """
+    i = name.find("___")
+    return name[:i] if i > 0 else name
+
+
 def semantics(name: str) -> KfuncSemantics | None:
-    """The table entry for ``name`` (kfunc or helper name), or None."""
-    return KFUNCS.get(name)
+    """The table entry for ``name`` (kfunc or helper name, flavour suffix allowed), or None."""
+    return KFUNCS.get(name) or KFUNCS.get(kfunc_base_name(name))

@@ -149,7 +149,10 @@ class OwnershipModel:
         return next((p for p in self.predictions if p.program == program), None)
 
     def to_json(self) -> list[dict[str, Any]]:
-        """Per program: ``program``, ``predicted``, ``mistakes`` [{kind, insn, src_line,
+        """Per program: ``program``, ``predicted``, ``mistakes`` [{kind, rule (the kernel rule:
+        :data:`bpfkit.ownership.static.RULES`), insn (in the kernel's numbering, subprograms
+        appended as the loader appends them), func and func_insn (the function and its own
+        index), src_line,
         message}], ``reason``, ``findings`` (type level, shared by all programs of the
         object), and with a log ``observed`` {verdict, error, leaks [{id, alloc_insn}],
         flows [{site_insn, site, sink, sink_insn, paths}]}."""
@@ -172,7 +175,10 @@ class OwnershipModel:
                 "mistakes": [
                     {
                         "kind": m.kind,
-                        "insn": m.insn_idx,
+                        "rule": m.rule,
+                        "insn": m.insn,
+                        "func": m.func,
+                        "func_insn": m.func_insn,
                         "src_line": m.src_line,
                         "message": m.message,
                     }
@@ -238,7 +244,10 @@ class OwnershipModel:
             )
             for m in pred.mistakes if pred else ():
                 where = f" line {m.src_line}" if m.src_line else ""
-                lines.append(f"  mistake {m.kind} at insn {m.insn_idx}{where}: {m.message}")
+                in_func = f" ({m.func}+{m.func_insn})" if m.func and m.func != prog else ""
+                lines.append(
+                    f"  mistake {m.kind} [{m.rule}] at insn {m.insn}{in_func}{where}: {m.message}"
+                )
             for r in sites[sites["program"] == prog].itertuples():
                 lines.append(f"  site insn {r.insn_idx}: {r.kfunc} ({r.type})")
             for r in flows[flows["program"] == prog].itertuples():

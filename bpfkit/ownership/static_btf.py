@@ -45,17 +45,48 @@ def struct_name(spec: Spec, type_id: int) -> str:
     return t.name if isinstance(t, Struct | Union) else spec.type_name(type_id)
 
 
+def _element(spec: Spec, type_id: int, off: int) -> tuple[int, int, str] | None:
+    """Through (nested) arrays: (element type id, byte offset of the element, ``[i][j]``)
+    of the element covering byte ``off``; the type itself when it is not an array."""
+    start, suffix = 0, ""
+    for _ in range(32):  # MAX_RESOLVE_DEPTH
+        t = spec.resolve(type_id)
+        if not isinstance(t, Array):
+            return type_id, start, suffix
+        size = spec.sizeof(t.type)
+        if size <= 0 or not 0 <= off - start < size * max(t.nelems, 0):
+            return None
+        idx = (off - start) // size
+        start += idx * size
+        suffix += f"[{idx}]"
+        type_id = t.type
+    return None
+
+
 def field_at(spec: Spec, type_id: int, off: int, *, depth: int = 0) -> FieldRef | None:
     """The innermost non-struct member (or a struct member that starts exactly at ``off`` and
-    is a kernel special struct such as ``bpf_list_head``) covering byte ``off`` of ``type_id``."""
+    is a kernel special struct such as ``bpf_list_head``) covering byte ``off`` of ``type_id``.
+
+    Arrays are walked to the element covering ``off`` (``btf_repeat_fields`` flattens arrays
+    of kptrs, list heads and rb roots, 1-D or more, and of structs holding them): the member
+    is then named ``name[i][j]`` with the element's type and offset."""
     if depth > 16 or off < 0:
         return None
     t = spec.resolve(type_id)
     if isinstance(t, Array):
-        size = spec.sizeof(t.type)
-        if size <= 0 or off >= size * max(t.nelems, 0):
+        elem = _element(spec, type_id, off)
+        if elem is None:
             return None
-        return field_at(spec, t.type, off % size, depth=depth + 1)
+        etype, estart, suffix = elem
+        inner = spec.resolve(etype)
+        if isinstance(inner, Struct | Union):
+            found = field_at(spec, etype, off - estart, depth=depth + 1)
+            if found is None:
+                return None
+            return FieldRef(
+                found.container, found.index, found.name, found.type, found.offset + estart
+            )
+        return FieldRef(type_id, -1, suffix, etype, estart)
     if not isinstance(t, Struct | Union):
         return None
     for i, m in enumerate(t.members):
@@ -63,14 +94,21 @@ def field_at(spec: Spec, type_id: int, off: int, *, depth: int = 0) -> FieldRef 
         size = spec.sizeof(m.type) if m.type else 0
         if not start <= off < start + max(size, 1):
             continue
-        inner = spec.resolve(m.type)
+        mtype, name = m.type, m.name
+        if isinstance(spec.resolve(m.type), Array):
+            elem = _element(spec, m.type, off - start)
+            if elem is None:
+                return FieldRef(t.id, i, m.name, m.type, start)
+            mtype, estart, suffix = elem
+            start, name = start + estart, f"{m.name}{suffix}"
+        inner = spec.resolve(mtype)
         if isinstance(inner, Struct | Union) and not inner.name.startswith("bpf_"):
-            found = field_at(spec, m.type, off - start, depth=depth + 1)
+            found = field_at(spec, mtype, off - start, depth=depth + 1)
             if found is not None:
                 return FieldRef(
                     found.container, found.index, found.name, found.type, found.offset + start
                 )
-        return FieldRef(t.id, i, m.name, m.type, start)
+        return FieldRef(t.id, i, name, mtype, start)
     return None
 
 

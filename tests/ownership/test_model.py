@@ -65,7 +65,7 @@ def test_cli_matches_api(capsys: pytest.CaptureFixture[str]) -> None:
     from bpfkit.obj import load_object
 
     api = {
-        p.program: (p.verdict, [(m.kind, m.insn_idx) for m in p.mistakes])
+        p.program: (p.verdict, [(m.kind, m.insn) for m in p.mistakes])
         for p in predict(load_object(obj))
     }
     got = {

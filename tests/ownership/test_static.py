@@ -25,6 +25,7 @@ from bpfkit.ownership.static import (
     Prediction,
     analyze,
     flows_frame,
+    match_kernel_message,
     predict,
     sites_frame,
 )
@@ -132,21 +133,32 @@ def test_mistake_kinds_agree_with_expected() -> None:
 @needs_data
 def test_mistake_insn_is_where_the_kernel_stopped() -> None:
     preds = _predictions()
-    rows, compared, same = [], 0, 0
+    rows, compared, same, same_rule = [], 0, 0, 0
     for row in _tsv(DATA_LOGS_MANIFEST):
         if row["verdict"] != "reject":
             continue
         pred = preds[(row["object"], row["program"])]
         kernel_insn = _kernel_error_insn(row["l1_log"])
-        ours = pred.mistakes[0].insn_idx if pred.mistakes else None
+        first = pred.mistakes[0] if pred.mistakes else None
+        ours = first.insn if first else None
+        rule_ok = first is not None and match_kernel_message(first.rule, row["error"])
         compared += 1
         same += ours == kernel_insn
+        same_rule += rule_ok
         rows.append(
-            (row["program"], str(kernel_insn), str(ours), "yes" if ours == kernel_insn else "NO")
+            (
+                row["program"],
+                str(kernel_insn),
+                str(ours),
+                "yes" if ours == kernel_insn else "NO",
+                first.rule if first else "-",
+                "yes" if rule_ok else "NO",
+            )
         )
-    print("\nfirst mistake's insn vs the insn the kernel's log stopped at")
-    print(_table(rows, ("program", "kernel insn", "our insn", "agree")))
+    print("\nfirst mistake's insn (kernel numbering) and rule vs where and why the kernel stopped")
+    print(_table(rows, ("program", "kernel insn", "our insn", "agree", "our rule", "same rule")))
     assert same / compared >= 0.9
+    assert same_rule / compared >= 0.9
 
 
 @needs_data
@@ -341,18 +353,18 @@ _JMP = st.sampled_from([0x10, 0x20, 0x30, 0x50, 0x60, 0x70, 0xA0, 0xB0, 0xC0, 0x
 def test_range_reasoning_is_sound(lo: int, width: int, k: int, op: int, is32: bool) -> None:
     """Brute force over every value of a small range: a decided comparison holds for all of
     them, and the range kept on each side of a branch contains every value that goes there."""
-    from bpfkit.ownership import static
+    from bpfkit.ownership.static import values as static
 
     hi = lo + width
-    v = static._range(lo, hi)
-    kv = static._scalar(k)
+    v = static.srange(lo, hi)
+    kv = static.scalar(k)
     values = range(lo, hi + 1)
-    outcomes = {x: static._cmp(op, x, k, is32) for x in values}
-    decided = static._decide(op, v, kv, is32)
+    outcomes = {x: static.cmp(op, x, k, is32) for x in values}
+    decided = static.decide(op, v, kv, is32)
     if decided is not None:
         assert all(o == decided for o in outcomes.values())
     for taken in (True, False):
-        narrowed = static._refined(op, v, k, taken, is32)
+        narrowed = static.refined(op, v, k, taken, is32)
         if narrowed is None:
             continue
         for x, o in outcomes.items():
@@ -370,12 +382,12 @@ def test_range_reasoning_is_sound(lo: int, width: int, k: int, op: int, is32: bo
 )
 def test_alu_ranges_are_sound(a_lo: int, a_w: int, b: int, op: int, is64: bool) -> None:
     """Every concrete result of ``a op b`` over a small range of a lies in the computed range."""
-    from bpfkit.ownership import static
+    from bpfkit.ownership.static import values as static
 
-    a = static._range(a_lo, a_lo + a_w)
-    out = static._alu_range(op, a, static._scalar(b), is64, 0)
+    a = static.srange(a_lo, a_lo + a_w)
+    out = static.alu_range(op, a, static.scalar(b), is64, 0)
     for x in range(a_lo, a_lo + a_w + 1):
-        r = static._alu_const(op, x, b, is64, 0)
+        r = static.alu_const(op, x, b, is64, 0)
         if r is None:
             continue
         assert out.lo <= r <= out.hi, (x, op, b, r, out)

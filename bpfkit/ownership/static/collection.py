@@ -1,0 +1,109 @@
+"""Collection rules: ``bpf_list_head`` / ``bpf_rb_root`` operations under their lock
+(``check_reg_allocation_locked``), the node handed over (``ref_convert_owning_non_owning``,
+``__process_kf_arg_ptr_to_graph_node``), in ``kernel/bpf/verifier.c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bpfkit.ownership.kfuncs import KfuncSemantics
+from bpfkit.ownership.static.btfcheck import lock_id
+from bpfkit.ownership.static.values import (
+    SCALAR,
+    State,
+    Val,
+)
+from bpfkit.ownership.static_btf import contains_of, field_at, member_offset
+
+if TYPE_CHECKING:
+    from bpfkit.obj.insn import Insn
+    from bpfkit.ownership.static.engine import Interp
+
+__all__ = [
+    "check_lock",
+    "take",
+    "contains",
+    "node_offset",
+    "check_contains",
+]
+
+
+def check_lock(it: Interp, st: State, head: Val, name: str) -> None:
+    it.check_fields(st, head, name)
+    want = lock_id(head)
+    if st.lock is None:
+        it.mistake(
+            st, "check_reg_allocation_locked", f"{name} without the collection's bpf_spin_lock held"
+        )
+    if want is not None and st.lock is not None and want != st.lock:
+        # check_reg_allocation_locked: the held lock must be in the same allocation as the
+        # head: the same global section, the same map lookup (reg->id) or the same object
+        what = "another element of " if want[:2] == st.lock[:2] else ""
+        it.mistake(
+            st,
+            "check_reg_allocation_locked",
+            f"{name} on {want[1]} while holding the lock of {what}{st.lock[1]}",
+        )
+
+
+def take(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[Val]) -> Val:
+    name = sem.name
+    assert sem.release_arg is not None
+    node = args[sem.release_arg]
+    if name == "bpf_kptr_xchg":
+        return it.kptr_xchg(st, insn, args[0], node)
+    if node.kind != "ref":
+        if node.kind not in ("released", "invalid"):
+            it.an.unknown_reasons.append(
+                f"{name} at insn {insn.idx} on an untracked node ({node.kind})"
+            )
+        return SCALAR
+    if not node.owning:
+        it.mistake(
+            st,
+            "check_kfunc_args.graph_node_not_owning",
+            f"{name} with a non-owning reference as the node",
+        )
+    if node.maybe_null:
+        it.mistake(st, "check_kfunc_args.graph_node_null", f"{name} with a node that may be NULL")
+    it.check_contains(st, name, args[0], node)
+    kind = "list_push" if "list" in name else "rbtree_add"
+    it.flow(st, node.ref, kind, insn.idx, it.describe_field(args[0]))
+    rid = node.ref
+    st.refs = st.refs - {rid}
+    st.rewrite(lambda x: replace(x, owning=False) if x.kind == "ref" and x.ref == rid else x)
+    return SCALAR
+
+
+def contains(it: Interp, head: Val) -> tuple[str, str] | None:
+    found = it.field_of(head)
+    if found is None or it.spec is None:
+        return None
+    f = found[1]
+    return contains_of(it.spec, f.container, f.index)
+
+
+def node_offset(it: Interp, cont: tuple[str, str]) -> int | None:
+    tid = it.local_struct(cont[0])
+    if not tid or it.spec is None:
+        return None
+    return member_offset(it.spec, tid, cont[1])
+
+
+def check_contains(it: Interp, st: State, name: str, head: Val, node: Val) -> None:
+    cont = it.contains(head)
+    info = it.an.ref_info.get(node.ref)
+    if cont is None or info is None or it.spec is None or node.off is None:
+        return
+    tname, fname = cont
+    want_off = it.node_offset(cont)
+    if info.type_name != tname or (want_off is not None and node.off != want_off):
+        got = field_at(it.spec, info.type_id or it.local_struct(info.type_name), node.off)
+        it.mistake(
+            st,
+            "__process_kf_arg_ptr_to_graph_node",
+            f"{name}: the collection contains {tname}:{fname}, the node is "
+            f"{info.type_name}.{got.name if got else node.off}",
+        )
