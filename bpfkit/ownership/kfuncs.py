@@ -320,16 +320,21 @@ _TABLE: list[KfuncSemantics] = [
 #: a kfunc called from another type gets "calling kernel function %s is not allowed".
 KFUNC_PROG_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        # generic_kfunc_set: TRACING, SCHED_CLS, XDP, STRUCT_OPS, SYSCALL
+        # generic_kfunc_set: TRACING, SCHED_CLS, XDP, STRUCT_OPS, SYSCALL, TRACEPOINT,
+        # PERF_EVENT (verifier_kfunc_prog_types.c); not KPROBE nor RAW_TRACEPOINT
         "generic": frozenset(
             {
                 "tp_btf", "fentry", "fexit", "fmod_ret", "iter", "freplace",
                 "tc", "tcx", "classifier", "action", "xdp", "struct_ops", "syscall",
+                "tracepoint", "tp", "perf_event",
             }
         ),
-        # cpumask_kfunc_set: TRACING, LSM, STRUCT_OPS, SYSCALL
+        # cpumask_kfunc_set: TRACING, LSM, STRUCT_OPS, SYSCALL, TRACEPOINT, PERF_EVENT
         "cpumask": frozenset(
-            {"tp_btf", "fentry", "fexit", "fmod_ret", "iter", "lsm", "struct_ops", "syscall"}
+            {
+                "tp_btf", "fentry", "fexit", "fmod_ret", "iter", "lsm", "struct_ops", "syscall",
+                "tracepoint", "tp", "perf_event",
+            }
         ),
     }
 )  # fmt: skip

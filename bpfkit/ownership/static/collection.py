@@ -22,12 +22,45 @@ if TYPE_CHECKING:
     from bpfkit.ownership.static.engine import Interp
 
 __all__ = [
+    "check_graph_root",
     "check_lock",
     "take",
     "contains",
     "node_offset",
     "check_contains",
 ]
+
+
+def check_graph_root(it: Interp, st: State, head: Val, name: str) -> None:
+    """``process_kf_arg_ptr_to_list_head`` / ``..._rbtree_root``: the head must be a
+    ``bpf_list_head`` / ``bpf_rb_root`` at a constant offset of a map value, global or object."""
+    want = "bpf_rb_root" if "rbtree" in name else "bpf_list_head"
+    if head.kind not in ("mapval", "ref") or it.spec is None:
+        return
+    if head.off is None:
+        it.mistake(
+            st,
+            "process_kf_arg_ptr_to_graph_root.var_off",
+            f"R1 doesn't have constant offset. {want} has to be at the constant offset",
+        )
+    found = it.field_of(head)
+    if found is None:
+        if head.kind == "mapval" and head.name in it.maps or head.kind == "ref" and head.ref:
+            it.mistake(
+                st,
+                "process_kf_arg_ptr_to_graph_root.not_found",
+                f"{want} not found at offset={head.off}",
+            )
+        return
+    f = found[1]
+    t = it.spec.resolve(f.type)
+    section = head.kind == "mapval" and head.name.startswith(".")  # offsets are per variable
+    if getattr(t, "name", "") != want or (f.offset != head.off and not section):
+        it.mistake(
+            st,
+            "process_kf_arg_ptr_to_graph_root.not_found",
+            f"{want} not found at offset={head.off}",
+        )
 
 
 def check_lock(it: Interp, st: State, head: Val, name: str) -> None:

@@ -96,6 +96,7 @@ class Interp:
     ret_struct = kfunc_args.ret_struct
     check_args = kfunc_args.check_args
     check_lock = collection.check_lock
+    check_graph_root = collection.check_graph_root
     take = collection.take
     contains = collection.contains
     node_offset = collection.node_offset
@@ -199,15 +200,19 @@ class Interp:
         olds = self.explored.get(key)
         if not olds:
             st.rewrite(widen)
+            st.widened = True
             return
         prev = olds[-1]
         cuts = self.thresholds()
         for fo, fn in zip(prev.frames, st.frames, strict=False):
             for r in range(11):
-                fn.regs[r] = widen_between(fo.regs[r], fn.regs[r], cuts)
+                was = fn.regs[r]
+                fn.regs[r] = widen_between(fo.regs[r], was, cuts)
+                st.widened = st.widened or fn.regs[r] is not was
             for k, v in list(fn.stack.items()):
                 old = fo.stack.get(k)
                 fn.stack[k] = widen_between(old, v, cuts) if old is not None else widen(v)
+                st.widened = st.widened or fn.stack[k] is not v
 
     def thresholds(self) -> list[int]:
         if self._thresholds is None:
@@ -654,6 +659,7 @@ class Interp:
         if sem is not None and sem.needs_lock:
             # check_reg_allocation_locked runs before the node and head arguments are judged
             self.check_lock(st, args[0], sem.name)
+            self.check_graph_root(st, args[0], sem.name)
         kptr.check_helper_access(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
         kptr.rcu_lock_op(self, st, target.name)
@@ -742,6 +748,13 @@ class Interp:
         except Exception:  # noqa: BLE001 - an unresolvable callee: say unknown
             self.an.unknown_reasons.append(f"call to unknown subprogram {name} at insn {insn.idx}")
             raise Stop from None
+        if callee.subprog and callee.is_global and st.lock is not None:
+            self.mistake(
+                st,
+                "do_check.call_under_lock",
+                f"global function calls are not allowed while holding a lock, use static "
+                f"function instead ({name})",
+            )
         if callee.subprog and callee.is_global:
             # verifier.c btf_check_subprog_call: a global function is verified once, on its own;
             # its arguments may be scalars, the context or plain memory, never references
@@ -790,6 +803,13 @@ class Interp:
                     st,
                     "process_spin_lock.unlock_without_lock",
                     "bpf_spin_unlock without a held lock",
+                )
+            held = lock_id(args[0])
+            if held is not None and st.lock is not None and held != st.lock:
+                self.mistake(
+                    st,
+                    "process_spin_lock.different",
+                    f"bpf_spin_unlock of different lock ({held[1]}, holding {st.lock[1]})",
                 )
             st.lock = None
             st.rewrite(

@@ -42,6 +42,13 @@ def mistake(it: Interp, st: State, rule_name: str, message: str, *, stop: bool =
     ``stop`` is False, the path ends there as the verifier's would."""
     prog = st.frame.prog
     r = rule(rule_name)
+    if st.widened and r.kind != "leak":
+        # past a widened loop head, bpfkit cannot tell a real mistake from its own imprecision
+        it.an.unknown_reasons.append(
+            f"{r.name} at {prog.name}+{st.idx} after a loop bpfkit followed only approximately"
+            f" ({message})"
+        )
+        raise Stop
     it.an.mistakes.append(
         Mistake(
             r.kind,

@@ -111,6 +111,7 @@ _ALL: list[Rule] = [
         "state",
         "function calls are not allowed while holding a lock",
         "global function calls are not allowed while holding a lock",
+        "use static function instead",
     ),
     _r(
         "btf_check_subprog_call",
@@ -288,6 +289,24 @@ _ALL: list[Rule] = [
         "other",
         "collections",
         "Locking two bpf_spin_locks are not allowed",
+    ),
+    _r(
+        "process_kf_arg_ptr_to_graph_root.var_off",
+        "other",
+        "collections",
+        "R%d doesn't have constant offset. %s has to be at the constant offset",
+    ),
+    _r(
+        "process_kf_arg_ptr_to_graph_root.not_found",
+        "other",
+        "collections",
+        "%s not found at offset=%d",
+    ),
+    _r(
+        "process_spin_lock.different",
+        "other",
+        "collections",
+        "bpf_spin_unlock of different lock",
     ),
     _r(
         "process_spin_lock.unlock_without_lock",

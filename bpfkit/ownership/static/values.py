@@ -168,9 +168,13 @@ class State:
     lock: tuple[str, str, int] | None = None
     #: bpf_rcu_read_lock depth (``active_rcu_locks``)
     rcu: int = 0
+    #: scalars were widened on the way here (loop iterations bpfkit did not follow exactly)
+    widened: bool = False
 
     def copy(self) -> State:
-        return State([f.copy() for f in self.frames], self.idx, self.refs, self.lock, self.rcu)
+        return State(
+            [f.copy() for f in self.frames], self.idx, self.refs, self.lock, self.rcu, self.widened
+        )
 
     @property
     def frame(self) -> Frame:
