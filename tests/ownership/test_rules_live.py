@@ -22,10 +22,10 @@ from bpfkit.obj import load_object
 from tests.corpus import RULE_PAIRS
 from tests.kernel.conftest import live_skip_reason
 
-#: Overall verdict agreement (kernel vs predict) the rule pairs must reach.
-#: TODO(lead): raise as the rewritten model lands; measured on Linux 6.18 at commit time: see
-#: the README section "Rule pairs (issue #12)". 0.0 only asserts the harness runs end to end.
-AGREEMENT_FLOOR = 0.0
+#: Overall verdict agreement (kernel vs predict) the rule pairs must reach: the model agreed on
+#: 249 of 265 (94%) on Linux 6.18 when this was set (before the model's rewrite: 140, 53%);
+#: the floor leaves room for another kernel build's verdicts, not for regressions.
+AGREEMENT_FLOOR = 0.90
 
 SOURCES = sorted(RULE_PAIRS.glob("f*.bpf.c"))
 FAMILY = re.compile(r"^f(\d+)")
