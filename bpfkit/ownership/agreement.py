@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import errno as errno_mod
 import functools
-import importlib
 import math
 import re
 import signal
@@ -395,13 +394,11 @@ def _raise_timeout(signum: int, frame: Any) -> None:
 
 
 def _rules_matcher() -> Callable[[str, str], bool] | None:
-    """``bpfkit.ownership.rules.match_kernel_message`` when the model has it, else None."""
-    try:
-        mod = importlib.import_module("bpfkit.ownership.rules")
-    except ImportError:
-        return None
-    fn = getattr(mod, "match_kernel_message", None)
-    return fn if callable(fn) else None
+    """:func:`bpfkit.ownership.static.rules.match_kernel_message`: is the kernel's error line
+    one of the messages of the rule the model names?"""
+    from bpfkit.ownership.static.rules import match_kernel_message
+
+    return match_kernel_message
 
 
 def _errno_name(n: int) -> str:
@@ -601,7 +598,7 @@ def agreement_frame(
         ``pred_*``: the model's verdict and first mistake; ``analysis_ms``: the model's time.
         ``agree``: the verdicts are equal; ``same_insn`` (both reject): the first mistake is at
         the kernel's instruction; ``same_rule`` (both reject, and the model names a rule
-        ``bpfkit.ownership.rules.match_kernel_message`` can check): the rule is the one whose
+        ``bpfkit.ownership.static.rules.match_kernel_message`` checks): the rule is the one whose
         message the kernel printed. Missing comparisons are NA. ``excluded`` rows (the
         verifier never judged the program) have the reason and no comparison.
 
