@@ -656,6 +656,8 @@ class Interp:
                 "and bpf_spin_unlock are allowed)",
             )
         args = [self.read(st, r) for r in range(1, 6)]
+        if target.name in ("bpf_this_cpu_ptr", "bpf_per_cpu_ptr"):
+            self.check_percpu_arg(st, args[0])
         if sem is not None and sem.needs_lock:
             # check_reg_allocation_locked runs before the node and head arguments are judged
             self.check_lock(st, args[0], sem.name)
@@ -703,6 +705,23 @@ class Interp:
                 st,
                 "fetch_kfunc_meta.prog_type",
                 f"calling kernel function {sem.name} is not allowed",
+            )
+
+    def check_percpu_arg(self, st: State, v: Val) -> None:
+        """``check_reg_type`` for ARG_PTR_TO_PERCPU_BTF_ID: only a per-CPU BTF pointer."""
+        if v.kind == "ref":
+            info = self.an.ref_info.get(v.ref) if v.ref else None
+            ok = info is None or info.percpu
+        elif v.kind == "ptr":
+            ok = v.percpu
+        else:
+            ok = v.kind not in ("mapval", "stack", "ctx", "scalar", "pkt")
+        if not ok:
+            what = {"mapval": "map_value", "stack": "fp"}.get(v.kind, "ptr_")
+            self.mistake(
+                st,
+                "check_reg_type.percpu",
+                f"R1 type={what} expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_",
             )
 
     def visit_callback(self, st: State, insn: Insn, args: list[Val], name: str) -> None:

@@ -303,6 +303,12 @@ _ALL: list[Rule] = [
         "%s not found at offset=%d",
     ),
     _r(
+        "check_reg_type.percpu",
+        "other",
+        "kfunc_args",
+        "R%d type=%s expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_",
+    ),
+    _r(
         "process_spin_lock.different",
         "other",
         "collections",
