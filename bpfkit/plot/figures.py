@@ -81,10 +81,19 @@ def _note(ax: Axes, text: str) -> None:
 def _relabel(ax: Axes, xlabel: str | None = None) -> None:
     """Set the x label of *ax* to *xlabel* (default: the current one without notes) followed
     by the notes of the panel, one per line."""
+    import textwrap
+
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
     base = xlabel if xlabel is not None else getattr(ax, "_bpfkit_xlabel", ax.get_xlabel())
     ax._bpfkit_xlabel = base  # type: ignore[attr-defined]
-    notes = " · ".join(n.replace("\n", " ") for n in getattr(ax, "_bpfkit_notes", []))
-    ax.set_xlabel("\n".join(x for x in (base, f"[{notes}]" if notes else "") if x))
+    size = FontProperties(size=matplotlib.rcParams["axes.labelsize"]).get_size_in_points()
+    chars = max(20, int(_text_width_pt(ax) / (0.58 * size)))
+    lines = [base] if base else []
+    for n in getattr(ax, "_bpfkit_notes", []):
+        lines.extend(textwrap.wrap(f"[{n.replace(chr(10), ' ')}]", chars))
+    ax.set_xlabel("\n".join(lines))
 
 
 def short_title(ax: Axes, **kwargs: Any) -> None:
@@ -105,6 +114,33 @@ def _window_note(ax: Axes, win: Any) -> None:
     label = win.label()
     if label:
         _note(ax, label)
+
+
+def side_legend(ax: Axes, own_figure: bool, **kwargs: Any) -> Any:
+    """The legend of a panel, beside it on the right; under the figure instead when the panel
+    is alone in a narrow (paper column) figure, where beside it would squeeze the data."""
+    fig = ax.get_figure(root=True)
+    if own_figure and fig is not None and fig.get_figwidth() < 5:
+        handles = kwargs.pop("handles", None)
+        if handles is None:
+            handles, labels = ax.get_legend_handles_labels()
+        else:
+            labels = [h.get_label() for h in handles]
+        if not handles:
+            return None
+        kwargs.pop("bbox_to_anchor", None)
+        kwargs.pop("loc", None)
+        return fig.legend(
+            handles=handles,
+            labels=labels,
+            loc="outside lower center",
+            ncols=2 if len(handles) > 1 else 1,
+            **kwargs,
+        )
+    kwargs.setdefault("loc", "upper left")
+    kwargs.setdefault("bbox_to_anchor", (1.01, 1.0))
+    kwargs.setdefault("borderaxespad", 0)
+    return ax.legend(**kwargs)
 
 
 def _msize(scale: float = 1.0) -> float:
@@ -150,10 +186,21 @@ def _title(ax: Axes, what: str, log: Any) -> None:
         ax.set_title(what, loc="left")
         return
     size = FontProperties(size=matplotlib.rcParams["axes.titlesize"]).get_size_in_points()
-    fig = ax.get_figure(root=True)
-    width_pt = ax.get_position().width * fig.get_figwidth() * 72 if fig is not None else 300.0
     text = f"{what} — {name}"
-    ax.set_title(text if len(text) * 0.6 * size < width_pt else f"{what}\n{name}", loc="left")
+    ax.set_title(
+        text if len(text) * 0.6 * size < _text_width_pt(ax) else f"{what}\n{name}", loc="left"
+    )
+
+
+def _text_width_pt(ax: Axes) -> float:
+    """Room for a line of text that starts at the left edge of *ax*: the figure's width less
+    the y-axis labels' margin (the panel itself shrinks once legends are laid out)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        return 300.0
+    w = fig.get_figwidth() * 72
+    x0 = ax.get_position().x0 * w
+    return max(w - min(x0, 0.12 * w) - 30.0, 60.0)
 
 
 def _path_starts(steps: pd.DataFrame) -> np.ndarray:
@@ -194,6 +241,7 @@ def plot_register_lanes(
     from matplotlib.patches import Patch
 
     st = D.lane_state(log)
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     n = len(st.steps)
     codes = np.where(
@@ -311,13 +359,7 @@ def plot_register_lanes(
                     label="precise (P)",
                 )
             )
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            fontsize="x-small",
-            borderaxespad=0,
-        )
+        side_legend(ax, own, handles=handles)
     return ax
 
 
@@ -346,6 +388,7 @@ def plot_range(
     win = choose_window(log, window)
     if len(df) and not win.whole:
         df = df[(df["step"] >= win.start) & (df["step"] < win.stop)]
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     import matplotlib
 
@@ -451,7 +494,7 @@ def plot_range(
     if kind == "bits":
         ax.set_ylim(-2, 66)
     if len(df):
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        side_legend(ax, own)
     else:
         ax.text(
             0.5,
@@ -571,6 +614,7 @@ def plot_reference_lifetimes(
     and the label counts them. Big logs show a window of steps (see :mod:`bpfkit.plot.window`).
     """
     df = lifetimes if lifetimes is not None else D.reference_lifetimes(log)
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     win = choose_window(log, window)
     if len(df) and not win.whole:
@@ -679,7 +723,7 @@ def plot_reference_lifetimes(
     ax.set_ylim(len(keys) - 0.5, -0.7)
     ax.set_xlim(win.start, max(win.stop, win.start + 1))
     set_xlabel(ax, "step")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    side_legend(ax, own)
     _title(ax, "reference lifetimes", log)
     _window_note(ax, win)
     return ax
@@ -911,6 +955,7 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
     from matplotlib.collections import LineCollection
 
     g = D.path_tree(log)
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     nodes = sorted(g.nodes)
     if not nodes:
@@ -980,7 +1025,7 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
     ax.set_ylim(len(nodes) - 0.5, -0.7)
     ax.set_xlim(0, max(len(log.steps), 1) + 1)
     set_xlabel(ax, "step")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    side_legend(ax, own)
     _title(ax, f"explored paths ({len(nodes)})", log)
     return ax
 

@@ -21,12 +21,16 @@ lines, collections, patches and images an axes draws, minus grid lines and the a
 Examples
 --------
 >>> from matplotlib.figure import Figure
->>> fig = Figure(figsize=(3, 2))
+>>> fig = Figure(figsize=(3, 2), layout="constrained")
 >>> ax = fig.add_subplot()
 >>> _ = ax.plot([0, 1], [0, 1])
 >>> _ = ax.text(0.5, 0.5, "on the line", transform=ax.transAxes, ha="center")
 >>> [p.kind for p in check_layout(fig)]
 ['on_data']
+>>> fig = Figure(figsize=(3, 2))  # default margins: the tick labels are cut at 3 x 2 in
+>>> _ = fig.add_subplot().plot([0, 1], [0, 1])
+>>> sorted({p.kind for p in check_layout(fig)})
+['outside']
 >>> fig = Figure(figsize=(3, 2), layout="constrained")
 >>> ax = fig.add_subplot()
 >>> _ = ax.plot([0, 1], [0, 1], label="line")
@@ -182,6 +186,19 @@ def _tick_sets(fig: Figure) -> tuple[set[int], set[int]]:
     return drawn, every
 
 
+def _rewrap(label: str, chars: int) -> str:
+    """Rewrap the ``[note]`` lines of an x label (see ``bpfkit.plot.figures._note``)."""
+    import textwrap
+
+    lines = label.split("\n")
+    base = [x for x in lines if not x.startswith("[")][:1] if not lines[0].startswith("[") else []
+    notes = " ".join(lines[len(base) :])
+    out = list(base)
+    for part in notes.replace("] [", "]\x00[").split("\x00"):
+        out.extend(textwrap.wrap(part, chars))
+    return "\n".join(out)
+
+
 def _axes_of(fig: Figure) -> list[Any]:
     found: list[Any] = fig.findobj(lambda a: hasattr(a, "xaxis") and hasattr(a, "yaxis"))
     return found
@@ -192,6 +209,30 @@ def tidy_ticks(fig: Figure) -> int:
     axis, with any other text of the figure, or with the figure's edge. Returns how many
     were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does)."""
     hidden = 0
+    r = _renderer(fig)
+    fb = fig.bbox
+    for ax in _axes_of(fig):  # a "what — program" title wider than the figure: two lines
+        t = ax._left_title
+        text = t.get_text()
+        if " — " in text and t.get_visible():
+            bb = t.get_window_extent(r)
+            if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
+                t.set_text(text.replace(" — ", "\n", 1))
+    for ax in _axes_of(fig):  # notes under an x label wider than the figure: rewrapped
+        lab = ax.xaxis.label
+        text = lab.get_text()
+        if "\n[" not in text or not lab.get_visible():
+            continue
+        for _i in range(4):
+            bb = lab.get_window_extent(r)
+            if bb.x0 >= fb.x0 and bb.x1 <= fb.x1:
+                break
+            longest = max(len(x) for x in text.split("\n"))
+            room = 2 * min(bb.x0 + bb.width / 2 - fb.x0, fb.x1 - bb.x0 - bb.width / 2) - 8
+            chars = max(16, int(longest * room / max(bb.width, 1.0)))
+            text = _rewrap(text, chars)
+            lab.set_text(text)
+            r = _renderer(fig)
     for _ in range(2):  # a second pass after the layout has settled without them
         r = _renderer(fig)
         drawn, every = _tick_sets(fig)

@@ -14,6 +14,13 @@ from bpfkit.plot.style import sanitize_filename, savefig, style
 
 __all__ = ["FIGURES", "WINDOWED", "render_figure", "write_figures"]
 
+
+def _ownership(log: Any, *, window: Any = None) -> Any:
+    from bpfkit.plot.timeline import plot_ownership_timeline
+
+    return plot_ownership_timeline(log, window=window)
+
+
 #: Figure name -> function drawing it for one log (returns an Axes or a Figure).
 FIGURES: dict[str, Callable[..., Any]] = {
     "lanes": F.plot_register_lanes,
@@ -22,6 +29,7 @@ FIGURES: dict[str, Callable[..., Any]] = {
     "effort": F.plot_effort,
     "cfg": plot_cfg,
     "summary": C.plot_summary,
+    "ownership": _ownership,
 }
 
 
