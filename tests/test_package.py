@@ -24,6 +24,7 @@ LAYER = {
     "kernel": 3,
     "ownership": 4,
     "plot": 5,
+    "explorer": 5,
     "report": 6,
     "cli": 7,
 }

@@ -9,7 +9,8 @@ kernel produced for them. For every program it gathers
 - the figures of its verifier states (``bpfkit.plot``), written as SVG next to the page,
 - the error explained in context (:mod:`bpfkit.report.explain`),
 
-and writes self-contained pages (inline CSS, relative links only, no scripts).
+and writes self-contained pages (inline CSS, relative links only) from the Jinja2 templates in
+``bpfkit/report/templates`` (:mod:`bpfkit.report.templating`).
 
 A component that fails stops the build with a :class:`ReportError` that names the component
 and the program; only inputs that genuinely lack something (an accepted program has no error,
@@ -24,19 +25,18 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
-from bpfkit import _repr as h
 from bpfkit.errors import BpfkitError
 from bpfkit.report.explain import ErrorContext, context_html, explain_error
+from bpfkit.report.templating import render, stylesheet
 
 __all__ = [
     "ReportError",
     "ProgramInput",
     "Figure",
+    "Table",
     "ProgramReport",
     "Report",
     "DEFAULT_DATA",
@@ -92,6 +92,17 @@ class Figure:
 
 
 @dataclass(frozen=True, slots=True)
+class Table:
+    """A table a page shows: column names and rows of plain values (escaped when rendered)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
 class ProgramReport:
     """Everything one program page shows; the index is built from these."""
 
@@ -106,9 +117,14 @@ class ProgramReport:
     stats: tuple[tuple[str, Any], ...]
     figures: tuple[Figure, ...]
     mistakes: tuple[tuple[Any, ...], ...]
-    sites_html: str | None
-    flows_html: str | None
+    sites: Table | None
+    flows: Table | None
     context: ErrorContext | None
+
+    @property
+    def agrees(self) -> bool:
+        """The static prediction is the kernel's verdict."""
+        return self.predicted_verdict == self.kernel_verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,8 +364,8 @@ def _stats_of(log: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None, Any]:
-    """(prediction or None, sites html, flows html, flows frame) from the program's object."""
+def _predict(item: ProgramInput) -> tuple[Any, Table | None, Table | None, Any]:
+    """(prediction or None, sites table, flows table, flows frame) from the program's object."""
     if item.object_path is None:
         return None, None, None, None
     from bpfkit.obj import load_object
@@ -364,7 +380,7 @@ def _predict(item: ProgramInput) -> tuple[Any, str | None, str | None, Any]:
         sites = static.sites_frame(obj, item.program)
     with _component("ownership.static.flows_frame", item.key):
         flows = static.flows_frame(obj, item.program)
-    return pred, _frame_html(sites), _frame_html(flows), flows
+    return pred, _table(sites), _table(flows), flows
 
 
 def _object_section(path: Path, out: Path) -> str:
@@ -375,7 +391,7 @@ def _object_section(path: Path, out: Path) -> str:
     stem = path.name.split(".")[0]
     with _component("ownership.analyze", str(path)):
         model = analyze(path)
-    parts = [f"<h2>Ownership in {h.escape(path.name)}</h2>"]
+    fig_rel = None
     if model.graph.number_of_edges():
         from bpfkit.report import figures
 
@@ -383,33 +399,26 @@ def _object_section(path: Path, out: Path) -> str:
         (out / "objects").mkdir(parents=True, exist_ok=True)
         with _component("plot.ownership_graph", str(path)):
             figures.ownership_graph_figure(model.graph, out / fig_rel, title=path.name)
-        parts.append(
-            f'<figure><img src="{h.escape(fig_rel)}" alt="ownership graph of '
-            f'{h.escape(path.name)}"><figcaption>Type-level ownership: which containers (map '
-            "values, global sections, allocated types) own which program-allocated types, "
-            "one arrow per field.</figcaption></figure>"
-        )
     fields = model.fields
-    if len(fields):
-        cols = [c for c in ("container", "container_kind", "kind", "offset", "size",
-                            "kptr_type", "contains_type", "contains_field", "resolved_in")
-                if c in fields.columns]  # fmt: skip
-        parts.append("<h3>Special fields, as the kernel will see them</h3>")
-        parts.append(_frame_html(fields[cols]) or "")
-    findings = model.findings_table
-    parts.append("<h3>Type-level findings</h3>")
-    if len(findings):
-        parts.append(_frame_html(findings) or "")
-    else:
-        parts.append("<p>None: the kernel accepts every container of this object.</p>")
-    return "".join(parts)
+    cols = [c for c in ("container", "container_kind", "kind", "offset", "size",
+                        "kptr_type", "contains_type", "contains_field", "resolved_in")
+            if c in fields.columns]  # fmt: skip
+    with _component("report.render", str(path)):
+        return render(
+            "object.html",
+            name=path.name,
+            figure=fig_rel,
+            fields=_table(fields[cols]) if len(fields) else None,
+            findings=_table(model.findings_table),
+        )
 
 
-def _frame_html(frame: Any) -> str | None:
+def _table(frame: Any) -> Table | None:
+    """A DataFrame as a :class:`Table` (None when empty)."""
     if frame is None or len(frame) == 0:
         return None
-    rows = [tuple(r) for r in frame.itertuples(index=False)]
-    return h.html_table([str(c) for c in frame.columns], rows)
+    rows = tuple(tuple(r) for r in frame.itertuples(index=False))
+    return Table(tuple(str(c) for c in frame.columns), rows)
 
 
 def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[Figure, ...]:
@@ -429,11 +438,16 @@ def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[F
 
 def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramReport:
     """Gather everything the page of *item* shows; write its figures under *out_dir*."""
+    return _analyse(item, out_dir)[0]
+
+
+def _analyse(item: ProgramInput, out_dir: Path | None) -> tuple[ProgramReport, Any]:
+    """The program's report and its parsed log (None without one)."""
     log = None
     log_path = item.best_log
     if log_path is not None:
         log = _load_log(item, log_path)
-    pred, sites_html, flows_html, flows = _predict(item)
+    pred, sites, flows_table, flows = _predict(item)
 
     kernel_verdict = "unknown"
     error = None
@@ -454,7 +468,7 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
     if pred is not None:
         mistakes = tuple((m.kind, m.insn_idx, m.src_line, m.message) for m in pred.mistakes)
     stat = dict(stats)
-    return ProgramReport(
+    rep = ProgramReport(
         input=item,
         page=f"{item.key}.html",
         kernel_verdict=kernel_verdict,
@@ -466,164 +480,66 @@ def analyse_program(item: ProgramInput, out_dir: Path | None = None) -> ProgramR
         stats=stats,
         figures=figures,
         mistakes=mistakes,
-        sites_html=sites_html,
-        flows_html=flows_html,
+        sites=sites,
+        flows=flows_table,
         context=context,
     )
+    return rep, log
 
 
 # --------------------------------------------------------------------------------------------
 # rendering
 
 
-def _template() -> Template:
-    return Template(resources.files("bpfkit.report").joinpath("page.html").read_text("utf-8"))
-
-
-def _css() -> str:
-    return resources.files("bpfkit.report").joinpath("report.css").read_text("utf-8")
-
-
-def _first_line(text: str | None) -> str:
-    if not text:
-        return ""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
-
-
-def _render(title: str, heading: str, body: str, *, index_href: str, sources: str) -> str:
+def _page_context(sources: str, index_href: str) -> dict[str, Any]:
     from bpfkit import __version__
 
-    return _template().substitute(
-        title=h.escape(title),
-        heading=heading,
-        body=body,
-        css=_css(),
-        nav="" if not index_href else f'<nav><a href="{index_href}">&larr; all programs</a></nav>',
-        version=h.escape(__version__),
-        sources=h.escape(sources),
+    return {"css": stylesheet(), "version": __version__, "sources": sources,
+            "index_href": index_href}  # fmt: skip
+
+
+def _page_html(
+    rep: ProgramReport, sources: str, object_html: str = "", explorer_html: str = ""
+) -> str:
+    """The program page of *rep* (``program.html``)."""
+    from markupsafe import Markup
+
+    return render(
+        "program.html",
+        rep=rep,
+        title=rep.input.program,
+        context_html=Markup(context_html(rep.context)) if rep.context is not None else "",
+        object_html=Markup(object_html),
+        explorer_html=Markup(explorer_html),
+        **_page_context(sources, "index.html"),
     )
 
 
-def _figure_html(fig: Figure) -> str:
-    return (
-        f'<figure><img src="{h.escape(fig.file)}" alt="{h.escape(fig.title)}">'
-        f"<figcaption>{h.escape(fig.title)}</figcaption></figure>"
-    )
-
-
-def _page_html(rep: ProgramReport) -> str:
-    item = rep.input
-    parts = ['<div class="summary-cards">']
-    cards = [
-        ("kernel verdict", h.verdict_badge(rep.kernel_verdict)),
-        ("predicted", h.verdict_badge(rep.predicted_verdict) if rep.predicted_verdict else "n/a"),
-        ("insns processed", h.escape(rep.insns_processed)),
-        ("states", h.escape(rep.total_states)),
-    ]
-    for label, value in cards:
-        parts.append(f'<div><span class="muted">{label}</span><b>{value}</b></div>')
-    parts.append("</div>")
-    src = []
-    if item.object_path is not None:
-        src.append(f"object <code>{h.escape(item.object_name)}</code>")
-    for level, _path in item.logs:
-        name = f"{item.key}/verifier-l{level}.log"
-        label = f"level-{level} log" if level else "verifier log"
-        src.append(f'<a href="{h.escape(name)}">{label}</a>')
-    if src:
-        parts.append(f"<p>Inputs: {', '.join(src)}.</p>")
-    if rep.context is not None:
-        parts.append(context_html(rep.context))
-    if rep.predicted_verdict is not None:
-        parts.append("<h2>Ownership findings</h2>")
-        agree = rep.kernel_verdict == rep.predicted_verdict
-        parts.append(
-            f"<p>Static prediction {h.verdict_badge(rep.predicted_verdict)}: "
-            f"{h.escape(rep.prediction_reason)}. The kernel "
-            f"{'agrees' if agree else 'disagrees'} ({h.verdict_badge(rep.kernel_verdict)}).</p>"
-        )
-        if rep.mistakes:
-            parts.append(h.html_table(["kind", "insn", "C line", "message"], rep.mistakes))
-        if rep.sites_html:
-            parts.append("<h3>Allocation and acquire sites</h3>" + rep.sites_html)
-        if rep.flows_html:
-            parts.append("<h3>Flows</h3>" + rep.flows_html)
-        parts.extend(_figure_html(f) for f in rep.figures if f.section == "ownership")
-    states = [f for f in rep.figures if f.section == "states"]
-    if states:
-        parts.append("<h2>Verifier states</h2>")
-        parts.extend(_figure_html(f) for f in states)
-    if rep.stats:
-        parts.append("<h2>Verifier statistics</h2>")
-        parts.append(h.kv_table(dict(rep.stats)))
-    parts.append("<!--object-->")
-    return "".join(parts)
-
-
-def _log_label(level: int) -> str:
-    return f"L{level} log" if level else "log"
-
-
-def _index_html(reports: Sequence[ProgramReport], out: Path) -> str:
-    rows = []
-    n_reject = sum(r.kernel_verdict == "reject" for r in reports)
-    n_pred = [r for r in reports if r.predicted_verdict in ("accept", "reject")]
-    n_agree = sum(r.predicted_verdict == r.kernel_verdict for r in n_pred)
-    for r in reports:
-        links = [f'<a href="{h.escape(r.page)}">page</a>']
-        links += [
-            f'<a href="{h.escape(r.input.key)}/verifier-l{lvl}.log">{_log_label(lvl)}</a>'
-            for lvl, _ in r.input.logs
-        ]
-        pred = h.verdict_badge(r.predicted_verdict) if r.predicted_verdict else "n/a"
-        rows.append(
-            (
-                r.input.object_name or "",
-                h.raw(f'<a href="{h.escape(r.page)}">{h.escape(r.input.program)}</a>'),
-                h.raw(h.verdict_badge(r.kernel_verdict)),
-                h.raw(pred),
-                _first_line(r.error),
-                r.insns_processed,
-                r.total_states,
-                h.raw(" ".join(links)),
-            )
-        )
-    summary = (
-        f"<p>{len(reports)} programs, {n_reject} rejected by the kernel. "
-        f"The static ownership analysis predicted {len(n_pred)} of them and agrees with the "
-        f"kernel on {n_agree}.</p>"
-    )
-    table = h.html_table(
-        ["object", "program", "kernel", "predicted", "error", "insns processed", "states",
-         "links"],
-        rows,
-        css_class="index",
-    )  # fmt: skip
-    return summary + _objects_html(reports, out) + "<h2>Programs</h2>" + table
-
-
-def _objects_html(reports: Sequence[ProgramReport], out: Path) -> str:
-    """One row per object: programs, rejected, predictions that agree, ownership figure."""
+def _index_html(reports: Sequence[ProgramReport], out: Path, sources: str) -> str:
+    """The index page: a row per object and per program (``index.html``)."""
     per: dict[str, list[ProgramReport]] = {}
     for r in reports:
         if r.input.object_name is not None:
             per.setdefault(r.input.object_name, []).append(r)
-    if not per:
-        return ""
-    rows = []
+    objects = []
     for name, progs in per.items():
         fig = f"objects/{name.split('.')[0]}-ownership.svg"
-        link = (
-            h.raw(f'<a href="{h.escape(fig)}">ownership graph</a>') if (out / fig).is_file() else ""
+        objects.append(
+            {
+                "name": name,
+                "programs": len(progs),
+                "rejected": sum(p.kernel_verdict == "reject" for p in progs),
+                "agree": sum(p.agrees for p in progs),
+                "figure": fig if (out / fig).is_file() else None,
+            }
         )
-        agree = sum(p.predicted_verdict == p.kernel_verdict for p in progs)
-        rows.append(
-            (name, len(progs), sum(p.kernel_verdict == "reject" for p in progs),
-             f"{agree}/{len(progs)}", link)
-        )  # fmt: skip
-    cols = ["object", "programs", "rejected", "prediction = kernel", "figure"]
-    return "<h2>Objects</h2>" + h.html_table(cols, rows, css_class="objects")
+    return render(
+        "index.html",
+        reports=list(reports),
+        objects=objects,
+        title="programs",
+        **_page_context(sources, ""),
+    )
 
 
 def _write_page(
@@ -634,13 +550,16 @@ def _write_page(
     for level, path in item.logs:
         with _component("report.copy_log", f"{item.key} ({path})"):
             (out / item.key / f"verifier-l{level}.log").write_bytes(_log_bytes(path))
-    rep = analyse_program(item, out)
-    heading = h.escape(item.program)
-    if item.object_name:
-        heading += f' <span class="muted">in {h.escape(item.object_name)}</span>'
+    rep, log = _analyse(item, out)
+    explorer = ""
+    if log is not None:
+        from bpfkit import explorer as ex
+
+        with _component("explorer.explorer_data", item.key):
+            ex.write_data_script(log, out / item.key / "explorer-data.js", item.key)
+            explorer = ex.explorer_html(item.key, data_src=f"{item.key}/explorer-data.js")
     with _component("report.render", item.key):
-        body = _page_html(rep).replace("<!--object-->", object_html)
-        page = _render(item.program, heading, body, index_href="index.html", sources=sources)
+        page = _page_html(rep, sources, object_html, explorer)
     (out / rep.page).write_text(page, encoding="utf-8")
     return rep
 
@@ -731,6 +650,9 @@ def build_report(
     if not items:
         raise ReportError(f"no programs found in {', '.join(map(str, inputs or [DEFAULT_DATA]))}")
     sources = ", ".join(str(p) for p in (inputs or [DEFAULT_DATA]))
+    from bpfkit.explorer import write_assets
+
+    write_assets(out)
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     by_object: dict[Path, str] = {}
     for item in items:
@@ -741,9 +663,6 @@ def build_report(
     }
     reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress, objects=objects)
     index = out / "index.html"
-    body = _index_html(reports, out)
-    index.write_text(
-        _render("programs", "bpfkit report", body, index_href="", sources=sources),
-        encoding="utf-8",
-    )
+    with _component("report.render", "index"):
+        index.write_text(_index_html(reports, out, sources), encoding="utf-8")
     return Report(out_dir=out, index=index, programs=tuple(reports))

@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bpfkit import _repr as h
-
 __all__ = ["ContextInsn", "LeakedRef", "ErrorContext", "explain_error", "context_html"]
 
 _UNRELEASED = re.compile(r"Unreleased reference id=(\d+),? alloc_insn=(\d+)")
@@ -249,63 +247,12 @@ def _leaks(log: Any, error: str, insns: _Insns) -> list[LeakedRef]:
 def context_html(ctx: ErrorContext) -> str:
     """Return *ctx* as the HTML section of a report page ("Why the verifier rejected it").
 
-    The classes (``context``, ``failing``, ``branch``, ``src``) are styled by the report's
-    stylesheet; the failing row also carries an inline background so it stands out in a
-    notebook.
+    The template is ``templates/context.html``. The classes (``context``, ``failing``,
+    ``branch``, ``src``) are styled by the report's stylesheet; the failing row also carries an
+    inline background so it stands out in a notebook; each row carries ``data-insn`` and
+    ``data-step`` so the page's explorer can select it.
     """
-    parts = ['<section id="error"><h2>Why the verifier rejected it</h2>']
-    parts.append(f'<pre class="error">{h.escape(ctx.error)}</pre>')
-    if ctx.insn_idx is not None:
-        where = f"instruction <b>{ctx.insn_idx}</b>"
-        if ctx.asm:
-            where += f" <code>{h.escape(ctx.asm)}</code>"
-        parts.append(f"<p>The verifier stopped at {where}")
-        if ctx.src:
-            parts.append(
-                f", from <code>{h.escape(ctx.src)}</code>: <code>{h.escape(ctx.src_text)}</code>"
-            )
-        parts.append(".</p>")
-    if ctx.preceding:
-        parts.append(
-            "<p>The instructions it verified on the way there, in verification order, with the "
-            "register state the log printed after each:</p>"
-        )
-        rows = ['<table class="context"><thead><tr><th>step</th><th>path</th><th>insn</th>'
-                "<th>instruction</th><th>registers after</th></tr></thead><tbody>"]  # fmt: skip
-        last_src = None
-        last_path = ctx.preceding[0].path
-        for c in ctx.preceding:
-            if c.path != last_path or c.branch is not None:
-                what = f"from {c.branch[0]} to {c.branch[1]}" if c.branch else "a new path"
-                rows.append(
-                    f'<tr class="branch"><td colspan="5">path {h.escape(c.path)}: the verifier '
-                    f"goes back to a pending branch, {h.escape(what)}</td></tr>"
-                )
-                last_path = c.path
-                last_src = None
-            if c.src and c.src != last_src:
-                rows.append(
-                    f'<tr class="src"><td colspan="5">; {h.escape(c.src_text)} '
-                    f"@ {h.escape(c.src)}</td></tr>"
-                )
-                last_src = c.src
-            cls = ' class="failing" style="background:#fff4d6;font-weight:600"' if c.failing else ""
-            rows.append(
-                f'<tr{cls}><td class="num">{h.escape(c.step)}</td><td class="num">'
-                f'{h.escape(c.path)}</td><td class="num">{c.insn_idx}</td><td class="asm">'
-                f'{h.escape(c.asm)}</td><td class="regs">{h.escape(c.registers)}</td></tr>'
-            )
-        rows.append("</tbody></table>")
-        parts.append("".join(rows))
-    if ctx.leaks:
-        parts.append("<h3>Leaked references</h3>")
-        rows2 = []
-        for leak in ctx.leaks:
-            rows2.append((leak.ref_obj_id, leak.alloc_insn, leak.asm, leak.src, leak.src_text))
-        parts.append(
-            h.html_table(
-                ["ref_obj_id", "acquired at insn", "instruction", "source", "C line"], rows2
-            )
-        )
-    parts.append("</section>")
-    return "".join(parts)
+    from bpfkit.report.templating import render
+
+    leak_rows = [(x.ref_obj_id, x.alloc_insn, x.asm, x.src, x.src_text) for x in ctx.leaks]
+    return render("context.html", ctx=ctx, leak_rows=leak_rows).strip()
