@@ -242,7 +242,10 @@ def plot_register_lanes(
 
     st = D.lane_state(log)
     own = ax is None
-    ax = new_axes(ax, figsize=figure_size("single"))
+    w, h = figure_size("single")
+    if w < 6:  # a paper column: room for every lane label and the legend under the figure
+        h = max(h, 0.13 * len(st.lanes) + 1.5)
+    ax = new_axes(ax, figsize=(w, h))
     n = len(st.steps)
     codes = np.where(
         st.rows >= 0, st.codes[np.maximum(st.rows, 0)] if len(st.codes) else 0, st.rows
