@@ -16,6 +16,11 @@ PAGE_FIGURES: tuple[tuple[str, str], ...] = (
     ),
     ("lanes", "Register types over verification steps (hatched: owning references)"),
     ("references", "References held: lifetimes per explored path and count over steps"),
+    (
+        "ownership",
+        "Ownership timeline: who owns each object at each step (register, stack slot, list, "
+        "rbtree, kptr field); acquire, transfer, pop, release, leak",
+    ),
 )
 #: The style of the report's figures.
 STYLE = "paper"
