@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["register"]
 
-_FIGURES = ("lanes", "ranges", "references", "effort", "cfg", "summary", "ownership")
+_FIGURES = ("lanes", "ranges", "references", "effort", "cfg", "summary", "ownership", "chain")
 _WINDOWS = "auto, all, error, busiest, start, end"
 
 
@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         help="draw verifier state evolution figures for every program in a log",
         description=(
             "Draw every figure (register lanes, scalar ranges, references, effort, CFG, summary, "
-            "ownership timeline) for every program in LOG, as DIR/<program>-<figure>.<format>. "
+            "ownership timeline, ownership flow chain) for every program in LOG, as DIR/<program>-<figure>.<format>. "
             "Logs of more than 3,000 steps are drawn as a window of 3,000 steps (where the error "
             "is, else the busiest), and the figures say so; --window chooses another."
         ),

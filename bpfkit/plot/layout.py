@@ -269,7 +269,7 @@ def _data_paths(ax: Any, r: Any) -> list[tuple[str, Any]]:
     from matplotlib.collections import Collection
     from matplotlib.image import AxesImage
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    from matplotlib.patches import FancyArrowPatch, Patch
     from matplotlib.path import Path as MPath
 
     out: list[tuple[str, Any]] = []
@@ -302,6 +302,11 @@ def _data_paths(ax: Any, r: Any) -> list[tuple[str, Any]]:
             else:
                 for p in paths:
                     out.append((label, trans.transform_path(p)))
+        elif isinstance(art, FancyArrowPatch):
+            # the arrow as drawn: clipped at the boxes it joins (patchA/patchB), shrunk
+            paths, _fillable = art._get_path_in_displaycoord()
+            ends = tuple(id(x) for x in (art.patchA, art.patchB) if x is not None)
+            out.extend((f"{label}\0" + ",".join(map(str, ends)), p) for p in paths)
         elif isinstance(art, Patch):
             if type(art).__name__ in ("Spine",):
                 continue
@@ -378,18 +383,24 @@ def _on_data(fig: Figure, r: Any, boxes: list[tuple[str, Bbox, Any]]) -> list[La
         ax = owner.axes if isinstance(owner, Legend) else owner
         if ax is None or not hasattr(ax, "get_children"):
             continue
+        owner_text = None
         if not isinstance(owner, Legend):
             # only texts placed in the panel: ax.text and annotations, not titles and ticks
             t = next((x for x in ax.texts if isinstance(x, Text) and x.get_text() == text), None)
             if t is None:
                 continue
+            owner_text = t
         ab = ax.get_window_extent(r)
         if not _hits(bb, ab):
             continue  # a legend or text beside the panel
         paths = cache.setdefault(id(ax), _data_paths(ax, r))
+        patch = owner_text.get_bbox_patch() if owner_text is not None else None
         for label, path in paths:
+            name, _, ends = label.partition("\0")
+            if patch is not None and str(id(patch)) in ends.split(","):
+                continue  # an arrow drawn to this text's own box touches it by design
             if _covers(bb, path):
-                out.append(LayoutProblem("on_data", text, label))
+                out.append(LayoutProblem("on_data", text, name))
                 break
     return out
 

@@ -21,6 +21,12 @@ def _ownership(log: Any, *, window: Any = None) -> Any:
     return plot_ownership_timeline(log, window=window)
 
 
+def _flows(log: Any) -> Any:
+    from bpfkit.plot.chain import plot_flow_chain
+
+    return plot_flow_chain(log)
+
+
 #: Figure name -> function drawing it for one log (returns an Axes or a Figure).
 FIGURES: dict[str, Callable[..., Any]] = {
     "lanes": F.plot_register_lanes,
@@ -30,6 +36,7 @@ FIGURES: dict[str, Callable[..., Any]] = {
     "cfg": plot_cfg,
     "summary": C.plot_summary,
     "ownership": _ownership,
+    "chain": _flows,
 }
 
 

@@ -451,7 +451,7 @@ def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[F
             drawn = cache.fresh(path, key) or draw(path)
             if drawn:
                 cache.remember(path, key)
-                section = "ownership" if name in ("flows", "ownership") else "states"
+                section = "ownership" if name in ("flows", "ownership", "chain") else "states"
                 out.append(Figure(title, f"{item.key}/{name}.svg", section))
     return tuple(out)
 

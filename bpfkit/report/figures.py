@@ -21,6 +21,11 @@ PAGE_FIGURES: tuple[tuple[str, str], ...] = (
         "Ownership timeline: who owns each object at each step (register, stack slot, list, "
         "rbtree, kptr field); acquire, transfer, pop, release, leak",
     ),
+    (
+        "chain",
+        "Ownership flows as the verifier saw them: allocation site, the list, rbtree or kptr "
+        "field it is handed to, where it is taken back out, how it ends",
+    ),
 )
 #: The style of the report's figures.
 STYLE = "paper"
