@@ -55,6 +55,13 @@ _COLORS = {
 }
 
 
+def _records(df: Any) -> list[Any]:
+    """The rows of *df* as attribute records (typed loosely for drawing)."""
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(**d) for d in df.to_dict("records")]
+
+
 def _short(call: str | None) -> str:
     name = str(call or "?").split("#", 1)[0].removesuffix("_impl")
     return name
@@ -163,7 +170,7 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
         return ax
     nodes: dict[str, list[str]] = {c: [] for c in COLUMNS}
     weight: dict[str, int] = {}
-    for r in df.itertuples(index=False):
+    for r in _records(df):
         for n, c in ((r.source, r.source_col), (r.target, r.target_col)):
             if n not in nodes[c]:
                 nodes[c].append(n)
@@ -182,7 +189,7 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
         k = len(nodes[c])
         for i, n in enumerate(nodes[c]):
             pos[n] = (xs[c], (k - 1) / 2.0 - i)
-    kinds = {r.target: r.kind for r in df.itertuples(index=False)}
+    kinds = {r.target: r.kind for r in _records(df)}
     top = max((abs(p[1]) for p in pos.values()), default=0.0)
     total = max(int(df["count"].max()), 1)
     y_lo, y_hi = -top, top
@@ -197,7 +204,7 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
                     bbox={"boxstyle": "round,pad=0.35", "facecolor": color,
                           "edgecolor": "black", "linewidth": 0.6})  # fmt: skip
         boxes[n] = t
-    for r in df.itertuples(index=False):
+    for r in _records(df):
         if r.source not in pos or r.target not in pos:
             continue
         color = _COLORS.get(str(r.kind), "#777777")

@@ -198,8 +198,8 @@ def _text_width_pt(ax: Axes) -> float:
     fig = ax.get_figure(root=True)
     if fig is None:
         return 300.0
-    w = fig.get_figwidth() * 72
-    x0 = ax.get_position().x0 * w
+    w = float(fig.get_figwidth()) * 72
+    x0 = float(ax.get_position().x0) * w
     return max(w - min(x0, 0.12 * w) - 30.0, 60.0)
 
 
@@ -242,10 +242,10 @@ def plot_register_lanes(
 
     st = D.lane_state(log)
     own = ax is None
-    w, h = figure_size("single")
-    if w < 6:  # a paper column: room for every lane label and the legend under the figure
-        h = max(h, 0.13 * len(st.lanes) + 1.5)
-    ax = new_axes(ax, figsize=(w, h))
+    fig_w, fig_h = figure_size("single")
+    if fig_w < 6:  # a paper column: room for every lane label and the legend under the figure
+        fig_h = max(fig_h, 0.13 * len(st.lanes) + 1.5)
+    ax = new_axes(ax, figsize=(fig_w, fig_h))
     n = len(st.steps)
     codes = np.where(
         st.rows >= 0, st.codes[np.maximum(st.rows, 0)] if len(st.codes) else 0, st.rows

@@ -304,7 +304,7 @@ def _data_paths(ax: Any, r: Any) -> list[tuple[str, Any]]:
                     out.append((label, trans.transform_path(p)))
         elif isinstance(art, FancyArrowPatch):
             # the arrow as drawn: clipped at the boxes it joins (patchA/patchB), shrunk
-            paths, _fillable = art._get_path_in_displaycoord()
+            paths, _fillable = art._get_path_in_displaycoord()  # type: ignore[attr-defined]
             ends = tuple(id(x) for x in (art.patchA, art.patchB) if x is not None)
             out.extend((f"{label}\0" + ",".join(map(str, ends)), p) for p in paths)
         elif isinstance(art, Patch):

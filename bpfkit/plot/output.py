@@ -44,12 +44,20 @@ FIGURES: dict[str, Callable[..., Any]] = {
 WINDOWED = frozenset({"lanes", "ranges", "references", "summary", "ownership"})
 
 
-def render_figure(log: Any, name: str, *, regs: list[int] | None = None, window: Any = None) -> Any:
+def render_figure(
+    log: Any,
+    name: str,
+    *,
+    regs: list[int] | None = None,
+    window: Any = None,
+    tidy: bool = True,
+) -> Any:
     """Draw figure *name* (a key of :data:`FIGURES`) for *log* and return its Figure;
     *regs* chooses the registers of the ``ranges`` figure, *window* the steps of the figures
     drawn over steps (a :class:`bpfkit.plot.window.Window` or a ``--window`` text; default:
-    every step of a small log, the erroring or busiest window of a big one). Tick labels that
-    would collide are thinned (:func:`bpfkit.plot.layout.tidy_ticks`)."""
+    every step of a small log, the erroring or busiest window of a big one). With *tidy*
+    (default), the figure is laid out once and tick labels that would collide are thinned
+    (:func:`bpfkit.plot.layout.tidy_ticks`); without, nothing is drawn yet."""
     from bpfkit.plot.layout import tidy_ticks
 
     try:
@@ -63,7 +71,8 @@ def render_figure(log: Any, name: str, *, regs: list[int] | None = None, window:
     else:
         out = fn(log)
     fig = out if hasattr(out, "savefig") else out.figure
-    tidy_ticks(fig)
+    if tidy:
+        tidy_ticks(fig)
     return fig
 
 

@@ -397,8 +397,8 @@ def plot_ownership_timeline(
     F.set_xlabel(ax, "step (verification order)")
     if by_site:
         F._note(ax, f"{len(ids):,} objects: one row per allocation site, a bar per object")
-    for n in tl.notes:
-        F._note(ax, n)
+    for note in tl.notes:
+        F._note(ax, note)
     F._window_note(ax, win)
     F.side_legend(ax, own)
     return ax

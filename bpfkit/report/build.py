@@ -535,7 +535,9 @@ def _page_html(
     )
 
 
-def _index_html(reports: Sequence[ProgramReport], out: Path, sources: str) -> str:
+def _index_html(
+    reports: Sequence[ProgramReport], out: Path, sources: str, *, gallery: bool = False
+) -> str:
     """The index page: a row per object and per program (``index.html``)."""
     per: dict[str, list[ProgramReport]] = {}
     for r in reports:
@@ -557,6 +559,7 @@ def _index_html(reports: Sequence[ProgramReport], out: Path, sources: str) -> st
         "index.html",
         reports=list(reports),
         objects=objects,
+        gallery=gallery,
         title="programs",
         **_page_context(sources, ""),
     )
@@ -682,7 +685,17 @@ def build_report(
         item.key: by_object[item.object_path] for item in items if item.object_path is not None
     }
     reports = _run_all(items, out, sources, jobs=n_jobs, progress=progress, objects=objects)
+    gallery = False
+    data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
+    if any(d.is_dir() and (d / "logs" / "MANIFEST.tsv").is_file() for d in data_dirs):
+        from bpfkit.report import gallery as gal
+
+        data_dir = next(d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file())
+        with _component("report.gallery", str(data_dir)):
+            entries = gal.write_gallery(out / "gallery", data_dir, progress=progress)
+            (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
+            gallery = True
     index = out / "index.html"
     with _component("report.render", "index"):
-        index.write_text(_index_html(reports, out, sources), encoding="utf-8")
+        index.write_text(_index_html(reports, out, sources, gallery=gallery), encoding="utf-8")
     return Report(out_dir=out, index=index, programs=tuple(reports))
