@@ -143,6 +143,26 @@ def side_legend(ax: Axes, own_figure: bool, **kwargs: Any) -> Any:
     return ax.legend(**kwargs)
 
 
+def legends_below_if_narrow(fig: Figure, axes: Any) -> None:
+    """In a narrow (paper column) figure, gather the legends of *axes* into one under the
+    figure, so the panels keep the full width."""
+    if fig.get_figwidth() >= 5:
+        return
+    handles: list[Any] = []
+    labels: list[str] = []
+    for ax in axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        for h, t in zip(leg.legend_handles, leg.get_texts(), strict=False):
+            if t.get_text() not in labels:
+                handles.append(h)
+                labels.append(t.get_text())
+        leg.remove()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+
+
 def _msize(scale: float = 1.0) -> float:
     """Scatter marker area that follows the style's ``lines.markersize``."""
     import matplotlib
@@ -556,6 +576,7 @@ def plot_ranges(
     for ax in axes[:-1]:
         set_xlabel(ax, "")
     _stack_notes(axes)
+    legends_below_if_narrow(fig, axes)
     return fig
 
 
@@ -839,6 +860,7 @@ def plot_references(log: Any, *, window: Any = None) -> Figure:
     for ax in axes[:-1]:
         set_xlabel(ax, "")
     _stack_notes(axes)
+    legends_below_if_narrow(fig, axes)
     for ax in axes[1:]:
         short_title(ax, fontsize="small")
     return fig
