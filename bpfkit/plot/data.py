@@ -819,20 +819,30 @@ def reference_end_kinds(log: Any, lifetimes: pd.DataFrame) -> list[str]:
     rbtree or a kptr field (``bpf_list_push_*``, ``bpf_rbtree_add*``, ``bpf_kptr_xchg``)
     ends the program's reference but not the object's life.
     """
-    from bpfkit.ownership.dynamic import sink_of_call
+    from bpfkit.ownership.dynamic import ref_events, sink_of_call
 
     calls = call_names(log)
     steps = log.steps
     step_insn = dict(zip(steps["step"].tolist(), steps["insn_idx"].tolist(), strict=False))
+    # the verifier's own events: a transfer seen on the reference's registers (under a lock,
+    # where refs= is not printed, the stretch runs on to the next printed refs=)
+    transfers: dict[int, list[int]] = {}
+    for ev in ref_events(log):
+        if ev.event == "transfer":
+            transfers.setdefault(ev.ref_obj_id, []).append(ev.step)
     out = []
-    for end_kind, end_insn, end_step in zip(
+    for rid, end_kind, end_insn, start_step, end_step in zip(
+        lifetimes["ref_obj_id"].tolist(),
         lifetimes["end_kind"].tolist(),
         lifetimes["end_insn"].tolist(),
+        lifetimes["start_step"].tolist(),
         lifetimes["end_step"].tolist(),
         strict=True,
     ):
         kind = end_kind
         if end_kind == "release":
+            if any(start_step <= t <= end_step + 1 for t in transfers.get(int(rid), ())):
+                kind = "transfer"
             for cand in (end_insn, step_insn.get(end_step)):
                 name = calls.get(int(cand)) if cand is not None and cand == cand else None
                 if name is not None:
