@@ -179,7 +179,8 @@ def count_norm(vmax: float) -> Any:
 
 def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
 
-    cb = ax.figure.colorbar(mappable, ax=ax, label=label, pad=0.01, shrink=0.9)
+    cb = ax.figure.colorbar(mappable, ax=ax, pad=0.01, shrink=0.9)
+    cb.set_label(label, fontsize="small")
     integer_colorbar(cb)
 
 
@@ -934,6 +935,8 @@ def plot_visits(log: Any, ax: Axes | None = None, *, max_labels: int = 30) -> Ax
 
 def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS) -> Axes:
     """Draw, over steps, the explored paths, prunes (``safe``) and full states printed so far."""
+    import matplotlib
+
     df = D.effort_series(log)
     ax = new_axes(ax, figsize=figure_size("single"))
     x = df["step"].to_numpy(dtype=float)
@@ -966,6 +969,7 @@ def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MA
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0,
         title=("kernel:\n" + "\n".join(extra)) if extra else None,
+        title_fontsize=matplotlib.rcParams["legend.fontsize"],
         alignment="left",
     )
     _title(ax, "verifier effort", log)
