@@ -325,6 +325,8 @@ def plot_ownership_timeline(
         F._window_note(ax, win)
         return ax
     ids = sorted(seg["ref_obj_id"].unique().tolist())
+    root = ax.get_figure(root=True)
+    narrow = root is not None and root.get_figwidth() < 5
     fit = F.rows_that_fit(ax)
     limit = min(max_rows if max_rows is not None else MAX_REF_ROWS, fit)
     by_site = len(ids) > limit
@@ -358,7 +360,10 @@ def plot_ownership_timeline(
             if len(chain) > 4:
                 chain = [*chain[:2], "…", *chain[-1:]]
             owners = f": {' → '.join(chain)}" if chain else ""
-            labels.append(f"id={k}{t} @insn {sub['site_insn']}{lt}{owners}")
+            if narrow:  # a paper column: the owners are in the legend and the bars
+                labels.append(f"id={k}{t} @{sub['site_insn']}")
+            else:
+                labels.append(f"id={k}{t} @insn {sub['site_insn']}{lt}{owners}")
     start = seg["start_step"].to_numpy(dtype=float)
     width = seg["end_step"].to_numpy(dtype=float) + 1 - start
     h = 0.6
