@@ -722,6 +722,7 @@ def plot_reference_lifetimes(
                 label=kind,
             )
     src = D.src_lines(log)
+    calls = D.call_names(log) if by_site else {}
     labels = []
     for k in keys:
         if by_site:
@@ -731,7 +732,10 @@ def plot_reference_lifetimes(
             elif k == -1:
                 labels.append(f"inherited ({n:,} refs)")
             else:
-                labels.append(f"{_where(k, src.get(k))} ({n:,} ref{'s' if n != 1 else ''})")
+                call = calls.get(k, "").removesuffix("_impl")
+                where = _where(k, src.get(k))
+                where = f"{call} @{where.removeprefix('insn ')}" if call else where
+                labels.append(f"{where} ({n:,} ref{'s' if n != 1 else ''})")
         else:
             obj = objects.get(k, "")
             sub = df[df["ref_obj_id"] == k]

@@ -331,6 +331,9 @@ def plot_ownership_timeline(
     limit = min(max_rows if max_rows is not None else MAX_REF_ROWS, fit)
     by_site = len(ids) > limit
     if by_site:
+        from bpfkit.plot.data import call_names
+
+        calls = call_names(log)
         keys = sorted(seg["site_insn"].unique().tolist())
         row = {k: i for i, k in enumerate(keys)}
         y_seg = seg["site_insn"].map(row).to_numpy()
@@ -341,7 +344,12 @@ def plot_ownership_timeline(
             n = int(seg.loc[seg["site_insn"] == k, "ref_obj_id"].nunique())
             ln = seg.loc[seg["site_insn"] == k, "site_src_line"].dropna()
             lt = f" · L{int(ln.iloc[0])}" if len(ln) else ""
-            labels.append(f"insn {k}{lt}: {n:,} object{'s' if n != 1 else ''}")
+            call = calls.get(int(k), "").removesuffix("_impl") if k == k else ""
+            head = f"{call} @{k}" if call else f"insn {k}"
+            if narrow:  # a paper column: the shortest that still names the site
+                labels.append(f"{head.removeprefix('bpf_')}: {n:,}")
+            else:
+                labels.append(f"{head}{lt}: {n:,} object{'s' if n != 1 else ''}")
     else:
         keys = ids
         row = {k: i for i, k in enumerate(keys)}
