@@ -238,13 +238,15 @@ def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
     cols: Any = body.subfigures(1, 2, width_ratios=(3.0, 1.0) if slides else (2.6, 1.0))
     left, right = cols
     if slides:
-        grid = left.add_gridspec(5, 2, height_ratios=(2.6, 1.8, 0.9, 0.8, 1.8))
+        grid = left.add_gridspec(5, 2, height_ratios=(3.2, 1.7, 0.8, 0.8, 1.6))
         effort_at, paths_at = grid[4, 0], grid[4, 1]
     else:  # a page column is too narrow for two panels with their legends side by side
         grid = left.add_gridspec(6, 2, height_ratios=(2.4, 1.6, 0.8, 0.8, 1.2, 1.3))
         effort_at, paths_at = grid[4, :], grid[5, :]
     lanes_ax = left.add_subplot(grid[0, :])
     F.plot_register_lanes(log, ax=lanes_ax, window=window)
+    # every lane keeps its label: one size down where eleven lanes share a short panel
+    lanes_ax.tick_params(axis="y", labelsize=0.85 * float(matplotlib.rcParams["ytick.labelsize"]))
     refs_ax = left.add_subplot(grid[1, :], sharex=lanes_ax)
     F.plot_reference_lifetimes(log, ax=refs_ax, window=window)
     count_ax = left.add_subplot(grid[2, :], sharex=lanes_ax)
