@@ -33,6 +33,7 @@ True
 """
 
 from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
+from bpfkit.plot.chain import flow_chain_frame, plot_flow_chain
 from bpfkit.plot.compare import plot_compare, plot_stats_table, plot_summary, plot_visit_difference
 from bpfkit.plot.data import (
     compare_lines,
@@ -64,9 +65,12 @@ from bpfkit.plot.figures import (
     plot_register_lanes,
     plot_visits,
 )
+from bpfkit.plot.layout import LayoutProblem, check_layout, tidy_ticks
 from bpfkit.plot.output import FIGURES, render_figure, write_figures
 from bpfkit.plot.palette import CATEGORIES, TYPE_STYLES, register_category
 from bpfkit.plot.style import STYLES, savefig, style, use_style
+from bpfkit.plot.timeline import Timeline, ownership_timeline, plot_ownership_timeline
+from bpfkit.plot.window import MAX_REF_ROWS, WINDOW_STEPS, Window, choose_window, parse_window
 
 __all__ = [
     "STYLES",
@@ -114,4 +118,17 @@ __all__ = [
     "FIGURES",
     "render_figure",
     "write_figures",
+    "LayoutProblem",
+    "check_layout",
+    "tidy_ticks",
+    "WINDOW_STEPS",
+    "MAX_REF_ROWS",
+    "Window",
+    "choose_window",
+    "parse_window",
+    "Timeline",
+    "ownership_timeline",
+    "plot_ownership_timeline",
+    "flow_chain_frame",
+    "plot_flow_chain",
 ]

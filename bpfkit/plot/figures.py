@@ -39,6 +39,11 @@ __all__ = [
     "plot_effort",
     "count_norm",
     "integer_colorbar",
+    "set_xlabel",
+    "short_title",
+    "side_legend",
+    "rows_that_fit",
+    "legends_below_if_narrow",
 ]
 
 #: Above this many steps, per-step marks are binned (most frequent value, or envelope).
