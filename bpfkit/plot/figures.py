@@ -160,7 +160,8 @@ def legends_below_if_narrow(fig: Figure, axes: Any) -> None:
         if leg is None:
             continue
         for h, t in zip(leg.legend_handles, leg.get_texts(), strict=False):
-            if t.get_text() not in labels:
+            # one entry per series: "R1 min/max" (bounds) and "R1" (bits) are one register
+            if t.get_text().split(" ")[0] not in {x.split(" ")[0] for x in labels}:
                 handles.append(h)
                 labels.append(t.get_text())
         leg.remove()
