@@ -148,6 +148,12 @@ def side_legend(ax: Axes, own_figure: bool, **kwargs: Any) -> Any:
     return ax.legend(**kwargs)
 
 
+def _series(label: str) -> str:
+    """The series a legend label names: the register of ``R1 min/max``, else the label."""
+    head = label.split(" ")[0]
+    return head if head[:1] == "R" and head[1:].isdigit() else label
+
+
 def legends_below_if_narrow(fig: Figure, axes: Any) -> None:
     """In a narrow (paper column) figure, gather the legends of *axes* into one under the
     figure, so the panels keep the full width."""
@@ -161,7 +167,7 @@ def legends_below_if_narrow(fig: Figure, axes: Any) -> None:
             continue
         for h, t in zip(leg.legend_handles, leg.get_texts(), strict=False):
             # one entry per series: "R1 min/max" (bounds) and "R1" (bits) are one register
-            if t.get_text().split(" ")[0] not in {x.split(" ")[0] for x in labels}:
+            if _series(t.get_text()) not in {_series(x) for x in labels}:
                 handles.append(h)
                 labels.append(t.get_text())
         leg.remove()
