@@ -79,13 +79,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import sys
-
     report = build_report(
-        args.inputs or None,
-        args.output,
-        progress=not args.no_progress and sys.stderr.isatty(),  # a bar on a terminal only
-        jobs=args.jobs,
+        args.inputs or None, args.output, progress=not args.no_progress, jobs=args.jobs
     )
     print(report.index)
     return 0
