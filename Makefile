@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: report test lint pytest bench apt data clean
+.PHONY: report test lint pytest bench apt data clean layout
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,7 @@ apt:
 
 report: $(STAMP)
 	$(BIN)/bpfkit report -o build/report
+	$(BIN)/python -m bpfkit.report.gallery docs/gallery
 
 lint: $(STAMP)
 	$(BIN)/ruff check bpfkit tests
@@ -31,6 +32,10 @@ test: lint pytest
 
 bench: $(STAMP) apt
 	for b in tests/bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# every figure of every program in data/ (and LOGS=...), both styles, checked for collisions
+layout: $(STAMP)
+	$(BIN)/python tests/bench/layout_sweep.py $(LOGS)
 
 data:
 	$(MAKE) -C data

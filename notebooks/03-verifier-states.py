@@ -182,10 +182,11 @@ else:
 # the accepted loop programs dominate; rejected programs stop early.
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.5))
+fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 for verdict, marker in (("accept", "o"), ("reject", "x")):
     sel = manifest[manifest["verdict"] == verdict]
     ax.scatter(sel["insns_processed"], sel["total_states"], marker=marker, label=verdict)
 ax.set_xscale("log"); ax.set_yscale("symlog")
 ax.set_xlabel("instructions processed"); ax.set_ylabel("total states")
-_ = ax.legend()
+# beside the axes: inside, a legend would hide the program plotted under it
+_ = ax.legend(title="kernel", loc="upper left", bbox_to_anchor=(1.01, 1.0))

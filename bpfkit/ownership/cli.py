@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_own(args: argparse.Namespace) -> int:
-    """Handler of ``bpfkit own``; returns 0 (prediction and log printed, whatever they say)."""
+    """Handler of ``bpfkit own``; returns 0 (prediction and log printed, whatever they say).
+    With ``--log``, a prediction that differs from what the log shows is flagged: a line
+    ``DIFFERS: ...`` per difference, or ``differs`` in each JSON record."""
     if args.against_kernel:
         return run_against_kernel(args)
     if args.more:
@@ -61,13 +63,28 @@ def run_own(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    import json
+
+    from bpfkit.ownership.logcheck import prediction_differences
     from bpfkit.ownership.model import analyze
 
     model = analyze(args.obj, args.program, args.log)
+    diffs: dict[str, list[Any]] = {}
+    for prog in model.programs:
+        pred, log = model.prediction(prog), model.logs.get(prog)
+        if pred is not None and log is not None:
+            diffs[prog] = prediction_differences(pred, log)
     if args.json:
-        print(model.to_json_text())
+        items = model.to_json()
+        for item in items:
+            if item["program"] in diffs:
+                item["differs"] = [d._asdict() for d in diffs[item["program"]]]
+        print(json.dumps(items, indent=2, default=str))
     else:
         print(model.summary())
+        for found in diffs.values():
+            for d in found:
+                print(f"DIFFERS: {d.message}")
     return 0
 
 

@@ -38,6 +38,7 @@ from bpfkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bpfkit.plot.cfg import cfg_from_instructions, cfg_graph, cfg_layout, decode_jump, plot_cfg
+    from bpfkit.plot.chain import flow_chain_frame, plot_flow_chain
     from bpfkit.plot.compare import (
         plot_compare,
         plot_stats_table,
@@ -74,8 +75,11 @@ if TYPE_CHECKING:
         plot_register_lanes,
         plot_visits,
     )
+    from bpfkit.plot.layout import LayoutProblem, check_layout, tidy_ticks
     from bpfkit.plot.output import FIGURES, render_figure, write_figures
     from bpfkit.plot.palette import CATEGORIES, TYPE_STYLES, register_category
+    from bpfkit.plot.timeline import Timeline, ownership_timeline, plot_ownership_timeline
+    from bpfkit.plot.window import MAX_REF_ROWS, WINDOW_STEPS, Window, choose_window, parse_window
 
 # `style` is also the name of a submodule: imported here, so that the name is the function
 # whatever is imported later (bpfkit.plot.style imports matplotlib only when a function runs).
@@ -127,6 +131,19 @@ __all__ = [
     "FIGURES",
     "render_figure",
     "write_figures",
+    "LayoutProblem",
+    "check_layout",
+    "tidy_ticks",
+    "WINDOW_STEPS",
+    "MAX_REF_ROWS",
+    "Window",
+    "choose_window",
+    "parse_window",
+    "Timeline",
+    "ownership_timeline",
+    "plot_ownership_timeline",
+    "flow_chain_frame",
+    "plot_flow_chain",
 ]
 
 # Imported on first use (bpfkit._lazy), so that `import bpfkit.plot` and every
@@ -166,5 +183,9 @@ _LAZY = {
     ),
     "output": ("FIGURES", "render_figure", "write_figures"),
     "palette": ("CATEGORIES", "TYPE_STYLES", "register_category"),
+    "chain": ("flow_chain_frame", "plot_flow_chain"),
+    "layout": ("LayoutProblem", "check_layout", "tidy_ticks"),
+    "timeline": ("Timeline", "ownership_timeline", "plot_ownership_timeline"),
+    "window": ("MAX_REF_ROWS", "WINDOW_STEPS", "Window", "choose_window", "parse_window"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -379,7 +379,8 @@ def plot_cfg(
     cb = ax.figure.colorbar(sm, ax=ax, label="block entries", shrink=0.6, pad=0.01)
     integer_colorbar(cb)
     if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize="x-small")
+        # under the graph: beside it the block labels and arcs leave no free corner
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 0.0), borderaxespad=0.2)
     name = getattr(log, "name", None)
     ax.set_title(f"control flow{f' of {name}' if name else ''}: {len(nodes)} blocks")
     return ax

@@ -8,7 +8,8 @@ from typing import Any
 
 __all__ = ["register"]
 
-_FIGURES = ("lanes", "ranges", "references", "effort", "cfg", "summary")
+_FIGURES = ("lanes", "ranges", "references", "effort", "cfg", "summary", "ownership", "chain")
+_WINDOWS = "auto, all, error, busiest, start, end"
 
 
 def register(subparsers: Any) -> None:
@@ -17,8 +18,10 @@ def register(subparsers: Any) -> None:
         "plot",
         help="draw verifier state evolution figures for every program in a log",
         description=(
-            "Draw every figure (register lanes, scalar ranges, references, effort, CFG, summary) "
-            "for every program in LOG, as DIR/<program>-<figure>.<format>."
+            "Draw every figure (register lanes, scalar ranges, references, effort, CFG, summary, "
+            "ownership timeline, ownership flow chain) for every program in LOG, as DIR/<program>-<figure>.<format>. "
+            "Logs of more than 3,000 steps are drawn as a window of 3,000 steps (where the error "
+            "is, else the busiest), and the figures say so; --window chooses another."
         ),
     )
     p.add_argument(
@@ -54,6 +57,13 @@ def register(subparsers: Any) -> None:
         type=_regs,
         help="registers for the scalar-ranges figure, e.g. 1,6 (default: the busiest scalars)",
     )
+    p.add_argument(
+        "--window",
+        metavar="WHICH",
+        help=f"steps of the per-step figures: START:STOP or one of {_WINDOWS} "
+        "(default auto: every step up to 3,000, else the erroring or busiest window)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--dpi", type=float, default=None, help="PNG resolution (default: the style's)")
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     p.set_defaults(func=_run)
@@ -77,7 +87,10 @@ def _run(args: argparse.Namespace) -> int:
     from bpfkit.plot.compare import plot_compare
     from bpfkit.plot.output import write_figures
     from bpfkit.plot.style import sanitize_filename, savefig, style
+    from bpfkit.plot.window import parse_window
     from bpfkit.verifier import load_log
+
+    window = parse_window(args.window)  # a bad --window fails before the log is read
 
     logs = load_log(args.log, program=args.program, lenient=args.lenient)
     if not logs:
@@ -101,6 +114,8 @@ def _run(args: argparse.Namespace) -> int:
         figures=args.figure,
         dpi=args.dpi,
         regs=args.regs,
+        window=window,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
     if args.compare:
         other = load_log(args.compare, program=args.program, lenient=args.lenient)

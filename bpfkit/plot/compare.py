@@ -141,48 +141,50 @@ def plot_compare(a: Any, b: Any, *, labels: tuple[str, str] | None = None) -> Fi
     return fig
 
 
-_SUMMARY_RC: dict[Any, float] = {
-    "axes.titlesize": 9.0,
-    "axes.labelsize": 8.0,
-    "xtick.labelsize": 7.0,
-    "ytick.labelsize": 7.0,
-    "legend.fontsize": 6.5,
-    "font.size": 8.0,
-    "lines.markersize": 3.0,
-    "lines.linewidth": 1.2,
+#: Type sizes of the one-page summary (points): slides (16:9) and a paper page.
+_SUMMARY_RC: dict[str, dict[Any, float]] = {
+    "talk": {
+        "axes.titlesize": 12.0,
+        "axes.labelsize": 10.5,
+        "xtick.labelsize": 9.5,
+        "ytick.labelsize": 9.5,
+        "legend.fontsize": 9.0,
+        "font.size": 10.5,
+        "lines.markersize": 4.0,
+        "lines.linewidth": 1.5,
+    },
+    "paper": {
+        "axes.titlesize": 7.5,
+        "axes.labelsize": 7.0,
+        "xtick.labelsize": 6.5,
+        "ytick.labelsize": 6.5,
+        "legend.fontsize": 6.5,
+        "font.size": 7.0,
+        "lines.markersize": 2.5,
+        "lines.linewidth": 1.0,
+    },
 }
 
 
-def plot_summary(log: Any) -> Figure:
+def plot_summary(log: Any, *, window: Any = None) -> Figure:
     """Draw a one-page summary of one program: verdict and stats, register lanes,
     reference lifetimes and count, visits heat strip, effort over steps, explored paths and
-    the control-flow graph (type sizes capped so that seven panels fit on a page)."""
+    the control-flow graph; a slide (16:9) in the talk style, a page in the paper style.
+    Big logs show a window of steps (see :mod:`bpfkit.plot.window`)."""
     import matplotlib
 
-    rc: dict[Any, Any] = {k: min(float(matplotlib.rcParams[k]), v) for k, v in _SUMMARY_RC.items()}
-    size = (16.0, 10.0) if F.figure_size()[0] >= 6 else F.figure_size("page")
-    with matplotlib.rc_context(rc):
-        # A fixed grid: constrained layout gives up on seven panels with outside legends.
-        fig = new_figure(figsize=size, layout="none")
-        _summary(fig, log)
+    slides = F.figure_size()[0] >= 6
+    kind = "talk" if slides else "paper"
+    size = (16.0, 9.0) if slides else F.figure_size("page")
+    with matplotlib.rc_context(_SUMMARY_RC[kind]):
+        fig = new_figure(figsize=size, layout="constrained")
+        _summary(fig, log, window=window, slides=slides)
     return fig
 
 
-def _summary(fig: Figure, log: Any) -> None:
-    grid = fig.add_gridspec(
-        6,
-        3,
-        height_ratios=(0.45, 3, 1.7, 0.8, 0.8, 1.8),
-        width_ratios=(1, 1, 0.75),
-        left=0.09,
-        right=0.93,
-        top=0.97,
-        bottom=0.05,
-        hspace=0.75,
-        wspace=0.45,
-    )
-    head = fig.add_subplot(grid[0, :])
-    head.set_axis_off()
+def _header_lines(log: Any, width_in: float, size_pt: float) -> list[tuple[str, dict[str, Any]]]:
+    import textwrap
+
     stats = getattr(log, "stats", None)
     parts = [f"verdict: {log.verdict}"]
     if stats is not None:
@@ -193,62 +195,87 @@ def _summary(fig: Figure, log: Any) -> None:
     parts.append(f"steps in log: {len(log.steps):,}")
     if getattr(log, "truncated", False):
         parts.append("log truncated")
-    head.text(
-        0,
-        1,
-        _label(log, "program"),
-        fontsize=12,
-        fontweight="bold",
-        va="top",
-        transform=head.transAxes,
-    )
-    head.text(0, 0.5, "   ".join(parts), va="top", transform=head.transAxes)
+    chars = max(30, int(width_in * 72 / (0.62 * size_pt)))
+    lines: list[tuple[str, dict[str, Any]]] = [
+        (_label(log, "program"), {"fontweight": "bold", "fontsize": size_pt * 1.35})
+    ]
+    cur = ""
+    for part in parts:  # wrap between the parts, never inside one
+        if cur and len(cur) + 3 + len(part) > chars:
+            lines.append((cur, {}))
+            cur = part
+        else:
+            cur = f"{cur}   {part}" if cur else part
+    if cur:
+        lines.append((cur, {}))
     if log.error:
-        err = str(log.error).replace("\n", " | ")
-        if len(err) > 160:
-            err = err[:157] + "..."
-        head.text(
-            0,
-            0.05,
-            f"error at insn {log.error_insn}: {err}",
-            color=_O["vermillion"],
-            va="top",
-            transform=head.transAxes,
-        )
-    lanes_ax = fig.add_subplot(grid[1, :2])
-    F.plot_register_lanes(log, ax=lanes_ax)
-    refs_ax = fig.add_subplot(grid[2, :2], sharex=lanes_ax)
-    F.plot_reference_lifetimes(log, ax=refs_ax, max_labels=12)
-    count_ax = fig.add_subplot(grid[3, :2], sharex=lanes_ax)
-    F.plot_reference_counts(log, ax=count_ax)
-    F.plot_visits(log, ax=fig.add_subplot(grid[4, :2]), max_labels=20)
-    F.plot_effort_series(log, ax=fig.add_subplot(grid[5, 0]))
-    F.plot_path_tree(log, ax=fig.add_subplot(grid[5, 1]), max_labels=12)
-    plot_cfg(log, ax=fig.add_subplot(grid[1:, 2]), max_labels=30)
+        err = " | ".join(x.strip() for x in str(log.error).splitlines() if x.strip())
+        wrapped = textwrap.wrap(f"error at insn {log.error_insn}: {err}", chars)
+        if len(wrapped) > 2:
+            wrapped = wrapped[:2]
+            wrapped[1] = wrapped[1][: max(0, chars - 3)] + "..."
+        for ln in wrapped:
+            lines.append((ln, {"color": _O["vermillion"]}))
+    return lines
+
+
+def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
+    import matplotlib
+    from matplotlib.transforms import ScaledTranslation
+
+    size_pt = float(matplotlib.rcParams["font.size"])
+    w_in, h_in = fig.get_size_inches()
+    lines = _header_lines(log, w_in - 0.4, size_pt)
+    heights = [size_pt * (1.35 if i == 0 else 1.0) * 1.3 for i in range(len(lines))]
+    head_h = (sum(heights) + size_pt) / 72.0
+    subs: Any = fig.subfigures(2, 1, height_ratios=(head_h, h_in - head_h))
+    head, body = subs
+    y = 0.0
+    for (text, kw), hh in zip(lines, heights, strict=True):
+        y += hh
+        off = ScaledTranslation(0.15, -(y - hh * 0.1) / 72.0, fig.dpi_scale_trans)
+        head.text(0, 1, text, va="baseline", ha="left", transform=head.transSubfigure + off, **kw)
+    cols: Any = body.subfigures(1, 2, width_ratios=(3.0, 1.0) if slides else (2.6, 1.0))
+    left, right = cols
+    if slides:
+        grid = left.add_gridspec(5, 2, height_ratios=(3.2, 1.7, 0.8, 0.8, 1.6))
+        effort_at, paths_at = grid[4, 0], grid[4, 1]
+    else:  # a page column is too narrow for two panels with their legends side by side
+        grid = left.add_gridspec(6, 2, height_ratios=(2.4, 1.6, 0.8, 0.8, 1.2, 1.3))
+        effort_at, paths_at = grid[4, :], grid[5, :]
+    lanes_ax = left.add_subplot(grid[0, :])
+    F.plot_register_lanes(log, ax=lanes_ax, window=window)
+    # every lane keeps its label: one size down where eleven lanes share a short panel
+    lanes_ax.tick_params(axis="y", labelsize=0.85 * float(matplotlib.rcParams["ytick.labelsize"]))
+    refs_ax = left.add_subplot(grid[1, :], sharex=lanes_ax)
+    F.plot_reference_lifetimes(log, ax=refs_ax, window=window)
+    count_ax = left.add_subplot(grid[2, :], sharex=lanes_ax)
+    F.plot_reference_counts(log, ax=count_ax, window=window)
+    F.plot_visits(log, ax=left.add_subplot(grid[3, :]), max_labels=20 if slides else 12)
+    effort_ax = left.add_subplot(effort_at)
+    F.plot_effort_series(log, ax=effort_ax)
+    leg = effort_ax.get_legend()
+    if leg is not None:  # the kernel's figures are in the header already
+        leg.set_title("")
+    F.plot_path_tree(log, ax=left.add_subplot(paths_at), max_labels=12 if slides else 8)
+    plot_cfg(log, ax=right.add_subplot(), max_labels=30 if slides else 16)
     for ax in (lanes_ax, refs_ax):
-        ax.set_xlabel("")
-    for ax in fig.axes:
-        leg = ax.get_legend()
-        if leg is None:
-            continue
-        # Inside the panel (or under the lanes): the page has no room beside them.
-        where: dict[str, Any] = {"loc": "upper right"}
-        if ax is lanes_ax:
-            where = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.08), "ncols": 6}
-        ax.legend(
+        F.set_xlabel(ax, "")
+    F._stack_notes([lanes_ax, refs_ax, count_ax])
+    leg = lanes_ax.get_legend()
+    if leg is not None:  # under the lanes, several columns: the page has no room beside them
+        lanes_ax.legend(
             handles=list(leg.legend_handles),
             labels=[t.get_text() for t in leg.get_texts()],
-            fontsize=5.5,
-            framealpha=0.8,
-            frameon=True,
-            **where,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.04),
+            ncols=6 if slides else 3,
+            borderaxespad=0,
         )
-    for ax in fig.axes:
-        if ax is head:
-            continue
-        left = ax.get_title(loc="left").split(" — ")[0]
-        if left:
-            ax.set_title(left, loc="left")
-        center = ax.get_title()
-        if center:
-            ax.set_title(center.split(" of ")[0].split(":")[0])
+    for sub in (left, right):
+        for ax in sub.axes:
+            F.short_title(ax)
+            center = ax.get_title()
+            if center:  # "control flow of NAME: 8 blocks" -> "control flow (8 blocks)"
+                head, _, tail = center.partition(": ")
+                ax.set_title(head.split(" of ")[0] + (f" ({tail})" if tail else ""))

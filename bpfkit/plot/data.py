@@ -53,6 +53,10 @@ __all__ = [
     "lock_held",
     "allocated_types",
     "ALLOC_KFUNCS",
+    "src_lines",
+    "call_names",
+    "reference_end_kinds",
+    "TRANSFER_SINKS",
 ]
 
 #: Line kinds whose registers are a full state of their frame (not only what changed):
@@ -784,6 +788,69 @@ def _src_lines(log: Any) -> dict[int, int]:
         return {}
     sub = ins.dropna(subset=["src_line"]).drop_duplicates("insn_idx")
     return {int(i): int(s) for i, s in zip(sub["insn_idx"], sub["src_line"], strict=True)}
+
+
+def src_lines(log: Any) -> dict[int, int]:
+    """C source line of each instruction the log shows (``insn_idx -> line``)."""
+    return _src_lines(log)
+
+
+_CALL = re.compile(r"call ([A-Za-z_][\w.]*)")
+#: Sinks that hand an object to a collection or map field (not a release).
+TRANSFER_SINKS = frozenset({"list_push", "rbtree_add", "kptr_xchg"})
+
+
+def call_names(log: Any) -> dict[int, str]:
+    """The called function of each call instruction the log shows (``insn_idx -> name``)."""
+    ins = log.instructions
+    out: dict[int, str] = {}
+    if not len(ins):
+        return out
+    for idx, asm in zip(ins["insn_idx"].tolist(), ins["asm"].tolist(), strict=False):
+        m = _CALL.search(str(asm or ""))
+        if m and idx == idx:
+            out[int(idx)] = m.group(1).split("#", 1)[0]
+    return out
+
+
+def reference_end_kinds(log: Any, lifetimes: pd.DataFrame) -> list[str]:
+    """The ``end_kind`` of each row of *lifetimes* (:func:`reference_lifetimes`), with
+    ``"release"`` told apart from ``"transfer"``: a call that hands the object to a list, an
+    rbtree or a kptr field (``bpf_list_push_*``, ``bpf_rbtree_add*``, ``bpf_kptr_xchg``)
+    ends the program's reference but not the object's life.
+    """
+    from bpfkit.ownership.dynamic import ref_events, sink_of_call
+
+    calls = call_names(log)
+    steps = log.steps
+    step_insn = dict(zip(steps["step"].tolist(), steps["insn_idx"].tolist(), strict=False))
+    # the verifier's own events: a transfer seen on the reference's registers (under a lock,
+    # where refs= is not printed, the stretch runs on to the next printed refs=)
+    transfers: dict[int, list[int]] = {}
+    for ev in ref_events(log):
+        if ev.event == "transfer":
+            transfers.setdefault(ev.ref_obj_id, []).append(ev.step)
+    out = []
+    for rid, end_kind, end_insn, start_step, end_step in zip(
+        lifetimes["ref_obj_id"].tolist(),
+        lifetimes["end_kind"].tolist(),
+        lifetimes["end_insn"].tolist(),
+        lifetimes["start_step"].tolist(),
+        lifetimes["end_step"].tolist(),
+        strict=True,
+    ):
+        kind = end_kind
+        if end_kind == "release":
+            if any(start_step <= t <= end_step + 1 for t in transfers.get(int(rid), ())):
+                kind = "transfer"
+            for cand in (end_insn, step_insn.get(end_step)):
+                name = calls.get(int(cand)) if cand is not None and cand == cand else None
+                if name is not None:
+                    if sink_of_call(name) in TRANSFER_SINKS:
+                        kind = "transfer"
+                    break
+        out.append(kind)
+    return out
 
 
 def _ref_objects(log: Any) -> dict[int, str]:

@@ -16,6 +16,7 @@ import numpy as np
 from bpfkit.plot import data as D
 from bpfkit.plot.palette import CATEGORIES, END_MARKERS, OKABE_ITO, TYPE_STYLES
 from bpfkit.plot.style import new_axes, new_figure
+from bpfkit.plot.window import MAX_REF_ROWS, choose_window
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +39,11 @@ __all__ = [
     "plot_effort",
     "count_norm",
     "integer_colorbar",
+    "set_xlabel",
+    "short_title",
+    "side_legend",
+    "rows_that_fit",
+    "legends_below_if_narrow",
 ]
 
 #: Above this many steps, per-step marks are binned (most frequent value, or envelope).
@@ -70,26 +76,103 @@ def figure_size(kind: str = "single") -> tuple[float, float]:
 
 
 def _note(ax: Axes, text: str) -> None:
-    """Say on the figure how it was aggregated (inside the panel, lower right, boxed)."""
-    ax.text(
-        0.995,
-        0.015,
-        text,
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        fontsize="x-small",
-        style="italic",
-        color="#333333",
-        zorder=5,
-        bbox={
-            "boxstyle": "round,pad=0.2",
-            "facecolor": "white",
-            "edgecolor": "#999999",
-            "alpha": 0.85,
-            "linewidth": 0.5,
-        },
-    )
+    """Say on the figure how it was aggregated or windowed: a line under the x-axis label
+    (laid out with the panel, never over its data); notes add up."""
+    notes = [n for n in getattr(ax, "_bpfkit_notes", []) if n != text] + [text]
+    ax._bpfkit_notes = notes  # type: ignore[attr-defined]
+    _relabel(ax)
+
+
+def _relabel(ax: Axes, xlabel: str | None = None) -> None:
+    """Set the x label of *ax* to *xlabel* (default: the current one without notes) followed
+    by the notes of the panel, one per line."""
+    import textwrap
+
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    base = xlabel if xlabel is not None else getattr(ax, "_bpfkit_xlabel", ax.get_xlabel())
+    ax._bpfkit_xlabel = base  # type: ignore[attr-defined]
+    size = FontProperties(size=matplotlib.rcParams["axes.labelsize"]).get_size_in_points()
+    chars = max(20, int(_text_width_pt(ax) / (0.58 * size)))
+    lines = [base] if base else []
+    for n in getattr(ax, "_bpfkit_notes", []):
+        lines.extend(textwrap.wrap(f"[{n.replace(chr(10), ' ')}]", chars))
+    ax.set_xlabel("\n".join(lines))
+
+
+def short_title(ax: Axes, **kwargs: Any) -> None:
+    """Title a panel of a multi-panel figure with what it shows, without the program name."""
+    what = getattr(ax, "_bpfkit_what", None)
+    if what is None:
+        what = ax.get_title(loc="left").split(" — ")[0].split("\n")[0]
+    if what:
+        ax.set_title(what, loc="left", **kwargs)
+
+
+def set_xlabel(ax: Axes, text: str) -> None:
+    """Set the x label of a panel, keeping its notes (see :func:`_note`)."""
+    _relabel(ax, text)
+
+
+def _window_note(ax: Axes, win: Any) -> None:
+    label = win.label()
+    if label:
+        _note(ax, label)
+
+
+def side_legend(ax: Axes, own_figure: bool, **kwargs: Any) -> Any:
+    """The legend of a panel, beside it on the right; under the figure instead when the panel
+    is alone in a narrow (paper column) figure, where beside it would squeeze the data."""
+    fig = ax.get_figure(root=True)
+    if own_figure and fig is not None and fig.get_figwidth() < 5:
+        handles = kwargs.pop("handles", None)
+        if handles is None:
+            handles, labels = ax.get_legend_handles_labels()
+        else:
+            labels = [h.get_label() for h in handles]
+        if not handles:
+            return None
+        kwargs.pop("bbox_to_anchor", None)
+        kwargs.pop("loc", None)
+        return fig.legend(
+            handles=handles,
+            labels=labels,
+            loc="outside lower center",
+            ncols=2 if len(handles) > 1 else 1,
+            **kwargs,
+        )
+    kwargs.setdefault("loc", "upper left")
+    kwargs.setdefault("bbox_to_anchor", (1.01, 1.0))
+    kwargs.setdefault("borderaxespad", 0)
+    return ax.legend(**kwargs)
+
+
+def _series(label: str) -> str:
+    """The series a legend label names: the register of ``R1 min/max``, else the label."""
+    head = label.split(" ")[0]
+    return head if head[:1] == "R" and head[1:].isdigit() else label
+
+
+def legends_below_if_narrow(fig: Figure, axes: Any) -> None:
+    """In a narrow (paper column) figure, gather the legends of *axes* into one under the
+    figure, so the panels keep the full width."""
+    if fig.get_figwidth() >= 5:
+        return
+    handles: list[Any] = []
+    labels: list[str] = []
+    for ax in axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        for h, t in zip(leg.legend_handles, leg.get_texts(), strict=False):
+            # one entry per series: "R1 min/max" (bounds) and "R1" (bits) are one register
+            if _series(t.get_text()) not in {_series(x) for x in labels}:
+                handles.append(h)
+                labels.append(t.get_text())
+        leg.remove()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=2)
 
 
 def _msize(scale: float = 1.0) -> float:
@@ -108,7 +191,8 @@ def count_norm(vmax: float) -> Any:
 
 def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
 
-    cb = ax.figure.colorbar(mappable, ax=ax, label=label, pad=0.01, shrink=0.9)
+    cb = ax.figure.colorbar(mappable, ax=ax, pad=0.01, shrink=0.9)
+    cb.set_label(label, fontsize="small")
     integer_colorbar(cb)
 
 
@@ -124,8 +208,32 @@ def integer_colorbar(cb: Any) -> None:
 
 
 def _title(ax: Axes, what: str, log: Any) -> None:
+    """Title a panel "what — program", the program on a line of its own when the panel is
+    too narrow for both."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
     name = getattr(log, "name", None)
-    ax.set_title(f"{what} — {name}" if name else what, loc="left")
+    ax._bpfkit_what = what  # type: ignore[attr-defined]
+    if not name:
+        ax.set_title(what, loc="left")
+        return
+    size = FontProperties(size=matplotlib.rcParams["axes.titlesize"]).get_size_in_points()
+    text = f"{what} — {name}"
+    ax.set_title(
+        text if len(text) * 0.6 * size < _text_width_pt(ax) else f"{what}\n{name}", loc="left"
+    )
+
+
+def _text_width_pt(ax: Axes) -> float:
+    """Room for a line of text that starts at the left edge of *ax*: the figure's width less
+    the y-axis labels' margin (the panel itself shrinks once legends are laid out)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        return 300.0
+    w = float(fig.get_figwidth()) * 72
+    x0 = float(ax.get_position().x0) * w
+    return max(w - min(x0, 0.12 * w) - 30.0, 60.0)
 
 
 def _path_starts(steps: pd.DataFrame) -> np.ndarray:
@@ -151,7 +259,12 @@ def _runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_register_lanes(
-    log: Any, ax: Axes | None = None, *, max_columns: int = MAX_COLUMNS, legend: bool = True
+    log: Any,
+    ax: Axes | None = None,
+    *,
+    max_columns: int = MAX_COLUMNS,
+    legend: bool = True,
+    window: Any = None,
 ) -> Axes:
     """Draw register lanes: steps on x, R0-R10 (per frame) on y, each cell colored (and
     hatched) by the register's type category; ``_w`` (written) and ``P`` (precise) marks on
@@ -161,12 +274,19 @@ def plot_register_lanes(
     from matplotlib.patches import Patch
 
     st = D.lane_state(log)
-    ax = new_axes(ax, figsize=figure_size("single"))
+    own = ax is None
+    fig_w, fig_h = figure_size("single")
+    if fig_w < 6:  # a paper column: room for every lane label and the legend under the figure
+        fig_h = max(fig_h, 0.13 * len(st.lanes) + 1.5)
+    ax = new_axes(ax, figsize=(fig_w, fig_h))
     n = len(st.steps)
     codes = np.where(
         st.rows >= 0, st.codes[np.maximum(st.rows, 0)] if len(st.codes) else 0, st.rows
     )
     codes = np.where(codes == -1, CATEGORIES.index("not_init"), codes)
+    win = choose_window(log, window)
+    off = win.start
+    codes = codes[win.start : win.stop]
     binned, width = D.bin_codes(codes, max_columns)
     nl = len(st.lanes)
     used: set[int] = set()
@@ -180,7 +300,11 @@ def plot_register_lanes(
             used.add(int(code))
             ts = TYPE_STYLES[CATEGORIES[int(code)]]
             xr = list(
-                zip((starts[sel] * width).tolist(), (lengths[sel] * width).tolist(), strict=True)
+                zip(
+                    (starts[sel] * width + off).tolist(),
+                    (lengths[sel] * width).tolist(),
+                    strict=True,
+                )
             )
             ax.broken_barh(
                 xr,
@@ -194,9 +318,10 @@ def plot_register_lanes(
         marks = D.register_marks(st)
         lane_index = {D.lane_name(f, r): j for j, (f, r) in enumerate(st.lanes)}
         pos = np.searchsorted(st.steps, marks["step"].to_numpy())
+        inside = (pos >= win.start) & (pos < win.stop)
         ys = marks["lane"].map(lane_index).to_numpy(dtype=float)
-        w = marks["written"].to_numpy(dtype=bool)
-        p = marks["precise"].to_numpy(dtype=bool)
+        w = marks["written"].to_numpy(dtype=bool) & inside
+        p = marks["precise"].to_numpy(dtype=bool) & inside
         if w.any():
             ax.scatter(
                 pos[w] + 0.5,
@@ -218,24 +343,23 @@ def plot_register_lanes(
                 zorder=3,
             )
     starts_p = _path_starts(log.steps) if n else np.zeros(0)
+    starts_p = starts_p[(starts_p >= win.start) & (starts_p < win.stop)]
     if 0 < len(starts_p) <= 300:
         ax.vlines(starts_p, -0.5, nl - 0.5, colors="#555555", linewidth=0.4, linestyles="dotted")
-    _mark_failure(ax, log, float(n) if n else None)
+    _mark_failure(ax, log, float(n) if n and win.stop >= n else None)
     frames = sorted({f for f, _ in st.lanes})
     for f in frames[1:]:
         j = next(k for k, (ff, _) in enumerate(st.lanes) if ff == f)
         ax.axhline(j - 0.5, color="black", linewidth=1.0)
     ax.set_yticks(range(nl), [D.lane_name(f, r) for f, r in st.lanes])
     ax.set_ylim(nl - 0.5, -0.5)
-    ax.set_xlim(0, max(n, 1))
-    ax.set_xlabel("step (verification order)")
+    ax.set_xlim(off, max(off + len(codes), off + 1))
+    set_xlabel(ax, "step (verification order)")
     ax.grid(False)
     _title(ax, "register types", log)
+    _window_note(ax, win)
     if width > 1:
-        _note(
-            ax,
-            f"{n:,} steps binned: 1 column = {width} steps\n(most frequent type; no marks)",
-        )
+        _note(ax, f"binned: 1 column = {width} steps (most frequent type; no marks)")
     if legend:
         handles: list[Any] = [
             Patch(
@@ -271,13 +395,7 @@ def plot_register_lanes(
                     label="precise (P)",
                 )
             )
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            fontsize="x-small",
-            borderaxespad=0,
-        )
+        side_legend(ax, own, handles=handles)
     return ax
 
 
@@ -295,12 +413,18 @@ def plot_range(
     ax: Axes | None = None,
     series: pd.DataFrame | None = None,
     max_points: int = MAX_COLUMNS,
+    window: Any = None,
 ) -> Axes:
     """Draw the [min, max] bounds of scalar registers over steps (``kind`` ``"signed"``,
     ``"unsigned"`` or ``"bits"`` for the bits var_off knows); symlog scale where values are
-    large; ▼ where a bound narrows, ▲ where it widens.
+    large; ▼ where a bound narrows, ▲ where it widens; big logs as a window of steps
+    (:func:`bpfkit.plot.window.choose_window`).
     """
     df = series if series is not None else D.range_series(log, regs, frame=frame)
+    win = choose_window(log, window)
+    if len(df) and not win.whole:
+        df = df[(df["step"] >= win.start) & (df["step"] < win.stop)]
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     import matplotlib
 
@@ -402,11 +526,11 @@ def plot_range(
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
     ax.set_ylabel({"signed": "signed", "unsigned": "unsigned", "bits": "known bits"}[kind])
-    ax.set_xlabel("step")
+    set_xlabel(ax, "step")
     if kind == "bits":
         ax.set_ylim(-2, 66)
     if len(df):
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
+        side_legend(ax, own)
     else:
         ax.text(
             0.5,
@@ -417,8 +541,11 @@ def plot_range(
             va="center",
         )
     _title(ax, what, log)
+    if len(df):
+        ax.set_xlim(win.start, win.stop)
+    _window_note(ax, win)
     if width > 1:
-        _note(ax, f"binned: 1 point = {width} steps\n(envelope of the bounds)")
+        _note(ax, f"binned: 1 point = {width} steps (envelope of the bounds)")
     return ax
 
 
@@ -446,121 +573,200 @@ def _sym_tick(v: float, _pos: Any = None) -> str:
 
 
 def plot_ranges(
-    log: Any, regs: list[int] | tuple[int, ...] | None = None, *, frame: int = 0
+    log: Any,
+    regs: list[int] | tuple[int, ...] | None = None,
+    *,
+    frame: int = 0,
+    window: Any = None,
 ) -> Figure:
     """Draw signed bounds, unsigned bounds and known bits of scalar registers, one panel each."""
     fig = new_figure(figsize=figure_size("tall"))
     axes = fig.subplots(3, 1, sharex=True)
     df = D.range_series(log, regs, frame=frame)
     for ax, kind in zip(axes, ("signed", "unsigned", "bits"), strict=True):
-        plot_range(log, kind=kind, ax=ax, series=df)
-        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+        plot_range(log, kind=kind, ax=ax, series=df, window=window)
+        short_title(ax, fontsize="small")
     for ax in axes[:-1]:
-        ax.set_xlabel("")
+        set_xlabel(ax, "")
+    _stack_notes(axes)
+    legends_below_if_narrow(fig, axes)
     return fig
 
 
+def _stack_notes(axes: Any) -> None:
+    """Move the notes of stacked panels (shared x) to the bottom one, each once."""
+    axes = list(axes)
+    notes: list[str] = []
+    for ax in axes:
+        for n in getattr(ax, "_bpfkit_notes", []):
+            if n not in notes:
+                notes.append(n)
+        ax._bpfkit_notes = []
+        _relabel(ax)
+    axes[-1]._bpfkit_notes = notes
+    _relabel(axes[-1])
+
+
+_END_COLORS = {
+    "release": _O["bluish_green"],
+    "transfer": _O["sky_blue"],
+    "leak": _O["vermillion"],
+    "path_end": "#999999",
+    "open": _O["orange"],
+}
+_END_HATCHES = {
+    "release": None,
+    "transfer": "\\\\",
+    "leak": "////",
+    "path_end": "....",
+    "open": "xx",
+}
+
+
+def rows_that_fit(ax: Axes, *, spacing: float = 1.25) -> int:
+    """How many tick labels fit on the y axis of *ax* at the current tick label size."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    size = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
+    h_in = ax.get_position().height * ax.get_figure(root=True).get_figheight()  # type: ignore[union-attr]
+    return max(1, int(h_in * 72 / (size * spacing)))
+
+
 def plot_reference_lifetimes(
-    log: Any, ax: Axes | None = None, *, lifetimes: pd.DataFrame | None = None, max_labels: int = 24
+    log: Any,
+    ax: Axes | None = None,
+    *,
+    lifetimes: pd.DataFrame | None = None,
+    max_labels: int = 24,
+    window: Any = None,
+    max_rows: int = MAX_REF_ROWS,
 ) -> Axes:
-    """Draw one bar per reference (ref_obj_id) per path from acquire to release or leak, with
-    the instruction and C source line at each end."""
+    """Draw one bar per reference (ref_obj_id) per path from acquire to its end: released,
+    transferred into a collection or map field (push, add, xchg), leaked, or the path's end.
+
+    The y labels name each reference, its object and where it was acquired (instruction,
+    C line). Above *max_rows* references (or more than the panel's height can label), the
+    rows are allocation sites instead: every lifetime from one site is a thin bar in its row
+    and the label counts them. Big logs show a window of steps (see :mod:`bpfkit.plot.window`).
+    """
     df = lifetimes if lifetimes is not None else D.reference_lifetimes(log)
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
+    win = choose_window(log, window)
+    if len(df) and not win.whole:
+        df = df[(df["end_step"] >= win.start) & (df["start_step"] < win.stop)]
     if not len(df):
         ax.text(
             0.5,
             0.5,
-            "no references held (no refs= in the log)",
+            "no references held (no refs= in the log)"
+            if win.whole
+            else "no references held in this window",
             transform=ax.transAxes,
             ha="center",
             va="center",
         )
         ax.set_yticks([])
-        _title(ax, "references", log)
+        _title(ax, "reference lifetimes", log)
+        _window_note(ax, win)
         return ax
+    df = df.copy()
+    ends = D.reference_end_kinds(log, df)
+    df["end_kind"] = ends
+    objects = df.drop_duplicates("ref_obj_id").set_index("ref_obj_id")["object"]
     ids = sorted(df["ref_obj_id"].unique().tolist())
-    row = {rid: i for i, rid in enumerate(ids)}
-    colors = {
-        "release": _O["bluish_green"],
-        "leak": _O["vermillion"],
-        "path_end": "#999999",
-        "open": _O["orange"],
-    }
-    hatches = {"release": None, "leak": "////", "path_end": "....", "open": "xx"}
-    y = df["ref_obj_id"].map(row).to_numpy()
+    fit = rows_that_fit(ax)
+    by_site = len(ids) > min(max_rows, fit)
+    if by_site:
+        site = df["start_insn"].where(df["start_kind"] == "acquire")
+        first_site = site.groupby(df["ref_obj_id"]).transform("first")
+        df["row_key"] = first_site.fillna(-1).astype(int)
+        keys = sorted(df["row_key"].unique().tolist())
+        if len(keys) > fit:  # even the sites do not fit: the busiest ones, the rest merged
+            top = df["row_key"].value_counts().index[: max(fit - 1, 1)].tolist()
+            df["row_key"] = df["row_key"].where(df["row_key"].isin(top), -2)
+            keys = sorted(df["row_key"].unique().tolist())
+    else:
+        df["row_key"] = df["ref_obj_id"]
+        keys = ids
+    row = {k: i for i, k in enumerate(keys)}
+    y = df["row_key"].map(row).to_numpy()
     start = df["start_step"].to_numpy(dtype=float)
     end = df["end_step"].to_numpy(dtype=float) + 1
-    for kind in ("release", "leak", "path_end", "open"):
+    height = 0.5 if not by_site else 0.7
+    for kind in ("release", "transfer", "leak", "path_end", "open"):
         sel = (df["end_kind"] == kind).to_numpy()
         if sel.any():
             ax.barh(
                 y[sel],
                 (end - start)[sel],
                 left=start[sel],
-                height=0.5,
-                color=colors[kind],
-                hatch=hatches[kind],
-                edgecolor="#333333",
-                linewidth=0.4,
+                height=height,
+                color=_END_COLORS[kind],
+                hatch=_END_HATCHES[kind] if not by_site else None,
+                edgecolor="#333333" if not by_site else _END_COLORS[kind],
+                linewidth=0.4 if not by_site else 0.0,
+                alpha=1.0 if not by_site else 0.55,
                 label=f"ends: {kind.replace('_', ' ')}",
             )
-    acq = (df["start_kind"] == "acquire").to_numpy()
-    ax.scatter(
-        start[acq],
-        y[acq],
-        marker=END_MARKERS["acquire"],
-        color="black",
-        s=_msize(0.6),
-        zorder=3,
-        label="acquire",
-    )
-    for kind in ("release", "leak"):
+    if not by_site:
+        acq = (df["start_kind"] == "acquire").to_numpy()
+        ax.scatter(
+            start[acq],
+            y[acq],
+            marker=END_MARKERS["acquire"],
+            color="black",
+            s=_msize(0.6),
+            zorder=3,
+            label="acquire",
+        )
+    for kind in ("release", "transfer", "leak"):
         sel = (df["end_kind"] == kind).to_numpy()
-        if sel.any():
+        if sel.any() and (not by_site or kind == "leak"):
             ax.scatter(
                 end[sel],
                 y[sel],
-                marker=END_MARKERS[kind],
+                marker=END_MARKERS.get(kind, "D"),
                 color="black",
                 s=_msize(0.8),
                 zorder=3,
                 label=kind,
             )
-    few = len(df) <= max_labels
-    if not few:
-        _note(ax, f"{len(df):,} stretches:\nlabels only at leaks")
-    for rec, yy, s0, e0 in zip(df.itertuples(index=False), y, start, end, strict=True):
-        if few or rec.end_kind == "leak":
-            if rec.start_kind == "acquire":
-                ax.annotate(
-                    _where(rec.start_insn, rec.start_src_line),
-                    (s0, yy),
-                    xytext=(0, 6),
-                    textcoords="offset points",
-                    ha="left",
-                    fontsize="xx-small",
-                )
-            if rec.end_kind in ("release", "leak"):
-                ax.annotate(
-                    _where(rec.end_insn, rec.end_src_line),
-                    (e0, yy),
-                    xytext=(0, -9),
-                    textcoords="offset points",
-                    ha="right",
-                    fontsize="xx-small",
-                )
-    if len(ids) <= 40:
-        objects = df.drop_duplicates("ref_obj_id").set_index("ref_obj_id")["object"]
-        labels = [f"id={rid}" + (f" {objects[rid]}" if objects[rid] else "") for rid in ids]
-        ax.set_yticks(range(len(ids)), labels)
-    else:
-        ax.set_ylabel(f"ref_obj_id ({len(ids):,}, in order)")
-    ax.set_ylim(len(ids) - 0.5, -0.7)
-    ax.set_xlim(0, max(len(log.steps), 1))
-    ax.set_xlabel("step")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
-    _title(ax, "reference lifetimes (acquire → release/leak)", log)
+    src = D.src_lines(log)
+    calls = D.call_names(log) if by_site else {}
+    labels = []
+    for k in keys:
+        if by_site:
+            n = int(df.loc[df["row_key"] == k, "ref_obj_id"].nunique())
+            if k == -2:
+                labels.append(f"other sites ({n:,} refs)")
+            elif k == -1:
+                labels.append(f"inherited ({n:,} refs)")
+            else:
+                call = calls.get(k, "").removesuffix("_impl")
+                where = _where(k, src.get(k))
+                where = f"{call} @{where.removeprefix('insn ')}" if call else where
+                labels.append(f"{where} ({n:,} ref{'s' if n != 1 else ''})")
+        else:
+            obj = objects.get(k, "")
+            sub = df[df["ref_obj_id"] == k]
+            acq_rows = sub[sub["start_kind"] == "acquire"]
+            where = (
+                f" @{_where(acq_rows['start_insn'].iloc[0], acq_rows['start_src_line'].iloc[0])}"
+                if len(acq_rows)
+                else ""
+            )
+            labels.append(f"id={k}" + (f" {obj}" if obj else "") + where)
+    ax.set_yticks(range(len(keys)), labels)
+    if by_site:
+        _note(ax, f"{len(ids):,} references: one row per allocation site")
+    ax.set_ylim(len(keys) - 0.5, -0.7)
+    ax.set_xlim(win.start, max(win.stop, win.start + 1))
+    set_xlabel(ax, "step")
+    side_legend(ax, own)
+    _title(ax, "reference lifetimes", log)
+    _window_note(ax, win)
     return ax
 
 
@@ -577,10 +783,13 @@ def _where(insn: Any, line: Any) -> str:
 
 
 def plot_reference_counts(
-    log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS
+    log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS, window: Any = None
 ) -> Axes:
     """Draw the number of references held (``refs=``) after every step."""
     df = D.reference_counts(log)
+    win = choose_window(log, window)
+    if not win.whole:
+        df = df[(df["step"] >= win.start) & (df["step"] < win.stop)]
     ax = new_axes(ax, figsize=figure_size("single"))
     x = df["step"].to_numpy(dtype=float)
     y = df["refs"].to_numpy(dtype=float)
@@ -589,27 +798,32 @@ def plot_reference_counts(
         width = -(-len(x) // max_points)
         nb = -(-len(x) // width)
         y = np.pad(y, (0, nb * width - len(y)), constant_values=0).reshape(nb, width).max(axis=1)
-        x = np.arange(nb, dtype=float) * width
+        x = x[0] + np.arange(nb, dtype=float) * width
     x = np.append(x, x[-1] + width if len(x) else 0.0)
     y = np.append(y, y[-1] if len(y) else 0.0)
     ax.step(x, y, where="post", color=_O["blue"], label="refs held")
     ax.fill_between(x, 0, y, step="post", color=_O["blue"], alpha=0.2, hatch="///", linewidth=0)
-    _mark_failure(ax, log, float(len(df)) if len(df) else None)
+    _mark_failure(ax, log, float(win.total) if len(df) and win.stop >= win.total else None)
+    ax.set_xlim(win.start, max(win.stop, win.start + 1))
     ax.set_ylabel("refs held")
-    ax.set_xlabel("step")
+    set_xlabel(ax, "step")
     ax.set_ylim(0, max(1.0, float(y.max()) if len(y) else 1.0) + 0.5)
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _title(ax, "references held (refs=)", log)
+    _window_note(ax, win)
     if width > 1:
         _note(ax, f"binned: 1 point = {width} steps (max)")
     return ax
 
 
-def plot_non_owning(log: Any, ax: Axes | None = None) -> Axes:
+def plot_non_owning(log: Any, ax: Axes | None = None, *, window: Any = None) -> Axes:
     """Draw where registers hold non-owning references (into a list or rbtree), by register."""
     df = D.non_owning_refs(log)
+    win = choose_window(log, window)
+    if len(df) and not win.whole:
+        df = df[(df["end_step"] >= win.start) & (df["start_step"] < win.stop)]
     ax = new_axes(ax, figsize=figure_size("single"))
     ts = TYPE_STYLES["non_own_ref"]
     if not len(df):
@@ -646,23 +860,26 @@ def plot_non_owning(log: Any, ax: Axes | None = None) -> Axes:
             labels.append(f"{lane} ({t.iloc[0]})" if len(t) else lane)
         ax.set_yticks(range(len(lanes)), labels)
         ax.set_ylim(len(lanes) - 0.5, -0.5)
-    ax.set_xlim(0, max(len(log.steps), 1))
-    ax.set_xlabel("step")
+    ax.set_xlim(win.start, max(win.stop, win.start + 1))
+    set_xlabel(ax, "step")
     _title(ax, "non-owning references", log)
+    _window_note(ax, win)
     return ax
 
 
-def plot_references(log: Any) -> Figure:
+def plot_references(log: Any, *, window: Any = None) -> Figure:
     """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked."""
     fig = new_figure(figsize=figure_size("tall"))
     axes = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.2, 1.2))
-    plot_reference_lifetimes(log, ax=axes[0])
-    plot_reference_counts(log, ax=axes[1])
-    plot_non_owning(log, ax=axes[2])
+    plot_reference_lifetimes(log, ax=axes[0], window=window)
+    plot_reference_counts(log, ax=axes[1], window=window)
+    plot_non_owning(log, ax=axes[2], window=window)
     for ax in axes[:-1]:
-        ax.set_xlabel("")
+        set_xlabel(ax, "")
+    _stack_notes(axes)
+    legends_below_if_narrow(fig, axes)
     for ax in axes[1:]:
-        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+        short_title(ax, fontsize="small")
     return fig
 
 
@@ -705,18 +922,10 @@ def plot_visits(log: Any, ax: Axes | None = None, *, max_labels: int = 30) -> Ax
         )
         _note(ax, "hatched: never visited")
     err = getattr(log, "error_insn", None)
+    what = "visits per instruction"
     if err is not None and getattr(log, "verdict", None) == "reject":
-        ax.axvline(err, color=_O["vermillion"], linewidth=2.0)
-        ax.annotate(
-            f"error (insn {err})",
-            (err, 0.5),
-            xytext=(4, 0),
-            textcoords="offset points",
-            color=_O["vermillion"],
-            fontsize="x-small",
-            fontweight="bold",
-            va="center",
-        )
+        ax.axvline(err, color=_O["vermillion"], linewidth=2.0, linestyle=(0, (4, 2)))
+        what += f" (error at insn {err}: dashed line)"
     src = vc.dropna(subset=["src_line"])
     if len(src):
         first = src[src["src_line"].ne(src["src_line"].shift())]
@@ -726,22 +935,24 @@ def plot_visits(log: Any, ax: Axes | None = None, *, max_labels: int = 30) -> Ax
             first["insn_idx"].to_numpy(),
             [f"L{int(s)}" for s in first["src_line"]],
             rotation=90,
-            fontsize="xx-small",
+            fontsize="x-small",
         )
         top = ax.secondary_xaxis("top")
         top.set_xlabel("instruction index", fontsize="small")
-        ax.set_xlabel("C source line where it starts")
+        set_xlabel(ax, "C source line where it starts")
     else:
-        ax.set_xlabel("instruction index")
+        set_xlabel(ax, "instruction index")
     ax.set_yticks([])
     ax.set_ylim(0, 1)
     ax.grid(False)
-    _title(ax, "visits per instruction", log)
+    _title(ax, what, log)
     return ax
 
 
 def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MAX_COLUMNS) -> Axes:
     """Draw, over steps, the explored paths, prunes (``safe``) and full states printed so far."""
+    import matplotlib
+
     df = D.effort_series(log)
     ax = new_axes(ax, figsize=figure_size("single"))
     x = df["step"].to_numpy(dtype=float)
@@ -767,26 +978,19 @@ def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MA
             v = getattr(stats, name, None)
             if v is not None:
                 extra.append(f"{name}={v:,}")
-    ax.set_xlabel("step")
+    set_xlabel(ax, "step")
     ax.set_ylabel("count so far")
-    ax.legend(loc="upper left", fontsize="x-small")
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0,
+        title=("kernel:\n" + "\n".join(extra)) if extra else None,
+        title_fontsize=matplotlib.rcParams["legend.fontsize"],
+        alignment="left",
+    )
     _title(ax, "verifier effort", log)
-    notes = []
-    if extra:
-        ax.text(
-            0.99,
-            0.04,
-            "kernel: " + ", ".join(extra),
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize="x-small",
-            color="#444444",
-        )
     if every > 1:
-        notes.append(f"1 point per {every} steps")
-    if notes:
-        _note(ax, "; ".join(notes))
+        _note(ax, f"1 point per {every} steps")
     return ax
 
 
@@ -796,6 +1000,7 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
     from matplotlib.collections import LineCollection
 
     g = D.path_tree(log)
+    own = ax is None
     ax = new_axes(ax, figsize=figure_size("single"))
     nodes = sorted(g.nodes)
     if not nodes:
@@ -859,13 +1064,13 @@ def plot_path_tree(log: Any, ax: Axes | None = None, *, max_labels: int = 40) ->
             labels.append(
                 f"{d['from_insn']}→{d['to_insn']}" if d["from_insn"] is not None else "start"
             )
-        ax.set_yticks(range(len(nodes)), labels, fontsize="x-small")
+        ax.set_yticks(range(len(nodes)), labels)
     else:
-        ax.set_ylabel("path (in exploration order)")
+        ax.set_ylabel("path #")
     ax.set_ylim(len(nodes) - 0.5, -0.7)
     ax.set_xlim(0, max(len(log.steps), 1) + 1)
-    ax.set_xlabel("step")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", borderaxespad=0)
+    set_xlabel(ax, "step")
+    side_legend(ax, own)
     _title(ax, f"explored paths ({len(nodes)})", log)
     return ax
 
@@ -879,5 +1084,5 @@ def plot_effort(log: Any) -> Figure:
     plot_effort_series(log, ax=axes[1])
     plot_path_tree(log, ax=axes[2])
     for ax in axes[1:]:
-        ax.set_title(ax.get_title(loc="left").split(" — ")[0], loc="left", fontsize="small")
+        short_title(ax, fontsize="small")
     return fig

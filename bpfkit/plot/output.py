@@ -12,28 +12,68 @@ from bpfkit.plot import figures as F
 from bpfkit.plot.cfg import plot_cfg
 from bpfkit.plot.style import sanitize_filename, savefig, style
 
-__all__ = ["FIGURES", "render_figure", "write_figures"]
+__all__ = ["FIGURES", "WINDOWED", "render_figure", "write_figures"]
+
+
+def _ownership(log: Any, *, window: Any = None) -> Any:
+    from bpfkit.plot.timeline import plot_ownership_timeline
+
+    return plot_ownership_timeline(log, window=window)
+
+
+def _flows(log: Any) -> Any:
+    from bpfkit.plot.chain import plot_flow_chain
+
+    return plot_flow_chain(log)
+
 
 #: Figure name -> function drawing it for one log (returns an Axes or a Figure).
-FIGURES: dict[str, Callable[[Any], Any]] = {
+FIGURES: dict[str, Callable[..., Any]] = {
     "lanes": F.plot_register_lanes,
     "ranges": F.plot_ranges,
     "references": F.plot_references,
     "effort": F.plot_effort,
     "cfg": plot_cfg,
     "summary": C.plot_summary,
+    "ownership": _ownership,
+    "chain": _flows,
 }
 
 
-def render_figure(log: Any, name: str, *, regs: list[int] | None = None) -> Any:
+#: The figures drawn over steps, which take a ``window`` (see :mod:`bpfkit.plot.window`).
+WINDOWED = frozenset({"lanes", "ranges", "references", "summary", "ownership"})
+
+
+def render_figure(
+    log: Any,
+    name: str,
+    *,
+    regs: list[int] | None = None,
+    window: Any = None,
+    tidy: bool = True,
+) -> Any:
     """Draw figure *name* (a key of :data:`FIGURES`) for *log* and return its Figure;
-    *regs* chooses the registers of the ``ranges`` figure."""
+    *regs* chooses the registers of the ``ranges`` figure, *window* the steps of the figures
+    drawn over steps (a :class:`bpfkit.plot.window.Window` or a ``--window`` text; default:
+    every step of a small log, the erroring or busiest window of a big one). With *tidy*
+    (default), the figure is laid out once and tick labels that would collide are thinned
+    (:func:`bpfkit.plot.layout.tidy_ticks`); without, nothing is drawn yet."""
+    from bpfkit.plot.layout import tidy_ticks
+
     try:
         fn = FIGURES[name]
     except KeyError:
         raise ValueError(f"unknown figure {name!r}; expected one of {', '.join(FIGURES)}") from None
-    out = F.plot_ranges(log, regs) if name == "ranges" and regs else fn(log)
-    return out if hasattr(out, "savefig") else out.figure
+    if name == "ranges":
+        out = F.plot_ranges(log, regs, window=window)
+    elif name in WINDOWED:
+        out = fn(log, window=window)
+    else:
+        out = fn(log)
+    fig = out if hasattr(out, "savefig") else out.figure
+    if tidy:
+        tidy_ticks(fig)
+    return fig
 
 
 def write_figures(
@@ -46,13 +86,17 @@ def write_figures(
     dpi: float | None = None,
     timings: dict[str, float] | None = None,
     regs: list[int] | None = None,
+    window: Any = None,
+    progress: bool = False,
 ) -> list[Path]:
     """Write every figure (or those named in *figures*) for every log to *outdir*.
 
     File names are ``<program>-<figure>.<fmt>`` with the program name sanitized; a second
     program of the same name gets ``-2``, ``-3``, ... appended. Returns the paths written.
     If *timings* is a dict, the seconds spent on each file are stored in it by file name.
-    *regs* chooses the registers of the ``ranges`` figure (default: the busiest scalars).
+    *regs* chooses the registers of the ``ranges`` figure (default: the busiest scalars),
+    *window* the steps of the figures drawn over steps; *progress* shows a tqdm bar on
+    stderr.
     """
     out = Path(outdir)
     names = list(figures) if figures is not None else list(FIGURES)
@@ -61,6 +105,14 @@ def write_figures(
             raise ValueError(f"unknown figure {n!r}; expected one of {', '.join(FIGURES)}")
     written: list[Path] = []
     seen: dict[str, int] = {}
+    logs = list(logs)
+    bar: Any = None
+    if progress:
+        import sys
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(logs) * len(names), desc="bpfkit plot", unit="figure", file=sys.stderr)
     for index, log in enumerate(logs):
         base = sanitize_filename(getattr(log, "name", None) or f"program{index}")
         seen[base] = seen.get(base, 0) + 1
@@ -69,12 +121,16 @@ def write_figures(
         for name in names:
             start = time.perf_counter()
             with style(style_name):
-                fig = render_figure(log, name, regs=regs)
+                fig = render_figure(log, name, regs=regs, window=window)
                 path = savefig(fig, out / f"{base}-{name}.{fmt}", dpi=dpi)
             _close(fig)
+            if bar is not None:
+                bar.update()
             if timings is not None:
                 timings[path.name] = time.perf_counter() - start
             written.append(path)
+    if bar is not None:
+        bar.close()
     return written
 
 

@@ -110,6 +110,7 @@ CATEGORIES: tuple[str, ...] = tuple(s.key for s in _STYLES)
 END_MARKERS: Mapping[str, str] = {
     "acquire": "o",
     "release": "s",
+    "transfer": "D",
     "leak": "X",
     "path_end": "|",
     "open": ">",

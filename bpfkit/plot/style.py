@@ -59,6 +59,7 @@ _DETERMINISTIC_RC: dict[Any, Any] = {
     "svg.hashsalt": HASH_SALT,
     "pdf.fonttype": 42,
     "ps.fonttype": 42,
+    "svg.fonttype": "none",
 }
 
 

@@ -301,6 +301,9 @@ def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramIn
             )  # fmt: skip
         found[key] = item
 
+    loose_objs: list[Path] = []
+    loose_logs: list[Path] = []
+    groups: list[tuple[list[Path], list[Path]]] = []
     for raw_path in paths:
         path = Path(raw_path)
         if not path.exists():
@@ -315,25 +318,34 @@ def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramIn
                     add(item)
                 continue
             files = sorted(p for p in path.rglob("*") if p.is_file())
-            objs = [p for p in files if p.suffix in _OBJ_SUFFIXES]
-            logs = [p for p in files if _LOG_NAME.search(p.name)]
+            groups.append(
+                (
+                    [p for p in files if p.suffix in _OBJ_SUFFIXES],
+                    [p for p in files if _LOG_NAME.search(p.name)],
+                )
+            )
         elif path.suffix in _OBJ_SUFFIXES:
-            objs, logs = [path], []
+            loose_objs.append(path)
         else:
-            objs, logs = [], [path]
-        # a log named after a program of an object found with it (prog.l2.log) joins its page
-        by_program: dict[str, list[Path]] = {}
-        for log in logs:
-            by_program.setdefault(_log_program(log.name), []).append(log)
-        for obj in objs:
-            for prog in _object_programs(obj):
+            loose_logs.append(path)
+    if loose_objs or loose_logs:  # `bpfkit report OBJ LOG`: files given together pair up
+        groups.append((loose_objs, loose_logs))
+    from bpfkit.report.pairing import pair_logs
+
+    for objs, logs in groups:
+        # a log of a program of an object found with it (by file name or the name the log
+        # itself gives) joins that program's page
+        programs = {obj: _object_programs(obj) for obj in objs}
+        pairs, alone = pair_logs(programs, logs)
+        for obj, progs in programs.items():
+            for prog in progs:
                 stem = obj.name.split(".")[0]
-                mine = by_program.pop(prog, [])
+                mine = pairs.get((obj, prog), [])
                 levels = tuple(sorted({_level_of(lg.name): lg for lg in mine}.items()))
                 add(ProgramInput(_slug(f"{stem}--{prog}"), obj.name, prog, obj, levels))
-        for prog, rest in by_program.items():
-            for log in rest:
-                add(ProgramInput(_slug(prog), None, prog, None, ((_level_of(log.name), log),)))
+        for log in alone:
+            prog = _log_program(log.name)
+            add(ProgramInput(_slug(prog), None, prog, None, ((_level_of(log.name), log),)))
     return list(found.values())
 
 
@@ -451,12 +463,20 @@ def _figures(item: ProgramInput, log: Any, flows: Any, out_dir: Path) -> tuple[F
 
     fig_dir = out_dir / item.key
     fig_dir.mkdir(parents=True, exist_ok=True)
+    from bpfkit.report import cache
+
     out = []
+    inputs = [p for _lvl, p in item.logs]
+    if item.object_path is not None:
+        inputs.append(item.object_path)
     for title, name, draw in figures.program_figures(log, flows, program=item.program):
         with _component(f"plot.{name}", item.key):
             path = fig_dir / f"{name}.svg"
-            if draw(path):
-                section = "ownership" if name == "flows" else "states"
+            key = cache.figure_key(name, figures.STYLE, inputs, extra=item.program)
+            drawn = cache.fresh(path, key) or draw(path)
+            if drawn:
+                cache.remember(path, key)
+                section = "ownership" if name in ("flows", "ownership", "chain") else "states"
                 out.append(Figure(title, f"{item.key}/{name}.svg", section))
     return tuple(out)
 
@@ -540,7 +560,9 @@ def _page_html(
     )
 
 
-def _index_html(reports: Sequence[ProgramReport], out: Path, sources: str) -> str:
+def _index_html(
+    reports: Sequence[ProgramReport], out: Path, sources: str, *, gallery: bool = False
+) -> str:
     """The index page: a row per object and per program (``index.html``)."""
     per: dict[str, list[ProgramReport]] = {}
     for r in reports:
@@ -562,6 +584,7 @@ def _index_html(reports: Sequence[ProgramReport], out: Path, sources: str) -> st
         "index.html",
         reports=list(reports),
         objects=objects,
+        gallery=gallery,
         title="programs",
         **_page_context(sources, ""),
     )
@@ -731,9 +754,21 @@ def build_report(
         if bar is not None:
             bar.close()
     start = time.perf_counter()
+    gallery = False
+    data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
+    if any(d.is_dir() and (d / "logs" / "MANIFEST.tsv").is_file() for d in data_dirs):
+        from bpfkit.report import gallery as gal
+
+        data_dir = next(d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file())
+        with _component("report.gallery", str(data_dir)):
+            entries = gal.write_gallery(out / "gallery", data_dir, progress=progress)
+            (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
+            gallery = True
+    stages["stage:gallery"] = time.perf_counter() - start
+    start = time.perf_counter()
     index = out / "index.html"
     with _component("report.render", "index"):
-        index.write_text(_index_html(reports, out, sources), encoding="utf-8")
+        index.write_text(_index_html(reports, out, sources, gallery=gallery), encoding="utf-8")
     stages["stage:index"] = time.perf_counter() - start
     timings = (*stages.items(), *sorted(times.items()))
     return Report(out_dir=out, index=index, programs=tuple(reports), timings=timings)

@@ -16,6 +16,16 @@ PAGE_FIGURES: tuple[tuple[str, str], ...] = (
     ),
     ("lanes", "Register types over verification steps (hatched: owning references)"),
     ("references", "References held: lifetimes per explored path and count over steps"),
+    (
+        "ownership",
+        "Ownership timeline: who owns each object at each step (register, stack slot, list, "
+        "rbtree, kptr field); acquire, transfer, pop, release, leak",
+    ),
+    (
+        "chain",
+        "Ownership flows as the verifier saw them: allocation site, the list, rbtree or kptr "
+        "field it is handed to, where it is taken back out, how it ends",
+    ),
 )
 #: The style of the report's figures.
 STYLE = "paper"

@@ -1,0 +1,410 @@
+"""Layout checks: after a figure is drawn, no two texts overlap, no text leaves the figure,
+no text or legend sits on the data of its panel.
+
+:func:`check_layout` draws the figure (``fig.canvas.draw()`` through a non-interactive Agg
+canvas) and reads the window extents matplotlib computed for every visible text, legend and
+data artist. It returns one :class:`LayoutProblem` per collision, so a test can assert that
+there are none and a person can read what is wrong:
+
+``overlap``
+    two texts share more than :data:`TOLERANCE_PX` in both directions (tick labels of one
+    axis against each other, a note against a tick label, a title against a subtitle, ...);
+``outside``
+    a text reaches beyond the figure's edge (it would be cut on the slide or the page);
+``on_data``
+    a text placed inside a panel (a note, an annotation) or a legend inside a panel covers a
+    data artist of that panel (a line, a marker, a bar, a band).
+
+Texts inside opaque legend or table boxes are compared as one box each. Data artists are the
+lines, collections, patches and images an axes draws, minus grid lines and the axes frame.
+
+Examples
+--------
+>>> from matplotlib.figure import Figure
+>>> fig = Figure(figsize=(3, 2), layout="constrained")
+>>> ax = fig.add_subplot()
+>>> _ = ax.plot([0, 1], [0, 1])
+>>> _ = ax.text(0.5, 0.5, "on the line", transform=ax.transAxes, ha="center")
+>>> [p.kind for p in check_layout(fig)]
+['on_data']
+>>> fig = Figure(figsize=(3, 2))  # default margins: the tick labels are cut at 3 x 2 in
+>>> _ = fig.add_subplot().plot([0, 1], [0, 1])
+>>> sorted({p.kind for p in check_layout(fig)})
+['outside']
+>>> fig = Figure(figsize=(3, 2), layout="constrained")
+>>> ax = fig.add_subplot()
+>>> _ = ax.plot([0, 1], [0, 1], label="line")
+>>> _ = ax.set_title("a title")
+>>> _ = ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+>>> check_layout(fig)
+[]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
+__all__ = [
+    "TOLERANCE_PX",
+    "LayoutProblem",
+    "check_layout",
+    "text_boxes",
+    "tidy_ticks",
+    "format_problems",
+]
+
+#: Collisions smaller than this many pixels (at the figure's dpi) in either direction are
+#: anti-aliasing, not overlap.
+TOLERANCE_PX = 1.0
+
+
+class LayoutProblem(NamedTuple):
+    """One collision found by :func:`check_layout`."""
+
+    #: ``overlap``, ``outside`` or ``on_data``.
+    kind: str
+    #: The text (or ``legend``) concerned.
+    what: str
+    #: The other text, ``figure`` or the data artist it covers.
+    other: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.what!r} / {self.other!r}"
+
+
+def _renderer(fig: Figure) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas
+    if not hasattr(canvas, "get_renderer"):
+        canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _shrink(b: Bbox, px: float) -> Bbox:
+    from matplotlib.transforms import Bbox as B
+
+    return B.from_extents(b.x0 + px, b.y0 + px, b.x1 - px, b.y1 - px)
+
+
+def _hits(a: Bbox, b: Bbox, px: float = TOLERANCE_PX) -> bool:
+    return bool(min(a.x1, b.x1) - max(a.x0, b.x0) > px and min(a.y1, b.y1) - max(a.y0, b.y0) > px)
+
+
+def _visible(artist: Any) -> bool:
+    a = artist
+    while a is not None:
+        if not a.get_visible():
+            return False
+        a = getattr(a, "axes", None) if a is not getattr(a, "axes", None) else None
+    return True
+
+
+def text_boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, Any]]:
+    """Every visible, non-empty text of *fig* as ``(text, window extent, owner)``; a legend
+    or a table counts as one box (``owner`` is the legend / table, its text ``legend`` /
+    ``table``), other texts have their Axes (or None for figure texts) as owner."""
+    return [(t, bb, owner) for t, bb, owner, _a in _boxes(fig, renderer)]
+
+
+def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, Any, Any]]:
+    """:func:`text_boxes` with the artist of each box as a fourth element."""
+    from matplotlib.legend import Legend
+    from matplotlib.table import Table
+    from matplotlib.text import Text
+
+    r = renderer if renderer is not None else _renderer(fig)
+    boxes: list[tuple[str, Bbox, Any, Any]] = []
+    grouped: set[int] = set()
+    drawn, every = _tick_sets(fig)
+    for leg in fig.findobj(Legend):
+        if leg.get_visible() and leg.get_texts():
+            boxes.append(("legend", leg.get_window_extent(r), leg, leg))
+            grouped.update(id(t) for t in leg.findobj(Text))
+    for tab in fig.findobj(Table):
+        if tab.get_visible():
+            boxes.append(("table", tab.get_window_extent(r), tab, tab))
+            grouped.update(id(t) for t in tab.findobj(Text))
+    for t in fig.findobj(Text):
+        if id(t) in grouped or not t.get_visible() or not t.get_text().strip():
+            continue
+        if t.axes is not None and not t.axes.get_visible():
+            continue
+        if not _drawn(t, drawn, every):
+            continue
+        bb = t.get_window_extent(r)
+        if bb.width <= 0 or bb.height <= 0:
+            continue
+        boxes.append((t.get_text(), bb, t.axes, t))
+    return boxes
+
+
+def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
+    """(axis, tick label texts drawn) for the x and y axis of *ax*, in tick order."""
+    out = []
+    for axis in (ax.xaxis, ax.yaxis):
+        labels: list[Any] = []
+        if axis.get_visible():
+            for tick in axis._update_ticks():
+                for lab in (tick.label1, tick.label2):
+                    if lab.get_visible() and lab.get_text().strip():
+                        labels.append(lab)
+        out.append((axis, labels))
+    return out
+
+
+def _drawn(t: Any, drawn_ticks: set[int], all_ticks: set[int]) -> bool:
+    """Whether matplotlib drew text *t* on the last draw (tick labels of ticks outside the
+    view and texts of an axis turned off are not drawn)."""
+    if id(t) in all_ticks:
+        return id(t) in drawn_ticks
+    ax = t.axes
+    if ax is not None and not ax.axison:
+        return t in (ax.title, ax._left_title, ax._right_title) or t in ax.texts
+    if ax is not None:
+        for axis in (ax.xaxis, ax.yaxis):
+            if t is axis.label or t is axis.offsetText:
+                return bool(axis.get_visible())
+    return True
+
+
+def _tick_sets(fig: Figure) -> tuple[set[int], set[int]]:
+    drawn: set[int] = set()
+    every: set[int] = set()
+    for ax in _axes_of(fig):
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                every.update((id(tick.label1), id(tick.label2)))
+        if ax.axison:
+            for _axis, labels in _tick_labels(ax):
+                drawn.update(id(x) for x in labels)
+    return drawn, every
+
+
+def _rewrap(label: str, chars: int) -> str:
+    """Rewrap the ``[note]`` lines of an x label (see ``bpfkit.plot.figures._note``)."""
+    import textwrap
+
+    lines = label.split("\n")
+    base = [x for x in lines if not x.startswith("[")][:1] if not lines[0].startswith("[") else []
+    notes = " ".join(lines[len(base) :])
+    out = list(base)
+    for part in notes.replace("] [", "]\x00[").split("\x00"):
+        out.extend(textwrap.wrap(part, chars))
+    return "\n".join(out)
+
+
+def _axes_of(fig: Figure) -> list[Any]:
+    found: list[Any] = fig.findobj(lambda a: hasattr(a, "xaxis") and hasattr(a, "yaxis"))
+    return found
+
+
+def tidy_ticks(fig: Figure) -> int:
+    """Hide the tick labels that would collide: with a tick label kept before it on the same
+    axis, with any other text of the figure, or with the figure's edge. Returns how many
+    were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does)."""
+    hidden = 0
+    r = _renderer(fig)
+    fb = fig.bbox
+    for ax in _axes_of(fig):  # a "what — program" title wider than the figure: two lines
+        t = ax._left_title
+        text = t.get_text()
+        if " — " in text and t.get_visible():
+            bb = t.get_window_extent(r)
+            if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
+                t.set_text(text.replace(" — ", "\n", 1))
+    for ax in _axes_of(fig):  # notes under an x label wider than the figure: rewrapped
+        lab = ax.xaxis.label
+        text = lab.get_text()
+        if "\n[" not in text or not lab.get_visible():
+            continue
+        for _i in range(4):
+            bb = lab.get_window_extent(r)
+            if bb.x0 >= fb.x0 and bb.x1 <= fb.x1:
+                break
+            longest = max(len(x) for x in text.split("\n"))
+            room = 2 * min(bb.x0 + bb.width / 2 - fb.x0, fb.x1 - bb.x0 - bb.width / 2) - 8
+            chars = max(16, int(longest * room / max(bb.width, 1.0)))
+            text = _rewrap(text, chars)
+            lab.set_text(text)
+            r = _renderer(fig)
+    for _ in range(2):  # a second pass after the layout has settled without them
+        r = _renderer(fig)
+        drawn, every = _tick_sets(fig)
+        fixed = [bb for _t, bb, _o, art in _boxes(fig, r) if id(art) not in every]
+        fb = fig.bbox
+        changed = 0
+        for ax in _axes_of(fig):
+            if not ax.axison or not ax.get_visible():
+                continue
+            for _axis, labels in _tick_labels(ax):
+                kept: list[Any] = []
+                for lab in labels:
+                    bb = lab.get_window_extent(r)
+                    out = (
+                        bb.x0 < fb.x0 - TOLERANCE_PX
+                        or bb.x1 > fb.x1 + TOLERANCE_PX
+                        or bb.y0 < fb.y0 - TOLERANCE_PX
+                        or bb.y1 > fb.y1 + TOLERANCE_PX
+                    )
+                    if out or any(_hits(bb, k) for k in kept) or any(_hits(bb, f) for f in fixed):
+                        lab.set_visible(False)
+                        changed += 1
+                    else:
+                        kept.append(bb)
+                fixed.extend(kept)
+        hidden += changed
+        if not changed:
+            break
+    return hidden
+
+
+def _data_paths(ax: Any, r: Any) -> list[tuple[str, Any]]:
+    """Display-space paths of the data artists of *ax* (lines, collections, patches)."""
+    from matplotlib.collections import Collection
+    from matplotlib.image import AxesImage
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch, Patch
+    from matplotlib.path import Path as MPath
+
+    out: list[tuple[str, Any]] = []
+    for art in ax.get_children():
+        if not art.get_visible() or art is ax.patch:
+            continue
+        label = str(art.get_label() or type(art).__name__)
+        if isinstance(art, Line2D):
+            if art in ax.xaxis.get_gridlines() or art in ax.yaxis.get_gridlines():
+                continue
+            path: Any = art.get_transform().transform_path(art.get_path())
+            if len(path.vertices) and art.get_linestyle() in ("None", "none", " ", ""):
+                for v in path.vertices:  # markers only
+                    out.append((label, MPath([v, v])))
+            else:
+                out.append((label, path))
+        elif isinstance(art, Collection):
+            offsets: Any = art.get_offsets()
+            paths = art.get_paths()
+            trans = art.get_transform()
+            if (
+                len(offsets)
+                and len(paths)
+                and len(offsets) >= len(paths)
+                and art.get_offset_transform() is not trans
+            ):
+                off = art.get_offset_transform().transform(offsets)
+                for xy in off:
+                    out.append((label, MPath([xy, xy])))
+            else:
+                for p in paths:
+                    out.append((label, trans.transform_path(p)))
+        elif isinstance(art, FancyArrowPatch):
+            # the arrow as drawn: clipped at the boxes it joins (patchA/patchB), shrunk
+            paths, _fillable = art._get_path_in_displaycoord()  # type: ignore[attr-defined]
+            ends = tuple(id(x) for x in (art.patchA, art.patchB) if x is not None)
+            out.extend((f"{label}\0" + ",".join(map(str, ends)), p) for p in paths)
+        elif isinstance(art, Patch):
+            if type(art).__name__ in ("Spine",):
+                continue
+            out.append((label, art.get_transform().transform_path(art.get_path())))
+        elif isinstance(art, AxesImage):
+            bb = art.get_window_extent(r)
+            out.append(
+                (
+                    label,
+                    MPath(
+                        [
+                            (bb.x0, bb.y0),
+                            (bb.x1, bb.y0),
+                            (bb.x1, bb.y1),
+                            (bb.x0, bb.y1),
+                            (bb.x0, bb.y0),
+                        ]
+                    ),
+                )
+            )
+    return out
+
+
+def _covers(box: Bbox, path: Any) -> bool:
+    inner = _shrink(box, TOLERANCE_PX)
+    if inner.width <= 0 or inner.height <= 0:
+        return False
+    ext = path.get_extents()
+    if not _hits(ext, inner, 0.0) and not (
+        ext.width == 0 and ext.height == 0 and inner.contains(ext.x0, ext.y0)
+    ):
+        return False
+    if len(path.vertices) == 2 and (path.vertices[0] == path.vertices[1]).all():
+        return bool(inner.contains(*path.vertices[0]))
+    return bool(path.intersects_bbox(inner, filled=_filled(path)))
+
+
+def _filled(path: Any) -> bool:
+    v = path.vertices
+    return len(v) > 2 and bool((v[0] == v[-1]).all())
+
+
+def check_layout(fig: Figure, *, data: bool = True) -> list[LayoutProblem]:
+    """Draw *fig* and return every collision of its texts (see the module docstring);
+    *data* False skips the text-on-data check."""
+    r = _renderer(fig)
+    boxes = text_boxes(fig, r)
+    problems: list[LayoutProblem] = []
+    fb = fig.bbox
+    for text, bb, _owner in boxes:
+        if (
+            bb.x0 < fb.x0 - TOLERANCE_PX
+            or bb.y0 < fb.y0 - TOLERANCE_PX
+            or bb.x1 > fb.x1 + TOLERANCE_PX
+            or bb.y1 > fb.y1 + TOLERANCE_PX
+        ):
+            problems.append(LayoutProblem("outside", text, "figure"))
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            if _hits(boxes[i][1], boxes[j][1]):
+                problems.append(LayoutProblem("overlap", boxes[i][0], boxes[j][0]))
+    if data:
+        problems.extend(_on_data(fig, r, boxes))
+    return problems
+
+
+def _on_data(fig: Figure, r: Any, boxes: list[tuple[str, Bbox, Any]]) -> list[LayoutProblem]:
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+
+    out: list[LayoutProblem] = []
+    cache: dict[int, list[tuple[str, Any]]] = {}
+    for text, bb, owner in boxes:
+        ax = owner.axes if isinstance(owner, Legend) else owner
+        if ax is None or not hasattr(ax, "get_children"):
+            continue
+        owner_text = None
+        if not isinstance(owner, Legend):
+            # only texts placed in the panel: ax.text and annotations, not titles and ticks
+            t = next((x for x in ax.texts if isinstance(x, Text) and x.get_text() == text), None)
+            if t is None:
+                continue
+            owner_text = t
+        ab = ax.get_window_extent(r)
+        if not _hits(bb, ab):
+            continue  # a legend or text beside the panel
+        paths = cache.setdefault(id(ax), _data_paths(ax, r))
+        patch = owner_text.get_bbox_patch() if owner_text is not None else None
+        for label, path in paths:
+            name, _, ends = label.partition("\0")
+            if patch is not None and str(id(patch)) in ends.split(","):
+                continue  # an arrow drawn to this text's own box touches it by design
+            if _covers(bb, path):
+                out.append(LayoutProblem("on_data", text, name))
+                break
+    return out
+
+
+def format_problems(problems: list[LayoutProblem]) -> str:
+    """The problems one per line, for an assertion message."""
+    return "\n".join(str(p) for p in problems)
