@@ -697,9 +697,8 @@ class Interp:
         kset = KFUNC_SET_OF_CATEGORY.get(sem.category)
         if kset is None:
             return
-        ptype = st.frame.prog.prog_type.lstrip("?").split(".")[0]
-        if self.prog.prog_type.lstrip("?").split(".")[0] != ptype:
-            ptype = self.prog.prog_type.lstrip("?").split(".")[0]
+        # the program's type (a subprogram runs as the program that calls it)
+        ptype = self.prog.prog_type.lstrip("?").split(".")[0]
         if ptype and ptype not in KFUNC_PROG_TYPES[kset]:
             self.mistake(
                 st,

@@ -156,9 +156,6 @@ class Frame:
             self.prog, list(self.regs), dict(self.stack), self.ret_idx, self.depth, self.callback_of
         )
 
-    def key(self) -> tuple[Any, ...]:
-        return (self.prog.name, tuple(self.regs), tuple(sorted(self.stack.items())), self.ret_idx)
-
 
 @dataclass(slots=True)
 class State:
@@ -179,9 +176,6 @@ class State:
     @property
     def frame(self) -> Frame:
         return self.frames[-1]
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.idx, tuple(f.key() for f in self.frames), self.refs, self.lock, self.rcu)
 
     def all_values(self) -> Iterator[tuple[Frame, str, int, Val]]:
         for f in self.frames:
