@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: report test lint pytest bench apt data clean
+.PHONY: report test lint pytest bench apt data clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: lint pytest
 
 bench: $(STAMP) apt
 	for b in tests/bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The long coverage-guided campaign over every fuzz target (tests/fuzz/run.py):
+# `make fuzz FUZZ_SECONDS=3600 FUZZ_JOBS=2` runs each target for an hour, two at a time.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q 'atheris>=2.3' || echo "atheris did not install: bpfkit's own mutator runs"
+	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS) -j $(FUZZ_JOBS) $(FUZZ_ARGS)
 
 data:
 	$(MAKE) -C data

@@ -186,6 +186,8 @@ class Spec:
         "_allnames",
         "_names",
         "_decl_tags",
+        "_acyclic",
+        "_acyclic_ptr",
     )
 
     def __init__(self, data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -> None:
@@ -224,6 +226,8 @@ class Spec:
         self._allnames: dict[int, str] | None = None
         self._names: dict[str, list[int]] | None = None
         self._decl_tags: dict[int, list[int]] | None = None
+        self._acyclic: set[int] = set()  # ids whose by-value references reach no loop
+        self._acyclic_ptr: set[int] = set()  # ids whose modifier/pointer chain has no loop
 
     def _index(self, w: array[int], hdr: Header) -> array[int]:
         fixed, per = _step_tables(self.layout, self.name)
@@ -573,10 +577,98 @@ class Spec:
             if t.kind not in skip:
                 return t
             t = self[t.type]  # type: ignore[union-attr]
+        self.check_no_loop(type_id)
         raise BTFError(
             f"{self.name}: resolving type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
-            f"types (a reference cycle?), stopped at [{t.id}] {t.kind.name}"
+            f"types (the kernel's MAX_RESOLVE_DEPTH), stopped at [{t.id}] {t.kind.name}"
         )
+
+    # ----------------------------------------------------------------- reference loops
+
+    def _value_refs(self, tid: int, ptr_mode: bool) -> tuple[int, ...]:
+        """The references the kernel's ``btf_resolve`` follows from *tid*, in its two modes
+        (``env_type_is_resolve_sink``). Struct/array mode: a modifier's, typedef's, tag's,
+        VAR's target, an array's element, a struct's or union's members (held by value).
+        Pointer mode: a modifier's or pointer's target only (a struct is a sink there, so
+        ``struct a { struct a *next; }`` is fine). FUNC_PROTOs are sinks in both."""
+        if tid < self.first_id:
+            return self.base._value_refs(tid, ptr_mode) if self.base is not None else ()
+        try:
+            t = self[tid]
+        except BTFError:
+            return ()
+        k = t.kind
+        if k in MODIFIER_KINDS:
+            return (t.type,)  # type: ignore[union-attr]
+        if ptr_mode:
+            return (t.type,) if k == BTFKind.PTR else ()  # type: ignore[union-attr]
+        if k in (BTFKind.VAR, BTFKind.DECL_TAG, BTFKind.ARRAY):
+            return (t.type,)  # type: ignore[union-attr]
+        if k in (BTFKind.STRUCT, BTFKind.UNION):
+            return tuple(m.type for m in t.members)  # type: ignore[union-attr]
+        return ()
+
+    def find_loop(self, type_id: int) -> list[int] | None:
+        """A loop of by-value references reachable from *type_id* (its type ids in order,
+        the first repeated at the end), or None. Such BTF is what the kernel rejects with
+        "Loop detected" (``btf_resolve``): a modifier or typedef chain that comes back to
+        itself, an array of itself, a struct that contains itself, a pointer to itself
+        through modifiers only. Ids found loop-free are
+        remembered, so checking every type of a spec costs one walk over its references.
+        """
+        for ptr_mode in (False, True):
+            loop = self._find_loop(type_id, ptr_mode)
+            if loop is not None:
+                return loop
+        return None
+
+    def _find_loop(self, type_id: int, ptr_mode: bool) -> list[int] | None:
+        acyclic = self._acyclic_ptr if ptr_mode else self._acyclic
+        if type_id in acyclic or type_id == 0:
+            return None
+        on_path: dict[int, int] = {}
+        path: list[int] = []
+        stack: list[tuple[int, Iterator[int]]] = []
+
+        def enter(tid: int) -> None:
+            on_path[tid] = len(path)
+            path.append(tid)
+            stack.append((tid, iter(self._value_refs(tid, ptr_mode))))
+
+        enter(type_id)
+        while stack:
+            tid, refs = stack[-1]
+            nxt = next(refs, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                del on_path[tid]
+                acyclic.add(tid)
+                continue
+            if nxt == 0 or nxt in acyclic:
+                continue
+            if nxt in on_path:
+                return [*path[on_path[nxt] :], nxt]
+            if len(path) > 100_000:  # deeper than any real BTF nests: treat as a loop
+                return [*path[-8:], nxt]
+            enter(nxt)
+        return None
+
+    def check_no_loop(self, type_id: int) -> None:
+        """Raise :class:`BTFError` naming the type ids if *type_id* reaches a loop of
+        by-value references (:meth:`find_loop`), as the kernel rejects it."""
+        loop = self.find_loop(type_id)
+        if loop is None:
+            return
+        chain = " -> ".join(f"[{i}] {self._kind_label(i)}" for i in loop)
+        raise BTFError(
+            f"{self.name}: type [{type_id}]: reference loop {chain} "
+            "(the kernel rejects this BTF: \"Loop detected\")"
+        )
+
+    def _kind_label(self, tid: int) -> str:
+        k = self.kind_of(tid)
+        return k.name if isinstance(k, BTFKind) else f"kind {k}"
 
     def type_tags(self, type_id: int) -> tuple[str, ...]:
         """TYPE_TAG names on the qualifier chain starting at *type_id* (e.g. ``("kptr",)``)."""
@@ -588,6 +680,7 @@ class Spec:
             if isinstance(t, TypeTag):
                 tags.append(t.name)
             t = self[t.type]  # type: ignore[union-attr]
+        self.check_no_loop(type_id)
         raise BTFError(
             f"{self.name}: type tags of [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} types"
         )
@@ -676,9 +769,10 @@ class Spec:
             else:
                 raise BTFError(f"{self.name}: type [{t.id}] {k.name} has no size")
         else:
+            self.check_no_loop(type_id)
             raise BTFError(
                 f"{self.name}: size of type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
-                "types (a reference cycle?)"
+                "types (the kernel's MAX_RESOLVE_DEPTH)"
             )
         if nelems and size > 0xFFFFFFFF // nelems:
             raise BTFError(f"{self.name}: size of type [{type_id}] overflows 32 bits")
@@ -690,6 +784,7 @@ class Spec:
 
     def _cname(self, type_id: int, decl: str, depth: int) -> str:
         if depth > MAX_RESOLVE_DEPTH:
+            self.check_no_loop(type_id)
             raise BTFError(
                 f"{self.name}: naming type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
                 "types (a reference cycle?)"
