@@ -117,6 +117,12 @@ _PTR_SIZE = 8
 
 #: Below this many types, references are checked in plain Python (no numpy import).
 NUMPY_MIN_TYPES = 4096
+# Kinds on which the kernel accepts kind_flag (btf_*_check_meta; DECL_TAG/TYPE_TAG since the
+# 2025 "plain C attribute" flag); elsewhere it answers "Invalid btf_info kind_flag".
+_KFLAG_KINDS = frozenset({4, 5, 6, 7, 17, 18, 19})
+# Kinds whose vlen must be 0 ("vlen != 0"); FUNC's vlen is its linkage, checked apart.
+_NO_VLEN_KINDS = frozenset({1, 2, 3, 8, 9, 10, 11, 14, 16, 17, 18})
+_INT_ENCODINGS = frozenset({0, 1, 2, 4})  # none, SIGNED, CHAR, BOOL: at most one (btf_int_check_meta)
 # Kinds whose btf_type.type is a type id.
 _REF_KINDS = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
 # vlen records: kind -> (words per record, word of name_off or -1, word of type id or -1, what)
@@ -276,6 +282,19 @@ class Spec:
             why = f"out of range: strings end at {self._str_end}"
         elif what == "linkage":
             why = "is not static (0), global (1) or extern (2)"
+        elif what == "kind_flag":
+            why = (
+                "set: the kernel allows it only on STRUCT, UNION, FWD, ENUM, ENUM64, DECL_TAG "
+                'and TYPE_TAG ("Invalid btf_info kind_flag")'
+            )
+        elif what == "vlen":
+            why = 'must be 0 for this kind (the kernel: "vlen != 0")'
+        elif what == "int encoding":
+            why = 'is not one of none, SIGNED, CHAR, BOOL (the kernel: "Unsupported encoding")'
+        elif what == "int data":
+            why = 'has bits set outside encoding, offset and bits (the kernel: "Invalid int_data")'
+        elif what == "info":
+            why = "has bits set between vlen and kind that no kernel defines"
         else:
             why = f"beyond the last type id {self._len - 1}"
         at = self.header.hdr_len + self.header.type_off + 4 * self._offs[i]
@@ -299,6 +318,16 @@ class Spec:
                 raise self._ref_error(i, "name_off", w[pos])
             if k in _REF_KINDS and w[pos + 2] >= n_ids:
                 raise self._ref_error(i, "type", w[pos + 2])
+            if info & 0x80000000 and k not in _KFLAG_KINDS and k < 20:
+                raise self._ref_error(i, "kind_flag", info)
+            if vlen and k in _NO_VLEN_KINDS:
+                raise self._ref_error(i, "vlen", vlen)
+            if k == 1:
+                data = w[pos + 3]
+                if data & 0xF0000000:
+                    raise self._ref_error(i, "int data", data)
+                if (data >> 24) & 0xF not in _INT_ENCODINGS:
+                    raise self._ref_error(i, "int encoding", (data >> 24) & 0xF)
             if k == 3:
                 for j, what in ((3, "array type"), (4, "array index_type")):
                     if w[pos + j] >= n_ids:
@@ -335,6 +364,17 @@ class Spec:
                 raise self._ref_error(int(sel[j]), what, int(values[j]))
 
         check(np.arange(len(offs)), w[offs], str_end, "name_off")
+        sel = np.flatnonzero(((info & 0x80000000) != 0) & ~np.isin(kind, tuple(_KFLAG_KINDS)) & (kind < 20))
+        check(sel, info[sel], 0, "kind_flag")
+        sel = np.flatnonzero(np.isin(kind, tuple(_NO_VLEN_KINDS)))
+        check(sel, vlen[sel], 1, "vlen")
+        sel = np.flatnonzero(kind == 1)
+        data = w[offs[sel] + 3]
+        check(sel, data & np.uint32(0xF0000000), 1, "int data")
+        enc = (data >> 24) & 0xF
+        bad = np.flatnonzero(~np.isin(enc, tuple(_INT_ENCODINGS)))
+        if bad.size:
+            raise self._ref_error(int(sel[bad[0]]), "int encoding", int(enc[bad[0]]))
         sel = np.flatnonzero(np.isin(kind, tuple(_REF_KINDS)))
         check(sel, w[offs[sel] + 2], n_ids, "type")
         sel = np.flatnonzero(kind == 3)

@@ -69,7 +69,10 @@ EXPECTED: dict[str, tuple[type[Exception], str]] = {
         BTFError,
         r"layout entry for kind STRUCT says info_sz=0 elem_sz=8",
     ),
-    "elf_section_table_past_end.o": (ELFError, r"offset 4096 past EOF 64"),
+    "elf_section_table_past_end.o": (
+        ELFError,
+        r"section header table at byte 4096 ends past the end of the file \(64 bytes\)",
+    ),
     "elf_truncated_header.o": (ELFError, r"not a readable ELF object"),
     "elf_without_btf.o": (ELFError, r"no \.BTF section"),
     "elf_btf_section_past_end.o": (

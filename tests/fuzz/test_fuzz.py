@@ -159,3 +159,46 @@ def test_loop_check_is_linear_on_vmlinux() -> None:
     start = time.process_time()
     assert all(spec.find_loop(t) is None for t in range(1, len(spec)))
     assert time.process_time() - start < 20  # ~2 s here, mostly decoding the 126k types
+
+
+def _flagged() -> dict[str, tuple[bytes, str]]:
+    """The tiny valid BTF with one info/data word changed, and the error each must give."""
+    import struct
+
+    from tests.btf.data.make_corrupt import blob, info, types
+
+    def edit(at: int, word: int) -> bytes:
+        t = bytearray(types())
+        struct.pack_into("<I", t, at, word)
+        return blob(bytes(t))
+
+    return {
+        "int_kind_flag": (edit(4, info(1, kflag=1)), r"type \[1\] INT at byte 24: kind_flag"),
+        "ptr_vlen": (edit(16 + 4, info(2, vlen=3)), r"type \[2\] PTR at byte 40: vlen 3 must be 0"),
+        "typedef_kind_flag": (
+            edit(len(types()) - 8, info(8, kflag=1)),
+            r"type \[4\] TYPEDEF at byte 88: kind_flag",
+        ),
+        "int_two_encodings": (edit(12, (3 << 24) | 32), r"type \[1\] INT .*int encoding 3"),
+        "int_unknown_data_bits": (edit(12, (1 << 30) | 32), r"type \[1\] INT .*int data"),
+        "unknown_kind_27": (edit(4, info(27)), r"type \[1\] at byte 24: unsupported BTF kind 27"),
+    }
+
+
+FLAGGED = _flagged()
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGED))
+def test_unknown_kinds_and_flags_are_precise_errors(name: str) -> None:
+    from bpfkit.btf import parse_btf
+
+    data, pattern = FLAGGED[name]
+    with pytest.raises(BTFError, match=pattern):
+        parse_btf(data, name="flags")
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", sorted(FLAGGED))
+def test_kernel_rejects_the_flagged_inputs(name: str) -> None:
+    accepted, log = kernel_btf_load(FLAGGED[name][0])
+    assert not accepted, log
