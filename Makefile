@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: report test lint pytest bench apt data clean layout
+.PHONY: report test lint pytest bench apt data clean layout fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ bench: $(STAMP) apt
 # every figure of every program in data/ (and LOGS=...), both styles, checked for collisions
 layout: $(STAMP)
 	$(BIN)/python tests/bench/layout_sweep.py $(LOGS)
+
+# The long coverage-guided campaign over every fuzz target (tests/fuzz/run.py):
+# `make fuzz FUZZ_SECONDS=3600 FUZZ_JOBS=2` runs each target for an hour, two at a time.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q 'atheris>=2.3' || echo "atheris did not install: bpfkit's own mutator runs"
+	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS) -j $(FUZZ_JOBS) $(FUZZ_ARGS)
 
 data:
 	$(MAKE) -C data

@@ -69,6 +69,9 @@ from bpfkit.btf.types import (
 )
 from bpfkit.errors import BTFError
 
+#: Longest array/modifier chain walked (the kernel's MAX_RESOLVE_DEPTH).
+_MAX_CHAIN = 32
+
 if TYPE_CHECKING:
     from bpfkit.btf.spec import Spec
 
@@ -138,8 +141,12 @@ class _Align:
 
     def _alignof(self, tid: int) -> int:
         t = self.spec.resolve(tid)
-        while isinstance(t, Array):
+        for _ in range(_MAX_CHAIN):
+            if not isinstance(t, Array):
+                break
             t = self.spec.resolve(t.type)
+        else:
+            self.spec.check_no_loop(tid)
         if isinstance(t, (Int, Float, Enum, Enum64)):
             size = t.size
             return size if size in (1, 2, 4, 8, 16) else 1
@@ -197,6 +204,12 @@ def c_alignof(spec: Spec, type_id: int) -> int:
     >>> c_alignof(spec, spec.find_one("task_struct").id)
     8
     """
+    spec.check_no_loop(type_id)
+    return _Align(spec).alignof(type_id)
+
+
+def _alignof_loop_free(spec: Spec, type_id: int) -> int:
+    """:func:`c_alignof` of a type already checked for loops (the struct layout's members)."""
     return _Align(spec).alignof(type_id)
 
 
@@ -213,6 +226,7 @@ def is_packed(spec: Spec, type_id: int) -> bool:
     >>> is_packed(spec, spec.find_one("task_struct").id)
     False
     """
+    spec.check_no_loop(type_id)
     return _Align(spec).is_packed(type_id)
 
 
@@ -678,6 +692,8 @@ def format_c(spec: Spec, names: Sequence[str | int] | None = None) -> str:
     w = _Writer(spec)
     try:
         if names is None:
+            for tid in range(spec.first_id, len(spec)):
+                spec.check_no_loop(tid)  # the kernel rejects BTF with a loop: so do we
             _all(w, spec)
         else:
             for t in _targets(spec, names):
@@ -689,6 +705,7 @@ def format_c(spec: Spec, names: Sequence[str | int] | None = None) -> str:
                         if isinstance(entry, (Func, Var)):
                             w.emit_extern(entry)
                 else:
+                    spec.check_no_loop(t.id)
                     w.require(t.id, True)
     except RecursionError:
         raise BTFError(

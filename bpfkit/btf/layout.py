@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.btf.cformat import c_alignof, member_bitfield
+from bpfkit.btf.cformat import _alignof_loop_free, member_bitfield
 from bpfkit.btf.types import (
     Array,
     BTFKind,
@@ -47,6 +47,9 @@ from bpfkit.btf.types import (
     Volatile,
 )
 from bpfkit.errors import BTFError
+
+#: Longest array/modifier chain walked (the kernel's MAX_RESOLVE_DEPTH).
+_MAX_CHAIN = 32
 
 if TYPE_CHECKING:
     from bpfkit.btf.spec import Spec
@@ -161,7 +164,9 @@ def struct_layout(spec: Spec, type_id_or_name: int | str) -> Layout:
     BTFError
         No such struct/union.
     """
-    return _layout(spec, _find(spec, type_id_or_name), {})
+    t = _find(spec, type_id_or_name)
+    spec.check_no_loop(t.id)  # a struct that contains itself has no layout (kernel: a loop)
+    return _layout(spec, t, {})
 
 
 def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
@@ -260,7 +265,7 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
                 bit_offset=bit_off,
                 bitfield_offset=bit_off - offset * 8 if bits else 0,
                 bitfield_size=bits,
-                alignment=c_alignof(spec, m.type),
+                alignment=_alignof_loop_free(spec, m.type),
                 hole=holes[k],
                 bit_hole=bit_holes[k],
                 cacheline=offset // CACHELINE_SIZE,
@@ -277,7 +282,7 @@ def _layout(spec: Spec, t: Struct | Union, memo: dict[int, Layout]) -> Layout:
         name=t.name,
         kind="struct" if is_struct else "union",
         size=t.size,
-        alignment=c_alignof(spec, t.id),
+        alignment=_alignof_loop_free(spec, t.id),
         packed=is_struct
         and padding == 0
         and not any(h for h in all_holes)
@@ -343,20 +348,35 @@ def _gap_alignment(offset: int, gap: int, natural: int) -> int:
     return align
 
 
-def _natural_alignment(spec: Spec, tid: int, depth: int = 0) -> int:
+def _natural_alignment(
+    spec: Spec, tid: int, depth: int = 0, memo: dict[int, int] | None = None
+) -> int:
     """pahole's natural alignment: pointers 8, scalars their size, aggregates the largest
-    of their members (packed or not), arrays their element's."""
+    of their members (packed or not), arrays their element's. *tid* reaches no loop
+    (:meth:`Spec.check_no_loop` ran), so the walk ends; *memo* keeps it linear."""
+    if memo is None:
+        memo = {}
+    got = memo.get(tid)
+    if got is not None:
+        return got
     t = spec.resolve(tid)
-    while isinstance(t, Array):
+    for _ in range(_MAX_CHAIN):
+        if not isinstance(t, Array):
+            break
         t = spec.resolve(t.type)
+    a = 1
     if isinstance(t, Ptr):
-        return 8
-    if isinstance(t, (Struct, Union)):
-        if depth > 32:
-            return 1
-        return max((_natural_alignment(spec, m.type, depth + 1) for m in t.members), default=1)
-    size = getattr(t, "size", 1)
-    return size if isinstance(size, int) and size > 0 else 1
+        a = 8
+    elif isinstance(t, (Struct, Union)):
+        if depth <= _MAX_CHAIN:
+            a = max(
+                (_natural_alignment(spec, m.type, depth + 1, memo) for m in t.members), default=1
+            )
+    else:
+        size = getattr(t, "size", 1)
+        a = size if isinstance(size, int) and size > 0 else 1
+    memo[tid] = a
+    return a
 
 
 def _looks_packed(spec: Spec, t: Struct | Union, offsets: list[int]) -> bool:

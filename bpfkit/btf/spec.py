@@ -117,6 +117,12 @@ _PTR_SIZE = 8
 
 #: Below this many types, references are checked in plain Python (no numpy import).
 NUMPY_MIN_TYPES = 4096
+# Kinds on which the kernel accepts kind_flag (btf_*_check_meta; DECL_TAG/TYPE_TAG since the
+# 2025 "plain C attribute" flag); elsewhere it answers "Invalid btf_info kind_flag".
+_KFLAG_KINDS = frozenset({4, 5, 6, 7, 17, 18, 19})
+# Kinds whose vlen must be 0 ("vlen != 0"); FUNC's vlen is its linkage, checked apart.
+_NO_VLEN_KINDS = frozenset({1, 2, 3, 8, 9, 10, 11, 14, 16, 17, 18})
+_INT_ENCODINGS = frozenset({0, 1, 2, 4})  # none, SIGNED, CHAR, BOOL: at most one (btf_int_check_meta)
 # Kinds whose btf_type.type is a type id.
 _REF_KINDS = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
 # vlen records: kind -> (words per record, word of name_off or -1, word of type id or -1, what)
@@ -202,6 +208,8 @@ class Spec:
         "_allnames",
         "_names",
         "_decl_tags",
+        "_acyclic",
+        "_acyclic_ptr",
     )
 
     def __init__(self, data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -> None:
@@ -240,6 +248,8 @@ class Spec:
         self._allnames: dict[int, str] | None = None
         self._names: dict[str, list[int]] | None = None
         self._decl_tags: dict[int, list[int]] | None = None
+        self._acyclic: set[int] = set()  # ids whose by-value references reach no loop
+        self._acyclic_ptr: set[int] = set()  # ids whose modifier/pointer chain has no loop
 
     def _index(self, w: array[int], hdr: Header) -> array[int]:
         fixed, per = _step_tables(self.layout, self.name)
@@ -287,6 +297,19 @@ class Spec:
             why = f"out of range: strings end at {self._str_end}"
         elif what == "linkage":
             why = "is not static (0), global (1) or extern (2)"
+        elif what == "kind_flag":
+            why = (
+                "set: the kernel allows it only on STRUCT, UNION, FWD, ENUM, ENUM64, DECL_TAG "
+                'and TYPE_TAG ("Invalid btf_info kind_flag")'
+            )
+        elif what == "vlen":
+            why = 'must be 0 for this kind (the kernel: "vlen != 0")'
+        elif what == "int encoding":
+            why = 'is not one of none, SIGNED, CHAR, BOOL (the kernel: "Unsupported encoding")'
+        elif what == "int data":
+            why = 'has bits set outside encoding, offset and bits (the kernel: "Invalid int_data")'
+        elif what == "info":
+            why = "has bits set between vlen and kind that no kernel defines"
         else:
             why = f"beyond the last type id {self._len - 1}"
         at = self.header.hdr_len + self.header.type_off + 4 * self._offs[i]
@@ -310,6 +333,16 @@ class Spec:
                 raise self._ref_error(i, "name_off", w[pos])
             if k in _REF_KINDS and w[pos + 2] >= n_ids:
                 raise self._ref_error(i, "type", w[pos + 2])
+            if info & 0x80000000 and k not in _KFLAG_KINDS and k < 20:
+                raise self._ref_error(i, "kind_flag", info)
+            if vlen and k in _NO_VLEN_KINDS:
+                raise self._ref_error(i, "vlen", vlen)
+            if k == 1:
+                data = w[pos + 3]
+                if data & 0xF0000000:
+                    raise self._ref_error(i, "int data", data)
+                if (data >> 24) & 0xF not in _INT_ENCODINGS:
+                    raise self._ref_error(i, "int encoding", (data >> 24) & 0xF)
             if k == 3:
                 for j, what in ((3, "array type"), (4, "array index_type")):
                     if w[pos + j] >= n_ids:
@@ -346,6 +379,17 @@ class Spec:
                 raise self._ref_error(int(sel[j]), what, int(values[j]))
 
         check(np.arange(len(offs)), w[offs], str_end, "name_off")
+        sel = np.flatnonzero(((info & 0x80000000) != 0) & ~np.isin(kind, tuple(_KFLAG_KINDS)) & (kind < 20))
+        check(sel, info[sel], 0, "kind_flag")
+        sel = np.flatnonzero(np.isin(kind, tuple(_NO_VLEN_KINDS)))
+        check(sel, vlen[sel], 1, "vlen")
+        sel = np.flatnonzero(kind == 1)
+        data = w[offs[sel] + 3]
+        check(sel, data & np.uint32(0xF0000000), 1, "int data")
+        enc = (data >> 24) & 0xF
+        bad = np.flatnonzero(~np.isin(enc, tuple(_INT_ENCODINGS)))
+        if bad.size:
+            raise self._ref_error(int(sel[bad[0]]), "int encoding", int(enc[bad[0]]))
         sel = np.flatnonzero(np.isin(kind, tuple(_REF_KINDS)))
         check(sel, w[offs[sel] + 2], n_ids, "type")
         sel = np.flatnonzero(kind == 3)
@@ -590,10 +634,98 @@ class Spec:
             if t.kind not in skip:
                 return t
             t = self[t.type]  # type: ignore[union-attr]
+        self.check_no_loop(type_id)
         raise BTFError(
             f"{self.name}: resolving type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
-            f"types (a reference cycle?), stopped at [{t.id}] {t.kind.name}"
+            f"types (the kernel's MAX_RESOLVE_DEPTH), stopped at [{t.id}] {t.kind.name}"
         )
+
+    # ----------------------------------------------------------------- reference loops
+
+    def _value_refs(self, tid: int, ptr_mode: bool) -> tuple[int, ...]:
+        """The references the kernel's ``btf_resolve`` follows from *tid*, in its two modes
+        (``env_type_is_resolve_sink``). Struct/array mode: a modifier's, typedef's, tag's,
+        VAR's target, an array's element, a struct's or union's members (held by value).
+        Pointer mode: a modifier's or pointer's target only (a struct is a sink there, so
+        ``struct a { struct a *next; }`` is fine). FUNC_PROTOs are sinks in both."""
+        if tid < self.first_id:
+            return self.base._value_refs(tid, ptr_mode) if self.base is not None else ()
+        try:
+            t = self[tid]
+        except BTFError:
+            return ()
+        k = t.kind
+        if k in MODIFIER_KINDS:
+            return (t.type,)  # type: ignore[union-attr]
+        if ptr_mode:
+            return (t.type,) if k == BTFKind.PTR else ()  # type: ignore[union-attr]
+        if k in (BTFKind.VAR, BTFKind.DECL_TAG, BTFKind.ARRAY):
+            return (t.type,)  # type: ignore[union-attr]
+        if k in (BTFKind.STRUCT, BTFKind.UNION):
+            return tuple(m.type for m in t.members)  # type: ignore[union-attr]
+        return ()
+
+    def find_loop(self, type_id: int) -> list[int] | None:
+        """A loop of by-value references reachable from *type_id* (its type ids in order,
+        the first repeated at the end), or None. Such BTF is what the kernel rejects with
+        "Loop detected" (``btf_resolve``): a modifier or typedef chain that comes back to
+        itself, an array of itself, a struct that contains itself, a pointer to itself
+        through modifiers only. Ids found loop-free are
+        remembered, so checking every type of a spec costs one walk over its references.
+        """
+        for ptr_mode in (False, True):
+            loop = self._find_loop(type_id, ptr_mode)
+            if loop is not None:
+                return loop
+        return None
+
+    def _find_loop(self, type_id: int, ptr_mode: bool) -> list[int] | None:
+        acyclic = self._acyclic_ptr if ptr_mode else self._acyclic
+        if type_id in acyclic or type_id == 0:
+            return None
+        on_path: dict[int, int] = {}
+        path: list[int] = []
+        stack: list[tuple[int, Iterator[int]]] = []
+
+        def enter(tid: int) -> None:
+            on_path[tid] = len(path)
+            path.append(tid)
+            stack.append((tid, iter(self._value_refs(tid, ptr_mode))))
+
+        enter(type_id)
+        while stack:
+            tid, refs = stack[-1]
+            nxt = next(refs, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                del on_path[tid]
+                acyclic.add(tid)
+                continue
+            if nxt == 0 or nxt in acyclic:
+                continue
+            if nxt in on_path:
+                return [*path[on_path[nxt] :], nxt]
+            if len(path) > 100_000:  # deeper than any real BTF nests: treat as a loop
+                return [*path[-8:], nxt]
+            enter(nxt)
+        return None
+
+    def check_no_loop(self, type_id: int) -> None:
+        """Raise :class:`BTFError` naming the type ids if *type_id* reaches a loop of
+        by-value references (:meth:`find_loop`), as the kernel rejects it."""
+        loop = self.find_loop(type_id)
+        if loop is None:
+            return
+        chain = " -> ".join(f"[{i}] {self._kind_label(i)}" for i in loop)
+        raise BTFError(
+            f"{self.name}: type [{type_id}]: reference loop {chain} "
+            "(the kernel rejects this BTF: \"Loop detected\")"
+        )
+
+    def _kind_label(self, tid: int) -> str:
+        k = self.kind_of(tid)
+        return k.name if isinstance(k, BTFKind) else f"kind {k}"
 
     def type_tags(self, type_id: int) -> tuple[str, ...]:
         """TYPE_TAG names on the qualifier chain starting at *type_id* (e.g. ``("kptr",)``)."""
@@ -605,6 +737,7 @@ class Spec:
             if isinstance(t, TypeTag):
                 tags.append(t.name)
             t = self[t.type]  # type: ignore[union-attr]
+        self.check_no_loop(type_id)
         raise BTFError(
             f"{self.name}: type tags of [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} types"
         )
@@ -693,9 +826,10 @@ class Spec:
             else:
                 raise BTFError(f"{self.name}: type [{t.id}] {k.name} has no size")
         else:
+            self.check_no_loop(type_id)
             raise BTFError(
                 f"{self.name}: size of type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
-                "types (a reference cycle?)"
+                "types (the kernel's MAX_RESOLVE_DEPTH)"
             )
         if nelems and size > 0xFFFFFFFF // nelems:
             raise BTFError(f"{self.name}: size of type [{type_id}] overflows 32 bits")
@@ -707,6 +841,7 @@ class Spec:
 
     def _cname(self, type_id: int, decl: str, depth: int) -> str:
         if depth > MAX_RESOLVE_DEPTH:
+            self.check_no_loop(type_id)
             raise BTFError(
                 f"{self.name}: naming type [{type_id}]: chain longer than {MAX_RESOLVE_DEPTH} "
                 "types (a reference cycle?)"

@@ -191,6 +191,9 @@ def load_object(path: str | Path) -> Object:
         ValueError,
         UnicodeDecodeError,
         AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+        TypeError,
     ) as exc:
         raise ELFError(f"{path}: corrupt ELF: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
@@ -207,8 +210,9 @@ def _load(path: Path, data: bytes) -> Object:
     from elftools.elf.relocation import RelocationSection
     from elftools.elf.sections import SymbolTableSection
 
-    if data[:4] != b"\x7fELF":
-        raise ELFError(f"{path}: not an ELF file (magic {data[:4]!r} at byte offset 0)")
+    from bpfkit.btf.elf import check_elf_layout
+
+    check_elf_layout(data, str(path))  # offsets and sizes checked before pyelftools seeks
     elf = ELFFile(io.BytesIO(data))
     if elf["e_machine"] not in ("EM_BPF", EM_BPF):
         raise ELFError(f"{path}: e_machine is {elf['e_machine']}, expected EM_BPF (247)")

@@ -34,6 +34,7 @@ import json
 import lzma
 import os
 import re
+import zlib
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -1399,7 +1400,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
             with gzip.open(p, "rb") as g:
                 return g.read().decode("utf-8", "replace")
         return p.read_bytes().decode("utf-8", "replace")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
@@ -1444,7 +1445,7 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
                 return g.read(size).decode("utf-8", "replace")
         with open(p, "rb") as h:
             return h.read(size).decode("utf-8", "replace")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
@@ -1465,7 +1466,7 @@ def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
         with f:
             for raw in f:
                 yield raw.decode("utf-8", "replace")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
 
