@@ -467,6 +467,8 @@ def _predict_rows(
         m = p.mistakes[0]
         insn = getattr(m, "insn", None)
         row["pred_insn"] = insn if insn is not None else m.insn_idx
+        if row["pred_insn"] is not None and row["pred_insn"] < 0:
+            row["pred_insn"] = None  # refused at load, before any instruction
         row["pred_func"] = getattr(m, "func", None) or ""
         row["pred_rule"] = getattr(m, "rule", None) or ""
         row["pred_kind"] = m.kind
@@ -536,6 +538,10 @@ def _object_rows(
             if res.verdict == "reject" and row["predicted"] == "reject":
                 if row["pred_insn"] is not None and ke.insn is not None:
                     row["same_insn"] = int(row["pred_insn"]) == ke.insn
+                elif row["pred_insn"] is None and row["pred_rule"]:
+                    # the model says "refused before any instruction": right when the
+                    # kernel's log names no instruction either
+                    row["same_insn"] = ke.insn is None
                 if matcher is not None and row["pred_rule"]:
                     row["same_rule"] = bool(matcher(row["pred_rule"], row["kernel_error"]))
         if keep_logs:

@@ -13,8 +13,10 @@ again; loops converge because scalars are widened after :data:`WIDEN_AFTER` visi
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bpfkit.obj.insn import BPF_ALU, BPF_ALU64, BPF_JMP32, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, Insn
 from bpfkit.ownership.kfuncs import (
@@ -26,14 +28,16 @@ from bpfkit.ownership.kfuncs import (
 from bpfkit.ownership.static import collection, kfunc_args, kptr, memory, refs
 from bpfkit.ownership.static.btfcheck import (
     allowed_under_lock,
+    container_kinds,
     lock_id,
+    map_prog_compatibility,
     needs_program_btf,
     object_checks,
-    r_key,
 )
-from bpfkit.ownership.static.layout import kernel_layout, text_function_at
-from bpfkit.ownership.static.liveness import ALL_REGS, live_registers
-from bpfkit.ownership.static.records import Analysis
+from bpfkit.ownership.static.layout import kernel_layout, reloc_index, text_function_at
+from bpfkit.ownership.static.liveness import ALL_REGS, live_registers, precise_registers
+from bpfkit.ownership.static.records import Analysis, Mistake
+from bpfkit.ownership.static.rules import rule
 from bpfkit.ownership.static.values import (
     CALLBACK_DONE,
     MASK64,
@@ -67,6 +71,50 @@ __all__ = ["Interp", "MAX_FRAMES", "MAX_STATES_PER_INSN"]
 MAX_FRAMES = 8
 #: Explored states kept per instruction for pruning (the oldest is forgotten first).
 MAX_STATES_PER_INSN = 64
+
+_Facts = dict[int, frozenset[int]]
+_T = TypeVar("_T")
+#: Per function (its ``Program``, which copies of an object share): register facts that
+#: depend only on the instructions, computed once.
+_LIVE: OrderedDict[int, tuple[Program, _Facts]] = OrderedDict()
+_PRECISE: OrderedDict[int, tuple[Program, _Facts]] = OrderedDict()
+
+
+_INSNS: OrderedDict[int, tuple[Program, Any]] = OrderedDict()
+_JOINS: OrderedDict[int, tuple[Program, Any]] = OrderedDict()
+
+
+def _insn_map(prog: Program) -> dict[int, Insn]:
+    return {i.idx: i for i in prog.insns}
+
+
+def _join_points(prog: Program) -> frozenset[int]:
+    points = {0}
+    for insn in prog.insns:
+        target = insn.jump_target
+        if target is not None:
+            points.add(target)
+            if insn.code == 0xE5 or insn.op != 0x00:
+                points.add(insn.idx + 1)
+        if insn.call is not None and insn.call.kind == "subprog":
+            points.add(insn.idx + 1)
+    return frozenset(points)
+
+
+def _per_program(
+    cache: OrderedDict[int, tuple[Program, Any]],
+    prog: Program,
+    compute: Callable[[Program], _T],
+) -> _T:
+    hit = cache.get(id(prog))
+    if hit is not None and hit[0] is prog:
+        got: _T = hit[1]
+        return got
+    got = compute(prog)
+    cache[id(prog)] = (prog, got)
+    while len(cache) > 256:
+        cache.popitem(last=False)
+    return got
 
 
 class Interp:
@@ -127,8 +175,7 @@ class Interp:
         self.layout: dict[str, int] = kernel_layout(obj, prog)
         self.spec = obj.btf
         self.an = Analysis(prog.name)
-        self.insn_maps: dict[str, dict[int, Insn]] = {}
-        self.reloc_at: dict[tuple[str, int], Any] = {r_key(r): r for r in obj.relocs}
+        self.reloc_at: dict[tuple[str, int], Any] = reloc_index(obj)
         self.core_local: dict[tuple[str, int], int] = {}
         if obj.ext is not None:
             for sec, relos in obj.ext.core_relos.items():
@@ -140,38 +187,19 @@ class Interp:
             self.symbols.setdefault(sec, {})[name] = (value, size)
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
-        self.join_points: dict[str, frozenset[int]] = {}
         self.explored: dict[tuple[Any, ...], list[State]] = {}
         self._thresholds: list[int] | None = None
         self.todo: list[State] = []
-        self.liveness: dict[str, dict[int, frozenset[int]]] = {}
         self.btf_rejected, self.dropped = object_checks(obj)
         self.global_calls: set[str] = set()
 
     def insns(self, prog: Program) -> dict[int, Insn]:
-        got = self.insn_maps.get(prog.name)
-        if got is None:
-            got = {i.idx: i for i in prog.insns}
-            self.insn_maps[prog.name] = got
-        return got
+        return _per_program(_INSNS, prog, _insn_map)
 
     def joins(self, prog: Program) -> frozenset[int]:
         """Instructions where two paths can meet: jump targets, the instruction after a
         subprogram call (every callee path returns there) and the entry."""
-        got = self.join_points.get(prog.name)
-        if got is None:
-            points = {0}
-            for insn in prog.insns:
-                target = insn.jump_target
-                if target is not None:
-                    points.add(target)
-                    if insn.code == 0xE5 or insn.op != 0x00:
-                        points.add(insn.idx + 1)
-                if insn.call is not None and insn.call.kind == "subprog":
-                    points.add(insn.idx + 1)
-            got = frozenset(points)
-            self.join_points[prog.name] = got
-        return got
+        return _per_program(_JOINS, prog, _join_points)
 
     def is_state_visited(self, st: State) -> bool:
         """``is_state_visited``: True when a state explored before at this instruction (and
@@ -182,8 +210,9 @@ class Interp:
         if olds is None:
             olds = self.explored[key] = []
         live = self.live(prog).get(st.idx, ALL_REGS)
+        precise = self.precise(prog).get(st.idx, ALL_REGS)
         for old in olds:
-            if covers(old, st, live):
+            if covers(old, st, live, precise):
                 return True
         if len(olds) >= MAX_STATES_PER_INSN:
             olds.pop(0)
@@ -226,10 +255,10 @@ class Interp:
         return self._thresholds
 
     def live(self, prog: Program) -> dict[int, frozenset[int]]:
-        got = self.liveness.get(prog.name)
-        if got is None:
-            got = self.liveness[prog.name] = live_registers(prog)
-        return got
+        return _per_program(_LIVE, prog, live_registers)
+
+    def precise(self, prog: Program) -> dict[int, frozenset[int]]:
+        return _per_program(_PRECISE, prog, precise_registers)
 
     def line(self, prog: Program, idx: int) -> int | None:
         li = prog.source(idx)
@@ -264,6 +293,56 @@ class Interp:
             return Val("unk", name="func")
         return UNK
 
+    def check_map_prog_compatibility(self) -> bool:
+        """``resolve_pseudo_ldimm64`` -> ``check_map_prog_compatibility``: each map the
+        program (with its appended subprograms, in the kernel's order) refers to, at its
+        first use, may refuse this program type before any instruction is verified. A refusal
+        is recorded without an instruction (``insn`` -1) and ends the analysis."""
+        kinds = container_kinds(self.obj)
+        ptype = self.prog.prog_type.lstrip("?")
+        seen: set[str] = set()
+        for fname, _start in sorted(self.layout.items(), key=lambda kv: kv[1]):
+            try:
+                fn = self.obj.program(fname)
+            except Exception:  # noqa: BLE001 - an unresolvable function: the walk says so
+                continue
+            for insn in fn.insns:
+                if insn.code != 0x18:
+                    continue
+                rel = self.reloc_at.get((fn.section, (insn.idx + fn.start) * 8))
+                if rel is None:
+                    continue
+                sec = rel.symbol_section or ""
+                if sec == ".maps":
+                    name = rel.symbol
+                    m = self.maps.get(name)
+                    map_type = str(getattr(m, "map_type", "") or "")
+                elif sec.startswith((".data", ".bss", ".rodata")):
+                    name, map_type = sec, "array"
+                else:
+                    continue
+                if name in seen:
+                    continue
+                seen.add(name)
+                got = map_prog_compatibility(ptype, kinds.get(name, frozenset()), map_type)
+                if got is not None:
+                    rule_name, message = got
+                    self.an.mistakes.append(
+                        Mistake(
+                            rule(rule_name).kind,
+                            -1,
+                            None,
+                            f"{message} (map {name})",
+                            self.prog.name,
+                            rule=rule_name,
+                            func=self.prog.name,
+                            func_insn=-1,
+                            insn=-1,
+                        )
+                    )
+                    return True
+        return False
+
     def read(self, st: State, reg: int) -> Val:
         return st.frame.regs[reg]
 
@@ -271,6 +350,8 @@ class Interp:
         st.frame.regs[reg] = v
 
     def run(self) -> Analysis:
+        if self.check_map_prog_compatibility():
+            return self.an
         regs = [UNINIT] * 11
         regs[1] = Val("ctx")
         regs[10] = Val("stack", name="0")
@@ -474,6 +555,18 @@ class Interp:
             self.write(st, insn.dst_reg, new)
             return
         pointer_kinds = ("ctx", "stack", "mapval", "ref", "released", "invalid", "ptr")
+        if is64 and op in (0x00, 0x10):
+            # adjust_ptr_min_max_vals: no arithmetic on a pointer that may still be NULL
+            ptr_arg = dst if dst.kind in ("ref", "mapval", "ptr") else None
+            if ptr_arg is None and op == 0x00 and dst.kind == "scalar":
+                ptr_arg = src if src.kind in ("ref", "mapval", "ptr") else None
+            if ptr_arg is not None and ptr_arg.maybe_null:
+                self.mistake(
+                    st,
+                    "adjust_ptr_min_max_vals.null",
+                    f"R{insn.dst_reg} pointer arithmetic on ptr_or_null_ prohibited, "
+                    "null-check it first",
+                )
         if is64 and op in (0x00, 0x10) and dst.kind in pointer_kinds:
             if src.kind == "scalar" and src.const is not None and dst.off is None:
                 rng = offset_range(dst) if dst.kind == "mapval" else None
@@ -659,9 +752,10 @@ class Interp:
         if target.name in ("bpf_this_cpu_ptr", "bpf_per_cpu_ptr"):
             self.check_percpu_arg(st, args[0])
         if sem is not None and sem.needs_lock:
-            # check_reg_allocation_locked runs before the node and head arguments are judged
-            self.check_lock(st, args[0], sem.name)
+            # the head argument (arg#0): its register offset, its type, the field at its
+            # offset, then check_reg_allocation_locked; the node argument comes after
             self.check_graph_root(st, args[0], sem.name)
+            self.check_lock(st, args[0], sem.name)
         kptr.check_helper_access(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
         kptr.rcu_lock_op(self, st, target.name)
@@ -805,6 +899,15 @@ class Interp:
     def apply(self, st: State, insn: Insn, sem: KfuncSemantics, args: list[Val]) -> Val:
         name = sem.name
         prog = st.frame.prog
+        if sem.lock_op in ("lock", "unlock") and any(
+            f.callback_of == "bpf_rbtree_add_impl" for f in st.frames
+        ):
+            # check_func_arg, ARG_PTR_TO_SPIN_LOCK: in_rbtree_lock_required_cb
+            self.mistake(
+                st, "check_func_arg.spin_lock_in_rbtree_cb", "can't spin_{lock,unlock} in rbtree cb"
+            )
+        if sem.lock_op in ("lock", "unlock"):
+            collection.check_spin_lock_off(self, st, args[0])
         if sem.lock_op == "lock":
             self.check_fields(st, args[0], "bpf_spin_lock")
             if st.lock is not None:
@@ -831,7 +934,11 @@ class Interp:
                 )
             st.lock = None
             st.rewrite(
-                lambda v: Val("invalid", ref=v.ref) if v.kind == "ref" and not v.owning else v
+                lambda v: (
+                    Val("invalid", ref=v.ref)
+                    if v.kind in ("ref", "ptr") and not v.owning
+                    else v
+                )
             )
             return SCALAR
         if sem.category == "map" and name == "bpf_map_lookup_elem":

@@ -174,7 +174,13 @@ def check_kfunc_args(
     release_arg = sem.release_arg if release and sem is not None else None
     released_ref = False
     for i, p in enumerate(params[:5]):
-        if not p.is_ptr or p.name.endswith("__ign"):
+        if not p.is_ptr:
+            v = args[i]
+            # is_kfunc_arg_constant: a scalar argument named ``*__k`` must be a known constant
+            if p.name.endswith("__k") and v.kind == "scalar" and v.const is None:
+                it.mistake(st, "check_kfunc_args.constant", f"R{i + 1} must be a known constant")
+            continue
+        if p.name.endswith("__ign"):
             continue
         v = args[i]
         regno = i + 1
@@ -205,6 +211,11 @@ def check_kfunc_args(
                 "check_func_arg_reg_off",
                 f"R{regno} must have zero offset when passed to release func or trusted arg "
                 "to kfunc",
+            )
+        if v.kind in ("ref", "ptr") and v.off is None:
+            # check_func_arg_reg_off -> __check_ptr_off_reg: no variable offset on a BTF pointer
+            it.mistake(
+                st, "check_func_arg_reg_off.var_off", "variable ptr_ access var_off=(?) disallowed"
             )
         if special:
             alloc = p.name.endswith("__alloc")

@@ -22,11 +22,10 @@ structs flattened, a container whose record fails keeps no field at all).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.ownership.static.btfcheck import is_special
+from bpfkit.ownership.static.btfcheck import is_special, object_records
 from bpfkit.ownership.static.values import (
     RefInfo,
     State,
@@ -36,7 +35,6 @@ from bpfkit.ownership.static.values import (
 from bpfkit.ownership.static_btf import field_at, global_var_at, kptr_target
 
 if TYPE_CHECKING:
-    from bpfkit.obj import Object
     from bpfkit.obj.insn import Insn
     from bpfkit.ownership.fields import FieldRecord, SpecialField
     from bpfkit.ownership.static.engine import Interp
@@ -94,32 +92,9 @@ _HELPER_MEM: dict[str, tuple[tuple[int, tuple[str, int]], ...]] = {
     "bpf_csum_diff": ((0, ("arg", 1)), (2, ("arg", 3))),
 }
 
-_RECORDS: OrderedDict[int, tuple[Object, dict[tuple[str, str], FieldRecord]]] = OrderedDict()
-
-
 def _records(it: Interp) -> dict[tuple[str, str], FieldRecord]:
     """(container kind, container name) -> the kernel's record, once per object."""
-    obj = it.obj
-    hit = _RECORDS.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    out: dict[tuple[str, str], FieldRecord] = {}
-    if obj.btf is not None:
-        from bpfkit.btf import load_vmlinux
-        from bpfkit.errors import BpfkitError
-        from bpfkit.ownership.fields import all_records
-
-        try:
-            kernel = load_vmlinux()
-        except BpfkitError:
-            kernel = None
-        for rec in all_records(obj.btf, obj.maps, sections=obj.globals(), kernel=kernel):
-            kind = "alloc" if rec.container_kind == "alloc" else "map"
-            out.setdefault((kind, rec.container), rec)
-    _RECORDS[id(obj)] = (obj, out)
-    while len(_RECORDS) > 16:
-        _RECORDS.popitem(last=False)
-    return out
+    return object_records(it.obj)
 
 
 def record_of(it: Interp, v: Val) -> FieldRecord | None:
@@ -345,6 +320,11 @@ def load_field(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
         f.kind == "kptr" and (not kernel_type or name in RCU_PROTECTED_TYPES)
     )
     trust = "rcu" if rcu_safe and in_rcu_cs(it, st) else "untrusted"
+    # btf_ld_kptr_type: a program type holding a bpf_list_node / bpf_rb_node loads as a
+    # non-owning reference (NON_OWN_REF), which the next bpf_spin_unlock invalidates
+    non_owning = (
+        trust == "rcu" and f.kind == "kptr" and not kernel_type and _has_graph_node(it, name)
+    )
     return Val(
         "ptr",
         name=name,
@@ -352,6 +332,20 @@ def load_field(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
         maybe_null=True,
         id=ident,
         percpu=f.kind == "percpu_kptr" and trust == "rcu",
+        owning=not non_owning,
+    )
+
+
+def _has_graph_node(it: Interp, name: str) -> bool:
+    from bpfkit.btf.types import Struct
+
+    tid = it.local_struct(name)
+    t = it.spec.resolve(tid) if tid and it.spec is not None else None
+    if not isinstance(t, Struct) or it.spec is None:
+        return False
+    return any(
+        getattr(it.spec.resolve(m.type), "name", "") in ("bpf_list_node", "bpf_rb_node")
+        for m in t.members
     )
 
 

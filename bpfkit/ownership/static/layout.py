@@ -7,12 +7,12 @@ The verifier log counts instructions this way, so a finding at ``(func, idx)`` i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bpfkit.obj import Object, Program
 
-__all__ = ["kernel_layout", "callees", "text_function_at"]
+__all__ = ["kernel_layout", "callees", "reloc_index", "text_function_at"]
 
 
 def text_function_at(obj: Object, byte_off: int) -> str:
@@ -23,11 +23,27 @@ def text_function_at(obj: Object, byte_off: int) -> str:
     return ""
 
 
+_RELOCS: dict[int, tuple[Any, dict[tuple[str, int], Any]]] = {}
+
+
+def reloc_index(obj: Object) -> dict[tuple[str, int], Any]:
+    """(section, byte offset) -> the object's relocation there; built once per object (its
+    relocation list, which copies of the object share)."""
+    hit = _RELOCS.get(id(obj.relocs))
+    if hit is not None and hit[0] is obj.relocs:
+        return hit[1]
+    got = {(r.section, r.offset): r for r in obj.relocs}
+    if len(_RELOCS) > 16:
+        _RELOCS.clear()
+    _RELOCS[id(obj.relocs)] = (obj.relocs, got)
+    return got
+
+
 def callees(obj: Object, prog: Program) -> list[str]:
     """The functions ``prog``'s instructions refer to, in instruction order: subprogram calls
     and callback addresses (``ld_imm64`` of a ``.text`` function)."""
     out: list[str] = []
-    relocs = {(r.section, r.offset): r for r in obj.relocs if r.section == prog.section}
+    relocs = reloc_index(obj)
     text = {p.start: p.name for p in obj.programs if p.subprog}
     for insn in prog.insns:
         call = insn.call

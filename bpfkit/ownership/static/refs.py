@@ -153,9 +153,24 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
     ret_null = sem.ret_null
     if name in ALLOC_KFUNCS:
         tid = args[0].type_id
-        if tid and it.spec is not None:
-            type_name, type_id = struct_name(it.spec, tid), tid
-            if not isinstance(it.spec.resolve(tid), Struct):
+        value = args[0].const if args[0].kind == "scalar" else None
+        if not tid and value is not None:
+            if value > 0xFFFFFFFF:
+                # check_kfunc_call: the local type id argument is a u32
+                it.mistake(
+                    st,
+                    "check_kfunc_call.obj_new_type_id_range",
+                    "local type ID argument must be in range [0, U32_MAX]",
+                )
+            tid = value
+        if tid and it.spec is not None and tid <= 0xFFFFFFFF:
+            try:
+                resolved = it.spec.resolve(tid)
+                type_name = struct_name(it.spec, tid)
+            except Exception:  # noqa: BLE001 - no such type in the program BTF
+                resolved, type_name = None, ""
+            type_id = tid
+            if not isinstance(resolved, Struct):
                 it.mistake(
                     st,
                     "check_kfunc_args.obj_new_type",
@@ -166,6 +181,15 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
     elif sem.category == "collection":
         if name == "bpf_rbtree_remove":
             node = args[1]
+            if node.kind in ("ptr", "mapval", "stack", "ctx", "pkt") and not (
+                node.kind == "ptr" and node.trust == "rcu"
+            ):
+                # check_kfunc_args, KF_ARG_PTR_TO_RB_NODE: neither NON_OWN_REF nor ref_obj_id
+                it.mistake(
+                    st,
+                    "check_kfunc_args.rbtree_remove_node",
+                    f"{name} can only take non-owning or refcounted bpf_rb_node pointer",
+                )
             # verifier.c: "rbtree_remove node input must be non-owning ref" or a refcounted
             # owning one (ref_obj_id set); only a NULL-able node is an error here
             if node.kind == "ref" and node.maybe_null:
@@ -188,6 +212,13 @@ def acquire(it: Interp, st: State, insn: Insn, sem: KfuncSemantics, args: list[V
         old = it.an.ref_info.get(src.ref) if src.kind == "ref" else None
         if src.kind in ("released", "invalid"):
             it.check_ptr(st, src, f"argument 1 of {name}")
+        if src.kind == "ref" and src.off not in (0, None):
+            # check_func_arg_reg_off: the refcounted object itself, not a field inside it
+            it.mistake(
+                st,
+                "check_func_arg_reg_off.modified",
+                f"dereference of modified ptr_ ptr R1 off={src.off} disallowed",
+            )
         if src.kind not in ("ref", "unk") and not (src.kind == "ptr" and src.trust == "rcu"):
             it.mistake(
                 st, "check_kfunc_args.refcounted_kptr", "arg#0 is neither owning or non-owning ref"

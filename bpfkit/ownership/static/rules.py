@@ -135,6 +135,12 @@ _ALL: list[Rule] = [
         "invalid access to map value, value_size=%d off=%d size=%d",
     ),
     _r("check_packet_access", "other", "memory", "R%d invalid mem access 'pkt_end'"),
+    _r(
+        "adjust_ptr_min_max_vals.null",
+        "other",
+        "memory",
+        "R%d pointer arithmetic on %s prohibited, null-check it first",
+    ),
     _r("check_mem_access.scalar", "other", "memory", "R%d invalid mem access 'scalar'"),
     # -- references ----------------------------------------------------------------------
     _r(
@@ -153,6 +159,7 @@ _ALL: list[Rule] = [
         "R%d must be referenced or trusted",
         "R%d type=scalar expected=%s",
         "arg#%d expected pointer to allocated object",
+        "%s can only take non-owning or refcounted bpf_rb_node pointer",
     ),
     _r(
         "release_reference.double_release",
@@ -188,6 +195,7 @@ _ALL: list[Rule] = [
         "arg#%d expected for %s",
         "kernel function %s args#%d expected pointer to %s but R%d has a pointer to %s",
         "R%d type=%s expected=%s",
+        "arg#%d expected pointer to allocated object",
     ),
     _r(
         "get_kfunc_ptr_arg_type",
@@ -254,11 +262,54 @@ _ALL: list[Rule] = [
         "bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct",
         "%s type ID argument must be of a struct",
     ),
+    # -- load time: before any instruction (the finding has no instruction, insn -1) ------
+    _r(
+        "check_map_prog_compatibility.graph",
+        "other",
+        "collections",
+        "tracing progs cannot use bpf_{list_head,rb_root} yet",
+    ),
+    _r(
+        "check_map_prog_compatibility.spin_lock",
+        "other",
+        "collections",
+        "socket filter progs cannot use bpf_spin_lock yet",
+        "tracing progs cannot use bpf_spin_lock yet",
+    ),
+    _r(
+        "check_map_prog_compatibility.struct_ops",
+        "other",
+        "state",
+        "bpf_struct_ops map cannot be used in prog",
+    ),
+    _r(
+        "check_map_prog_compatibility.sleepable",
+        "other",
+        "state",
+        "Sleepable programs can only use array, hash, ringbuf and local storage maps",
+    ),
+    _r(
+        "check_kfunc_args.constant",
+        "other",
+        "kfunc_args",
+        "R%d must be a known constant",
+    ),
+    _r(
+        "check_kfunc_call.obj_new_type_id_range",
+        "other",
+        "references",
+        "local type ID argument must be in range [0, U32_MAX]",
+    ),
     _r(
         "check_kfunc_args.in_rbtree_cb",
         "other",
         "collections",
         "%s not allowed in rbtree cb",
+    ),
+    _r(
+        "check_func_arg.spin_lock_in_rbtree_cb",
+        "other",
+        "collections",
         "can't spin_{lock,unlock} in rbtree cb",
     ),
     _r(
@@ -281,8 +332,19 @@ _ALL: list[Rule] = [
         "invalidate_non_owning_refs",
         "non_owning_after_unlock",
         "collections",
+        # mark_reg_invalid leaves a scalar: the message is what the use does with a scalar
         "R%d invalid mem access 'scalar'",
         "R%d type=scalar expected=%s",
+        "%s can only take non-owning or refcounted bpf_rb_node pointer",
+        "arg#%d expected pointer to allocated object",
+        "arg#%d is neither owning or non-owning ref",
+    ),
+    _r(
+        "process_spin_lock.off",
+        "other",
+        "collections",
+        "off %lld doesn't point to 'struct %s' that is at %d",
+        "off %lld doesn't point to 'struct bpf_spin_lock' that is at %d",
     ),
     _r(
         "process_spin_lock.double",
@@ -301,6 +363,38 @@ _ALL: list[Rule] = [
         "other",
         "collections",
         "%s not found at offset=%d",
+    ),
+    _r(
+        "check_kfunc_args.rbtree_remove_node",
+        "other",
+        "collections",
+        "%s can only take non-owning or refcounted bpf_rb_node pointer",
+    ),
+    _r(
+        "check_kfunc_args.graph_root_type",
+        "other",
+        "collections",
+        "arg#%d expected pointer to map value or allocated object",
+        "allocated object must be referenced",
+    ),
+    _r(
+        "__process_kf_arg_ptr_to_graph_node.not_found",
+        "wrong_contains_node",
+        "collections",
+        "%s not found at offset=%u",
+    ),
+    _r(
+        "check_func_arg_reg_off.modified",
+        "other",
+        "kfunc_args",
+        "dereference of modified %s ptr R%d off=%d disallowed",
+    ),
+    _r(
+        "check_func_arg_reg_off.var_off",
+        "other",
+        "kfunc_args",
+        "variable %s access var_off=%s disallowed",
+        "R%d doesn't have constant offset. %s has to be at the constant offset",
     ),
     _r(
         "check_reg_type.percpu",

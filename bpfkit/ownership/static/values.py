@@ -450,11 +450,15 @@ def covers_val(old: Val, new: Val, ids: _Ids | None = None) -> bool:
     )
 
 
-def covers(old: State, new: State, live: frozenset[int]) -> bool:
+def covers(
+    old: State, new: State, live: frozenset[int], precise: frozenset[int] | None = None
+) -> bool:
     """``states_equal``: ``old`` (explored, at the same instruction and call chain) covers
     ``new``. Registers of the innermost frame that are not live are ignored, as the verifier
     ignores registers it never reads again; the lock, the RCU depth and the references held
-    must be the same (references up to renaming, ``refsafe``)."""
+    must be the same (references up to renaming, ``refsafe``). A scalar register of the
+    innermost frame outside ``precise`` (no later instruction depends on its value) matches
+    any scalar, as ``regsafe`` matches scalars the verifier never marked precise."""
     if old.lock != new.lock or old.rcu != new.rcu or len(old.refs) != len(new.refs):
         return False
     if len(old.frames) != len(new.frames):
@@ -467,7 +471,17 @@ def covers(old: State, new: State, live: frozenset[int]) -> bool:
         for r in range(11):
             if depth == last and r not in live:
                 continue
-            if not covers_val(fo.regs[r], fn.regs[r], ids):
+            vo, vn = fo.regs[r], fn.regs[r]
+            if (
+                depth == last
+                and precise is not None
+                and r not in precise
+                and vo.kind == vn.kind == "scalar"
+                and not vo.type_id
+                and not vn.type_id
+            ):
+                continue
+            if not covers_val(vo, vn, ids):
                 return False
         if fo.stack.keys() != fn.stack.keys():
             return False
