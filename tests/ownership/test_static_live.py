@@ -1388,7 +1388,10 @@ char _license[] SEC("license") = "GPL";
     rows = _compare(path)
     assert all(r[1] == r[2] for r in rows), rows
     an = analyze(load_object(path), "many_branches_ok")
-    assert an.complete and an.steps < 50_000
+    # acc is only stored to the object, never compared: the verifier keeps it imprecise and
+    # prunes every join at once (regsafe); so does bpfkit (precise_registers): ~200 steps,
+    # not the 2**24 paths of a naive walk nor the ~6,000 steps of exact scalar matching
+    assert an.complete and an.steps < 1_000, an.steps
 
 
 def test_kptr_fields_agree_with_the_live_kernel(tmp_path: Path) -> None:

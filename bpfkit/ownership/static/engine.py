@@ -783,6 +783,20 @@ class Interp:
             self.write(st, r, UNINIT)
         return nxt
 
+    def lookup_never_null(self, st: State, map_name: str, key: Val) -> bool:
+        """``can_elide_value_nullness``: a lookup in an array map with a key the verifier
+        knows (:func:`.memory.constant_key`) below ``max_entries`` never returns NULL."""
+        m = self.maps.get(map_name)
+        if m is None or str(m.map_type) not in ("array", "percpu_array"):
+            return False
+        key_size = m.key_size
+        if key_size is None and m.key_type is not None and self.spec is not None:
+            key_size = self.spec.sizeof(m.key_type)
+        if not key_size:
+            return False
+        value = memory.constant_key(self, st, key, key_size)
+        return value is not None and value < m.max_entries
+
     def check_kfunc_prog_type(self, st: State, name: str, sem: KfuncSemantics | None) -> None:
         """``fetch_kfunc_meta``: a kfunc is callable only from the program types its set is
         registered for ("calling kernel function %s is not allowed")."""
@@ -943,10 +957,11 @@ class Interp:
             return SCALAR
         if sem.category == "map" and name == "bpf_map_lookup_elem":
             m = args[0]
+            mname = m.name if m.kind == "mapptr" else "?"
             return Val(
                 "mapval",
-                name=m.name if m.kind == "mapptr" else "?",
-                maybe_null=True,
+                name=mname,
+                maybe_null=not self.lookup_never_null(st, mname, args[1]),
                 id=insn.idx + 1 + (prog.start << 20),
             )
         if sem.release and sem.release_arg is not None:

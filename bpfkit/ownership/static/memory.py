@@ -5,6 +5,7 @@ packet bounds, the stack.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bpfkit.ownership.static import kptr
@@ -18,6 +19,7 @@ from bpfkit.ownership.static.values import (
     Stop,
     Val,
     offset_range,
+    scalar,
     srange,
 )
 from bpfkit.ownership.static_btf import field_at
@@ -33,6 +35,7 @@ __all__ = [
     "check_map_bounds",
     "check_packet",
     "store",
+    "constant_key",
     "frame_of",
     "ctx_arg",
     "walk",
@@ -169,7 +172,36 @@ def store(it: Interp, st: State, base: Val, insn: Insn, value: Val) -> None:
     size = insn.size // 8
     for k in [k for k in frame.stack if k < slot + size and slot < k + 8]:
         del frame.stack[k]
-    frame.stack[slot] = value if size == 8 else (SCALAR if value.kind == "scalar" else UNK)
+    if size == 8:
+        frame.stack[slot] = value
+    elif value.kind == "scalar" and value.const is not None and (
+        slot % 8 == 0 or value.const == 0
+    ):
+        # check_stack_write_fixed_off: a known scalar written at a slot boundary is a spill
+        # of ``size`` bytes; a zero written elsewhere marks its bytes STACK_ZERO. Both keep
+        # the constant (``off`` holds the width) for get_constant_map_key
+        frame.stack[slot] = replace(scalar(value.const & ((1 << (8 * size)) - 1)), off=size)
+    else:
+        frame.stack[slot] = SCALAR if value.kind == "scalar" else UNK
+
+
+def constant_key(it: Interp, st: State, key: Val, key_size: int) -> int | None:
+    """``get_constant_map_key``: the value of a map key on the stack when the verifier knows
+    it: a spill of a known scalar of exactly ``key_size`` bytes at a slot boundary, or at
+    least ``key_size`` zeroed bytes; None otherwise."""
+    if key.kind != "stack" or key.off is None:
+        return None
+    frame = it.frame_of(st, key)
+    v = frame.stack.get(key.off) if frame is not None else None
+    if v is None or v.kind != "scalar" or v.const is None:
+        return None
+    width = v.off or 8
+    aligned = key.off % 8 == 0
+    if aligned and width == key_size:
+        return v.const
+    if not aligned and v.const == 0 and width >= key_size:
+        return 0
+    return None
 
 
 def frame_of(it: Interp, st: State, v: Val) -> Frame | None:
