@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bpfkit.btf.types import FuncProto, Struct
-from bpfkit.ownership.kfuncs import ALLOC_KFUNCS, KfuncSemantics
+from bpfkit.ownership.kfuncs import ALLOC_KFUNCS, KfuncSemantics, semantics
 from bpfkit.ownership.static.records import Mistake, Site
 from bpfkit.ownership.static.rules import rule
 from bpfkit.ownership.static.values import (
@@ -114,8 +114,24 @@ def release(it: Interp, st: State, insn: Insn, v: Val, name: str) -> None:
             "check_kfunc_args.release_not_owning",
             f"{name} on a scalar, not a referenced pointer",
         )
+    if v.kind in _REG_TYPE_NAMES and not name.startswith(("bpf_obj_", "bpf_percpu_obj_")):
+        sem = semantics(name)
+        if sem is not None and sem.kind == "helper":
+            # check_reg_type: a helper's release argument is never a map value, stack,
+            # context or packet pointer
+            want = "ringbuf_mem" if "ringbuf" in name else "sock_common, sock, tcp_sock"
+            it.mistake(
+                st,
+                "check_reg_type.release",
+                f"R1 type={_REG_TYPE_NAMES[v.kind]} expected={want} ({name} releases only "
+                "what was acquired)",
+            )
     if v.kind not in ("released", "invalid"):
         it.an.unknown_reasons.append(f"{name} at insn {insn.idx} on an untracked value ({v.kind})")
+
+
+#: ``reg_type_str`` of the pointer kinds bpfkit tracks that are never references
+_REG_TYPE_NAMES = {"mapval": "map_value", "stack": "fp", "ctx": "ctx", "pkt": "pkt"}
 
 
 def release_mismatch(it: Interp, name: str, info: RefInfo) -> str | None:

@@ -365,6 +365,12 @@ _ALL: list[Rule] = [
         "%s not found at offset=%d",
     ),
     _r(
+        "check_reg_type.release",
+        "other",
+        "references",
+        "R%d type=%s expected=%s",
+    ),
+    _r(
         "check_kfunc_args.rbtree_remove_node",
         "other",
         "collections",
