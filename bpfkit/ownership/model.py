@@ -176,9 +176,10 @@ class OwnershipModel:
                     {
                         "kind": m.kind,
                         "rule": m.rule,
-                        "insn": m.insn,
+                        # None: refused at load, before any instruction
+                        "insn": m.insn if m.insn >= 0 else None,
                         "func": m.func,
-                        "func_insn": m.func_insn,
+                        "func_insn": m.func_insn if m.func_insn >= 0 else None,
                         "src_line": m.src_line,
                         "message": m.message,
                     }
@@ -245,9 +246,8 @@ class OwnershipModel:
             for m in pred.mistakes if pred else ():
                 where = f" line {m.src_line}" if m.src_line else ""
                 in_func = f" ({m.func}+{m.func_insn})" if m.func and m.func != prog else ""
-                lines.append(
-                    f"  mistake {m.kind} [{m.rule}] at insn {m.insn}{in_func}{where}: {m.message}"
-                )
+                at = f"at insn {m.insn}" if m.insn >= 0 else "at load (before any instruction)"
+                lines.append(f"  mistake {m.kind} [{m.rule}] {at}{in_func}{where}: {m.message}")
             for r in sites[sites["program"] == prog].itertuples():
                 lines.append(f"  site insn {r.insn_idx}: {r.kfunc} ({r.type})")
             for r in flows[flows["program"] == prog].itertuples():

@@ -108,7 +108,9 @@ class Analysis:
                 self.program,
                 "reject",
                 tuple(mistakes),
-                f"{first.kind} at insn {first.insn_idx}: {first.message}",
+                f"{first.kind} "
+                + (f"at insn {first.insn_idx}" if first.insn_idx >= 0 else "at load")
+                + f": {first.message}",
             )
         if not self.complete or self.unknown_reasons:
             why = "; ".join(dict.fromkeys(self.unknown_reasons)) or "exploration incomplete"
