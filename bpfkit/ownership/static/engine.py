@@ -188,6 +188,8 @@ class Interp:
         self.maps = {m.name: m for m in obj.maps}
         self.visits: dict[tuple[str, int], int] = {}
         self.explored: dict[tuple[Any, ...], list[State]] = {}
+        #: the last state remembered at each (function, insn, call chain): widening's base
+        self.last_explored: dict[tuple[Any, ...], State] = {}
         self._thresholds: list[int] | None = None
         self.todo: list[State] = []
         self.btf_rejected, self.dropped = object_checks(obj)
@@ -205,7 +207,15 @@ class Interp:
         """``is_state_visited``: True when a state explored before at this instruction (and
         call chain) covers ``st``, so this path adds nothing; else ``st`` is remembered."""
         prog = st.frame.prog
-        key = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
+        where = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
+        # what covers() requires to be equal, so only states that may cover are compared
+        shape = (
+            st.lock,
+            st.rcu,
+            len(st.refs),
+            tuple(tuple(sorted(f.stack)) for f in st.frames),
+        )
+        key = (where, shape)
         olds = self.explored.get(key)
         if olds is None:
             olds = self.explored[key] = []
@@ -216,7 +226,9 @@ class Interp:
                 return True
         if len(olds) >= MAX_STATES_PER_INSN:
             olds.pop(0)
-        olds.append(st.copy())
+        kept = st.copy()
+        olds.append(kept)
+        self.last_explored[where] = kept
         return False
 
     def widen_loop_scalars(self, st: State) -> None:
@@ -225,13 +237,12 @@ class Interp:
         (widening with thresholds): a loop counter bounded by ``i < 16`` stays bounded, one
         bounded by nothing becomes any value, and the loop converges."""
         prog = st.frame.prog
-        key = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
-        olds = self.explored.get(key)
-        if not olds:
+        where = (prog.name, st.idx, tuple((f.prog.name, f.ret_idx) for f in st.frames))
+        prev = self.last_explored.get(where)
+        if prev is None:
             st.rewrite(widen)
             st.widened = True
             return
-        prev = olds[-1]
         cuts = self.thresholds()
         for fo, fn in zip(prev.frames, st.frames, strict=False):
             for r in range(11):

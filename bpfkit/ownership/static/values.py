@@ -472,6 +472,8 @@ def covers(
             if depth == last and r not in live:
                 continue
             vo, vn = fo.regs[r], fn.regs[r]
+            if vo is vn and not vo.id and not vo.ref:
+                continue
             if (
                 depth == last
                 and precise is not None
@@ -486,7 +488,10 @@ def covers(
         if fo.stack.keys() != fn.stack.keys():
             return False
         for k, v in fo.stack.items():
-            if not covers_val(v, fn.stack[k], ids):
+            w = fn.stack[k]
+            if v is w and not v.id and not v.ref:
+                continue
+            if not covers_val(v, w, ids):
                 return False
     # references no live value holds: matched by allocation site
     rest_old = sorted(r for r in old.refs if r not in ids.fwd)
