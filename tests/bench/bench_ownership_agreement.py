@@ -1,7 +1,7 @@
 """Benchmark: the static ownership model beside the kernel's verifier, program by program.
 
 For every program of the given objects (default: data/programs and, when built, the objects
-of tests/kernel/programs): bpfkit's analysis time (``bpfkit.ownership.static.predict``, fastest
+of tests/kernel/programs, and the rule pairs of tests/ownership/rules): bpfkit's analysis time (``bpfkit.ownership.static.predict``, fastest
 of ``--repeat`` runs on a fresh copy of the object) beside the kernel's own verification time
 of the same program in the same run (``verification time N usec`` of a level-1 log,
 ``bpfkit.kernel.load_programs``), the ratio, both verdicts; then the agreement summary
@@ -22,7 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_DIRS = [ROOT / "data" / "programs", ROOT / "tests" / "kernel" / "programs"]
+DEFAULT_DIRS = [
+    ROOT / "data" / "programs",
+    ROOT / "tests" / "kernel" / "programs",
+    ROOT / "tests" / "ownership" / "rules",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
