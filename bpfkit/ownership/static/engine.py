@@ -768,6 +768,8 @@ class Interp:
             self.check_graph_root(st, args[0], sem.name)
             self.check_lock(st, args[0], sem.name)
         kptr.check_helper_access(self, st, target.name, args)
+        if target.kind == "helper":
+            memory.check_helper_mem(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
         kptr.rcu_lock_op(self, st, target.name)
         if target.name == "bpf_rbtree_remove" and any(

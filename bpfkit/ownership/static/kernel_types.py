@@ -37,6 +37,7 @@ __all__ = [
     "kfunc_exists",
     "ctx_args",
     "member_at",
+    "member_end",
     "struct_size",
     "same_or_first_member",
 ]
@@ -182,6 +183,38 @@ def member_at(name: str, off: int) -> tuple[str, bool, str] | None:
                 return None
             is_ptr, struct, _ = _pointee(spec, m.type)
             return m.name, is_ptr, struct
+        else:
+            return None
+    return None
+
+
+@cache
+def member_end(name: str, off: int) -> tuple[str, int, str] | None:
+    """``btf_struct_walk``'s view of byte ``off`` of kernel struct ``name``: (member name,
+    ``mend`` (the byte after the member, an array taken whole), the struct that holds it) for
+    the innermost member that is not a struct, or None (a hole, or no kernel BTF)."""
+    spec = kernel_spec()
+    s = _struct(spec, name) if spec is not None else None
+    if spec is None or s is None:
+        return None
+    t: Struct | Union = s
+    base = 0
+    for _ in range(8):
+        for m in t.members:
+            start = base + m.bit_offset // 8
+            size = spec.sizeof(m.type) if m.type else 0
+            if not start <= off < start + max(size, 1):
+                continue
+            inner = spec.resolve(m.type)
+            elem_start = start
+            while isinstance(inner, Array):
+                esize = spec.sizeof(inner.type) or 1
+                elem_start = elem_start + (off - elem_start) // esize * esize
+                inner = spec.resolve(inner.type)
+            if isinstance(inner, Struct | Union):
+                t, base = inner, elem_start
+                break
+            return m.name, start + size, t.name or name
         else:
             return None
     return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bpfkit.ownership.static import kptr
 from bpfkit.ownership.static.btfcheck import PACKET_FIELDS
-from bpfkit.ownership.static.kernel_types import ctx_args, member_at, struct_size
+from bpfkit.ownership.static.kernel_types import ctx_args, member_at, member_end, struct_size
 from bpfkit.ownership.static.values import (
     SCALAR,
     UNK,
@@ -36,6 +36,8 @@ __all__ = [
     "check_packet",
     "store",
     "constant_key",
+    "check_helper_mem",
+    "HELPER_MEM_ARGS",
     "frame_of",
     "ctx_arg",
     "walk",
@@ -278,7 +280,14 @@ def walk(it: Interp, st: State, base: Val, insn: Insn) -> Val | None:
     if size is None:
         return None
     off, width = base.off + insn.off, insn.size // 8
-    if off < 0 or off + width > size:
+    if off < 0:
+        # check_ptr_to_btf_access, before btf_struct_access
+        it.mistake(
+            st,
+            "check_ptr_to_btf_access.negative",
+            f"R{insn.src_reg} is ptr_{tname} invalid negative access: off={off}",
+        )
+    if off + width > size:
         it.mistake(
             st,
             "btf_struct_access.beyond",
@@ -366,3 +375,74 @@ def check_special_access(it: Interp, st: State, base: Val, insn: Insn) -> None:
     name = getattr(t, "name", "")
     if name in SPECIAL_FIELDS:
         it.mistake(st, rule_name, what.format(name) + f" (member {found.name})")
+
+
+#: Helpers with a memory argument and its size (``ARG_PTR_TO_MEM`` + ``ARG_CONST_SIZE*`` in
+#: their ``bpf_func_proto``): name -> (memory argument, size argument, written by the helper).
+HELPER_MEM_ARGS: dict[str, tuple[int, int, bool]] = {
+    "bpf_strncmp": (0, 1, False),
+    "bpf_trace_printk": (0, 1, False),
+    "bpf_probe_read": (0, 1, True),
+    "bpf_probe_read_str": (0, 1, True),
+    "bpf_probe_read_kernel": (0, 1, True),
+    "bpf_probe_read_kernel_str": (0, 1, True),
+    "bpf_probe_read_user": (0, 1, True),
+    "bpf_probe_read_user_str": (0, 1, True),
+    "bpf_get_current_comm": (0, 1, True),
+    "bpf_copy_from_user": (0, 1, True),
+    "bpf_snprintf": (0, 1, True),
+}
+
+#: ``reg_type_str`` of a BTF pointer by how much the verifier trusts it
+_BTF_PTR_STR = {"trusted": "trusted_ptr_", "rcu": "rcu_ptr_", "untrusted": "untrusted_ptr_"}
+
+
+def check_helper_mem(it: Interp, st: State, name: str, args: list[Val]) -> None:
+    """``check_reg_type`` / ``check_helper_mem_access`` for a helper's memory argument that
+    is a kernel BTF pointer: only a trusted one is memory (``mem_types``), never one the helper
+    writes into, and the bytes read stay inside one member (``btf_struct_walk``)."""
+    spec = HELPER_MEM_ARGS.get(name)
+    if spec is None:
+        return
+    mem_i, size_i, writes = spec
+    v, size = args[mem_i], args[size_i]
+    if v.kind == "ref":
+        info = it.an.ref_info.get(v.ref) if v.ref else None
+        if info is None or info.program_allocated:
+            return
+        tname, trust = info.type_name, "trusted"
+    elif v.kind == "ptr" and v.name and not v.percpu:
+        tname, trust = v.name, v.trust
+    else:
+        return
+    regno = mem_i + 1
+    if trust != "trusted":
+        it.mistake(
+            st,
+            "check_reg_type.mem",
+            f"R{regno} type={_BTF_PTR_STR.get(trust, 'ptr_')} expected=fp, pkt, pkt_meta, "
+            "map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+        )
+    if writes:
+        it.mistake(
+            st,
+            "check_reg_type.mem_write",
+            f"{name}() may write into memory pointed by R{regno} type=trusted_ptr_",
+        )
+    if v.off is None or size.kind != "scalar" or size.const is None:
+        return
+    off, width = v.off, size.const
+    total = struct_size(tname)
+    if total is not None and (off < 0 or off + width > total):
+        it.mistake(
+            st, "btf_struct_access.beyond", f"access beyond struct {tname} at off {off} size {width}"
+        )
+    found = member_end(tname, off)
+    if found is not None and off + width > found[1]:
+        member, mend, holder = found
+        it.mistake(
+            st,
+            "btf_struct_walk.member_end",
+            f"access beyond the end of member {member} (mend:{mend}) in struct {holder} with "
+            f"off {off} size {width}",
+        )

@@ -365,6 +365,30 @@ _ALL: list[Rule] = [
         "%s not found at offset=%d",
     ),
     _r(
+        "check_ptr_to_btf_access.negative",
+        "other",
+        "memory",
+        "R%d is %s invalid negative access: off=%d",
+    ),
+    _r(
+        "check_reg_type.mem",
+        "other",
+        "memory",
+        "R%d type=%s expected=%s",
+    ),
+    _r(
+        "check_reg_type.mem_write",
+        "other",
+        "memory",
+        "%s() may write into memory pointed by R%d type=%s",
+    ),
+    _r(
+        "btf_struct_walk.member_end",
+        "other",
+        "memory",
+        "access beyond the end of member %s (mend:%u) in struct %s with off %u size %u",
+    ),
+    _r(
         "check_reg_type.release",
         "other",
         "references",

@@ -8,7 +8,8 @@
  * object's bpf_spin_lock), adjust_ptr_min_max_vals() (no arithmetic on a pointer that may be
  * NULL), check_kfunc_args() (a "__k" argument is a known constant), check_kfunc_call() (the
  * bpf_obj_new type id is a u32), btf_ld_kptr_type() (a plain load of a kptr whose type holds
- * a graph node is a non-owning reference, invalidated at bpf_spin_unlock).
+ * a graph node is a non-owning reference, invalidated at bpf_spin_unlock), check_reg_type()
+ * and btf_struct_walk() for a helper's memory argument that is a trusted kernel struct.
  * Written for bpfkit; comments name the rule aimed at, never the verdict.
  */
 #include "rules.h"
@@ -263,6 +264,28 @@ int f12_stash_node_ok(struct __sk_buff *skb)
 	if (old)
 		bpf_obj_drop(old);
 	return 0;
+}
+
+/* check_reg_type (mem_types): a helper that writes into a trusted kernel struct. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f12_helper_writes_task_comm, struct task_struct *task, u64 clone_flags)
+{
+	bpf_get_current_comm(task->comm, sizeof(task->comm));
+	return 0;
+}
+
+/* btf_struct_walk: a helper reading a whole member of a trusted kernel struct. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f12_helper_reads_task_comm_ok, struct task_struct *task, u64 clone_flags)
+{
+	return bpf_strncmp(task->comm, sizeof(task->comm), "bpfkit");
+}
+
+/* btf_struct_walk: the bytes read run past the end of the member. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(f12_helper_reads_past_task_comm, struct task_struct *task, u64 clone_flags)
+{
+	return bpf_strncmp(task->comm + 4, sizeof(task->comm), "bpfkit");
 }
 
 char _license[] SEC("license") = "GPL";
