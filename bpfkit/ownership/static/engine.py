@@ -25,7 +25,7 @@ from bpfkit.ownership.kfuncs import (
     KfuncSemantics,
     semantics,
 )
-from bpfkit.ownership.static import collection, kfunc_args, kptr, memory, refs
+from bpfkit.ownership.static import collection, kfunc_args, kptr, memory, refs, resources
 from bpfkit.ownership.static.btfcheck import (
     allowed_under_lock,
     container_kinds,
@@ -212,6 +212,8 @@ class Interp:
         shape = (
             st.lock,
             st.rcu,
+            st.preempt,
+            len(st.irq),
             len(st.refs),
             tuple(tuple(sorted(f.stack)) for f in st.frames),
         )
@@ -732,7 +734,9 @@ class Interp:
                 "exit with a bpf_spin_lock held (missing bpf_spin_unlock)",
             )
         self.check_reference_leak(st, insn)
+        resources.check_resource_exit(self, st, "irq")
         kptr.check_rcu_exit(self, st)
+        resources.check_resource_exit(self, st, "preempt")
         return None
 
     def call(self, st: State, insn: Insn, nxt: int) -> int | None:
@@ -772,6 +776,8 @@ class Interp:
             memory.check_helper_mem(self, st, target.name, args)
         self.check_args(st, target.name, target.kind, sem, args)
         kptr.rcu_lock_op(self, st, target.name)
+        if target.name in resources.RESOURCE_KFUNCS:
+            resources.resource_op(self, st, insn, target.name, args)
         if target.name == "bpf_rbtree_remove" and any(
             f.callback_of == "bpf_rbtree_add_impl" for f in st.frames
         ):

@@ -100,6 +100,48 @@ _ALL: list[Rule] = [
         "bpf_rcu_read_unlock is missing",
     ),
     _r(
+        "check_resource_leak.irq",
+        "other",
+        "state",
+        "%s cannot be used inside bpf_local_irq_save-ed region",
+    ),
+    _r(
+        "check_resource_leak.preempt",
+        "other",
+        "state",
+        "%s cannot be used inside bpf_preempt_disable-ed region",
+    ),
+    _r(
+        "check_kfunc_call.preempt_unmatched",
+        "other",
+        "state",
+        "unmatched attempt to enable preemption (kernel function %s)",
+    ),
+    _r(
+        "process_irq_flag.not_stack",
+        "other",
+        "state",
+        "arg#%d doesn't point to an irq flag on stack",
+    ),
+    _r(
+        "process_irq_flag.initialized",
+        "other",
+        "state",
+        "expected uninitialized irq flag as arg#%d",
+    ),
+    _r(
+        "process_irq_flag.uninitialized",
+        "other",
+        "state",
+        "expected an initialized irq flag as arg#%d",
+    ),
+    _r(
+        "process_irq_flag.out_of_order",
+        "other",
+        "state",
+        "cannot restore irq state out of order, expected id=%d acquired at insn_idx=%d",
+    ),
+    _r(
         "check_kfunc_call.rcu_unlock",
         "other",
         "state",

@@ -167,10 +167,21 @@ class State:
     rcu: int = 0
     #: scalars were widened on the way here (loop iterations bpfkit did not follow exactly)
     widened: bool = False
+    #: bpf_preempt_disable depth (``active_preempt_locks``)
+    preempt: int = 0
+    #: interrupt states saved by bpf_local_irq_save, oldest first: (id, insn)
+    irq: tuple[tuple[int, int], ...] = ()
 
     def copy(self) -> State:
         return State(
-            [f.copy() for f in self.frames], self.idx, self.refs, self.lock, self.rcu, self.widened
+            [f.copy() for f in self.frames],
+            self.idx,
+            self.refs,
+            self.lock,
+            self.rcu,
+            self.widened,
+            self.preempt,
+            self.irq,
         )
 
     @property
@@ -460,6 +471,8 @@ def covers(
     innermost frame outside ``precise`` (no later instruction depends on its value) matches
     any scalar, as ``regsafe`` matches scalars the verifier never marked precise."""
     if old.lock != new.lock or old.rcu != new.rcu or len(old.refs) != len(new.refs):
+        return False
+    if old.preempt != new.preempt or len(old.irq) != len(new.irq):
         return False
     if len(old.frames) != len(new.frames):
         return False
