@@ -13,21 +13,32 @@ use them.
 
 from __future__ import annotations
 
-from bpfkit.corpus.compare import compare_runs, filter_frame, format_compare, sort_frame
-from bpfkit.corpus.dataset import (
-    DEFAULT_TABLES,
-    PROGRAM_COLUMNS,
-    STATS,
-    TABLES,
-    Corpus,
-    CorpusError,
-    open_corpus,
-)
-from bpfkit.corpus.parse import ParseSummary, parse_logs
-from bpfkit.corpus.run import RunSummary, run_objects
+import os
+from typing import TYPE_CHECKING
 
-#: ``bpfkit.corpus.open(RUN)``: the dataset as DataFrames (:func:`open_corpus`).
-open = open_corpus
+from bpfkit._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from bpfkit.corpus.compare import compare_runs, filter_frame, format_compare, sort_frame
+    from bpfkit.corpus.dataset import (
+        DEFAULT_TABLES,
+        PROGRAM_COLUMNS,
+        STATS,
+        TABLES,
+        Corpus,
+        CorpusError,
+        open_corpus,
+    )
+    from bpfkit.corpus.parse import ParseSummary, parse_logs
+    from bpfkit.corpus.run import RunSummary, run_objects
+
+
+def open(path: str | os.PathLike[str], *, dask: bool = False) -> Corpus:  # noqa: A001
+    """``bpfkit.corpus.open(RUN)``: the dataset as DataFrames (:func:`open_corpus`)."""
+    from bpfkit.corpus.dataset import open_corpus
+
+    return open_corpus(path, dask=dask)
+
 
 __all__ = [
     "Corpus",
@@ -47,3 +58,21 @@ __all__ = [
     "run_objects",
     "sort_frame",
 ]
+
+# Imported on first use (bpfkit._lazy), so that `bpfkit X --help` and every other command
+# do not pay for this package's modules (json, hashlib, dataclasses, ... ~30 ms).
+_LAZY = {
+    "compare": ("compare_runs", "filter_frame", "format_compare", "sort_frame"),
+    "dataset": (
+        "Corpus",
+        "CorpusError",
+        "DEFAULT_TABLES",
+        "PROGRAM_COLUMNS",
+        "STATS",
+        "TABLES",
+        "open_corpus",
+    ),
+    "parse": ("ParseSummary", "parse_logs"),
+    "run": ("RunSummary", "run_objects"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -683,6 +683,23 @@ def describe_timings(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _gallery(
+    out: Path, inputs: Sequence[str | Path] | None, sources: str, progress: bool, pool: Any
+) -> bool:
+    """Write the figure gallery (its figures drawn in *pool*) when a data directory is among
+    the *inputs*; whether it was written."""
+    data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
+    data_dir = next((d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file()), None)
+    if data_dir is None:
+        return False
+    from bpfkit.report import gallery as gal
+
+    with _component("report.gallery", str(data_dir)):
+        entries = gal.write_gallery(out / "gallery", data_dir, progress=progress, pool=pool)
+        (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
+    return True
+
+
 def build_report(
     inputs: Sequence[str | Path] | None = None,
     out_dir: str | Path = "build/report",
@@ -750,20 +767,14 @@ def build_report(
             ]
             reports = _run_all(pool, _page_task, calls, bar, times)
             stages["stage:pages"] = time.perf_counter() - start
+            if bar is not None:
+                bar.close()
+                bar = None
+            start = time.perf_counter()  # the gallery's figures are drawn by the workers too
+            gallery = _gallery(out, inputs, sources, progress, pool)
     finally:
         if bar is not None:
             bar.close()
-    start = time.perf_counter()
-    gallery = False
-    data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
-    if any(d.is_dir() and (d / "logs" / "MANIFEST.tsv").is_file() for d in data_dirs):
-        from bpfkit.report import gallery as gal
-
-        data_dir = next(d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file())
-        with _component("report.gallery", str(data_dir)):
-            entries = gal.write_gallery(out / "gallery", data_dir, progress=progress)
-            (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
-            gallery = True
     stages["stage:gallery"] = time.perf_counter() - start
     start = time.perf_counter()
     index = out / "index.html"

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,12 @@ def write_gallery(
     *,
     progress: bool = False,
     fmt: str = "svg",
+    pool: Any = None,
 ) -> list[dict[str, Any]]:
     """Draw every gallery figure in both styles into *out_dir* (reusing files whose inputs
     did not change); return one entry per figure: ``name, caption, log, files`` (style ->
-    file name)."""
+    file name). With *pool* (a ``concurrent.futures`` executor), the figures are drawn by
+    its workers."""
     from bpfkit.report import cache
     from bpfkit.report.build import DEFAULT_DATA
 
@@ -73,41 +76,55 @@ def write_gallery(
         bar = tqdm(total=len(GALLERY) * len(SIZES), desc="gallery", unit="figure",
                    file=sys.stderr)  # fmt: skip
     entries = []
-    logs: dict[Path, Any] = {}
-    try:
-        for name, rel, caption in GALLERY:
-            log_path = data / "logs" / rel
-            files = {}
-            for st, _what in SIZES:
-                path = out / f"{_stem(name, rel)}-{st}.{fmt}"
-                key = cache.figure_key(name, st, [log_path], extra=f"gallery {fmt}")
-                if not cache.fresh(path, key):
-                    _draw(logs, log_path, name, st, path)
-                    cache.remember(path, key)
-                files[st] = path.name
+    todo: list[tuple[tuple[Path, str, str, Path], str]] = []  # (what to draw, cache key)
+    for name, rel, caption in GALLERY:
+        log_path = data / "logs" / rel
+        files = {}
+        for st, _what in SIZES:
+            path = out / f"{_stem(name, rel)}-{st}.{fmt}"
+            key = cache.figure_key(name, st, [log_path], extra=f"gallery {fmt}")
+            if cache.fresh(path, key):
                 if bar is not None:
                     bar.update()
-            entries.append({"name": name, "caption": caption, "log": rel, "files": files})
+            else:
+                todo.append(((log_path, name, st, path), key))
+            files[st] = path.name
+        entries.append({"name": name, "caption": caption, "log": rel, "files": files})
+    try:
+        jobs = [job for job, _key in todo]
+        drawn = map(_draw, jobs) if pool is None else pool.map(_draw, jobs)
+        for path, (_job, key) in zip(drawn, todo, strict=True):  # in order, as they are drawn
+            cache.remember(path, key)
+            if bar is not None:
+                bar.update()
     finally:
         if bar is not None:
             bar.close()
     return entries
 
 
-def _draw(logs: dict[Path, Any], log_path: Path, name: str, st: str, path: Path) -> None:
+@functools.lru_cache(maxsize=2)
+def _log(path: Path) -> Any:
+    from bpfkit.verifier import load_log
+
+    return load_log(path)[0]
+
+
+def _draw(job: tuple[Path, str, str, Path]) -> Path:
+    """Draw figure *name* of the log at *log_path* in style *st* to *path*, given as *job*
+    ``(log_path, name, st, path)``; return *path*."""
     import sys as _sys
 
     from bpfkit.plot import render_figure, savefig, style
-    from bpfkit.verifier import load_log
 
-    if log_path not in logs:
-        logs[log_path] = load_log(log_path)[0]
+    log_path, name, st, path = job
     with style(st):
-        fig = render_figure(logs[log_path], name)
+        fig = render_figure(_log(log_path), name)
         savefig(fig, path)
     plt = _sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close(fig)
+    return path
 
 
 def gallery_html(entries: list[dict[str, Any]], sources: str) -> str:

@@ -32,6 +32,7 @@ from tests.corpus import CORPUS_LOG_FILES, DATA_LOG_FILES, DATA_LONG_LOOP_L2  # 
 
 MIN_LINES = 100_000
 TARGET_LPS = 600_000  # issue #16: bpfvv's full analysis on this machine, 593k lines/s
+BPFVV_LPS = 593_000
 
 
 def _make_input(tmp: Path) -> tuple[Path, str]:
@@ -127,7 +128,7 @@ def _stream(src: Path, tmp: Path, gb: float) -> None:
     )
     print(f"  rows written                {res['rows']}")
     print(
-        f"  peak memory (ru_maxrss)     {peak_mb:8.0f} MiB  (limit 1024 MiB: {'OK' if peak_mb < 1024 else 'OVER'})"
+        f"  peak memory (ru_maxrss)     {peak_mb:8.0f} MiB  (issue #16 target < 500 MiB: {'met' if peak_mb < 500 else 'MISSED'})"
     )
     print("  temp log and Parquet files deleted")
 
@@ -166,6 +167,11 @@ def main() -> int:
         print(f"\nbpfkit: {lines:,} log lines -> {rows:,} table rows in 9 DataFrames")
         print(
             f"target {TARGET_LPS:,} lines/s: {'met' if lines / best >= TARGET_LPS else 'NOT met'} (best run)"
+        )
+        # bpfvv is TypeScript and not installed here: its figure is the issue's, not this run's
+        print(
+            f"bpfkit / bpfvv full analysis: {lines / best / BPFVV_LPS:.2f}x (bpfvv {BPFVV_LPS:,} "
+            "lines/s as issue #16 measured it on this machine; not run here)"
         )
         # the loop log repeats most lines verbatim (which the parser memoizes): also time
         # distinct logs, every other data/logs and corpus log once
