@@ -77,13 +77,24 @@ class LayoutProblem(NamedTuple):
 
 
 def _renderer(fig: Figure) -> Any:
+    """Lay out and draw *fig* on an Agg canvas with the drawing primitives turned off: every
+    position, tick and text extent is computed as for a real draw, no pixel is painted (a
+    layout check needs the extents, not the image; this halves the time of a draw). The
+    tick labels drawn are recorded on the figure for :func:`_tick_labels`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = fig.canvas
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return canvas.get_renderer()
+    r = canvas.get_renderer()
+    with r._draw_disabled():
+        fig.draw(r)
+    ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
+    for ax in _axes_of(fig):
+        ticks[id(ax)] = _visible_tick_labels(ax)
+    fig._bpfkit_ticks = ticks  # type: ignore[attr-defined]
+    fig._bpfkit_drawn = None  # type: ignore[attr-defined]
+    return r
 
 
 def _shrink(b: Bbox, px: float) -> Bbox:
@@ -144,8 +155,7 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
     return boxes
 
 
-def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
-    """(axis, tick label texts drawn) for the x and y axis of *ax*, in tick order."""
+def _visible_tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
     out = []
     for axis in (ax.xaxis, ax.yaxis):
         labels: list[Any] = []
@@ -156,6 +166,16 @@ def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
                         labels.append(lab)
         out.append((axis, labels))
     return out
+
+
+def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
+    """(axis, tick label texts drawn) for the x and y axis of *ax*, in tick order, as the
+    last :func:`_renderer` draw left them (tick labels hidden since then left out)."""
+    fig = ax.get_figure(root=True)
+    cached = getattr(fig, "_bpfkit_ticks", {}).get(id(ax))
+    if cached is None:
+        return _visible_tick_labels(ax)
+    return [(axis, [lab for lab in labels if lab.get_visible()]) for axis, labels in cached]
 
 
 def _drawn(t: Any, drawn_ticks: set[int], all_ticks: set[int]) -> bool:
@@ -178,7 +198,7 @@ def _tick_sets(fig: Figure) -> tuple[set[int], set[int]]:
     every: set[int] = set()
     for ax in _axes_of(fig):
         for axis in (ax.xaxis, ax.yaxis):
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            for tick in [*axis.majorTicks, *axis.minorTicks]:
                 every.update((id(tick.label1), id(tick.label2)))
         if ax.axison:
             for _axis, labels in _tick_labels(ax):
@@ -207,10 +227,14 @@ def _axes_of(fig: Figure) -> list[Any]:
 def tidy_ticks(fig: Figure) -> int:
     """Hide the tick labels that would collide: with a tick label kept before it on the same
     axis, with any other text of the figure, or with the figure's edge. Returns how many
-    were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does)."""
+    were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does).
+
+    The figure is laid out once, and again only after something changed; the last layout
+    is remembered so that :func:`check_layout` right after needs no layout of its own."""
     hidden = 0
     r = _renderer(fig)
     fb = fig.bbox
+    changed = 0
     for ax in _axes_of(fig):  # a "what — program" title wider than the figure: two lines
         t = ax._left_title
         text = t.get_text()
@@ -218,6 +242,9 @@ def tidy_ticks(fig: Figure) -> int:
             bb = t.get_window_extent(r)
             if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
                 t.set_text(text.replace(" — ", "\n", 1))
+                changed += 1
+    if changed:
+        r = _renderer(fig)
     for ax in _axes_of(fig):  # notes under an x label wider than the figure: rewrapped
         lab = ax.xaxis.label
         text = lab.get_text()
@@ -234,7 +261,6 @@ def tidy_ticks(fig: Figure) -> int:
             lab.set_text(text)
             r = _renderer(fig)
     for _ in range(2):  # a second pass after the layout has settled without them
-        r = _renderer(fig)
         drawn, every = _tick_sets(fig)
         fixed = [bb for _t, bb, _o, art in _boxes(fig, r) if id(art) not in every]
         fb = fig.bbox
@@ -261,6 +287,8 @@ def tidy_ticks(fig: Figure) -> int:
         hidden += changed
         if not changed:
             break
+        r = _renderer(fig)  # laid out again without the hidden labels
+    fig._bpfkit_drawn = r  # type: ignore[attr-defined]
     return hidden
 
 
@@ -349,10 +377,16 @@ def _filled(path: Any) -> bool:
     return len(v) > 2 and bool((v[0] == v[-1]).all())
 
 
-def check_layout(fig: Figure, *, data: bool = True) -> list[LayoutProblem]:
+def check_layout(
+    fig: Figure, *, data: bool = True, redraw: bool = True
+) -> list[LayoutProblem]:
     """Draw *fig* and return every collision of its texts (see the module docstring);
-    *data* False skips the text-on-data check."""
-    r = _renderer(fig)
+    *data* False skips the text-on-data check. With *redraw* False, a figure just finished
+    by :func:`tidy_ticks` (as :func:`bpfkit.plot.render_figure` returns it) is checked as
+    that layout left it, without laying it out again; change nothing in between."""
+    r = getattr(fig, "_bpfkit_drawn", None) if not redraw else None
+    if r is None:
+        r = _renderer(fig)
     boxes = text_boxes(fig, r)
     problems: list[LayoutProblem] = []
     fb = fig.bbox
