@@ -190,19 +190,31 @@ def count_norm(vmax: float) -> Any:
 
 
 def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
+    """A colorbar attached to the right edge of *ax*, as tall as it (an inset of the panel,
+    so the layout keeps it beside the strip it explains, whatever the other panels do)."""
+    import matplotlib
 
-    cb = ax.figure.colorbar(mappable, ax=ax, pad=0.01, shrink=0.9)
-    cb.set_label(label, fontsize="small")
-    integer_colorbar(cb)
+    fig = ax.get_figure(root=True)
+    width_in = float(fig.get_figwidth()) if fig is not None else 6.0
+    # ~0.12 in wide, 0.08 in from the panel (as fractions of a panel ~80% of the figure)
+    frac = 0.12 / (0.8 * width_in)
+    cax = ax.inset_axes((1.0 + 0.08 / (0.8 * width_in), 0.0, frac, 1.0))
+    cb = ax.figure.colorbar(mappable, cax=cax)
+    size = float(matplotlib.rcParams["ytick.labelsize"]) if isinstance(
+        matplotlib.rcParams["ytick.labelsize"], (int, float)) else None  # fmt: skip
+    cb.set_label(label, fontsize="small", labelpad=2)
+    if size is not None:
+        cb.ax.tick_params(labelsize=0.85 * size)
+    integer_colorbar(cb, nbins=3)
 
 
-def integer_colorbar(cb: Any) -> None:
+def integer_colorbar(cb: Any, *, nbins: int = 4) -> None:
     """Label a count colorbar with whole numbers."""
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if not isinstance(cb.norm, LogNorm):
-        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=nbins))
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
@@ -523,7 +535,9 @@ def plot_range(
             ticks.remove(2.0**63)
         ax.set_yticks(ticks)
         ax.yaxis.set_major_formatter(FuncFormatter(_sym_tick))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        from matplotlib.ticker import NullLocator
+
+        ax.yaxis.set_minor_locator(NullLocator())  # unlabelled minor ticks by the hundred
     what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
     ax.set_ylabel({"signed": "signed", "unsigned": "unsigned", "bits": "known bits"}[kind])
     set_xlabel(ax, "step")

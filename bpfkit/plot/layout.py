@@ -87,11 +87,27 @@ def _renderer(fig: Figure) -> Any:
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
     r = canvas.get_renderer()
-    with r._draw_disabled():
-        fig.draw(r)
+    drawn: dict[int, list[Any]] = {}
+    axes = _axes_of(fig)
+    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis._update_ticks = _recorder(axis, drawn)
+    try:
+        with r._draw_disabled():
+            fig.draw(r)
+    finally:
+        for ax in axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.__dict__.pop("_update_ticks", None)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
     for ax in _axes_of(fig):
-        ticks[id(ax)] = _visible_tick_labels(ax)
+        if id(ax.xaxis) in drawn and id(ax.yaxis) in drawn:
+            ticks[id(ax)] = [
+                (axis, _labels_of(drawn[id(axis)]) if axis.get_visible() else [])
+                for axis in (ax.xaxis, ax.yaxis)
+            ]
+        else:
+            ticks[id(ax)] = _visible_tick_labels(ax)
     fig._bpfkit_ticks = ticks  # type: ignore[attr-defined]
     fig._bpfkit_drawn = None  # type: ignore[attr-defined]
     return r
@@ -133,15 +149,18 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
     boxes: list[tuple[str, Bbox, Any, Any]] = []
     grouped: set[int] = set()
     drawn, every = _tick_sets(fig)
-    for leg in fig.findobj(Legend):
-        if leg.get_visible() and leg.get_texts():
+    found = fig.findobj(lambda a: isinstance(a, (Legend, Table, Text)))  # one walk, not three
+    for leg in found:
+        if isinstance(leg, Legend) and leg.get_visible() and leg.get_texts():
             boxes.append(("legend", leg.get_window_extent(r), leg, leg))
             grouped.update(id(t) for t in leg.findobj(Text))
-    for tab in fig.findobj(Table):
-        if tab.get_visible():
+    for tab in found:
+        if isinstance(tab, Table) and tab.get_visible():
             boxes.append(("table", tab.get_window_extent(r), tab, tab))
             grouped.update(id(t) for t in tab.findobj(Text))
-    for t in fig.findobj(Text):
+    for t in found:
+        if not isinstance(t, Text):
+            continue
         if id(t) in grouped or not t.get_visible() or not t.get_text().strip():
             continue
         if t.axes is not None and not t.axes.get_visible():
@@ -153,6 +172,26 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
             continue
         boxes.append((t.get_text(), bb, t.axes, t))
     return boxes
+
+
+def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:
+    update = type(axis)._update_ticks
+
+    def record() -> list[Any]:
+        ticks: list[Any] = update(axis)
+        drawn[id(axis)] = ticks
+        return ticks
+
+    return record
+
+
+def _labels_of(ticks: list[Any]) -> list[Any]:
+    labels: list[Any] = []
+    for tick in ticks:
+        for lab in (tick.label1, tick.label2):
+            if lab.get_visible() and lab.get_text().strip():
+                labels.append(lab)
+    return labels
 
 
 def _visible_tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
@@ -220,8 +259,14 @@ def _rewrap(label: str, chars: int) -> str:
 
 
 def _axes_of(fig: Figure) -> list[Any]:
-    found: list[Any] = fig.findobj(lambda a: hasattr(a, "xaxis") and hasattr(a, "yaxis"))
-    return found
+    """Every Axes of *fig*: those of the figure and its subfigures, and their insets."""
+    out: list[Any] = []
+    todo = list(fig.axes)
+    while todo:
+        ax = todo.pop(0)
+        out.append(ax)
+        todo.extend(getattr(ax, "child_axes", []))
+    return out
 
 
 def tidy_ticks(fig: Figure) -> int:
