@@ -33,6 +33,8 @@ __all__ = [
     "plot_reference_counts",
     "plot_non_owning",
     "plot_references",
+    "has_references",
+    "has_non_owning",
     "plot_visits",
     "plot_effort_series",
     "plot_path_tree",
@@ -881,13 +883,41 @@ def plot_non_owning(log: Any, ax: Axes | None = None, *, window: Any = None) -> 
     return ax
 
 
+def has_references(log: Any, win: Any) -> bool:
+    """Whether *log* holds a reference (``refs=``) in window *win*."""
+    life = D.reference_lifetimes(log)
+    if len(life) and not win.whole:
+        life = life[(life["end_step"] >= win.start) & (life["start_step"] < win.stop)]
+    return bool(len(life))
+
+
+def has_non_owning(log: Any, win: Any) -> bool:
+    """Whether a register of *log* holds a non-owning reference in window *win*."""
+    df = D.non_owning_refs(log)
+    if len(df) and not win.whole:
+        df = df[(df["end_step"] >= win.start) & (df["start_step"] < win.stop)]
+    return bool(len(df))
+
+
 def plot_references(log: Any, *, window: Any = None) -> Figure:
-    """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked."""
-    fig = new_figure(figsize=figure_size("tall"))
-    axes = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.2, 1.2))
-    plot_reference_lifetimes(log, ax=axes[0], window=window)
-    plot_reference_counts(log, ax=axes[1], window=window)
-    plot_non_owning(log, ax=axes[2], window=window)
+    """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked;
+    a panel with nothing to show is left out (no reference held: no lifetimes and count; no
+    non-owning reference: no panel of them)."""
+    win = choose_window(log, window)
+    refs, non_owning = has_references(log, win), has_non_owning(log, win)
+    ratios = ((3.0, 1.2) if refs else ()) + ((1.2,) if non_owning else ())
+    if not ratios:
+        from bpfkit.plot.output import NothingToDraw
+
+        raise NothingToDraw(f"{getattr(log, 'name', None) or 'program'}: no reference held")
+    fig = new_figure(figsize=figure_size("tall") if len(ratios) > 1 else figure_size("single"))
+    axes = list(np.atleast_1d(fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)))
+    todo = list(axes)
+    if refs:
+        plot_reference_lifetimes(log, ax=todo.pop(0), window=window)
+        plot_reference_counts(log, ax=todo.pop(0), window=window)
+    if non_owning:
+        plot_non_owning(log, ax=todo.pop(0), window=window)
     for ax in axes[:-1]:
         set_xlabel(ax, "")
     _stack_notes(axes)
