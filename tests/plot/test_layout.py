@@ -12,8 +12,6 @@ hundreds of reference ids). Every figure of every program in data/ is checked by
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from bpfkit.plot.layout import check_layout, format_problems
 from bpfkit.plot.timeline import ownership_timeline
 from bpfkit.plot.window import WINDOW_STEPS, choose_window
 from bpfkit.verifier import Log, load_log
-from tests.corpus import CORPUS_LOGS, DATA_LOGS, DATA_LONG_LOOP_L2, DATA_PROGRAMS
+from tests.corpus import CORPUS_LOGS, DATA_LOGS, DATA_LONG_LOOP_L2
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -65,49 +63,6 @@ def _big_corpus_log() -> Path:
     if not logs:
         pytest.skip(f"no shared corpus logs in {CORPUS_LOGS}")
     return logs[-1]
-
-
-@functools.cache
-def _generated_logs(out: Path) -> dict[str, Path]:
-    """Compile big_list.bpf.c with clang-19 and load it at log level 2 with bpfkit's loader."""
-    from bpfkit.errors import KernelError
-    from bpfkit.kernel.load import check_environment
-
-    clang = shutil.which("clang-19")
-    bpftool = shutil.which("bpftool")
-    if clang is None or bpftool is None:
-        pytest.skip("needs clang-19 and bpftool to build tests/plot/programs/big_list.bpf.c")
-    try:
-        check_environment()
-    except KernelError as exc:
-        pytest.skip(f"needs a kernel that can load BPF programs: {exc}")
-    out.mkdir(parents=True, exist_ok=True)
-    vmlinux_h = out / "vmlinux.h"
-    with vmlinux_h.open("w") as f:
-        subprocess.run(
-            [bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"],
-            stdout=f,
-            check=True,
-        )
-    obj = out / "big_list.bpf.o"
-    subprocess.run(
-        [clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", f"-I{out}",
-         f"-I{DATA_PROGRAMS}", "-c", str(PROGRAMS / "big_list.bpf.c"), "-o", str(obj)],
-        check=True,
-    )  # fmt: skip
-    from bpfkit.kernel import load_programs
-
-    paths = {}
-    for res in load_programs(obj, log_level=2):
-        p = out / f"{res.program}.l2.log"
-        p.write_text(res.log)
-        paths[res.program] = p
-    return paths
-
-
-@pytest.fixture(scope="module")
-def big_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return _generated_logs(tmp_path_factory.mktemp("big_list"))
 
 
 def test_generated_logs_are_big_real_logs(big_logs: dict[str, Path]) -> None:
