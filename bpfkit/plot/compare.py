@@ -219,6 +219,16 @@ def _header_lines(log: Any, width_in: float, size_pt: float) -> list[tuple[str, 
     return lines
 
 
+def _below_ticks() -> float:
+    """Inches from an x axis to below its tick labels, in the current style."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    rc = matplotlib.rcParams
+    size = FontProperties(size=rc["xtick.labelsize"]).get_size_in_points()
+    return float(rc["xtick.major.size"] + rc["xtick.major.pad"] + 1.3 * size) / 72.0
+
+
 def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
     import matplotlib
     from matplotlib.transforms import ScaledTranslation
@@ -284,7 +294,10 @@ def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
             handles=list(leg.legend_handles),
             labels=[t.get_text() for t in leg.get_texts()],
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.04),
+            # under the tick labels of the steps, not over them
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=lanes_ax.transAxes
+            + ScaledTranslation(0, -_below_ticks(), fig.dpi_scale_trans),
             ncols=6 if slides else 3,
             borderaxespad=0,
             title="\n".join(f"[{n}]" for n in notes) or None,
