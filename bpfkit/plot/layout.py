@@ -288,6 +288,37 @@ def tidy_ticks(fig: Figure) -> int:
             if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
                 t.set_text(text.replace(" — ", "\n", 1))
                 changed += 1
+        t = ax.title  # "control flow of NAME: N blocks": the name on a line of its own
+        text = t.get_text()
+        if " of " in text and "\n" not in text and t.get_visible():
+            bb = t.get_window_extent(r)
+            if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
+                head, _, tail = text.partition(" of ")
+                name, sep, rest = tail.rpartition(": ")
+                t.set_text(f"{head}{sep}{rest}\n{name}" if sep else f"{head}\n{tail}")
+                changed += 1
+    if changed:
+        r = _renderer(fig)
+        changed = 0
+    for ax in _axes_of(fig):  # a title line still wider than the figure: a smaller font
+        for t in (ax.title, ax._left_title, ax._right_title):
+            if not t.get_visible() or not t.get_text():
+                continue
+            bb = t.get_window_extent(r)
+            if bb.x1 <= fb.x1 - TOLERANCE_PX and bb.x0 >= fb.x0:
+                continue
+            ha = t.get_horizontalalignment()
+            if ha == "center":
+                mid = (bb.x0 + bb.x1) / 2
+                room = 2 * min(mid - fb.x0, fb.x1 - mid)
+            elif ha == "left":
+                room = fb.x1 - bb.x0
+            else:
+                room = bb.x1 - fb.x0
+            room -= 4 * TOLERANCE_PX
+            if 0 < room < bb.width:
+                t.set_fontsize(max(4.0, t.get_fontsize() * room / bb.width * 0.97))
+                changed += 1
     if changed:
         r = _renderer(fig)
     for ax in _axes_of(fig):  # notes under an x label wider than the figure: rewrapped

@@ -421,6 +421,13 @@ def _legend_below(ax: Axes, own: bool) -> None:
     if not own or fig is None or not handles:
         F.side_legend(ax, own)
         return
-    narrow = fig.get_figwidth() < 5
-    fig.legend(handles=handles, labels=labels, loc="outside lower center",
-               ncols=min(len(handles), 2 if narrow else 4))  # fmt: skip
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    # as many columns as fit the figure's width (an entry: its handle and its label)
+    size = FontProperties(size=matplotlib.rcParams["legend.fontsize"]).get_size_in_points()
+    entry_pt = (max(len(t) for t in labels) * 0.55 + 5.0) * size
+    ncols = max(1, min(len(handles), 4, int(0.95 * fig.get_figwidth() * 72 // entry_pt)))
+    if ncols == 1 and fig.get_figheight() < 3.5:  # one column under a short figure: taller
+        fig.set_figheight(fig.get_figheight() + 0.13 * len(handles) * size / 7)
+    fig.legend(handles=handles, labels=labels, loc="outside lower center", ncols=ncols)
