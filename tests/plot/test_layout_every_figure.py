@@ -62,7 +62,9 @@ KNOWN = {
 
 def _assert_clean(results: list[Checked], path: Path) -> None:
     assert results, f"{path}: no figure drawn"
-    known = [c for c in results if c.status == "problems" and (c.program, c.style, c.figure) in KNOWN]
+    known = [
+        c for c in results if c.status == "problems" and (c.program, c.style, c.figure) in KNOWN
+    ]
     results = [c for c in results if c not in known]
     _assert_clean_rest(results, path)
     if known:
