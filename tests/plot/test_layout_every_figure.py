@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,13 +39,19 @@ def _name(p: Path) -> str:
 
 @pytest.fixture(scope="module")
 def checked(request: pytest.FixtureRequest) -> dict[str, list[Checked]]:
-    """The sweep over every log, once for the module: file -> its figures, checked."""
-    paths = list(DATA) + list(CORPUS_BIG)
-    try:
-        big = request.getfixturevalue("big_logs")
-        paths += [big["list_churn_ok"], big["list_churn_leak"]]
-    except pytest.skip.Exception:
-        pass  # no kernel or clang here: data/ and the corpus still run
+    """The sweep over every log the selected tests check, once for the module: file -> its
+    figures, checked."""
+    chosen: set[Any] = set()
+    for item in request.session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        chosen.update(params.get(k) for k in ("path", "program") if k in params)
+    paths = [p for p in [*DATA, *CORPUS_BIG] if p in chosen and p.exists()]
+    if chosen & {"list_churn_ok", "list_churn_leak"}:
+        try:
+            big = request.getfixturevalue("big_logs")
+            paths += [big[n] for n in ("list_churn_ok", "list_churn_leak") if n in chosen]
+        except pytest.skip.Exception:
+            pass  # no kernel or clang here: data/ and the corpus still run
     out: dict[str, list[Checked]] = {str(p): [] for p in paths}
     for c in sweep(paths, JOBS):
         out[c.file].append(c)
