@@ -35,7 +35,7 @@ bench: $(STAMP) apt
 
 # every figure of every program in data/ (and LOGS=...), both styles, checked for collisions
 layout: $(STAMP)
-	$(BIN)/python tests/bench/layout_sweep.py $(LOGS)
+	$(BIN)/python tests/bench/layout_sweep.py -j 2 $(LOGS)
 
 # The long coverage-guided campaign over every fuzz target (tests/fuzz/run.py):
 # `make fuzz FUZZ_SECONDS=3600 FUZZ_JOBS=2` runs each target for an hour, two at a time.

@@ -355,7 +355,17 @@ def plot_cfg(
             )
     left: float = width / 2 + 0.2
     if len(nodes) <= max_labels:
-        for n in nodes:
+        from matplotlib.font_manager import FontProperties
+
+        # as many labels as the panel's height holds: every k-th block beyond that
+        size = FontProperties(size="x-small").get_size_in_points()
+        root = ax.get_figure(root=True)
+        h_in = ax.get_position().height * (root.get_figheight() if root is not None else 4.0)
+        fit = max(1, int(0.9 * h_in * 72 / (1.3 * size)))
+        every = -(-len(nodes) // fit)
+        for i, n in enumerate(nodes):
+            if i % every:
+                continue
             d = g.nodes[n]
             rng = f"{d['first']}" if d["first"] == d["last"] else f"{d['first']}-{d['last']}"
             src = f" L{d['src_line']}" if d["src_line"] is not None else ""

@@ -133,24 +133,52 @@ def flow_chain_frame(log: Any) -> pd.DataFrame:
 
 
 def _bend(
-    a: tuple[float, float], b: tuple[float, float], others: list[tuple[float, float]]
+    a: tuple[float, float], b: tuple[float, float], others: list[tuple[float, float]],
+    k: float = 1.0,
 ) -> float:
     """The ``arc3`` bend of an arrow from *a* to *b* that keeps farthest from the other boxes
-    it would pass (straight when none is in its way)."""
+    it would pass (straight when none is in its way). *k* is the display size of a y unit
+    over that of an x unit: ``arc3`` bends in display space."""
     (x1, y1), (x2, y2) = a, b
     lo, hi = sorted((x1, x2))
     between = [p for p in others if lo < p[0] < hi]
     best, best_d = 0.0, -1.0
-    for rad in (0.0, 0.3, -0.3, 0.55, -0.55, 0.8, -0.8):
-        cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
+    for rad in (0.0, 0.15, -0.15, 0.3, -0.3, 0.45, -0.45):
+        cx, cy = (x1 + x2) / 2 + rad * k * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1) / k
         pts = [((1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2,
                 (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2)
                for t in (0.25, 0.4, 0.5, 0.6, 0.75)]  # fmt: skip
         d = min((min(abs(px - ox) * 2.5 + abs(py - oy) for px, py in pts)
                  for ox, oy in between), default=9.0)  # fmt: skip
-        if d > best_d + 0.35:  # straighter wins unless clearly farther from the boxes
+        # straighter wins unless clearly farther from the boxes, or the straighter crosses one
+        if d > best_d + 0.35 or (best_d < 0.9 and d > best_d):
             best, best_d = rad, d
     return best
+
+
+def _merge_crowded(df: Any, ax: Any) -> Any:
+    """In a column with more boxes than the panel's height holds, the boxes of one kind
+    (``held at end @100``, ``held at end @13``, ...) become one (``held at end (5 sites)``)."""
+    from matplotlib.font_manager import FontProperties
+
+    root = ax.get_figure(root=True)
+    h_in = float(root.get_figheight()) if root is not None else 4.0
+    size = FontProperties(size="small").get_size_in_points()
+    fit = max(2, int(0.7 * h_in * 72 / (3.4 * size)))
+    df = df.copy()
+    for col in COLUMNS:
+        names = sorted(set(df.loc[df["source_col"] == col, "source"])
+                       | set(df.loc[df["target_col"] == col, "target"]))  # fmt: skip
+        if len(names) <= fit:
+            continue
+        head = {n: n.split(" @")[0] for n in names}
+        many = {h: sum(1 for x in head.values() if x == h) for h in set(head.values())}
+        new = {n: f"{head[n]} ({many[head[n]]} sites)" if many[head[n]] > 1 else n for n in names}
+        for end in ("source", "target"):
+            sel = df[f"{end}_col"] == col
+            df.loc[sel, end] = df.loc[sel, end].map(new)
+    keys = ["source", "source_col", "target", "target_col", "kind"]
+    return df.groupby(keys, sort=False, as_index=False)["count"].sum()[df.columns.tolist()]
 
 
 def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) -> Axes:
@@ -168,6 +196,7 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
         ax.text(0.5, 0.5, "no owned objects in the log", ha="center", va="center",
                 transform=ax.transAxes)  # fmt: skip
         return ax
+    df = _merge_crowded(df, ax)
     nodes: dict[str, list[str]] = {c: [] for c in COLUMNS}
     weight: dict[str, int] = {}
     for r in _records(df):
@@ -192,7 +221,13 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
     kinds = {r.target: r.kind for r in _records(df)}
     top = max((abs(p[1]) for p in pos.values()), default=0.0)
     total = max(int(df["count"].max()), 1)
-    y_lo, y_hi = -top, top
+    y_lo: float = -top
+    y_hi: float = top
+    # display size of a y unit over an x unit, as the panel will be laid out (about)
+    root = ax.get_figure(root=True)
+    size_in = root.get_size_inches() if root is not None else (6.0, 4.0)
+    w_in, h_in = float(size_in[0]), float(size_in[1])
+    aspect = (0.75 * h_in / (2 * top + 1.2)) / (0.9 * w_in / max(len(used), 1))
     boxes: dict[str, Any] = {}
     for n, (x, y) in pos.items():
         col = next(c for c in used if n in nodes[c])
@@ -209,9 +244,9 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
             continue
         color = _COLORS.get(str(r.kind), "#777777")
         rad = _bend(pos[r.source], pos[r.target], [p for n, p in pos.items()
-                                                     if n not in (r.source, r.target)])  # fmt: skip
+                                                     if n not in (r.source, r.target)], aspect)  # fmt: skip
         (x1, y1), (x2, y2) = pos[r.source], pos[r.target]
-        mid_y = (y1 + y2) / 2 - rad * (x2 - x1) / 2  # the arc's middle: half way to control
+        mid_y = (y1 + y2) / 2 - rad * (x2 - x1) / aspect / 2  # the arc's middle: half way to control
         y_lo, y_hi = min(y_lo, mid_y), max(y_hi, mid_y)
         ax.add_patch(
             FancyArrowPatch(pos[r.source], pos[r.target], arrowstyle="-|>", mutation_scale=12,

@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     logs = drawable
+    skipped: list[str] = []
     written = write_figures(
         logs,
         args.output,
@@ -116,7 +117,10 @@ def _run(args: argparse.Namespace) -> int:
         regs=args.regs,
         window=window,
         progress=not args.no_progress and sys.stderr.isatty(),
+        skipped=skipped,
     )
+    for why in skipped:  # a figure with nothing to show is not written
+        print(f"bpfkit: {why}: not written", file=sys.stderr)
     if args.compare:
         other = load_log(args.compare, program=args.program, lenient=args.lenient)
         if not other:

@@ -219,6 +219,16 @@ def _header_lines(log: Any, width_in: float, size_pt: float) -> list[tuple[str, 
     return lines
 
 
+def _below_ticks() -> float:
+    """Inches from an x axis to below its tick labels, in the current style."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    rc = matplotlib.rcParams
+    size = FontProperties(size=rc["xtick.labelsize"]).get_size_in_points()
+    return float(rc["xtick.major.size"] + rc["xtick.major.pad"] + 1.3 * size) / 72.0
+
+
 def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
     import matplotlib
     from matplotlib.transforms import ScaledTranslation
@@ -237,21 +247,32 @@ def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
         head.text(0, 1, text, va="baseline", ha="left", transform=head.transSubfigure + off, **kw)
     cols: Any = body.subfigures(1, 2, width_ratios=(3.0, 1.0) if slides else (2.6, 1.0))
     left, right = cols
+    from bpfkit.plot.window import choose_window
+
+    # no reference held: no panels of references (the lanes and the rest get their room)
+    refs = F.has_references(log, choose_window(log, window))
+    ratios: tuple[float, ...]
     if slides:
-        grid = left.add_gridspec(5, 2, height_ratios=(3.2, 1.7, 0.8, 0.8, 1.6))
-        effort_at, paths_at = grid[4, 0], grid[4, 1]
+        ratios = (3.2, 1.7, 0.8, 0.8, 1.6) if refs else (3.6, 0.9, 2.0)
+        grid = left.add_gridspec(len(ratios), 2, height_ratios=ratios)
+        effort_at, paths_at = grid[-1, 0], grid[-1, 1]
     else:  # a page column is too narrow for two panels with their legends side by side
-        grid = left.add_gridspec(6, 2, height_ratios=(2.4, 1.6, 0.8, 0.8, 1.2, 1.3))
-        effort_at, paths_at = grid[4, :], grid[5, :]
+        ratios = (2.4, 1.6, 0.8, 0.8, 1.2, 1.3) if refs else (2.8, 0.9, 1.5, 1.6)
+        grid = left.add_gridspec(len(ratios), 2, height_ratios=ratios)
+        effort_at, paths_at = grid[-2, :], grid[-1, :]
     lanes_ax = left.add_subplot(grid[0, :])
     F.plot_register_lanes(log, ax=lanes_ax, window=window)
     # every lane keeps its label: one size down where eleven lanes share a short panel
     lanes_ax.tick_params(axis="y", labelsize=0.85 * float(matplotlib.rcParams["ytick.labelsize"]))
-    refs_ax = left.add_subplot(grid[1, :], sharex=lanes_ax)
-    F.plot_reference_lifetimes(log, ax=refs_ax, window=window)
-    count_ax = left.add_subplot(grid[2, :], sharex=lanes_ax)
-    F.plot_reference_counts(log, ax=count_ax, window=window)
-    F.plot_visits(log, ax=left.add_subplot(grid[3, :]), max_labels=20 if slides else 12)
+    stacked = [lanes_ax]
+    if refs:
+        refs_ax = left.add_subplot(grid[1, :], sharex=lanes_ax)
+        F.plot_reference_lifetimes(log, ax=refs_ax, window=window)
+        count_ax = left.add_subplot(grid[2, :], sharex=lanes_ax)
+        F.plot_reference_counts(log, ax=count_ax, window=window)
+        stacked += [refs_ax, count_ax]
+    F.plot_visits(log, ax=left.add_subplot(grid[3 if refs else 1, :]),
+                  max_labels=20 if slides else 12)  # fmt: skip
     effort_ax = left.add_subplot(effort_at)
     F.plot_effort_series(log, ax=effort_ax)
     leg = effort_ax.get_legend()
@@ -259,19 +280,33 @@ def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
         leg.set_title("")
     F.plot_path_tree(log, ax=left.add_subplot(paths_at), max_labels=12 if slides else 8)
     plot_cfg(log, ax=right.add_subplot(), max_labels=30 if slides else 16)
-    for ax in (lanes_ax, refs_ax):
+    for ax in stacked[:-1]:
         F.set_xlabel(ax, "")
-    F._stack_notes([lanes_ax, refs_ax, count_ax])
+    F._stack_notes(stacked)
+    notes: list[str] = []
+    if not refs:  # the legend goes where the x label was: the notes head the legend
+        notes = list(getattr(lanes_ax, "_bpfkit_notes", []))
+        lanes_ax._bpfkit_notes = []  # type: ignore[attr-defined]
+        F.set_xlabel(lanes_ax, "")
     leg = lanes_ax.get_legend()
     if leg is not None:  # under the lanes, several columns: the page has no room beside them
         lanes_ax.legend(
             handles=list(leg.legend_handles),
             labels=[t.get_text() for t in leg.get_texts()],
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.04),
+            # under the tick labels of the steps, not over them
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=lanes_ax.transAxes
+            + ScaledTranslation(0, -_below_ticks(), fig.dpi_scale_trans),
             ncols=6 if slides else 3,
             borderaxespad=0,
+            title="\n".join(f"[{n}]" for n in notes) or None,
+            title_fontsize=matplotlib.rcParams["legend.fontsize"],
         )
+    elif notes:
+        F.set_xlabel(lanes_ax, "")
+        for n in notes:
+            F._note(lanes_ax, n)
     for sub in (left, right):
         for ax in sub.axes:
             F.short_title(ax)

@@ -33,6 +33,8 @@ __all__ = [
     "plot_reference_counts",
     "plot_non_owning",
     "plot_references",
+    "has_references",
+    "has_non_owning",
     "plot_visits",
     "plot_effort_series",
     "plot_path_tree",
@@ -190,19 +192,31 @@ def count_norm(vmax: float) -> Any:
 
 
 def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
+    """A colorbar attached to the right edge of *ax*, as tall as it (an inset of the panel,
+    so the layout keeps it beside the strip it explains, whatever the other panels do)."""
+    import matplotlib
 
-    cb = ax.figure.colorbar(mappable, ax=ax, pad=0.01, shrink=0.9)
-    cb.set_label(label, fontsize="small")
-    integer_colorbar(cb)
+    fig = ax.get_figure(root=True)
+    width_in = float(fig.get_figwidth()) if fig is not None else 6.0
+    # ~0.12 in wide, 0.08 in from the panel (as fractions of a panel ~80% of the figure)
+    frac = 0.12 / (0.8 * width_in)
+    cax = ax.inset_axes((1.0 + 0.08 / (0.8 * width_in), 0.0, frac, 1.0))
+    cb = ax.figure.colorbar(mappable, cax=cax)
+    size = float(matplotlib.rcParams["ytick.labelsize"]) if isinstance(
+        matplotlib.rcParams["ytick.labelsize"], (int, float)) else None  # fmt: skip
+    cb.set_label(label, fontsize="small", labelpad=2)
+    if size is not None:
+        cb.ax.tick_params(labelsize=0.85 * size)
+    integer_colorbar(cb, nbins=3)
 
 
-def integer_colorbar(cb: Any) -> None:
+def integer_colorbar(cb: Any, *, nbins: int = 4) -> None:
     """Label a count colorbar with whole numbers."""
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if not isinstance(cb.norm, LogNorm):
-        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=nbins))
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
@@ -523,7 +537,9 @@ def plot_range(
             ticks.remove(2.0**63)
         ax.set_yticks(ticks)
         ax.yaxis.set_major_formatter(FuncFormatter(_sym_tick))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        from matplotlib.ticker import NullLocator
+
+        ax.yaxis.set_minor_locator(NullLocator())  # unlabelled minor ticks by the hundred
     what = {"signed": _SIGNED[2], "unsigned": _UNSIGNED[2], "bits": "known bits (var_off)"}[kind]
     ax.set_ylabel({"signed": "signed", "unsigned": "unsigned", "bits": "known bits"}[kind])
     set_xlabel(ax, "step")
@@ -867,13 +883,41 @@ def plot_non_owning(log: Any, ax: Axes | None = None, *, window: Any = None) -> 
     return ax
 
 
+def has_references(log: Any, win: Any) -> bool:
+    """Whether *log* holds a reference (``refs=``) in window *win*."""
+    life = D.reference_lifetimes(log)
+    if len(life) and not win.whole:
+        life = life[(life["end_step"] >= win.start) & (life["start_step"] < win.stop)]
+    return bool(len(life))
+
+
+def has_non_owning(log: Any, win: Any) -> bool:
+    """Whether a register of *log* holds a non-owning reference in window *win*."""
+    df = D.non_owning_refs(log)
+    if len(df) and not win.whole:
+        df = df[(df["end_step"] >= win.start) & (df["start_step"] < win.stop)]
+    return bool(len(df))
+
+
 def plot_references(log: Any, *, window: Any = None) -> Figure:
-    """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked."""
-    fig = new_figure(figsize=figure_size("tall"))
-    axes = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.2, 1.2))
-    plot_reference_lifetimes(log, ax=axes[0], window=window)
-    plot_reference_counts(log, ax=axes[1], window=window)
-    plot_non_owning(log, ax=axes[2], window=window)
+    """Draw reference lifetimes, the ``refs=`` count and non-owning references, stacked;
+    a panel with nothing to show is left out (no reference held: no lifetimes and count; no
+    non-owning reference: no panel of them)."""
+    win = choose_window(log, window)
+    refs, non_owning = has_references(log, win), has_non_owning(log, win)
+    ratios = ((3.0, 1.2) if refs else ()) + ((1.2,) if non_owning else ())
+    if not ratios:
+        from bpfkit.plot.output import NothingToDraw
+
+        raise NothingToDraw(f"{getattr(log, 'name', None) or 'program'}: no reference held")
+    fig = new_figure(figsize=figure_size("tall") if len(ratios) > 1 else figure_size("single"))
+    axes = list(np.atleast_1d(fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)))
+    todo = list(axes)
+    if refs:
+        plot_reference_lifetimes(log, ax=todo.pop(0), window=window)
+        plot_reference_counts(log, ax=todo.pop(0), window=window)
+    if non_owning:
+        plot_non_owning(log, ax=todo.pop(0), window=window)
     for ax in axes[:-1]:
         set_xlabel(ax, "")
     _stack_notes(axes)

@@ -77,18 +77,40 @@ class LayoutProblem(NamedTuple):
 
 
 def _renderer(fig: Figure) -> Any:
+    """Lay out and draw *fig* on an Agg canvas with the drawing primitives turned off: every
+    position, tick and text extent is computed as for a real draw, no pixel is painted (a
+    layout check needs the extents, not the image; this halves the time of a draw). The
+    tick labels drawn are recorded on the figure for :func:`_tick_labels`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = fig.canvas
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
-    # Lay the figure out and place every text as a draw does, without painting a pixel
-    # (what Figure.draw_without_rendering does, on this canvas's renderer): the extents are
-    # the same, at a fraction of the cost.
-    renderer = canvas.get_renderer()
-    with renderer._draw_disabled():
-        fig.draw(renderer)
-    return renderer
+    r = canvas.get_renderer()
+    drawn: dict[int, list[Any]] = {}
+    axes = _axes_of(fig)
+    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis._update_ticks = _recorder(axis, drawn)
+    try:
+        with r._draw_disabled():
+            fig.draw(r)
+    finally:
+        for ax in axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.__dict__.pop("_update_ticks", None)
+    ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
+    for ax in _axes_of(fig):
+        if id(ax.xaxis) in drawn and id(ax.yaxis) in drawn:
+            ticks[id(ax)] = [
+                (axis, _labels_of(drawn[id(axis)]) if axis.get_visible() else [])
+                for axis in (ax.xaxis, ax.yaxis)
+            ]
+        else:
+            ticks[id(ax)] = _visible_tick_labels(ax)
+    fig._bpfkit_ticks = ticks  # type: ignore[attr-defined]
+    fig._bpfkit_drawn = None  # type: ignore[attr-defined]
+    return r
 
 
 def _shrink(b: Bbox, px: float) -> Bbox:
@@ -127,15 +149,18 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
     boxes: list[tuple[str, Bbox, Any, Any]] = []
     grouped: set[int] = set()
     drawn, every = _tick_sets(fig)
-    for leg in fig.findobj(Legend):
-        if leg.get_visible() and leg.get_texts():
+    found = fig.findobj(lambda a: isinstance(a, (Legend, Table, Text)))  # one walk, not three
+    for leg in found:
+        if isinstance(leg, Legend) and leg.get_visible() and leg.get_texts():
             boxes.append(("legend", leg.get_window_extent(r), leg, leg))
             grouped.update(id(t) for t in leg.findobj(Text))
-    for tab in fig.findobj(Table):
-        if tab.get_visible():
+    for tab in found:
+        if isinstance(tab, Table) and tab.get_visible():
             boxes.append(("table", tab.get_window_extent(r), tab, tab))
             grouped.update(id(t) for t in tab.findobj(Text))
-    for t in fig.findobj(Text):
+    for t in found:
+        if not isinstance(t, Text):
+            continue
         if id(t) in grouped or not t.get_visible() or not t.get_text().strip():
             continue
         if t.axes is not None and not t.axes.get_visible():
@@ -149,8 +174,27 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
     return boxes
 
 
-def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
-    """(axis, tick label texts drawn) for the x and y axis of *ax*, in tick order."""
+def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:
+    update = type(axis)._update_ticks
+
+    def record() -> list[Any]:
+        ticks: list[Any] = update(axis)
+        drawn[id(axis)] = ticks
+        return ticks
+
+    return record
+
+
+def _labels_of(ticks: list[Any]) -> list[Any]:
+    labels: list[Any] = []
+    for tick in ticks:
+        for lab in (tick.label1, tick.label2):
+            if lab.get_visible() and lab.get_text().strip():
+                labels.append(lab)
+    return labels
+
+
+def _visible_tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
     out = []
     for axis in (ax.xaxis, ax.yaxis):
         labels: list[Any] = []
@@ -161,6 +205,16 @@ def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
                         labels.append(lab)
         out.append((axis, labels))
     return out
+
+
+def _tick_labels(ax: Any) -> list[tuple[Any, list[Any]]]:
+    """(axis, tick label texts drawn) for the x and y axis of *ax*, in tick order, as the
+    last :func:`_renderer` draw left them (tick labels hidden since then left out)."""
+    fig = ax.get_figure(root=True)
+    cached = getattr(fig, "_bpfkit_ticks", {}).get(id(ax))
+    if cached is None:
+        return _visible_tick_labels(ax)
+    return [(axis, [lab for lab in labels if lab.get_visible()]) for axis, labels in cached]
 
 
 def _drawn(t: Any, drawn_ticks: set[int], all_ticks: set[int]) -> bool:
@@ -183,7 +237,7 @@ def _tick_sets(fig: Figure) -> tuple[set[int], set[int]]:
     every: set[int] = set()
     for ax in _axes_of(fig):
         for axis in (ax.xaxis, ax.yaxis):
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            for tick in [*axis.majorTicks, *axis.minorTicks]:
                 every.update((id(tick.label1), id(tick.label2)))
         if ax.axison:
             for _axis, labels in _tick_labels(ax):
@@ -205,18 +259,27 @@ def _rewrap(label: str, chars: int) -> str:
 
 
 def _axes_of(fig: Figure) -> list[Any]:
-    found: list[Any] = fig.findobj(lambda a: hasattr(a, "xaxis") and hasattr(a, "yaxis"))
-    return found
+    """Every Axes of *fig*: those of the figure and its subfigures, and their insets."""
+    out: list[Any] = []
+    todo = list(fig.axes)
+    while todo:
+        ax = todo.pop(0)
+        out.append(ax)
+        todo.extend(getattr(ax, "child_axes", []))
+    return out
 
 
 def tidy_ticks(fig: Figure) -> int:
     """Hide the tick labels that would collide: with a tick label kept before it on the same
     axis, with any other text of the figure, or with the figure's edge. Returns how many
-    were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does)."""
+    were hidden. Call it on a finished figure (:func:`bpfkit.plot.savefig` does).
+
+    The figure is laid out once, and again only after something changed; the last layout
+    is remembered so that :func:`check_layout` right after needs no layout of its own."""
     hidden = 0
     r = _renderer(fig)
-    stale = False  # whether the figure changed since r's draw
     fb = fig.bbox
+    changed = 0
     for ax in _axes_of(fig):  # a "what — program" title wider than the figure: two lines
         t = ax._left_title
         text = t.get_text()
@@ -224,7 +287,40 @@ def tidy_ticks(fig: Figure) -> int:
             bb = t.get_window_extent(r)
             if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
                 t.set_text(text.replace(" — ", "\n", 1))
-                stale = True
+                changed += 1
+        t = ax.title  # "control flow of NAME: N blocks": the name on a line of its own
+        text = t.get_text()
+        if " of " in text and "\n" not in text and t.get_visible():
+            bb = t.get_window_extent(r)
+            if bb.x1 > fb.x1 - TOLERANCE_PX or bb.x0 < fb.x0:
+                head, _, tail = text.partition(" of ")
+                name, sep, rest = tail.rpartition(": ")
+                t.set_text(f"{head}{sep}{rest}\n{name}" if sep else f"{head}\n{tail}")
+                changed += 1
+    if changed:
+        r = _renderer(fig)
+        changed = 0
+    for ax in _axes_of(fig):  # a title line still wider than the figure: a smaller font
+        for t in (ax.title, ax._left_title, ax._right_title):
+            if not t.get_visible() or not t.get_text():
+                continue
+            bb = t.get_window_extent(r)
+            if bb.x1 <= fb.x1 - TOLERANCE_PX and bb.x0 >= fb.x0:
+                continue
+            ha = t.get_horizontalalignment()
+            if ha == "center":
+                mid = (bb.x0 + bb.x1) / 2
+                room = 2 * min(mid - fb.x0, fb.x1 - mid)
+            elif ha == "left":
+                room = fb.x1 - bb.x0
+            else:
+                room = bb.x1 - fb.x0
+            room -= 4 * TOLERANCE_PX
+            if 0 < room < bb.width:
+                t.set_fontsize(max(4.0, t.get_fontsize() * room / bb.width * 0.97))
+                changed += 1
+    if changed:
+        r = _renderer(fig)
     for ax in _axes_of(fig):  # notes under an x label wider than the figure: rewrapped
         lab = ax.xaxis.label
         text = lab.get_text()
@@ -240,11 +336,7 @@ def tidy_ticks(fig: Figure) -> int:
             text = _rewrap(text, chars)
             lab.set_text(text)
             r = _renderer(fig)
-            stale = False
     for _ in range(2):  # a second pass after the layout has settled without them
-        if stale:
-            r = _renderer(fig)
-        stale = True
         drawn, every = _tick_sets(fig)
         fixed = [bb for _t, bb, _o, art in _boxes(fig, r) if id(art) not in every]
         fb = fig.bbox
@@ -271,6 +363,8 @@ def tidy_ticks(fig: Figure) -> int:
         hidden += changed
         if not changed:
             break
+        r = _renderer(fig)  # laid out again without the hidden labels
+    fig._bpfkit_drawn = r  # type: ignore[attr-defined]
     return hidden
 
 
@@ -359,10 +453,16 @@ def _filled(path: Any) -> bool:
     return len(v) > 2 and bool((v[0] == v[-1]).all())
 
 
-def check_layout(fig: Figure, *, data: bool = True) -> list[LayoutProblem]:
+def check_layout(
+    fig: Figure, *, data: bool = True, redraw: bool = True
+) -> list[LayoutProblem]:
     """Draw *fig* and return every collision of its texts (see the module docstring);
-    *data* False skips the text-on-data check."""
-    r = _renderer(fig)
+    *data* False skips the text-on-data check. With *redraw* False, a figure just finished
+    by :func:`tidy_ticks` (as :func:`bpfkit.plot.render_figure` returns it) is checked as
+    that layout left it, without laying it out again; change nothing in between."""
+    r = getattr(fig, "_bpfkit_drawn", None) if not redraw else None
+    if r is None:
+        r = _renderer(fig)
     boxes = text_boxes(fig, r)
     problems: list[LayoutProblem] = []
     fb = fig.bbox

@@ -348,8 +348,8 @@ def plot_ownership_timeline(
             head = f"{call} @{k}" if call else f"insn {k}"
             if narrow:  # a paper column: the shortest that still names the site
                 labels.append(f"{head.removeprefix('bpf_')}: {n:,}")
-            else:
-                labels.append(f"{head}{lt}: {n:,} object{'s' if n != 1 else ''}")
+            else:  # two short lines: the data keeps the width of the slide
+                labels.append(f"{head}{lt}\n{n:,} object{'s' if n != 1 else ''}")
     else:
         keys = ids
         row = {k: i for i, k in enumerate(keys)}
@@ -361,17 +361,11 @@ def plot_ownership_timeline(
             t = f" {sub['btf_type']}" if isinstance(sub["btf_type"], str) else ""
             lt = f" · L{int(sub['site_src_line'])}" if sub["site_src_line"] == sub[
                 "site_src_line"] and sub["site_src_line"] is not None else ""  # fmt: skip
-            chain: list[str] = []
-            for o in seg.loc[seg["ref_obj_id"] == k, "owner"]:
-                if o not in ("held", "released") and (not chain or chain[-1] != o):
-                    chain.append(o)
-            if len(chain) > 4:
-                chain = [*chain[:2], "…", *chain[-1:]]
-            owners = f": {' → '.join(chain)}" if chain else ""
-            if narrow:  # a paper column: the owners are in the legend and the bars
+            # the owners are the bars' colours and the legend: the label names the object
+            if narrow:  # a paper column
                 labels.append(f"id={k}{t} @{sub['site_insn']}")
-            else:
-                labels.append(f"id={k}{t} @insn {sub['site_insn']}{lt}{owners}")
+            else:  # two short lines: the data keeps the width of the slide
+                labels.append(f"id={k}{t}\n@insn {sub['site_insn']}{lt}")
     start = seg["start_step"].to_numpy(dtype=float)
     width = seg["end_step"].to_numpy(dtype=float) + 1 - start
     h = 0.6
@@ -413,5 +407,27 @@ def plot_ownership_timeline(
     for note in tl.notes:
         F._note(ax, note)
     F._window_note(ax, win)
-    F.side_legend(ax, own)
+    _legend_below(ax, own)
     return ax
+
+
+def _legend_below(ax: Axes, own: bool) -> None:
+    """The legend under the figure, in columns (a figure of its own), so the bars keep the
+    width; beside the panel when it shares a figure."""
+    from bpfkit.plot import figures as F
+
+    fig = ax.get_figure(root=True)
+    handles, labels = ax.get_legend_handles_labels()
+    if not own or fig is None or not handles:
+        F.side_legend(ax, own)
+        return
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    # as many columns as fit the figure's width (an entry: its handle and its label)
+    size = FontProperties(size=matplotlib.rcParams["legend.fontsize"]).get_size_in_points()
+    entry_pt = (max(len(t) for t in labels) * 0.55 + 5.0) * size
+    ncols = max(1, min(len(handles), 4, int(0.95 * fig.get_figwidth() * 72 // entry_pt)))
+    if ncols == 1 and fig.get_figheight() < 3.5:  # one column under a short figure: taller
+        fig.set_figheight(fig.get_figheight() + 0.13 * len(handles) * size / 7)
+    fig.legend(handles=handles, labels=labels, loc="outside lower center", ncols=ncols)

@@ -104,9 +104,8 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from bpfkit.report.build import build_report, describe_timings
 
-    report = build_report(
-        args.inputs or None, args.output, progress=not args.no_progress, jobs=args.jobs
-    )
+    progress = not args.no_progress and sys.stderr.isatty()  # a bar on a terminal only
+    report = build_report(args.inputs or None, args.output, progress=progress, jobs=args.jobs)
     print(describe_timings(report), file=sys.stderr)
     print(report.index)
     return 0

@@ -42,9 +42,14 @@ def _close(fig: Any) -> None:
 def _log_figure(log: Any, name: str) -> Callable[[Path], bool]:
     def draw(path: Path) -> bool:
         from bpfkit.plot import render_figure, savefig, style
+        from bpfkit.plot.output import NothingToDraw
 
         with style(STYLE):
-            fig = render_figure(log, name)
+            try:
+                fig = render_figure(log, name)
+            except NothingToDraw:  # nothing to show: no figure on the page
+                path.unlink(missing_ok=True)
+                return False
             savefig(fig, path)
         _close(fig)
         return True
@@ -75,7 +80,8 @@ def program_figures(
 
     The verifier-state figures need a log with instructions; the flow diagram needs a
     non-empty static flows frame (``bpfkit.ownership.static.flows_frame``). ``draw(path)``
-    writes the SVG to *path* and returns True.
+    writes the SVG to *path* and returns True, or False when the figure would have
+    nothing to show (no reference, no owned object): then nothing is written.
     """
     out: list[tuple[str, str, Callable[[Path], bool]]] = []
     if log is not None and len(log.steps):

@@ -129,7 +129,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from bpfkit.plot.output import FIGURES, render_figure
+    from bpfkit.plot.output import FIGURES, NothingToDraw, render_figure
     from bpfkit.plot.style import savefig, style
     from bpfkit.verifier import parse_log
 
@@ -178,7 +178,11 @@ def main() -> int:
             for name in FIGURES:
                 for fmt in ("svg", "png"):
                     t, c = time.perf_counter(), time.process_time()
-                    fig = render_figure(log, name)
+                    try:
+                        fig = render_figure(log, name)
+                    except NothingToDraw as exc:  # not drawn: nothing to show
+                        print(f"{'bpfkit plot ' + name:<34}{'-':>9}{'-':>8}  ({exc})")
+                        break
                     path = savefig(fig, out / f"bench_loop-{name}.{fmt}")
                     dt, dc = time.perf_counter() - t, time.process_time() - c
                     total += dt

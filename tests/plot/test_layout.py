@@ -1,31 +1,23 @@
-"""Layout of the figures, checked from matplotlib's window extents: no text overlaps another,
-leaves the figure or sits on data, in both styles (talk: 16:9 slides, paper: a 3.5 in
-column), on small programs and on big real logs (windowed and grouped, and saying so).
+"""The big logs the figures are checked on, windows, and the bytes of SVG and PDF output.
 
-Big logs: ``data/logs/loops/long_loop_ok`` (116,570 lines), the largest corpus log, and two
-loop-heavy bpf_list push/pop programs (tests/plot/programs/big_list.bpf.c) compiled with
-clang-19 and loaded at log level 2 into the running kernel here (tens of thousands of lines,
-hundreds of reference ids). Every figure of every program in data/ is checked by
-``make layout`` (tests/bench/layout_sweep.py), which takes longer than a test may.
+The layout of every figure of every program (data/, the corpus' largest logs and the big
+generated logs below) is checked by ``test_layout_every_figure.py``. Big logs: two loop-heavy
+bpf_list push/pop programs (tests/plot/programs/big_list.bpf.c) compiled with clang-19 and
+loaded at log level 2 into the running kernel here (tens of thousands of lines, hundreds of
+reference ids; ``conftest.big_logs``).
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
 from pathlib import Path
+from typing import Any
 
-import pytest
-
-from bpfkit.plot import FIGURES, render_figure, savefig, style
-from bpfkit.plot.layout import check_layout, format_problems
+from bpfkit.plot import render_figure, savefig, style
 from bpfkit.plot.timeline import ownership_timeline
-from bpfkit.plot.window import WINDOW_STEPS, choose_window
+from bpfkit.plot.window import WINDOW_STEPS
 from bpfkit.verifier import Log, load_log
-from tests.corpus import CORPUS_LOGS, DATA_LOGS, DATA_LONG_LOOP_L2, DATA_PROGRAMS
-
-PROGRAMS = Path(__file__).parent / "programs"
+from tests.corpus import DATA_LOGS, DATA_LONG_LOOP_L2
 
 
 @functools.cache
@@ -33,81 +25,6 @@ def _log(path: Path, program: str | None = None) -> Log:
     logs = load_log(path, program=program)
     assert logs, path
     return logs[0]
-
-
-def _check(log: Log, name: str, st: str) -> None:
-    with style(st):
-        fig = render_figure(log, name)
-        problems = check_layout(fig)
-    assert not problems, f"{log.name} {name} ({st}):\n{format_problems(problems)}"
-
-
-# --- small programs: every figure kind, both styles -------------------------------------------
-
-SMALL = [
-    DATA_LOGS / "alloc" / "obj_drop_twice.l2.log",
-    DATA_LOGS / "list" / "list_push_pop_ok.l2.log",
-]
-
-
-@pytest.mark.parametrize("st", ["talk", "paper"])
-@pytest.mark.parametrize("name", list(FIGURES))
-@pytest.mark.parametrize("path", SMALL, ids=[p.stem for p in SMALL])
-def test_small_program_figures_have_no_collisions(path: Path, name: str, st: str) -> None:
-    _check(_log(path), name, st)
-
-
-# --- big real logs ------------------------------------------------------------------------------
-
-
-def _big_corpus_log() -> Path:
-    logs = sorted(CORPUS_LOGS.glob("*/*.log"), key=lambda p: p.stat().st_size)
-    if not logs:
-        pytest.skip(f"no shared corpus logs in {CORPUS_LOGS}")
-    return logs[-1]
-
-
-@functools.cache
-def _generated_logs(out: Path) -> dict[str, Path]:
-    """Compile big_list.bpf.c with clang-19 and load it at log level 2 with bpfkit's loader."""
-    from bpfkit.errors import KernelError
-    from bpfkit.kernel.load import check_environment
-
-    clang = shutil.which("clang-19")
-    bpftool = shutil.which("bpftool")
-    if clang is None or bpftool is None:
-        pytest.skip("needs clang-19 and bpftool to build tests/plot/programs/big_list.bpf.c")
-    try:
-        check_environment()
-    except KernelError as exc:
-        pytest.skip(f"needs a kernel that can load BPF programs: {exc}")
-    out.mkdir(parents=True, exist_ok=True)
-    vmlinux_h = out / "vmlinux.h"
-    with vmlinux_h.open("w") as f:
-        subprocess.run(
-            [bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"],
-            stdout=f,
-            check=True,
-        )
-    obj = out / "big_list.bpf.o"
-    subprocess.run(
-        [clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", f"-I{out}",
-         f"-I{DATA_PROGRAMS}", "-c", str(PROGRAMS / "big_list.bpf.c"), "-o", str(obj)],
-        check=True,
-    )  # fmt: skip
-    from bpfkit.kernel import load_programs
-
-    paths = {}
-    for res in load_programs(obj, log_level=2):
-        p = out / f"{res.program}.l2.log"
-        p.write_text(res.log)
-        paths[res.program] = p
-    return paths
-
-
-@pytest.fixture(scope="module")
-def big_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return _generated_logs(tmp_path_factory.mktemp("big_list"))
 
 
 def test_generated_logs_are_big_real_logs(big_logs: dict[str, Path]) -> None:
@@ -123,36 +40,6 @@ def test_generated_logs_are_big_real_logs(big_logs: dict[str, Path]) -> None:
     assert set(tl.segments.loc[tl.segments["kind"] == "list", "owner"]) == {"list items"}
     # the leak names the branch that leads to it
     assert any("leak on the path where insn" in n for n in ownership_timeline(leak).notes)
-
-
-@pytest.mark.parametrize("st", ["talk", "paper"])
-@pytest.mark.parametrize("name", ["summary", "references", "ownership"])
-def test_big_generated_logs_have_no_collisions(
-    big_logs: dict[str, Path], name: str, st: str
-) -> None:
-    log = _log(big_logs["list_churn_leak"])
-    win = choose_window(log)
-    assert win.how == "error" and win.stop == len(log.steps)
-    _check(log, name, st)
-
-
-@pytest.mark.parametrize("st", ["talk", "paper"])
-@pytest.mark.parametrize("name", ["summary", "lanes", "ranges"])
-def test_long_loop_log_is_windowed_and_has_no_collisions(name: str, st: str) -> None:
-    log = _log(DATA_LONG_LOOP_L2)
-    with style(st):
-        fig = render_figure(log, name)
-        problems = check_layout(fig)
-        texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
-    assert not problems, format_problems(problems)
-    # (a paper column wraps the note: compare with the line breaks as spaces)
-    said = [" ".join(str(t).split()) for t in texts]
-    assert any("busiest window" in t for t in said), "the figure says it shows a window"
-
-
-@pytest.mark.parametrize("st", ["talk", "paper"])
-def test_largest_corpus_log_summary_has_no_collisions(st: str) -> None:
-    _check(_log(_big_corpus_log()), "summary", st)
 
 
 def test_window_option_chooses_the_steps(tmp_path: Path) -> None:
@@ -189,3 +76,56 @@ def test_pdf_embeds_truetype_fonts(tmp_path: Path) -> None:
         pdf = savefig(render_figure(log, "lanes"), tmp_path / "lanes.pdf").read_bytes()
     assert b"/FontFile2" in pdf  # Type 42: the TrueType font program embedded
     assert b"/Subtype /Type3" not in pdf
+
+
+# --- figures and panels with nothing to show -------------------------------------------------
+
+
+def test_a_figure_with_nothing_to_show_is_not_written(tmp_path: Path, capsys: Any) -> None:
+    from bpfkit.cli import main
+    from bpfkit.plot import reference_lifetimes
+    from bpfkit.plot.data import non_owning_refs
+
+    path = DATA_LOGS / "loops" / "bucket_branches_ok.l2.log"
+    log = _log(path)
+    # the oracle: the log holds no reference and no owned object
+    assert not len(reference_lifetimes(log)) and not len(non_owning_refs(log))
+    assert not len(ownership_timeline(log).segments)
+    assert main(["plot", str(path), "--format", "svg", "--no-progress", "-o", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [f"bucket_branches_ok-{n}.svg" for n in
+                       ("cfg", "effort", "lanes", "ranges", "summary")]  # fmt: skip
+    err = capsys.readouterr().err
+    assert "no references figure" in err and "no ownership figure" in err
+    # the summary leaves the reference panels out
+    with style("talk"):
+        fig = render_figure(log, "summary")
+    titles = {ax.get_title(loc="left") for ax in fig.get_axes()}
+    assert "register types" in titles and "reference lifetimes" not in titles
+
+
+def test_references_figure_leaves_out_an_empty_panel() -> None:
+    from bpfkit.plot.data import non_owning_refs
+
+    log = _log(DATA_LOGS / "alloc" / "obj_new_leak.l2.log")
+    assert not len(non_owning_refs(log))
+    with style("paper"):
+        fig = render_figure(log, "references")
+    what = [getattr(ax, "_bpfkit_what", "") for ax in fig.get_axes()]
+    assert what == ["reference lifetimes", "references held (refs=)"]
+
+
+def test_visits_colour_bar_is_beside_its_strip() -> None:
+    from bpfkit.plot.layout import _renderer
+
+    log = _log(DATA_LOGS / "list" / "map_list_drain_loop_ok.l2.log")
+    for st in ("talk", "paper"):
+        with style(st):
+            fig = render_figure(log, "effort")
+            r = _renderer(fig)
+            strip = fig.get_axes()[0]
+            (cax,) = [a for a in strip.child_axes if hasattr(a, "_colorbar")]
+            s, c = strip.get_window_extent(r), cax.get_window_extent(r)
+            gap_in = (c.x0 - s.x1) / fig.dpi
+            assert 0 <= gap_in < 0.2, (st, gap_in)  # attached: less than 0.2 in from it
+            assert abs(c.y0 - s.y0) < 1 and abs(c.y1 - s.y1) < 1  # as tall as the strip
