@@ -1,0 +1,1 @@
+"""Placeholder: the structure-aware mutators (filled in below)."""
