@@ -283,7 +283,11 @@ def run_own(
              "tables_every": tg.TABLES_EVERY}
     while time.monotonic() - start < seconds and (not max_inputs or n < max_inputs):
         parent = rng.choice(pool)
-        child = mut(parent, rng, pool)
+        try:
+            child = mut(parent, rng, pool)
+        except Exception:  # noqa: BLE001 - a mutator's bug must not end a campaign
+            traceback.print_exc()
+            child = parent
         n += 1
         # coverage on every trace_every-th input (tracing is the slow part); the rest run plain
         if trace_every and n % trace_every == 0:
