@@ -67,6 +67,7 @@ __all__ = [
     "read_text",
     "check_is_log",
     "VERIFIER_KINDS",
+    "MAX_EXPANSION",
 ]
 
 _PROCESSED_RE = re.compile(
@@ -1386,20 +1387,47 @@ def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
     return logs
 
 
+#: A compressed log may decompress to at most this many times its compressed size (plus
+#: :data:`_EXPANSION_SLACK`). Real verifier logs compress 6-15x with gzip and up to ~100x
+#: with xz (a 7.6 MB level-2 log of a long loop: 78 KB); beyond 400x the file is a
+#: decompression bomb, not a log, and reading it is refused with a LogError before its
+#: text is held (the streaming readers stop there too).
+MAX_EXPANSION = 400
+_EXPANSION_SLACK = 1 << 20
+
+
+def _open_binary(p: Path) -> tuple[Any, int | None]:
+    """The file opened for reading bytes, and the most it may decompress to (None: plain)."""
+    if p.suffix == ".xz":
+        return lzma.open(p, "rb"), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
+    if p.suffix == ".gz":
+        return gzip.open(p, "rb"), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
+    return open(p, "rb"), None  # noqa: SIM115
+
+
+def _bomb(p: Path, limit: int) -> LogError:
+    return LogError(
+        f"cannot read verifier log {str(p)!r}: it decompresses to more than {limit:,} bytes, "
+        f"{MAX_EXPANSION}x its {p.stat().st_size:,} compressed bytes (a decompression bomb, "
+        f"not a verifier log; bpfkit.verifier.log.MAX_EXPANSION sets the limit)"
+    )
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
     """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read.
 
     Undecodable bytes become U+FFFD; line ends are kept as they are (no newline translation).
+    A compressed file that expands more than :data:`MAX_EXPANSION` times is refused
+    (LogError) after reading at most that much.
     """
     p = Path(path)
     try:
-        if p.suffix == ".xz":
-            with lzma.open(p, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        if p.suffix == ".gz":
-            with gzip.open(p, "rb") as g:
-                return g.read().decode("utf-8", "replace")
-        return p.read_bytes().decode("utf-8", "replace")
+        f, limit = _open_binary(p)
+        with f:
+            data: bytes = f.read() if limit is None else f.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise _bomb(p, limit)
+        return data.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
 
@@ -1451,20 +1479,28 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
     """The file's lines, split at ``\\n`` only (like :func:`parse_log`), decoded as UTF-8
-    with U+FFFD for bad bytes."""
+    with U+FFFD for bad bytes. A compressed file stops with a LogError once it has
+    decompressed to more than :data:`MAX_EXPANSION` times its size (no line is read past
+    that limit, so a bomb of one endless line is never held either)."""
     p = Path(path)
     try:
-        if p.suffix == ".xz":
-            f: Any = lzma.open(p, "rb")  # noqa: SIM115
-        elif p.suffix == ".gz":
-            f = gzip.open(p, "rb")  # noqa: SIM115
-        else:
-            f = open(p, "rb")  # noqa: SIM115
+        f, limit = _open_binary(p)
     except OSError as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
     try:
         with f:
-            for raw in f:
+            if limit is None:
+                for raw in f:
+                    yield raw.decode("utf-8", "replace")
+                return
+            left = limit
+            while True:
+                raw = f.readline(left + 1)
+                if not raw:
+                    return
+                left -= len(raw)
+                if left < 0:
+                    raise _bomb(p, limit)
                 yield raw.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
