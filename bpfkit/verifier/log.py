@@ -65,6 +65,7 @@ __all__ = [
     "iter_frames",
     "write_parquet",
     "read_text",
+    "read_bytes",
     "check_is_log",
     "VERIFIER_KINDS",
     "MAX_EXPANSION",
@@ -1413,23 +1414,28 @@ def _bomb(p: Path, limit: int) -> LogError:
     )
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read.
-
-    Undecodable bytes become U+FFFD; line ends are kept as they are (no newline translation).
-    A compressed file that expands more than :data:`MAX_EXPANSION` times is refused
-    (LogError) after reading at most that much.
-    """
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a log file, decompressed when it is ``.gz``/``.xz``; LogError if it
+    cannot be read, or if it expands more than :data:`MAX_EXPANSION` times (refused after
+    reading at most that much)."""
     p = Path(path)
     try:
         f, limit = _open_binary(p)
         with f:
             data: bytes = f.read() if limit is None else f.read(limit + 1)
-        if limit is not None and len(data) > limit:
-            raise _bomb(p, limit)
-        return data.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+    if limit is not None and len(data) > limit:
+        raise _bomb(p, limit)
+    return data
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """Read a log file (plain, ``.gz`` or ``.xz``) as text (see :func:`read_bytes`).
+
+    Undecodable bytes become U+FFFD; line ends are kept as they are (no newline translation).
+    """
+    return read_bytes(path).decode("utf-8", "replace")
 
 
 def _default_name(path: str | os.PathLike[str]) -> str:
