@@ -88,6 +88,7 @@ _STRUCTURAL = frozenset(
         "func",
         "call",
         "summary",
+        "diagnostic",
     )
 )
 

@@ -246,6 +246,7 @@ class _Builder:
         "peeling",
         "processed",
         "partial",
+        "in_diag",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -268,6 +269,7 @@ class _Builder:
         self.peeling = False  # feeding the unprefixed text of a pasted line
         self.processed = False  # the last line was "processed N insns ..." (a program ends)
         self.partial = False  # the last state was cut (wrapped or truncated): its rest may follow
+        self.in_diag = False  # inside the 7.3+ failure report ("Verification failed: ...")
         self.reset()
 
     def reset(self) -> None:
@@ -289,6 +291,29 @@ class _Builder:
 
     def feed(self, lineno: int, text: str) -> str:
         """Classify and record one line; return its kind."""
+        if self.in_diag:
+            return self._diag_line(lineno, text)
+        kind = self._feed(lineno, text)
+        if kind == "diagnostic":
+            self.in_diag = True
+        return kind
+
+    def _diag_line(self, lineno: int, text: str) -> str:
+        """A line inside the 7.3+ failure report (``Verification failed: ...`` up to the
+        summary): its indented section lines (``  insn 0``, ``  >>> 0 | (95) exit``,
+        ``        | ^-- error: ...``, wrapped prose) are the report's, whatever they look like.
+        The report ends at the summary, a libbpf line or the start of another log."""
+        k = _classify(unprefixed(text)[0]).kind
+        if k == "blank":
+            self.l_rows.append((lineno, "blank", -1, -1, text, None, None))
+            return "blank"
+        if k in ("summary", "libbpf", "noise", "insn", "insn_state", "branch", "func"):
+            self.in_diag = False
+            return self.feed(lineno, text)
+        self.l_rows.append((lineno, "diagnostic", -1, -1, text, None, None))
+        return "diagnostic"
+
+    def _feed(self, lineno: int, text: str) -> str:
         hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
         if hit is not None:
             if hit[0] is None:
@@ -609,7 +634,8 @@ class Log:
             k = kinds[i]
             if k == "message":
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool"):
+            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool",
+                       "diagnostic"):
                 continue
             else:
                 break
@@ -1282,6 +1308,7 @@ VERIFIER_KINDS = frozenset(
         "scc",
         "btf",
         "libbpf",
+        "diagnostic",
     )
 )
 #: A log that is only kernel messages (a check that fails before any instruction, e.g.
