@@ -162,6 +162,21 @@ _NOISE_PREFIXES = (
     "Verdict ",
     "Done.",
     "Summary:",
+    # go test's own lines around a log printed by a test (cilium's verifier tests)
+    "--- FAIL: ",
+    "--- PASS: ",
+    "--- SKIP: ",
+    "=== RUN ",
+    "=== CONT ",
+    "=== PAUSE ",
+    # Rust's anyhow/eyre error chain around a log (aya)
+    "Caused by:",
+)
+# what people put in place of the lines they cut from a paste ("...", "[...]", "<snip>"), and
+# cilium/ebpf's own marker ("(638 line(s) omitted)", "(truncated, 26014 line(s) omitted)")
+_ELIDED_RE = re.compile(
+    r"\s*(?:\.{3,}|\u2026+|\[(?:\.{3}|\u2026|snip|snipped)\]|<snip(?:ped)?>"
+    r"|\((?:truncated, )?\d+ line\(s\) omitted\))\s*"
 )
 
 
@@ -307,7 +322,7 @@ def _classify(line: str) -> Line:
         return Line("backtrack")
     if c == "-" and line.startswith("-- ") and "PROG LOAD LOG --" in line:
         return Line("libbpf")
-    if line.startswith(_NOISE_PREFIXES):
+    if line.startswith(_NOISE_PREFIXES) or _ELIDED_RE.fullmatch(line):
         return Line("noise")
     if _BTF_LINE_RE.match(line):
         return Line("btf")
@@ -343,6 +358,8 @@ _LOGFMT_MSG_RE = re.compile(r'(?:^|\s)msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
 _LOGFMT_KEYS_RE = re.compile(r"(?:^|\s)(?:level|lvl|time|ts)=")
 _LOGFMT_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _LOGFMT_ESC_RE = re.compile(r"\\(.)")
+# Go's testing (t.Log) and log.Lshortfile: "verifier_test.go:245: "
+_GO_FILE_RE = re.compile(r"[\w.-]+\.go:\d+: ")
 # a tool's own words, not the kernel's
 _TOOL_WORDS_RE = re.compile(
     r"(?i)(?:failed|unable|cannot|could not|error|starting|loading|attaching|compiling|"
@@ -398,6 +415,10 @@ def strip_prefix(line: str) -> tuple[str, bool] | None:
     m = _MARKER_RE.match(line)
     if m is not None and m.end():
         return line[m.end() :], False
+    if ".go:" in line:
+        m = _GO_FILE_RE.match(line)
+        if m is not None:
+            return line[m.end() :], True
     return None
 
 
