@@ -64,7 +64,7 @@ def test_elided_lines_and_49_ranges() -> None:
     r1 = regs[(regs["reg"] == 1)].iloc[0]
     assert (r1["smin"], r1["umax"]) == (2, 2)
     r3 = regs[(regs["reg"] == 3)]
-    assert set(zip(r3["smin"], r3["umax"])) == {(0, 15)}
+    assert set(zip(r3["smin"], r3["umax"], strict=True)) == {(0, 15)}
 
 
 @pytest.mark.parametrize("line", ["...", "......", "\u2026", "[...]", "<snip>",
