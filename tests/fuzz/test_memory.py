@@ -29,6 +29,7 @@ from bpfkit.verifier import iter_frames, iter_logs, load_log, parse_log
 from bpfkit.verifier.log import MAX_EXPANSION, read_text
 from tests.corpus import DATA, VMLINUX_618_XZ
 from tests.fuzz.run import MEM_CONSTANT, MEM_RATIO
+from tests.fuzz.targets import REGRESSIONS
 
 LONG_LOG_XZ = DATA / "logs" / "loops" / "long_loop_ok.l2.log.xz"
 BIG_OBJECT = DATA / "programs" / "kptr_stash.bpf.o"
@@ -146,3 +147,17 @@ def test_a_compressed_real_log_reads_whole(long_text: str, tmp_path: Path) -> No
     g = tmp_path / "long.log.gz"
     g.write_bytes(gzip.compress(text.encode(), compresslevel=9))
     assert read_text(g) == text
+
+
+BOMB_REGRESSIONS = sorted((REGRESSIONS / "log_file").glob("*bomb*"))
+
+
+@pytest.mark.parametrize("path", BOMB_REGRESSIONS, ids=[p.name for p in BOMB_REGRESSIONS])
+def test_the_committed_bombs_are_refused(path: Path) -> None:
+    """The committed bombs (a 4 KB gzip of one 4 MiB line, a 776-byte xz of 50,000 state
+    lines; made with gzip.compress(b"A" * (4 << 20), 9) and lzma.compress(line * 50000, 9))
+    are refused by every reader, and by the report's log copy."""
+    from bpfkit.report.build import _log_bytes
+
+    for reader in (*READERS.values(), _log_bytes):
+        assert "decompression bomb" in _error_of(reader, path)
