@@ -28,8 +28,10 @@ Examples
 
 from __future__ import annotations
 
+import _compression
 import gc
 import gzip
+import io
 import json
 import lzma
 import os
@@ -69,6 +71,7 @@ __all__ = [
     "check_is_log",
     "VERIFIER_KINDS",
     "MAX_EXPANSION",
+    "XZ_MEMLIMIT",
 ]
 
 _PROCESSED_RE = re.compile(
@@ -1424,10 +1427,47 @@ MAX_EXPANSION = 400
 _EXPANSION_SLACK = 1 << 20
 
 
+#: The most memory the xz decoder may take: ``xz -9`` files need 64 MiB (their dictionary),
+#: but an xz header may claim a dictionary of up to 1.5 GiB, which the decoder allocates
+#: before it reads a byte of data (a 100-byte file made it allocate 2 GiB). Above the limit
+#: the reader stops with a LogError.
+XZ_MEMLIMIT = 80 << 20
+
+
+class _XZFile(io.BufferedReader):
+    """An .xz file read with the decoder's memory capped at :data:`XZ_MEMLIMIT`
+    (``lzma.open`` takes no memory limit)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115
+        super().__init__(
+            _compression.DecompressReader(  # type: ignore[arg-type]
+                self._file, lzma.LZMADecompressor, trailing_error=lzma.LZMAError,
+                memlimit=XZ_MEMLIMIT,
+            )
+        )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._file.close()
+
+
+def _xz_error(p: Path, exc: BaseException) -> LogError:
+    if "Memory usage limit" in str(exc):
+        return LogError(
+            f"cannot read verifier log {str(p)!r}: its xz header asks for more than "
+            f"{XZ_MEMLIMIT >> 20} MiB of decoder memory (a dictionary larger than xz -9's "
+            f"64 MiB; bpfkit.verifier.log.XZ_MEMLIMIT sets the limit)"
+        )
+    return LogError(f"cannot read verifier log {str(p)!r}: {exc}")
+
+
 def _open_binary(p: Path) -> tuple[Any, int | None]:
     """The file opened for reading bytes, and the most it may decompress to (None: plain)."""
     if p.suffix == ".xz":
-        return lzma.open(p, "rb"), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
+        return _XZFile(p), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
     if p.suffix == ".gz":
         return gzip.open(p, "rb"), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
     return open(p, "rb"), None  # noqa: SIM115
@@ -1451,7 +1491,7 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         with f:
             data: bytes = f.read() if limit is None else f.read(limit + 1)
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+        raise _xz_error(p, exc) from None
     if limit is not None and len(data) > limit:
         raise _bomb(p, limit)
     return data
@@ -1499,7 +1539,7 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
     p = Path(path)
     try:
         if p.suffix == ".xz":
-            with lzma.open(p, "rb") as f:
+            with _XZFile(p) as f:
                 return f.read(size).decode("utf-8", "replace")
         if p.suffix == ".gz":
             with gzip.open(p, "rb") as g:
@@ -1507,7 +1547,7 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
         with open(p, "rb") as h:
             return h.read(size).decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+        raise _xz_error(p, exc) from None
 
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
@@ -1536,7 +1576,7 @@ def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
                     raise _bomb(p, limit)
                 yield raw.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+        raise _xz_error(p, exc) from None
 
 
 def iter_logs(
