@@ -1114,7 +1114,9 @@ def _decompress(data: bytes, name: str) -> bytes:
             out = d.decompress(data, _MAX_DECOMPRESSED)
             done = d.eof
         elif data[:6] == b"\xfd7zXZ\x00":
-            x = lzma.LZMADecompressor()
+            # the decoder allocates the dictionary the header claims (up to 1.5 GiB) before
+            # reading data: capped at what an xz -9 file needs (64 MiB) plus its overhead
+            x = lzma.LZMADecompressor(memlimit=80 << 20)
             out = x.decompress(data, _MAX_DECOMPRESSED)
             done = x.eof
         else:

@@ -88,6 +88,7 @@ _STRUCTURAL = frozenset(
         "func",
         "call",
         "summary",
+        "diagnostic",
     )
 )
 
@@ -329,10 +330,13 @@ def failed_row(
 
 def _open_binary(path: str) -> Any:
     import gzip
-    import lzma
 
     if path.endswith(".xz"):
-        return lzma.open(path, "rb")
+        from pathlib import Path
+
+        from bpfkit.verifier.log import _XZFile  # the decoder's memory capped (XZ_MEMLIMIT)
+
+        return _XZFile(Path(path))
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     return open(path, "rb")  # noqa: SIM115

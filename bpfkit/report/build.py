@@ -354,17 +354,11 @@ def discover_inputs(paths: Sequence[str | Path] | None = None) -> list[ProgramIn
 
 
 def _log_bytes(path: Path) -> bytes:
-    """The bytes of a log file, decompressed when it is ``.xz`` or ``.gz``."""
-    data = path.read_bytes()
-    if path.suffix == ".xz":
-        import lzma
+    """The bytes of a log file, decompressed when it is ``.xz`` or ``.gz`` (a decompression
+    bomb is a LogError: :data:`bpfkit.verifier.log.MAX_EXPANSION`)."""
+    from bpfkit.verifier.log import read_bytes
 
-        return lzma.decompress(data)
-    if path.suffix == ".gz":
-        import gzip
-
-        return gzip.decompress(data)
-    return data
+    return read_bytes(path)
 
 
 def _load_log(item: ProgramInput, path: Path) -> Any:

@@ -28,6 +28,10 @@ The kinds (strings, so they sort and serialize plainly):
 ``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
 ``tool``          a line of the program that printed the log (a Go/cilium logfmt line, a
                   journald line of another daemon) whose text is not a kernel line
+``diagnostic``    7.3+: the report the kernel appends to a failed verification, from its
+                  ``Verification failed: <category>: <problem>`` line to the summary (its
+                  ``Reason:``/``At:``/``Causal path:``/``Suggestion:`` sections; the lines
+                  inside are given this kind by the Log, which knows it is in the block)
 ``btf``           a BTF load log (``magic: 0xeb9f``, ``[3] INT int size=4 ...``)
 ``blank``         an empty line
 ``unrecognized``  a line that starts like a known form but does not parse
@@ -84,6 +88,7 @@ KINDS: tuple[str, ...] = (
     "blank",
     UNRECOGNIZED,
     "tool",
+    "diagnostic",
 )
 #: Kinds the kernel itself prints (the rest is other tools' output around the log).
 KERNEL_KINDS = frozenset(KINDS) - {
@@ -126,12 +131,23 @@ _MARK_PRECISE_RE = re.compile(r"mark_precise: frame(\d{1,2}): (.*)")
 _BT_REGS_RE = re.compile(r"regs=\S* stack=\S* before (\d{1,9}): ")
 _PARENT_RE = re.compile(r"parent state regs=\S* stack=\S*:(.*)")
 _SUMMARY_RE = re.compile(r"processed \d+ insns")
+# 7.3+ (commit ce7c9f6c599b "Redesign Verification Log"): the report after a failed
+# verification. bpf_diag_header() prints "\nVerification failed: %s: %c%s\n" (or without the
+# problem), diag_section() "\n%s:\n" for each section, bpf_diag_lock() an "Active lock"
+# section.
+_DIAG_HEADER = "Verification failed: "
+_DIAG_SECTIONS = frozenset(("Reason:", "At:", "Causal path:", "Suggestion:", "Active lock:"))
 # newer kernels add the insns processed per subprogram: "insns processed 12591+75421+455"
 _SUBPROG_SUMMARY_RE = re.compile(r"insns processed \d+(?:\+\d+)*$")
 _SRC_RE = re.compile(r"; ")
 _BTF_LINE_RE = re.compile(
     r"(?:\[\d+\] [A-Z_]+ |\t\S|(?:magic|version|flags|hdr_len|type_off|type_len|str_off|str_len|btf_total_size): )"
 )
+# the tab-indented lines of a BTF load log are the kernel's member/value/var records
+# (btf_verifier_log_member: "\t%s type_id=%u bits_offset=%u", enum values "\t%s val=%d",
+# datasec vars "\t type_id=%u offset=%u size=%u"); any other tab-indented line is a pasted
+# line (cilium/ebpf prints a verifier log with a tab before each line)
+_BTF_TAB_RE = re.compile(r"\t(?:\S+ | )?(?:type_id=|val=-?\d)")
 _NOISE_PREFIXES = (
     "ERROR:",
     "Error:",
@@ -146,6 +162,21 @@ _NOISE_PREFIXES = (
     "Verdict ",
     "Done.",
     "Summary:",
+    # go test's own lines around a log printed by a test (cilium's verifier tests)
+    "--- FAIL: ",
+    "--- PASS: ",
+    "--- SKIP: ",
+    "=== RUN ",
+    "=== CONT ",
+    "=== PAUSE ",
+    # Rust's anyhow/eyre error chain around a log (aya)
+    "Caused by:",
+)
+# what people put in place of the lines they cut from a paste ("...", "[...]", "<snip>"), and
+# cilium/ebpf's own marker ("(638 line(s) omitted)", "(truncated, 26014 line(s) omitted)")
+_ELIDED_RE = re.compile(
+    r"\s*(?:\.{3,}|\u2026+|\[(?:\.{3}|\u2026|snip|snipped)\]|<snip(?:ped)?>"
+    r"|\((?:truncated, )?\d+ line\(s\) omitted\))\s*"
 )
 
 
@@ -211,7 +242,7 @@ def _classify(line: str) -> Line:
         if _LIVE_ROW_RE.match(line):
             m = _LIVE_ROW_RE.match(line)
             return Line("liveness", int(m.group(1)) if m else None)
-        if c == "\t" and _BTF_LINE_RE.match(line):
+        if c == "\t" and _BTF_TAB_RE.match(line):
             return Line("btf")
         return Line(UNRECOGNIZED)
     if c == "m" and line.startswith("mark_precise: "):
@@ -266,8 +297,13 @@ def _classify(line: str) -> Line:
         return Line("call")
     if c == "F" and line.startswith("Func#"):
         return Line("func")
-    if c == "V" and line.startswith("Validating "):
-        return Line("func")
+    if c == "V":
+        if line.startswith("Validating "):
+            return Line("func")
+        if line.startswith(_DIAG_HEADER):
+            return Line("diagnostic")
+    if line in _DIAG_SECTIONS:
+        return Line("diagnostic")
     if c == "p":
         if _SUMMARY_RE.match(line):
             return Line("summary")
@@ -286,7 +322,7 @@ def _classify(line: str) -> Line:
         return Line("backtrack")
     if c == "-" and line.startswith("-- ") and "PROG LOAD LOG --" in line:
         return Line("libbpf")
-    if line.startswith(_NOISE_PREFIXES):
+    if line.startswith(_NOISE_PREFIXES) or _ELIDED_RE.fullmatch(line):
         return Line("noise")
     if _BTF_LINE_RE.match(line):
         return Line("btf")
@@ -322,6 +358,8 @@ _LOGFMT_MSG_RE = re.compile(r'(?:^|\s)msg=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
 _LOGFMT_KEYS_RE = re.compile(r"(?:^|\s)(?:level|lvl|time|ts)=")
 _LOGFMT_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 _LOGFMT_ESC_RE = re.compile(r"\\(.)")
+# Go's testing (t.Log) and log.Lshortfile: "verifier_test.go:245: "
+_GO_FILE_RE = re.compile(r"[\w.-]+\.go:\d+: ")
 # a tool's own words, not the kernel's
 _TOOL_WORDS_RE = re.compile(
     r"(?i)(?:failed|unable|cannot|could not|error|starting|loading|attaching|compiling|"
@@ -377,6 +415,10 @@ def strip_prefix(line: str) -> tuple[str, bool] | None:
     m = _MARKER_RE.match(line)
     if m is not None and m.end():
         return line[m.end() :], False
+    if ".go:" in line:
+        m = _GO_FILE_RE.match(line)
+        if m is not None:
+            return line[m.end() :], True
     return None
 
 

@@ -28,8 +28,10 @@ Examples
 
 from __future__ import annotations
 
+import _compression
 import gc
 import gzip
+import io
 import json
 import lzma
 import os
@@ -65,8 +67,11 @@ __all__ = [
     "iter_frames",
     "write_parquet",
     "read_text",
+    "read_bytes",
     "check_is_log",
     "VERIFIER_KINDS",
+    "MAX_EXPANSION",
+    "XZ_MEMLIMIT",
 ]
 
 _PROCESSED_RE = re.compile(
@@ -244,6 +249,7 @@ class _Builder:
         "peeling",
         "processed",
         "partial",
+        "in_diag",
     )
 
     def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
@@ -266,6 +272,7 @@ class _Builder:
         self.peeling = False  # feeding the unprefixed text of a pasted line
         self.processed = False  # the last line was "processed N insns ..." (a program ends)
         self.partial = False  # the last state was cut (wrapped or truncated): its rest may follow
+        self.in_diag = False  # inside the 7.3+ failure report ("Verification failed: ...")
         self.reset()
 
     def reset(self) -> None:
@@ -287,6 +294,29 @@ class _Builder:
 
     def feed(self, lineno: int, text: str) -> str:
         """Classify and record one line; return its kind."""
+        if self.in_diag:
+            return self._diag_line(lineno, text)
+        kind = self._feed(lineno, text)
+        if kind == "diagnostic":
+            self.in_diag = True
+        return kind
+
+    def _diag_line(self, lineno: int, text: str) -> str:
+        """A line inside the 7.3+ failure report (``Verification failed: ...`` up to the
+        summary): its indented section lines (``  insn 0``, ``  >>> 0 | (95) exit``,
+        ``        | ^-- error: ...``, wrapped prose) are the report's, whatever they look like.
+        The report ends at the summary, a libbpf line or the start of another log."""
+        k = _classify(unprefixed(text)[0]).kind
+        if k == "blank":
+            self.l_rows.append((lineno, "blank", -1, -1, text, None, None))
+            return "blank"
+        if k in ("summary", "libbpf", "noise", "insn", "insn_state", "branch", "func"):
+            self.in_diag = False
+            return self.feed(lineno, text)
+        self.l_rows.append((lineno, "diagnostic", -1, -1, text, None, None))
+        return "diagnostic"
+
+    def _feed(self, lineno: int, text: str) -> str:
         hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
         if hit is not None:
             if hit[0] is None:
@@ -607,7 +637,8 @@ class Log:
             k = kinds[i]
             if k == "message":
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool"):
+            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool",
+                       "diagnostic"):
                 continue
             else:
                 break
@@ -1280,6 +1311,7 @@ VERIFIER_KINDS = frozenset(
         "scc",
         "btf",
         "libbpf",
+        "diagnostic",
     )
 )
 #: A log that is only kernel messages (a check that fails before any instruction, e.g.
@@ -1386,22 +1418,91 @@ def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
     return logs
 
 
+#: A compressed log may decompress to at most this many times its compressed size (plus
+#: :data:`_EXPANSION_SLACK`). Real verifier logs compress 6-15x with gzip and up to ~100x
+#: with xz (a 7.6 MB level-2 log of a long loop: 78 KB); beyond 400x the file is a
+#: decompression bomb, not a log, and reading it is refused with a LogError before its
+#: text is held (the streaming readers stop there too).
+MAX_EXPANSION = 400
+_EXPANSION_SLACK = 1 << 20
+
+
+#: The most memory the xz decoder may take: ``xz -9`` files need 64 MiB (their dictionary),
+#: but an xz header may claim a dictionary of up to 1.5 GiB, which the decoder allocates
+#: before it reads a byte of data (a 100-byte file made it allocate 2 GiB). Above the limit
+#: the reader stops with a LogError.
+XZ_MEMLIMIT = 80 << 20
+
+
+class _XZFile(io.BufferedReader):
+    """An .xz file read with the decoder's memory capped at :data:`XZ_MEMLIMIT`
+    (``lzma.open`` takes no memory limit)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115
+        super().__init__(
+            _compression.DecompressReader(  # type: ignore[arg-type]
+                self._file, lzma.LZMADecompressor, trailing_error=lzma.LZMAError,
+                memlimit=XZ_MEMLIMIT,
+            )
+        )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._file.close()
+
+
+def _xz_error(p: Path, exc: BaseException) -> LogError:
+    if "Memory usage limit" in str(exc):
+        return LogError(
+            f"cannot read verifier log {str(p)!r}: its xz header asks for more than "
+            f"{XZ_MEMLIMIT >> 20} MiB of decoder memory (a dictionary larger than xz -9's "
+            f"64 MiB; bpfkit.verifier.log.XZ_MEMLIMIT sets the limit)"
+        )
+    return LogError(f"cannot read verifier log {str(p)!r}: {exc}")
+
+
+def _open_binary(p: Path) -> tuple[Any, int | None]:
+    """The file opened for reading bytes, and the most it may decompress to (None: plain)."""
+    if p.suffix == ".xz":
+        return _XZFile(p), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
+    if p.suffix == ".gz":
+        return gzip.open(p, "rb"), MAX_EXPANSION * p.stat().st_size + _EXPANSION_SLACK
+    return open(p, "rb"), None  # noqa: SIM115
+
+
+def _bomb(p: Path, limit: int) -> LogError:
+    return LogError(
+        f"cannot read verifier log {str(p)!r}: it decompresses to more than {limit:,} bytes, "
+        f"{MAX_EXPANSION}x its {p.stat().st_size:,} compressed bytes (a decompression bomb, "
+        f"not a verifier log; bpfkit.verifier.log.MAX_EXPANSION sets the limit)"
+    )
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a log file, decompressed when it is ``.gz``/``.xz``; LogError if it
+    cannot be read, or if it expands more than :data:`MAX_EXPANSION` times (refused after
+    reading at most that much)."""
+    p = Path(path)
+    try:
+        f, limit = _open_binary(p)
+        with f:
+            data: bytes = f.read() if limit is None else f.read(limit + 1)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        raise _xz_error(p, exc) from None
+    if limit is not None and len(data) > limit:
+        raise _bomb(p, limit)
+    return data
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a log file (plain, ``.gz`` or ``.xz``) as text; LogError if it cannot be read.
+    """Read a log file (plain, ``.gz`` or ``.xz``) as text (see :func:`read_bytes`).
 
     Undecodable bytes become U+FFFD; line ends are kept as they are (no newline translation).
     """
-    p = Path(path)
-    try:
-        if p.suffix == ".xz":
-            with lzma.open(p, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        if p.suffix == ".gz":
-            with gzip.open(p, "rb") as g:
-                return g.read().decode("utf-8", "replace")
-        return p.read_bytes().decode("utf-8", "replace")
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+    return read_bytes(path).decode("utf-8", "replace")
 
 
 def _default_name(path: str | os.PathLike[str]) -> str:
@@ -1438,7 +1539,7 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
     p = Path(path)
     try:
         if p.suffix == ".xz":
-            with lzma.open(p, "rb") as f:
+            with _XZFile(p) as f:
                 return f.read(size).decode("utf-8", "replace")
         if p.suffix == ".gz":
             with gzip.open(p, "rb") as g:
@@ -1446,28 +1547,36 @@ def _head_text(path: str | os.PathLike[str], size: int = 65536) -> str:
         with open(p, "rb") as h:
             return h.read(size).decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+        raise _xz_error(p, exc) from None
 
 
 def _open_lines(path: str | os.PathLike[str]) -> Generator[str, None, None]:
     """The file's lines, split at ``\\n`` only (like :func:`parse_log`), decoded as UTF-8
-    with U+FFFD for bad bytes."""
+    with U+FFFD for bad bytes. A compressed file stops with a LogError once it has
+    decompressed to more than :data:`MAX_EXPANSION` times its size (no line is read past
+    that limit, so a bomb of one endless line is never held either)."""
     p = Path(path)
     try:
-        if p.suffix == ".xz":
-            f: Any = lzma.open(p, "rb")  # noqa: SIM115
-        elif p.suffix == ".gz":
-            f = gzip.open(p, "rb")  # noqa: SIM115
-        else:
-            f = open(p, "rb")  # noqa: SIM115
+        f, limit = _open_binary(p)
     except OSError as exc:
         raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
     try:
         with f:
-            for raw in f:
+            if limit is None:
+                for raw in f:
+                    yield raw.decode("utf-8", "replace")
+                return
+            left = limit
+            while True:
+                raw = f.readline(left + 1)
+                if not raw:
+                    return
+                left -= len(raw)
+                if left < 0:
+                    raise _bomb(p, limit)
                 yield raw.decode("utf-8", "replace")
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise LogError(f"cannot read verifier log {str(p)!r}: {exc}") from None
+        raise _xz_error(p, exc) from None
 
 
 def iter_logs(

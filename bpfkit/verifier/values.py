@@ -410,6 +410,7 @@ def _split_attrs(body: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_OLD_NUMBERED_RE = re.compile(r"^(invP?|immP?)-?\d+$")
 _OLD_COMMAS_RE = re.compile(r"([A-Za-z_]\w*(?:\([^()]*\))?),(\w+=[^,()]*(?:,\w+=[^,()]*)*)")
 
 
@@ -430,6 +431,10 @@ def parse_reg(text: str, live: str = "") -> RegState:
         om = _OLD_COMMAS_RE.fullmatch(text)
         if om is not None:  # 4.9-4.13: "inv,min_value=0,max_value=255", "map_value_adj(...),..."
             head, rest = om.groups()
+            # 4.9: "imm2,min_value=2,max_value=2" (a constant with its range) and
+            # "inv60,min_value=0,max_value=15" (60 known-zero upper bits, printed as the
+            # number): the range says all the number does
+            head = _OLD_NUMBERED_RE.sub(r"\1", head)
             body = f"{head[:-1]},{rest})" if head.endswith(")") else f"{head}({rest})"
             return _with_legacy(parse_reg(body, live), text)
     if m is None or not text:

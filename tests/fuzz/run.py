@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -42,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build" / "fuzz"
+#: Corpus, findings, stats: build/fuzz, or $BPFKIT_FUZZ_DIR (a campaign kept outside the tree).
+BUILD = Path(os.environ.get("BPFKIT_FUZZ_DIR") or ROOT / "build" / "fuzz")
 
 
 class Hang(Exception):
@@ -201,44 +204,116 @@ class Coverage:
         return self.new
 
 
-def run_own(target: str, seconds: float, stats_path: Path, seed: int) -> None:
-    from tests.fuzz.targets import TARGETS, regression_inputs, seeds
+class Memory:
+    """Peak memory of sampled inputs (tracemalloc: what Python, numpy and pandas allocate),
+    against the contract: at most :data:`MEM_RATIO` x the input plus :data:`MEM_CONSTANT`."""
+
+    def __init__(self) -> None:
+        self.sampled = 0
+        self.worst_peak = 0  # bytes, the largest peak of any sampled input
+        self.worst_len = 0  # its input's length
+        self.worst_ratio = 0.0  # peak / input length, over inputs of >= 4 KiB
+        self.over = 0  # inputs over the bound
+
+    def run(self, fn: Callable[[bytes], None], data: bytes, findings: Findings) -> None:
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            fn(data)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.sampled += 1
+        if peak > self.worst_peak:
+            self.worst_peak, self.worst_len = peak, len(data)
+        if len(data) >= 4096:
+            self.worst_ratio = max(self.worst_ratio, peak / len(data))
+        if peak > MEM_RATIO * len(data) + MEM_CONSTANT:
+            self.over += 1
+            findings.record(data, MemoryError(
+                f"peak {peak} bytes > {MEM_RATIO} x {len(data)} + {MEM_CONSTANT}"))
+
+    def doc(self) -> dict[str, Any]:
+        return {"mem_sampled": self.sampled, "mem_worst_peak": self.worst_peak,
+                "mem_worst_len": self.worst_len, "mem_worst_ratio": round(self.worst_ratio, 2),
+                "mem_over": self.over}
+
+
+#: The memory contract (issue #17): peak <= MEM_RATIO x input + MEM_CONSTANT. The constant
+#: holds the xz decoder's dictionary: 64 MiB for an ``xz -9`` file, whatever its size (the
+#: readers cap it at 80 MiB: bpfkit.verifier.log.XZ_MEMLIMIT), and 32 MiB for the rest.
+MEM_RATIO = 10
+MEM_CONSTANT = 96 << 20
+
+
+def run_own(
+    target: str,
+    seconds: float,
+    stats_path: Path,
+    seed: int,
+    *,
+    trace_every: int = 4,
+    mem_every: int = 0,
+    max_inputs: int = 0,
+    small: bool = False,
+    mutator: str = "main",
+) -> None:
+    from tests.fuzz import targets as tg
 
     findings = Findings(target)
-    fn = _checked(TARGETS[target], findings)
-    corpus_dir = BUILD / "corpus" / target
+    fn = _checked(tg.TARGETS[target], findings)
+    corpus_dir = BUILD / "corpus" / (target if mutator == "main" else f"{target}-{mutator}")
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    pool = seeds(target) + [p.read_bytes() for p in sorted(corpus_dir.iterdir())]
-    pool += [p.read_bytes() for _, p in regression_inputs(target)]
+    pool = tg.seeds(target, small=small)
+    pool += [p.read_bytes() for p in sorted(corpus_dir.iterdir())]
+    pool += [p.read_bytes() for _, p in tg.regression_inputs(target)]
+    mut: Callable[[bytes, random.Random, list[bytes]], bytes] = mutate
+    if mutator == "struct":
+        from tests.fuzz.mutators import mutate_structure
+
+        mut = functools.partial(mutate_structure, target=target)
     rng = random.Random(seed)
     cov = Coverage()
+    mem = Memory()
     for s in pool:
         cov.run(fn, s)
     start = time.monotonic()
     n = 0
     last = start
-    while time.monotonic() - start < seconds:
+    extra = {"mutator": mutator, "small_seeds": small, "trace_every": trace_every,
+             "tables_every": tg.TABLES_EVERY}
+    while time.monotonic() - start < seconds and (not max_inputs or n < max_inputs):
         parent = rng.choice(pool)
-        child = mutate(parent, rng, pool)
+        try:
+            child = mut(parent, rng, pool)
+        except Exception:  # noqa: BLE001 - a mutator's bug must not end a campaign
+            traceback.print_exc()
+            child = parent
         n += 1
-        # coverage on every 4th input (tracing is the slow part); the rest run plain
-        if n % 4 == 0:
-            if cov.run(fn, child):
+        # coverage on every trace_every-th input (tracing is the slow part); the rest run plain
+        if trace_every and n % trace_every == 0:
+            if cov.run(fn, child) and len(pool) < 20000:
                 pool.append(child)
                 (corpus_dir / hashlib.sha1(child).hexdigest()).write_bytes(child)
+        elif mem_every and n % mem_every == 1:
+            mem.run(fn, child, findings)
         else:
             fn(child)
         now = time.monotonic()
-        if now - last > 2:
+        if now - last > 5:
             last = now
-            _write_stats(stats_path, target, "own", n, now - start, len(pool), findings)
-    _write_stats(stats_path, target, "own", n, time.monotonic() - start, len(pool), findings)
+            _write_stats(stats_path, target, "own", n, now - start, len(pool), findings,
+                         {**extra, **mem.doc()})
+    _write_stats(stats_path, target, "own", n, time.monotonic() - start, len(pool), findings,
+                 {**extra, **mem.doc()})
 
 
 def _write_stats(
-    path: Path, target: str, engine: str, n: int, secs: float, corpus: int, f: Findings
+    path: Path, target: str, engine: str, n: int, secs: float, corpus: int, f: Findings,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "target": target,
         "engine": engine,
         "inputs": n,
@@ -246,6 +321,8 @@ def _write_stats(
         "corpus": corpus,
         "findings": sorted(f.seen),
         "finding_inputs": f.total,
+        "cpu_seconds": round(time.process_time(), 1),
+        **(extra or {}),
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc))
@@ -324,7 +401,12 @@ def _child(args: argparse.Namespace) -> int:
     if args.engine == "atheris":
         run_atheris(args.target, args.seconds, stats, args.seed)
     else:
-        run_own(args.target, args.seconds, stats, args.seed)
+        from tests.fuzz import targets
+
+        targets.TABLES_EVERY = args.tables_every
+        run_own(args.target, args.seconds, stats, args.seed, trace_every=args.trace_every,
+                mem_every=args.mem_every, max_inputs=args.max_inputs, small=args.small_seeds,
+                mutator=args.mutator)
     return 0
 
 
@@ -346,6 +428,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", choices=("auto", "atheris", "own"), default="auto")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="targets run at once")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-inputs", type=int, default=0,
+                    help="own engine: stop a target after this many inputs (0: time only)")
+    ap.add_argument("--trace-every", type=int, default=4,
+                    help="own engine: coverage traced on one input in N (default 4)")
+    ap.add_argument("--mem-every", type=int, default=0,
+                    help="own engine: peak memory (tracemalloc) of one input in N (0: off)")
+    ap.add_argument("--tables-every", type=int, default=1,
+                    help="own engine: log tables walked on one input in N (default 1)")
+    ap.add_argument("--small-seeds", action="store_true",
+                    help="own engine: small seeds (24-line log windows, cut BTF, objects <= 64K)")
+    ap.add_argument("--mutator", choices=("main", "struct"), default="main",
+                    help="own engine: the main mutator, or the independent structure-aware "
+                    "one of tests/fuzz/mutators.py (the held-out campaign)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--stats", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -365,13 +460,17 @@ def main(argv: list[str] | None = None) -> int:
     while pending or running:
         while pending and len(running) < args.jobs:
             t = pending.pop(0)
-            stats = BUILD / f"stats-{t}.json"
+            stats = BUILD / f"stats-{t}-{args.mutator}.json"
             with contextlib.suppress(FileNotFoundError):
                 stats.unlink()
             cmd = [sys.executable, "-m", "tests.fuzz.run", "--child", "--target", t,
                    "--seconds", str(args.seconds), "--engine", engine, "--stats", str(stats),
-                   "--seed", str(args.seed)]
-            log = open(BUILD / f"{t}.log", "wb")  # noqa: SIM115
+                   "--seed", str(args.seed), "--max-inputs", str(args.max_inputs),
+                   "--trace-every", str(args.trace_every), "--mem-every", str(args.mem_every),
+                   "--tables-every", str(args.tables_every), "--mutator", args.mutator]
+            if args.small_seeds:
+                cmd.append("--small-seeds")
+            log = open(BUILD / f"{t}-{args.mutator}.log", "wb")  # noqa: SIM115
             running.append((t, subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log), stats))
         time.sleep(0.5)
         for item in list(running):
@@ -397,7 +496,10 @@ def _print_row(d: dict[str, Any]) -> None:
     print(
         f"{d['target']:<11} {n:>10,} inputs  {n / s:>8,.0f} inputs/s  {s:>7,.0f} s  "
         f"corpus {d.get('corpus', 0):>6,}  findings {len(d.get('findings', []))}"
-        + (f": {', '.join(d['findings'])}" if d.get("findings") else ""),
+        + (f": {', '.join(d['findings'])}" if d.get("findings") else "")
+        + (f"  memory: {d['mem_sampled']} sampled, worst peak {d['mem_worst_peak'] / 1e6:.1f} MB "
+           f"(input {d['mem_worst_len']} B), over the bound {d['mem_over']}"
+           if d.get("mem_sampled") else ""),
         flush=True,
     )
 

@@ -34,6 +34,13 @@ MAX_TYPES = 1000
 #: Above this many types, the C header and the graph are made of a sample of the types.
 MAX_WHOLE = 300
 
+#: The long campaign (``tests/fuzz/run.py --engine fast``) walks a log's pandas tables, the
+#: report's tables and the streaming frames on one input in this many (every input in
+#: ``make test``): the bytes reach the line grammar, the wrappers and the file readers on
+#: every input; the tables are a function of the parsed rows (~3 ms of pandas per log).
+TABLES_EVERY = 1
+_count = [0]
+
 HERE = Path(__file__).resolve().parent
 REGRESSIONS = HERE / "regressions"
 _SCRATCH = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else Path(tempfile.gettempdir())
@@ -210,10 +217,16 @@ _TABLES = ("lines", "instructions", "steps", "registers", "stack", "refs", "bran
            "prunes", "backtracking")
 
 
-def walk_log(lg: Any) -> None:
-    """Every table of a Log, and its summary fields."""
-    for t in _TABLES:
-        getattr(lg, t)
+def _tables_now() -> bool:
+    _count[0] += 1
+    return TABLES_EVERY <= 1 or _count[0] % TABLES_EVERY == 0
+
+
+def walk_log(lg: Any, tables: bool = True) -> None:
+    """Every table of a Log (when *tables*), and its summary fields."""
+    if tables:
+        for t in _TABLES:
+            getattr(lg, t)
     repr(lg)
     repr((lg.verdict, lg.error, lg.stats, lg.level, lg.kinds))
 
@@ -224,8 +237,9 @@ def log_text(data: bytes) -> None:
     from bpfkit.verifier import parse_log
 
     text = data.decode("utf-8", "replace")
+    tables = _tables_now()
     for lg in parse_log(text, name="fuzz"):
-        walk_log(lg)
+        walk_log(lg, tables)
     _quiet(parse_log, text, strict=True)
     _quiet(parse_log, text, lenient=False)
 
@@ -242,16 +256,18 @@ def log_file(data: bytes) -> None:
     """A log file (plain, .gz, .xz by magic): load_log, the streaming readers."""
     from bpfkit.verifier import iter_frames, iter_logs, load_log
 
+    tables = _tables_now()
     with _as_file(data, _log_suffix(data)) as path:
         for lenient in (False, True):
             for lg in _quiet(load_log, path, lenient=lenient) or ():
-                walk_log(lg)
+                walk_log(lg, tables)
         with contextlib.suppress(BpfkitError):
             for lg in iter_logs(path):
                 lg.verdict  # noqa: B018
-        with contextlib.suppress(BpfkitError):
-            for chunk in iter_frames(path, chunk_lines=64):
-                assert set(chunk) == {"lines", "steps", "registers"}
+        if tables:
+            with contextlib.suppress(BpfkitError):
+                for chunk in iter_frames(path, chunk_lines=64):
+                    assert set(chunk) == {"lines", "steps", "registers"}
 
 
 def report(data: bytes) -> None:
@@ -289,8 +305,74 @@ def _files(*globs: tuple[Path, str]) -> list[Path]:
     return out
 
 
-def seeds(target: str) -> list[bytes]:
-    """Real inputs from data/ and ../shared/corpus (each cut to 256 KiB) for *target*."""
+def _log_windows(text: bytes, lines: int = 24) -> list[bytes]:
+    """The head, a middle and the tail of a log, *lines* lines each (the tail holds the
+    error and the summary)."""
+    rows = text.split(b"\n")
+    if len(rows) <= lines:
+        return [text]
+    mid = len(rows) // 2
+    return [b"\n".join(w) for w in (rows[:lines], rows[mid : mid + lines], rows[-lines:])]
+
+
+#: Payload bytes after the 12-byte common part of a BTF type, by kind: fixed, per vlen item.
+_BTF_EXTRA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8),
+              14: (4, 0), 15: (0, 12), 17: (4, 0), 19: (0, 12)}
+
+
+def _btf_prefixes(raw: bytes, base: Any = None, most: int = 4, limit: int = 160) -> list[bytes]:
+    """Smaller BTF made of the first types of *raw* (little-endian), header and strings
+    kept, cut where no type refers past the cut (so it still parses and the walks go deep):
+    up to *most* such cuts below *limit* types."""
+    import struct
+
+    from bpfkit.btf import parse_btf
+
+    if len(raw) < 24 or raw[:2] != b"\x9f\xeb":
+        return []
+    hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<5I", raw, 4)
+    types = raw[hdr_len + type_off : hdr_len + type_off + type_len]
+    strings = raw[hdr_len + str_off : hdr_len + str_off + str_len]
+    out: list[bytes] = []
+    pos = 0
+    n = 0
+    refs: list[int] = []  # offsets of type-id words
+    first = len(base) if base is not None else 1
+    while pos + 12 <= len(types) and n < limit and len(out) < most:
+        info = struct.unpack_from("<I", types, pos + 4)[0]
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        fixed, per = _BTF_EXTRA.get(kind, (0, 0))
+        if kind in (2, 8, 9, 10, 11, 12, 13, 14, 17, 18):  # refs and FUNC(_PROTO), VAR, tags
+            refs.append(pos + 8)
+        if kind == 3:  # ARRAY: elem, index
+            refs += [pos + 16, pos + 20]
+        step = {4: 4, 5: 4, 13: 4, 15: 0}.get(kind)
+        if step is not None:  # STRUCT/UNION member, FUNC_PROTO param, DATASEC var: a type id
+            refs += [pos + 12 + i * per + step for i in range(vlen)]
+        pos += 12 + fixed + per * vlen
+        n += 1
+        t = bytearray(types[:pos])
+        for off in refs:  # a type past the cut becomes void
+            if off + 4 <= pos and struct.unpack_from("<I", t, off)[0] >= first + n:
+                struct.pack_into("<I", t, off, 0)
+        cut = raw[:4] + struct.pack("<5I", 24, 0, len(t), len(t), len(strings)) + t + strings
+        try:
+            parse_btf(cut, base=base, name="seed")
+        except BpfkitError:
+            continue
+        if n >= 2 * (len(out) + 1) ** 2:  # spread out: cuts of >= 2, 8, 18, 32 types
+            out.append(cut)
+    return out
+
+
+def seeds(target: str, small: bool = False) -> list[bytes]:
+    """Real inputs from data/ and ../shared/corpus (each cut to 256 KiB) for *target*.
+
+    *small* (the long campaign): windows of 24 lines of each log, BTF made of a real BTF's
+    first types, objects and BTF up to 64 KiB: the same forms at many more inputs a second.
+    """
+    if small:
+        return _small_seeds(target)
     import gzip
     import lzma
 
@@ -327,6 +409,28 @@ def seeds(target: str) -> list[bytes]:
             out += [gzip.compress(t[:8192]) for t in texts[:6]]
             out += [lzma.compress(t[:8192]) for t in texts[:6]]
     return [s[:_MAX_SEED] for s in out if s]
+
+
+def _small_seeds(target: str) -> list[bytes]:
+    import gzip
+    import lzma
+
+    full = seeds(target)
+    if target in ("log_text", "log_file", "report"):
+        logs = _files((DATA / "logs", "**/*.log"), (CORPUS / "logs", "*/*.log"))
+        out = [w for p in logs for w in _log_windows(p.read_bytes()[: 4 * _MAX_LOG_SEED])]
+        if target != "log_text":
+            out += [gzip.compress(w) for w in out[:: max(1, len(out) // 8)]]
+            out += [lzma.compress(w) for w in out[1 :: max(1, len(out) // 8)]]
+        return [w for w in out if w.strip()]
+    if target == "btf_split":
+        return [p for s in full for p in _btf_prefixes(s, _testmod_base())] + full
+    if target == "btf_raw":
+        small = [s for s in full if len(s) <= 16 * 1024]
+        return small + [p for s in full if len(s) > 16 * 1024 for p in _btf_prefixes(s)]
+    if target in ("elf_object", "ownership"):
+        return [s for s in full if len(s) <= 64 * 1024]
+    return full
 
 
 def regression_inputs(target: str | None = None) -> list[tuple[str, Path]]:
