@@ -309,9 +309,10 @@ def _classify(line: str) -> Line:
             return Line("summary")
         if line.startswith("parent didn't have ") or line.startswith("propagating "):
             return Line("backtrack")
-    if c == "v" and line.startswith("verification time "):
+    # print_verification_stats: "verification time %lld usec", "stack depth %d[+%d...]"
+    if c == "v" and line.startswith("verification time ") and line[18:19].isdigit():
         return Line("summary")
-    if c == "s" and line.startswith("stack depth "):
+    if c == "s" and line.startswith("stack depth ") and line[12:13].isdigit():
         return Line("summary")
     if c == "l":
         if line.startswith("libbpf: "):

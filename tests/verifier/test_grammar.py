@@ -189,3 +189,14 @@ def test_megabyte_lines_parse_in_linear_time(text: str) -> None:
     for lg in parse_log(text + "\n"):
         lg.frames()
     assert time.perf_counter() - t < 10
+
+
+def test_summary_words_in_prose_are_not_summary_lines() -> None:
+    """print_verification_stats prints numbers after its words; prose that starts with the same
+    words (a README sentence) is a message, so a text file is not taken for a log."""
+    from bpfkit.verifier.grammar import classify
+
+    assert classify("verification time 45 usec").kind == "summary"
+    assert classify("stack depth 0+8+0").kind == "summary"
+    assert classify("verification time (loading the program BTF) is not counted").kind != "summary"
+    assert classify("stack depth of the callee is unknown").kind != "summary"
