@@ -17,7 +17,6 @@ __all__ = [
     "PACKET_FIELDS",
     "object_checks",
     "needs_program_btf",
-    "r_key",
     "is_special",
     "lock_id",
     "allowed_under_lock",
@@ -130,10 +129,6 @@ def needs_program_btf(name: str, sem: KfuncSemantics | None) -> bool:
     if sem is None:
         return False
     return sem.lock_op is not None or sem.needs_lock or name == "bpf_kptr_xchg"
-
-
-def r_key(r: Any) -> tuple[str, int]:
-    return (r.section, r.offset)
 
 
 def is_special(spec: Any, tid: int) -> bool:

@@ -92,16 +92,11 @@ _HELPER_MEM: dict[str, tuple[tuple[int, tuple[str, int]], ...]] = {
     "bpf_csum_diff": ((0, ("arg", 1)), (2, ("arg", 3))),
 }
 
-def _records(it: Interp) -> dict[tuple[str, str], FieldRecord]:
-    """(container kind, container name) -> the kernel's record, once per object."""
-    return object_records(it.obj)
-
-
 def record_of(it: Interp, v: Val) -> FieldRecord | None:
     """The kernel's special-field record of the memory ``v`` points into: the map's value
     (``map->record``), the global section's, or the allocated object's type
     (``reg_btf_record``); None when bpfkit does not know it."""
-    recs = _records(it)
+    recs = object_records(it.obj)
     if it.btf_rejected and v.kind == "mapval":
         return None  # the maps were created without BTF: no fields
     if v.kind == "mapval":
@@ -440,7 +435,7 @@ def _kernel_pointer(it: Interp, v: Val) -> bool:
 def _kernel_type(it: Interp, name: str) -> bool:
     return any(
         f.kptr_type == name and f.resolved_in in ("kernel", "both(kernel wins)")
-        for rec in _records(it).values()
+        for rec in object_records(it.obj).values()
         for f in rec.fields
     )
 

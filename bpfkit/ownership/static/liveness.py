@@ -66,19 +66,7 @@ def live_registers(prog: Program) -> dict[int, frozenset[int]]:
     >>> 1 in live[0] and 10 in live[0]  # the context argument is read
     True
     """
-    insns = {i.idx: i for i in prog.insns}
-    succ: dict[int, list[int]] = {}
-    pred: dict[int, list[int]] = {i: [] for i in insns}
-    for idx, insn in insns.items():
-        out = []
-        target = insn.jump_target
-        if not insn.is_exit and not (target is not None and insn.op == 0x00 and not insn.is_call):
-            out.append(idx + insn.nslots)
-        if target is not None and not insn.is_call:
-            out.append(target)
-        succ[idx] = [s for s in out if s in insns]
-        for s in succ[idx]:
-            pred[s].append(idx)
+    insns, succ, pred = _graph(prog)
     ud = {idx: uses_defs(insn) for idx, insn in insns.items()}
     live: dict[int, frozenset[int]] = {idx: frozenset() for idx in insns}
     work = list(insns)
