@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import _compression
+import bisect
 import gc
 import gzip
 import io
@@ -37,9 +38,11 @@ import lzma
 import os
 import re
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -128,7 +131,7 @@ class _Tokens:
         d = self.states.get(text, _MISSING)
         if d is not _MISSING:
             return d  # type: ignore[return-value]
-        if len(self.states) > 200_000:  # bound the memo on huge logs
+        if len(self.states) >= _MEMO_SIZE:  # bound the memo on huge logs
             self.states.clear()
         try:
             dec: _Decoded | None = self._decode(text)
@@ -210,16 +213,28 @@ def _frame_number(tok: str) -> int:
 _MISSING = object()
 _CUT_TOKEN_RE = re.compile(r"(?:R\d{1,2}|fp-\d+)(?:_[rwD]+)?=")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+_BACKTRACK = _KIND_CODE["backtrack"]
+#: Entries of each memo (distinct lines, states, classified lines) before it is cleared: the
+#: 116,570-line loop log has 9,946 distinct lines; the bound keeps a text of distinct lines
+#: from holding a memo entry per line (each ~250 bytes with its key).
+_MEMO_SIZE = 1 << 15
 _INSN_FAST = re.compile(r"(\d{1,9}): \(([0-9a-f]{2})\) (.*)")
 _BT_FAST = re.compile(r"mark_precise: frame(\d{1,2}): regs=(\S*) stack=(\S*?) before (\d{1,9}): ")
 
 
 class _Builder:
-    """Incremental parser of one program's lines; tables accumulate as row lists.
+    """Incremental parser of one program's lines; its tables accumulate as columns.
 
     The hot forms (instructions, precision backtracking, source lines) are matched here
     directly with the grammar's own patterns; everything else goes through
     :func:`~bpfkit.verifier.grammar.classify` (a test checks both agree on every real line).
+
+    Every line costs a few bytes whatever its length (issue #17: a text of blank lines must
+    not take a hundred times its size): its kind code (an index into ``KINDS``), instruction
+    index and frame go into typed arrays, line numbers run on from ``first_line``, and the
+    text stays in the input: the driver hands over ``span``, the program's part of the text,
+    when the program ends. Steps and state occurrences are int64 arrays of fixed-width
+    records, which the tables read with numpy without a loop over Python objects.
     """
 
     __slots__ = (
@@ -232,27 +247,34 @@ class _Builder:
         "src",
         "instructions",
         "summary",
-        "l_rows",
-        "s_step",
-        "s_line",
-        "s_insn",
-        "s_frame",
-        "s_path",
-        "o_meta",
-        "o_dec",
+        "first_line",
+        "kinds",
+        "insns",
+        "frames",
+        "bt",
+        "steps",
+        "occ",
+        "dec",
         "b_rows",
         "p_rows",
+        "span",
+        "peel_rows",
+        "peel_cuts",
+        "peel_texts",
         "line_columns",
         "memo",
         "line_memo",
         "alloc_types",
+        "has_func_list",
         "peeling",
         "processed",
         "partial",
         "in_diag",
     )
 
-    def __init__(self, tokens: _Tokens | None = None, strict: bool = False) -> None:
+    def __init__(
+        self, tokens: _Tokens | None = None, strict: bool = False, first_line: int = 1
+    ) -> None:
         self.tokens = tokens or _Tokens()
         self.strict = strict
         self.step = 0
@@ -265,37 +287,94 @@ class _Builder:
         ] = {}
         self.summary: dict[str, Any] = {}
         # line text -> (opcode, insn, asm, state) of an instruction line or
-        # (None, insn, frame, regs, stack) of a backtracking line
+        # (None, insn, frame + 1, (regs, stack)) of a backtracking line
         self.memo: dict[str, tuple[Any, ...]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
+        self.has_func_list = False  # a "func#0 @0" line (level 2 prints the subprograms)
         self.peeling = False  # feeding the unprefixed text of a pasted line
         self.processed = False  # the last line was "processed N insns ..." (a program ends)
         self.partial = False  # the last state was cut (wrapped or truncated): its rest may follow
         self.in_diag = False  # inside the 7.3+ failure report ("Verification failed: ...")
-        self.reset()
+        self.reset(first_line)
 
-    def reset(self) -> None:
-        """Drop the accumulated rows (streaming), keeping the parser's position."""
-        # one row per line: (line, kind, insn_idx or -1, frame or -1, text)
-        # (line, kind, insn_idx or -1, frame or -1, text, backtrack regs, backtrack stack)
-        self.l_rows: list[tuple[int, str, int, int, str, str | None, str | None]] = []
+    def reset(self, first_line: int) -> None:
+        """Drop the accumulated rows (streaming), keeping the parser's position; the next
+        line fed is line *first_line*."""
+        self.first_line = first_line
+        # per line: its kind's code, insn_idx (-1: none) and frame + 1 (0: none)
+        self.kinds = bytearray()
+        self.insns = array("i")
+        self.frames = bytearray()
+        self.bt: list[tuple[str | None, str | None]] = []  # per backtracking line: regs, stack
+        # the pasted lines (their row numbers) and what their text is without the prefixes:
+        # from the cut on, or (cut -1) the text in peel_texts (a logfmt msg="..." value)
+        self.peel_rows = array("q")
+        self.peel_cuts = array("q")
+        self.peel_texts: dict[int, str] = {}
+        self.span: tuple[str, int, int] = ("", 0, 0)  # the text of the lines: text[start:end]
         self.line_columns: dict[str, Any] | None = None
-        self.s_step: list[int] = []
-        self.s_line: list[int] = []
-        self.s_insn: list[int] = []
-        self.s_frame: list[int] = []
-        self.s_path: list[int] = []
-        # state occurrences: (step, line, insn or -1, frame) and the decoded state
-        self.o_meta: list[tuple[int, int, int, int]] = []
-        self.o_dec: list[_Decoded] = []
+        # per step: step, line, insn_idx, frame, path
+        self.steps = array("q")
+        # per state occurrence: step, line, insn_idx (-1: none), frame; and the decoded state
+        self.occ = array("q")
+        self.dec: list[_Decoded] = []
         self.b_rows: list[tuple[int, int, int | None, int]] = []
         self.p_rows: list[tuple[int, int, int | None]] = []
 
+    def __len__(self) -> int:
+        """The number of lines fed."""
+        return len(self.kinds)
+
+    def texts(self, start: int = 0) -> list[str]:
+        """The texts of the lines from the *start*-th on (a pasted line's without the
+        prefixes peeled off it), split from the span on each call."""
+        n = len(self.kinds)
+        if start >= n:
+            return []
+        text, pos, end = self.span
+        if start > 0:  # the lines after the last n - start newlines
+            pos = end
+            for _ in range(n - start):
+                pos = text.rfind("\n", 0, pos)
+            pos += 1
+        out = text[pos:end].split("\n")
+        rows = self.peel_rows
+        for i in range(bisect.bisect_left(rows, start), len(rows)):
+            row, cut = rows[i], self.peel_cuts[i]
+            out[row - start] = out[row - start][cut:] if cut >= 0 else self.peel_texts[row]
+        return out
+
+    def last_insn(self) -> int | None:
+        """The insn_idx of the last step, None before the first."""
+        return self.steps[-5 + 2] if self.steps else None
+
+    def rows(self) -> Iterator[tuple[int, str, int, int, str]]:
+        """(line, kind, insn_idx or -1, frame or -1, text) of each line."""
+        for i, (k, insn, f, text) in enumerate(
+            zip(self.kinds, self.insns, self.frames, self.texts(), strict=True)
+        ):
+            yield self.first_line + i, KINDS[k], insn, f - 1, text
+
+    def _row(self, kind: str, insn: int | None = None, frame: int | None = None) -> str:
+        self.kinds.append(_KIND_CODE[kind])
+        self.insns.append(-1 if insn is None else insn)
+        self.frames.append(0 if frame is None else frame + 1)
+        return kind
+
     def feed(self, lineno: int, text: str) -> str:
-        """Classify and record one line; return its kind."""
+        """Classify and record line *lineno*; return its kind."""
         if self.in_diag:
             return self._diag_line(lineno, text)
+        hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
+        if hit is not None:
+            if hit[0] is None:  # backtracking
+                self.kinds.append(_BACKTRACK)
+                self.insns.append(hit[1])
+                self.frames.append(hit[2])
+                self.bt.append(hit[3])
+                return "backtrack"
+            return self._insn(lineno, text, hit[1], hit[0], hit[2], hit[3])
         kind = self._feed(lineno, text)
         if kind == "diagnostic":
             self.in_diag = True
@@ -308,30 +387,24 @@ class _Builder:
         The report ends at the summary, a libbpf line or the start of another log."""
         k = _classify(unprefixed(text)[0]).kind
         if k == "blank":
-            self.l_rows.append((lineno, "blank", -1, -1, text, None, None))
-            return "blank"
+            return self._row("blank")
         if k in ("summary", "libbpf", "noise", "insn", "insn_state", "branch", "func"):
             self.in_diag = False
             return self.feed(lineno, text)
-        self.l_rows.append((lineno, "diagnostic", -1, -1, text, None, None))
-        return "diagnostic"
+        return self._row("diagnostic")
 
     def _feed(self, lineno: int, text: str) -> str:
-        hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
-        if hit is not None:
-            if hit[0] is None:
-                self.l_rows.append((lineno, "backtrack", hit[1], hit[2], text, hit[3], hit[4]))
-                return "backtrack"
-            return self._insn(lineno, text, hit[1], hit[0], hit[2], hit[3])
         c = text[:1]
         if c == "m":
             m = _BT_FAST.match(text)
             if m is not None:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
-                insn_i = int(insn)
-                frame_i = int(f)
-                self._remember(text, (None, insn_i, frame_i, regs, stack))
-                self.l_rows.append((lineno, "backtrack", insn_i, frame_i, text, regs, stack))
+                hit = (None, int(insn), int(f) + 1, (regs, stack))
+                self._remember(text, hit)
+                self.kinds.append(_BACKTRACK)
+                self.insns.append(hit[1])
+                self.frames.append(hit[2])
+                self.bt.append(hit[3])
                 return "backtrack"
         elif c == ";":
             m = _SRC_AT_RE.match(text)
@@ -339,8 +412,7 @@ class _Builder:
                 self.src = (m.group(2), int(m.group(3)), m.group(1))
             else:
                 self.src = (None, None, text[2:] if text.startswith("; ") else text[1:])
-            self.l_rows.append((lineno, "source", -1, -1, text, None, None))
-            return "source"
+            return self._row("source")
         elif "0" <= c <= "9":
             m = _INSN_FAST.match(text)
             if m is not None:
@@ -358,7 +430,7 @@ class _Builder:
 
     def _remember(self, text: str, fields: tuple[Any, ...]) -> None:
         memo = self.memo
-        if len(memo) >= 200_000:  # bounded on huge logs of distinct lines
+        if len(memo) >= _MEMO_SIZE:  # bounded on huge logs of distinct lines
             memo.clear()
         memo[text] = fields
 
@@ -379,18 +451,16 @@ class _Builder:
                 kind = self._bad(lineno, text)
             else:
                 frame = self.frame = dec.frame
-                self.o_meta.append((step, lineno, insn, frame))
-                self.o_dec.append(dec)
-        self.s_step.append(step)
-        self.s_line.append(lineno)
-        self.s_insn.append(insn)
-        self.s_frame.append(frame)
-        self.s_path.append(self.path)
+                self.occ.extend((step, lineno, insn, frame))
+                self.dec.append(dec)
+        self.steps.extend((step, lineno, insn, frame, self.path))
         if insn not in self.instructions:
             f, sl, st = self.src
             self.instructions[insn] = (opcode, asm, f, sl, st)
         self.in_call_block = False
-        self.l_rows.append((lineno, kind, insn, frame, text, None, None))
+        self.kinds.append(_KIND_CODE[kind])
+        self.insns.append(insn)
+        self.frames.append(frame + 1)
         return kind
 
     def _cut(self, state: str, after_insn: bool = False) -> _Decoded | None:
@@ -412,9 +482,15 @@ class _Builder:
             kind = self.feed(lineno, inner)
         finally:
             self.peeling = False
+        row = len(self.kinds) - 1
+        self.peel_rows.append(row)
+        if text.endswith(inner):
+            self.peel_cuts.append(len(text) - len(inner))
+        else:
+            self.peel_cuts.append(-1)
+            self.peel_texts[row] = inner
         if tool and is_tool_line(inner, kind):
-            r = self.l_rows[-1]
-            self.l_rows[-1] = (r[0], "tool", r[2], r[3], r[4], r[5], r[6])
+            self.kinds[-1] = _KIND_CODE["tool"]
             kind = "tool"
         return kind
 
@@ -422,7 +498,7 @@ class _Builder:
         ln = self.line_memo.get(text)
         if ln is None:
             ln = _classify(text)
-            if len(self.line_memo) >= 200_000:
+            if len(self.line_memo) >= _MEMO_SIZE:
                 self.line_memo.clear()
             self.line_memo[text] = ln
         kind = ln.kind
@@ -434,12 +510,10 @@ class _Builder:
             if self.partial and _FRAGMENT_RE.fullmatch(text):
                 # the rest of a state wrapped at the end of the previous line
                 self.partial = False
-                self.l_rows.append((lineno, "state", -1, -1, text, None, None))
-                return "state"
+                return self._row("state")
         self.processed = False
         if kind != "blank":
             self.partial = False
-        regs = stack = None
         insn = ln.insn_idx
         frame = ln.frame
         if kind == "insn_state" or kind == "insn":
@@ -456,15 +530,11 @@ class _Builder:
                     frame = dec.frame
                     self.frame = frame
                     if ln.target is None:
-                        self.o_meta.append((step, lineno, insn, self.frame))
-                        self.o_dec.append(dec)
+                        self.occ.extend((step, lineno, insn, self.frame))
+                        self.dec.append(dec)
             if frame is None:
                 frame = self.frame
-            self.s_step.append(step)
-            self.s_line.append(lineno)
-            self.s_insn.append(insn)
-            self.s_frame.append(frame)
-            self.s_path.append(self.path)
+            self.steps.extend((step, lineno, insn, frame, self.path))
             if insn not in self.instructions:
                 f, sl, st = self.src
                 self.instructions[insn] = (ln.opcode, ln.asm, f, sl, st)
@@ -479,14 +549,13 @@ class _Builder:
                 if kind == "branch":
                     self.path += 1
                     self.b_rows.append((self.step, lineno, _from_insn(text), insn or 0))
-                if kind == "branch":
                     self.in_call_block = False
                 if dec is not _EMPTY:
                     frame = dec.frame
                     if not self.in_call_block:
                         self.frame = frame
-                        self.o_meta.append((self.step, lineno, -1 if insn is None else insn, frame))
-                        self.o_dec.append(dec)
+                        self.occ.extend((self.step, lineno, -1 if insn is None else insn, frame))
+                        self.dec.append(dec)
                 elif frame is not None and not self.in_call_block:
                     self.frame = frame
         elif kind == "source":
@@ -501,33 +570,25 @@ class _Builder:
                 self.b_rows.append((self.step, lineno, _from_insn(text), ln.target))
             self.p_rows.append((self.step, lineno, insn))
         elif kind == "backtrack":
-            m = _REG_LIST_RE.search(text)
-            if m is not None:
-                regs, stack = m.group(1), m.group(2)
             if ln.state is not None and self.tokens.decode(ln.state) is None:
                 kind = self._bad(lineno, text)
+            else:
+                m = _REG_LIST_RE.search(text)
+                self.bt.append((m.group(1), m.group(2)) if m is not None else (None, None))
         elif kind == "call":
             self.in_call_block = True
         elif kind == "summary":
             self._summary(text)
+        elif kind == "func":
+            if text.startswith("func#"):
+                self.has_func_list = True
         elif kind == UNRECOGNIZED and self.strict:
             raise LogError(f"line {lineno}: unrecognized verifier log line {text[:80]!r}")
-        self.l_rows.append(
-            (
-                lineno,
-                kind,
-                -1 if insn is None else insn,
-                -1 if frame is None else frame,
-                text,
-                regs,
-                stack,
-            )
-        )
-        return kind
+        return self._row(kind, insn, frame)
 
     def feed_as(self, lineno: int, text: str, kind: str) -> None:
         """Record a line whose kind the context decides (another tool's output)."""
-        self.l_rows.append((lineno, kind, -1, -1, text, None, None))
+        self._row(kind)
 
     def _bad(self, lineno: int, text: str) -> str:
         if self.strict:
@@ -560,7 +621,6 @@ class _Builder:
         m = _DEPTH_RE.match(text)
         if m is not None:
             self.summary["stack_depth"] = tuple(int(x) for x in m.group(1).split("+"))
-
 
 _EMPTY = _Decoded(0, (), (), ())
 # the rest of a wrapped state: a cut token, then only state tokens ("off=0) R8=1 fp-8=m")
@@ -613,8 +673,7 @@ class Log:
         self._b = builder
         self.name = name
         self._cache: dict[str, pd.DataFrame] = {}
-        rows = builder.l_rows
-        kinds = [r[1] for r in rows]
+        kinds = builder.kinds
         has_summary = "insns_processed" in builder.summary
         # Cut logs. Since 6.4 a log that overflows its buffer keeps its tail (commit
         # "bpf: switch BPF verifier log to be a rotating log by default"), older kernels and
@@ -622,34 +681,39 @@ class Log:
         # table too), so a log whose first line naming an instruction is elsewhere, or is
         # backtracking or a prune, lost its head; its first line is a fragment.
         head_cut = False
-        for r in rows:
-            if r[2] >= 0 and r[1] in _INDEXED:
-                head_cut = r[2] != 0 or r[1] in ("backtrack", "prune")
+        for k, insn in zip(kinds, builder.insns, strict=True):
+            if insn >= 0 and k in _INDEXED_CODES:
+                head_cut = insn != 0 or k in _CUT_HEAD_CODES
                 break
-        if head_cut and rows and rows[0][1] in ("message", UNRECOGNIZED):
-            self._relabel(rows, kinds, 0, "truncated")
+        if head_cut and kinds[0] in _MESSAGE_CODES:
+            kinds[0] = _KIND_CODE["truncated"]
         tail_cut = not text_complete and not has_summary
-        if tail_cut and rows and rows[-1][1] in ("message", UNRECOGNIZED):
-            self._relabel(rows, kinds, len(rows) - 1, "truncated")
+        if tail_cut and kinds and kinds[-1] in _MESSAGE_CODES:
+            kinds[-1] = _KIND_CODE["truncated"]
         # the error: the last run of kernel messages with no instruction or state after it
         err_idx: list[int] = []
+        message = _KIND_CODE["message"]
         for i in range(len(kinds) - 1, -1, -1):
             k = kinds[i]
-            if k == "message":
+            if k == message:
                 err_idx.append(i)
-            elif k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool",
-                       "diagnostic"):
-                continue
-            else:
+            elif k not in _AFTER_ERROR_CODES:
                 break
         err_idx.reverse()
-        for i in err_idx:
-            self._relabel(rows, kinds, i, "error")
-        self.error: str | None = "\n".join(rows[i][4] for i in err_idx) if err_idx else None
-        self.error_insn: int | None = builder.s_insn[-1] if (err_idx and builder.s_insn) else None
-        counts = Counter(kinds)
+        self.error: str | None = None
+        self.error_insn: int | None = None
+        if err_idx:
+            for i in err_idx:
+                kinds[i] = _KIND_CODE["error"]
+            first = err_idx[0]
+            tail = builder.texts(first)
+            self.error = "\n".join(tail[i - first] for i in err_idx)
+            self.error_insn = builder.last_insn()
+        # the kinds in the order they first appear
+        present = sorted(set(kinds), key=kinds.index)
+        counts = {KINDS[c]: kinds.count(c) for c in present}
         counts.setdefault(UNRECOGNIZED, 0)
-        self.kinds: dict[str, int] = dict(counts)
+        self.kinds: dict[str, int] = counts
         s = builder.summary
         self.stats = LogStats(
             s.get("insns_processed"),
@@ -672,7 +736,7 @@ class Log:
             counts.get("backtrack")
             or counts.get("liveness")
             or counts.get("scc")
-            or any(r[4].startswith("func#") for r in rows if r[1] == "func")
+            or builder.has_func_list
         ):
             self.level: int | None = 2
         elif counts.get("insn") or counts.get("insn_state"):
@@ -680,15 +744,9 @@ class Log:
         else:
             self.level = None
 
-    @staticmethod
-    def _relabel(rows: list[Any], kinds: list[str], i: int, kind: str) -> None:
-        kinds[i] = kind
-        r = rows[i]
-        rows[i] = (r[0], kind, r[2], r[3], r[4], r[5], r[6])
-
     def __repr__(self) -> str:
         return (
-            f"<Log {self.name!r} {self.verdict} lines={len(self._b.l_rows)} "
+            f"<Log {self.name!r} {self.verdict} lines={len(self._b)} "
             f"insns_processed={self.stats.insns_processed} unrecognized={self.kinds[UNRECOGNIZED]}>"
         )
 
@@ -702,7 +760,11 @@ class Log:
     @property
     def text(self) -> str:
         """The program's log lines joined with newlines."""
-        return "\n".join(r[4] for r in self._b.l_rows)
+        b = self._b
+        if b.peel_rows:
+            return "\n".join(b.texts())
+        text, start, end = b.span
+        return text[start:end]
 
     def _get(self, key: str) -> pd.DataFrame:
         df = self._cache.get(key)
@@ -793,22 +855,18 @@ def _objects(values: Any) -> Any:
 
 
 def _line_columns(b: _Builder) -> dict[str, Any]:
-    """The line rows as arrays, shared by the lines and backtracking tables."""
+    """The line columns as arrays, shared by the lines and backtracking tables."""
     import numpy as np
 
     if b.line_columns is not None:
         return b.line_columns
-    rows = b.l_rows
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 7
-    code = _KIND_CODE
+    n = len(b)
     out = {
-        "line": np.array(cols[0], dtype=np.int64),
-        "kind": np.array([code[k] for k in cols[1]], dtype=np.int8),
-        "insn_idx": np.array(cols[2], dtype=np.int64),
-        "frame": np.array(cols[3], dtype=np.int64),
-        "text": _object_array(cols[4]),
-        "regs": _object_array(cols[5]),
-        "stack": _object_array(cols[6]),
+        "line": np.arange(b.first_line, b.first_line + n, dtype=np.int64),
+        "kind": np.array(b.kinds, dtype=np.int8),
+        "insn_idx": np.array(b.insns, dtype=np.int64),
+        "frame": np.array(b.frames, dtype=np.int64) - 1,
+        "text": _object_array(b.texts()),
     }
     b.line_columns = out
     return out
@@ -820,6 +878,13 @@ def _object_array(values: Sequence[Any]) -> Any:
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
     return arr
+
+
+def _records(values: array[int], width: int) -> Any:
+    """An int64 array of fixed-width records as a 2-D numpy array, one row per record."""
+    import numpy as np
+
+    return np.array(values, dtype=np.int64).reshape(-1, width)
 
 
 def _lines_frame(b: _Builder) -> pd.DataFrame:
@@ -855,15 +920,14 @@ def _instructions_frame(b: _Builder) -> pd.DataFrame:
 
 
 def _steps_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
+    steps = _records(b.steps, 5).T
     return pd.DataFrame(
         {
-            "step": _i64(b.s_step),
-            "line": _i64(b.s_line),
-            "insn_idx": _i64(b.s_insn),
-            "frame": _i64(b.s_frame),
-            "path": _i64(b.s_path),
+            name: np.ascontiguousarray(col)
+            for name, col in zip(("step", "line", "insn_idx", "frame", "path"), steps, strict=True)
         }
     )
 
@@ -902,34 +966,23 @@ def _flags(r: RegState) -> str:
 
 
 def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
+    """The step, line, insn_idx and frame of each register (or stack slot) of each state
+    occurrence, and its code into the distinct tokens."""
     import numpy as np
 
-    counts = np.fromiter(
-        (len(d.regs if which == "regs" else d.slots) for d in b.o_dec),
-        dtype=np.int64,
-        count=len(b.o_dec),
-    )
-    codes: list[int] = []
-    ext = codes.extend
+    dec = b.dec
     if which == "regs":
-        for d in b.o_dec:
-            ext(d.regs)
+        counts = np.fromiter(map(len, (d.regs for d in dec)), dtype=np.int64, count=len(dec))
+        codes = np.fromiter(chain.from_iterable(d.regs for d in dec), dtype=np.int64)
     else:
-        for d in b.o_dec:
-            ext(d.slots)
-    meta = b.o_meta
-    n = len(meta)
-    step = np.fromiter((m[0] for m in meta), dtype=np.int64, count=n)
-    line = np.fromiter((m[1] for m in meta), dtype=np.int64, count=n)
-    insn = np.fromiter((m[2] for m in meta), dtype=np.int64, count=n)
-    frame = np.fromiter((m[3] for m in meta), dtype=np.int64, count=n)
+        counts = np.fromiter(map(len, (d.slots for d in dec)), dtype=np.int64, count=len(dec))
+        codes = np.fromiter(chain.from_iterable(d.slots for d in dec), dtype=np.int64)
+    occ = _records(b.occ, 4)
     base = {
-        "step": np.repeat(step, counts),
-        "line": np.repeat(line, counts),
-        "insn_idx": np.repeat(insn, counts),
-        "frame": np.repeat(frame, counts),
+        name: np.repeat(occ[:, i], counts)
+        for i, name in enumerate(("step", "line", "insn_idx", "frame"))
     }
-    return base, np.asarray(codes, dtype=np.int64)
+    return base, codes
 
 
 def _i64(values: Any) -> Any:
@@ -1029,11 +1082,14 @@ def _mark_alloc(b: _Builder, df: pd.DataFrame) -> None:
 
     if df.empty:
         return
-    calls = {
-        step: line
-        for step, line, insn in zip(b.s_step, b.s_line, b.s_insn, strict=True)
-        if _ALLOC_CALL_RE.search(b.instructions.get(insn, (None, ""))[1] or "")
+    alloc_insns = {
+        i for i, ins in b.instructions.items() if ins[1] and _ALLOC_CALL_RE.search(ins[1])
     }
+    calls = {}
+    if alloc_insns:
+        steps = _records(b.steps, 5)
+        for step, line in steps[np.isin(steps[:, 2], list(alloc_insns))][:, :2].tolist():
+            calls[step] = line
     if calls:
         r0 = df[(df["reg"] == 0) & (df["type"] == "ptr_")]
         steps = r0["step"].to_numpy()
@@ -1080,24 +1136,19 @@ def _stack_frame(b: _Builder) -> pd.DataFrame:
 
 
 def _refs_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
-    step: list[int] = []
-    line: list[int] = []
-    insn: list[int] = []
-    ref: list[int] = []
-    for (s, ln, i, _f), d in zip(b.o_meta, b.o_dec, strict=True):
-        for r in d.refs:
-            step.append(s)
-            line.append(ln)
-            insn.append(i)
-            ref.append(r)
+    counts = np.fromiter(map(len, (d.refs for d in b.dec)), dtype=np.int64, count=len(b.dec))
+    refs = np.fromiter(chain.from_iterable(d.refs for d in b.dec), dtype=np.int64)
+    occ = _records(b.occ, 4)
+    insn = np.repeat(occ[:, 2], counts)
     return pd.DataFrame(
         {
-            "step": _i64(step),
-            "line": _i64(line),
-            "insn_idx": _int_na(insn),
-            "ref_obj_id": _i64(ref),
+            "step": np.repeat(occ[:, 0], counts),
+            "line": np.repeat(occ[:, 1], counts),
+            "insn_idx": pd.arrays.IntegerArray(insn, insn < 0),
+            "ref_obj_id": refs,
         }
     )
 
@@ -1133,16 +1184,17 @@ def _backtracking_frame(b: _Builder) -> pd.DataFrame:
     import pandas as pd
 
     c = _line_columns(b)
-    sel = c["kind"] == _KIND_CODE["backtrack"]
+    sel = c["kind"] == _BACKTRACK
     insn = c["insn_idx"][sel]
     frame = c["frame"][sel]
+    regs, stack = zip(*b.bt, strict=True) if b.bt else ((), ())
     return pd.DataFrame(
         {
             "line": c["line"][sel],
             "insn_idx": pd.arrays.IntegerArray(insn, insn < 0),
             "frame": pd.arrays.IntegerArray(frame, frame < 0),
-            "regs": _objects(c["regs"][sel]),
-            "stack": _objects(c["stack"][sel]),
+            "regs": _objects(regs),
+            "stack": _objects(stack),
             "text": _objects(c["text"][sel]),
         }
     )
@@ -1164,39 +1216,132 @@ _TABLES = {
 
 
 _INDEXED = frozenset(("insn", "insn_state", "state", "backtrack", "prune", "liveness"))
-_NON_KERNEL = frozenset(("blank", "noise", "libbpf", "btf", "summary", "tool"))
+_INDEXED_CODES = frozenset(_KIND_CODE[k] for k in _INDEXED)
+_CUT_HEAD_CODES = frozenset((_KIND_CODE["backtrack"], _KIND_CODE["prune"]))
+_MESSAGE_CODES = frozenset((_KIND_CODE["message"], _KIND_CODE[UNRECOGNIZED]))
+# kinds that may follow the error lines at the end of a log
+_AFTER_ERROR_CODES = frozenset(
+    _KIND_CODE[k]
+    for k in ("blank", "noise", "libbpf", "summary", "btf", "truncated", "tool", "diagnostic")
+)
+# kinds of other tools' output (a block of only these is no program's); the summary is the
+# kernel's but ends a program
+_NON_KERNEL_CODES = frozenset(
+    _KIND_CODE[k] for k in ("blank", "noise", "libbpf", "btf", "tool")
+)
 # after a program's "processed N insns" line, anything else (even the "verification time"
 # that 5.x+ print first) belongs to the next program
 _NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf", "tool"))
 
 
-class _Lines:
-    """Numbered lines without their newline; ``complete`` tells whether the last one had it."""
+#: Characters of a text split into lines at a time: only one chunk's list of lines is held.
+_CHUNK = 1 << 16
 
-    def __init__(
-        self, lines: Iterable[str], *, stripped: bool, complete: bool = True, plain: bool = False
-    ) -> None:
-        self._lines = lines
-        self._stripped = stripped
-        self.complete = complete
+
+class _Lines:
+    """The lines of a text, without their newlines, numbered from 1.
+
+    The text is split a chunk at a time. :meth:`span` gives the part of the text that holds a
+    run of lines (a program's), so a Log keeps the input text instead of a string per line.
+    """
+
+    def __init__(self, text: str, *, plain: bool = False) -> None:
+        self.text = text
+        self.complete = text.endswith("\n") or not text
         #: known to hold no libbpf/veristat program wrappers
         self.plain = plain
+        # the first line number of each chunk split so far, and its index in the text
+        self._chunk_lines: list[int] = []
+        self._chunk_starts: list[int] = []
+        self._known = (1, 0)  # the last line whose start was looked up, and its start
 
-    def lines(self) -> Iterable[str]:
-        """The lines themselves when already split (no generator in between)."""
-        return self._lines if self._stripped else self
+    def _chunks(self) -> Iterator[list[str]]:
+        text = self.text
+        n = len(text)
+        pos = 0
+        lineno = 1
+        while pos < n:
+            end = text.find("\n", pos + _CHUNK)
+            lines = text[pos : n if end < 0 else end].split("\n")
+            if end < 0 and self.complete:
+                lines.pop()  # the empty piece after the final newline
+            self._chunk_lines.append(lineno)
+            self._chunk_starts.append(pos)
+            yield lines
+            lineno += len(lines)
+            pos = n if end < 0 else end + 1
 
-    def __iter__(self) -> Iterator[str]:
-        if self._stripped:
-            yield from self._lines
-            return
-        for raw in self._lines:
+    def lines(self) -> Iterator[str]:
+        return chain.from_iterable(self._chunks())
+
+    __iter__ = lines
+
+    def _start(self, lineno: int) -> int:
+        """The index in the text where line *lineno* starts (one past the end of the text
+        for the line after the last when the text has no final newline)."""
+        i = bisect.bisect_right(self._chunk_lines, lineno) - 1
+        at, pos = self._chunk_lines[i], self._chunk_starts[i]
+        if self._known[0] <= lineno and self._known[0] > at:  # nearer: start from there
+            at, pos = self._known
+        text = self.text
+        for _ in range(lineno - at):
+            nl = text.find("\n", pos)
+            if nl < 0:
+                return len(text) + 1
+            pos = nl + 1
+        self._known = (lineno, pos)
+        return pos
+
+    def span(self, first: int, n: int) -> tuple[str, int, int]:
+        """The text of lines *first* .. *first* + *n* - 1 as (text, start, end)."""
+        if n == 0:
+            return ("", 0, 0)
+        start = self._start(first)
+        return self.text, start, self._start(first + n) - 1
+
+    def drop(self, lineno: int) -> None:
+        """Lines up to *lineno* belong to no program (nothing is held for them)."""
+
+
+class _FileLines(_Lines):
+    """The lines of a file read line by line (``\\n`` or ``\\r\\n`` ends); the lines since
+    the last :meth:`span` or :meth:`drop` are held until a span takes them."""
+
+    def __init__(self, raw: Iterable[str]) -> None:
+        super().__init__("")
+        self._raw = raw
+        self._held: list[str] = []
+        self._held_first = 1
+
+    def lines(self) -> Iterator[str]:
+        held = self._held
+        for raw in self._raw:
             if raw.endswith("\n"):
                 self.complete = True
-                yield raw[:-2] if raw.endswith("\r\n") else raw[:-1]
+                line = raw[:-2] if raw.endswith("\r\n") else raw[:-1]
             else:
                 self.complete = False
-                yield raw
+                line = raw
+            held.append(line)
+            yield line
+
+    __iter__ = lines
+
+    def span(self, first: int, n: int) -> tuple[str, int, int]:
+        k = first - self._held_first
+        text = "\n".join(self._held[k : k + n])
+        self.drop(first + n - 1)
+        return text, 0, len(text)
+
+    def drop(self, lineno: int) -> None:
+        del self._held[: lineno + 1 - self._held_first]
+        self._held_first = lineno + 1
+
+
+def _finish(b: _Builder, src: _Lines, name: str | None, complete: bool = True) -> Log:
+    """The Log of a builder whose lines are all fed."""
+    b.span = src.span(b.first_line, len(b))
+    return Log(b, name, text_complete=complete)
 
 
 def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[Log]:
@@ -1213,7 +1358,7 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
     ended = False  # plain mode: the current program printed its summary
 
     def has_kernel_lines(bb: _Builder) -> bool:
-        return any(r[1] not in _NON_KERNEL or r[1] == "summary" for r in bb.l_rows)
+        return not _NON_KERNEL_CODES.issuperset(bb.kinds)
 
     if src.plain:
         # no libbpf or veristat wrappers anywhere: only the summary lines split programs
@@ -1221,14 +1366,14 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
         feed = b.feed
         for lineno, text in enumerate(src.lines(), 1):
             if ended and classify(text).kind not in _NOISE_KINDS:
-                yield Log(b, name)
-                b = _Builder(strict=strict)
+                yield _finish(b, src, name)
+                b = _Builder(strict=strict, first_line=lineno)
                 feed = b.feed
                 ended = False
             if feed(lineno, text) == "summary" and b.processed:
                 ended = True
-        if b.l_rows:
-            yield Log(b, name, text_complete=src.complete)
+        if len(b):
+            yield _finish(b, src, name, src.complete)
         return
     veristat = False
     lineno = 0
@@ -1238,8 +1383,10 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
             m = _BEGIN_RE.search(text)
             if m is not None:
                 if b is not None and (wrapped or has_kernel_lines(b)):
-                    yield Log(b, name)
-                b = _Builder(strict=strict)
+                    yield _finish(b, src, name)
+                else:
+                    src.drop(lineno - 1)
+                b = _Builder(strict=strict, first_line=lineno)
                 name = m.group(1) if m.group(1) is not None else default
                 wrapped = True
                 ended = False
@@ -1247,19 +1394,22 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 continue
             if b is not None and wrapped and "-- END PROG LOAD LOG --" in text:
                 b.feed(lineno, text)
-                yield Log(b, name)
+                yield _finish(b, src, name)
                 b = None
                 continue
         if b is None:
             if wrapped:
+                src.drop(lineno)
                 continue  # libbpf chatter between programs
-            b = _Builder(strict=strict)
+            b = _Builder(strict=strict, first_line=lineno)
         if text.startswith("PROCESSING "):
             vm = _VERISTAT_RE.match(text)
             if vm is not None:
                 if has_kernel_lines(b):
-                    yield Log(b, name)
-                b = _Builder(strict=strict)
+                    yield _finish(b, src, name)
+                else:
+                    src.drop(lineno - 1)  # a program with no kernel line is dropped
+                b = _Builder(strict=strict, first_line=lineno)
                 name = vm.group(2)
                 ended = False
                 veristat = True
@@ -1268,14 +1418,14 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
             b.feed_as(lineno, text, "blank" if not text.strip() else "noise")
             continue
         if ended and classify(text).kind not in _NOISE_KINDS:
-            yield Log(b, name)
-            b = _Builder(strict=strict)
+            yield _finish(b, src, name)
+            b = _Builder(strict=strict, first_line=lineno)
             ended = False
         kind = b.feed(lineno, text)
         if kind == "summary" and not wrapped and b.processed:
             ended = True
-    if b is not None and b.l_rows:
-        yield Log(b, name, text_complete=src.complete)
+    if b is not None and len(b):
+        yield _finish(b, src, name, src.complete)
 
 
 def _loader_records(text: str) -> list[dict[str, Any]] | None:
@@ -1400,16 +1550,11 @@ def parse_log(
 def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
     if "\r\n" in text:  # a log saved with CRLF line ends
         text = text.replace("\r\n", "\n")
-    complete = text.endswith("\n") or not text
-    lines = text.split("\n")
-    if complete:
-        lines.pop()
     was = gc.isenabled()
     gc.disable()  # the parser allocates many small tuples that are never cyclic
     try:
         plain = "PROG LOAD LOG --" not in text and "PROCESSING " not in text
-        src = _Lines(lines, stripped=True, complete=complete, plain=plain)
-        logs = list(_iter_programs(src, name, strict))
+        logs = list(_iter_programs(_Lines(text, plain=plain), name, strict))
     finally:
         if was:
             gc.enable()
@@ -1600,7 +1745,7 @@ def iter_logs(
             yield lg
             continue
         held.append(lg)
-        held_lines += len(lg._b.l_rows)
+        held_lines += len(lg._b)
         if _is_log(held):
             found = True
             yield from held
@@ -1629,7 +1774,7 @@ def _iter_logs(path: str | os.PathLike[str], strict: bool) -> Iterator[Log]:
         yield from load_log(path, strict=strict, lenient=True)
         return
     yield from _iter_programs(
-        _Lines(_open_lines(path), stripped=False), _default_name(path), strict
+        _FileLines(_open_lines(path)), _default_name(path), strict
     )
 
 
@@ -1665,17 +1810,20 @@ def iter_frames(
                 f"cannot stream table {t!r}; choose from {sorted(set(_TABLES) - {'instructions'})}"
             )
     b = _Builder(strict=strict)
+    src = _FileLines(_open_lines(path))
     n = 0
-    for lineno, text in enumerate(_Lines(_open_lines(path), stripped=False), 1):
+    for lineno, text in enumerate(src, 1):
         b.feed(lineno, text)
         n += 1
         if n >= chunk_lines:
+            b.span = src.span(b.first_line, n)
             yield {t: _TABLES[t](b) for t in wanted}
-            b.reset()
+            b.reset(lineno + 1)
             if len(b.tokens.regs) + len(b.tokens.slots) > 500_000:
                 b.tokens = _Tokens()  # codes are per chunk: start a fresh token table
             n = 0
     if n:
+        b.span = src.span(b.first_line, n)
         yield {t: _TABLES[t](b) for t in wanted}
 
 

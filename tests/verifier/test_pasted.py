@@ -49,7 +49,7 @@ def _kinds(text: str) -> list[tuple[str, int | None]]:
     return [
         (r[1], None if r[2] < 0 else r[2])
         for lg in parse_log(text, name="p")
-        for r in lg._b.l_rows  # noqa: SLF001 - the rows, without building DataFrames
+        for r in lg._b.rows()  # noqa: SLF001 - the rows, without building DataFrames
     ]
 
 
