@@ -41,13 +41,14 @@ import zlib
 from array import array
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfkit.errors import LogError
 from bpfkit.verifier.grammar import (
+    _INLINE_BRANCH_RE,
     KINDS,
     UNRECOGNIZED,
     Line,
@@ -107,8 +108,9 @@ class LogStats(NamedTuple):
     stack_depth: tuple[int, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Decoded:
+class _Decoded(NamedTuple):
+    """A decoded state: its frame, codes of its register and stack tokens, its references."""
+
     frame: int
     regs: tuple[int, ...]
     slots: tuple[int, ...]
@@ -170,13 +172,16 @@ class _Tokens:
         reg_code = self.reg_code
         slot_code = self.slot_code
         first = True
-        for tok in text.replace("; 0x", ";0x").split(" "):
-            if not tok:
-                continue
-            c = reg_code.get(tok)
+        toks = text.replace("; 0x", ";0x").split(" ")
+        codes = list(map(reg_code.get, toks))
+        if None not in codes:  # the commonest state: registers seen before
+            return _Decoded(0, tuple(codes), (), ())  # type: ignore[arg-type]
+        for tok, c in zip(toks, codes, strict=True):
             if c is not None:
                 rc.append(c)
                 first = False
+                continue
+            if not tok:
                 continue
             c = slot_code.get(tok)
             if c is not None:
@@ -214,6 +219,8 @@ _MISSING = object()
 _CUT_TOKEN_RE = re.compile(r"(?:R\d{1,2}|fp-\d+)(?:_[rwD]+)?=")
 _KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 _BACKTRACK = _KIND_CODE["backtrack"]
+_INSN = _KIND_CODE["insn"]
+_INSN_STATE = _KIND_CODE["insn_state"]
 #: Entries of each memo (distinct lines, states, classified lines) before it is cleared: the
 #: 116,570-line loop log has 9,946 distinct lines; the bound keeps a text of distinct lines
 #: from holding a memo entry per line (each ~250 bytes with its key).
@@ -362,25 +369,57 @@ class _Builder:
         self.frames.append(0 if frame is None else frame + 1)
         return kind
 
-    def feed(self, lineno: int, text: str) -> str:
-        """Classify and record line *lineno*; return its kind."""
+    def feed(self, text: str) -> str:
+        """Classify and record the next line; return its kind."""
         if self.in_diag:
-            return self._diag_line(lineno, text)
+            return self._diag_line(text)
         hit = self.memo.get(text)  # level-2 logs of loops repeat most lines verbatim
-        if hit is not None:
-            if hit[0] is None:  # backtracking
-                self.kinds.append(_BACKTRACK)
-                self.insns.append(hit[1])
-                self.frames.append(hit[2])
-                self.bt.append(hit[3])
-                return "backtrack"
-            return self._insn(lineno, text, hit[1], hit[0], hit[2], hit[3])
-        kind = self._feed(lineno, text)
-        if kind == "diagnostic":
-            self.in_diag = True
-        return kind
+        if hit is None:
+            kind = self._feed(text)
+            if kind == "diagnostic":
+                self.in_diag = True
+            return kind
+        if hit[0] is None:  # backtracking
+            self.partial = False
+            self.kinds.append(_BACKTRACK)
+            self.insns.append(hit[1])
+            self.frames.append(hit[2])
+            self.bt.append(hit[3])
+            return "backtrack"
+        return self._insn(text, hit[1], hit[0], hit[2], hit[3])
 
-    def _diag_line(self, lineno: int, text: str) -> str:
+    def feed_lines(self, lines: Iterator[str]) -> bool:
+        """Feed lines until one is the summary that ends a program (True) or they run out
+        (False): :meth:`feed` on each, with the commonest line, a backtracking line seen
+        before, recorded here without a call."""
+        memo_get = self.memo.get
+        kinds = self.kinds.append
+        insns = self.insns.append
+        frames = self.frames.append
+        bt = self.bt.append
+        for text in lines:
+            if self.in_diag:
+                kind = self._diag_line(text)
+            elif (hit := memo_get(text)) is None:
+                kind = self._feed(text)
+                if kind == "diagnostic":
+                    self.in_diag = True
+            elif hit[0] is None:  # backtracking
+                if self.partial:
+                    self.partial = False
+                kinds(_BACKTRACK)
+                insns(hit[1])
+                frames(hit[2])
+                bt(hit[3])
+                continue
+            else:
+                self._insn(text, hit[1], hit[0], hit[2], hit[3])
+                continue
+            if kind == "summary" and self.processed:
+                return True
+        return False
+
+    def _diag_line(self, text: str) -> str:
         """A line inside the 7.3+ failure report (``Verification failed: ...`` up to the
         summary): its indented section lines (``  insn 0``, ``  >>> 0 | (95) exit``,
         ``        | ^-- error: ...``, wrapped prose) are the report's, whatever they look like.
@@ -390,10 +429,10 @@ class _Builder:
             return self._row("blank")
         if k in ("summary", "libbpf", "noise", "insn", "insn_state", "branch", "func"):
             self.in_diag = False
-            return self.feed(lineno, text)
+            return self.feed(text)
         return self._row("diagnostic")
 
-    def _feed(self, lineno: int, text: str) -> str:
+    def _feed(self, text: str) -> str:
         c = text[:1]
         if c == "m":
             m = _BT_FAST.match(text)
@@ -401,6 +440,7 @@ class _Builder:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
                 hit = (None, int(insn), int(f) + 1, (regs, stack))
                 self._remember(text, hit)
+                self.partial = False
                 self.kinds.append(_BACKTRACK)
                 self.insns.append(hit[1])
                 self.frames.append(hit[2])
@@ -420,13 +460,13 @@ class _Builder:
                 cut = rest.find(" ;")
                 if cut >= 0:
                     fields = (op, int(idx), rest[:cut].rstrip(), rest[cut + 2 :])
-                elif "goto pc" not in rest:
+                elif "goto pc" not in rest or _INLINE_BRANCH_RE.match(rest) is None:
                     fields = (op, int(idx), rest.rstrip(), None)
-                else:
-                    return self._slow(lineno, text)
+                else:  # 6.1-era: the state after a branch on the same line
+                    return self._slow(text)
                 self._remember(text, fields)
-                return self._insn(lineno, text, fields[1], op, fields[2], fields[3])
-        return self._slow(lineno, text)
+                return self._insn(text, fields[1], op, fields[2], fields[3])
+        return self._slow(text)
 
     def _remember(self, text: str, fields: tuple[Any, ...]) -> None:
         memo = self.memo
@@ -435,33 +475,36 @@ class _Builder:
         memo[text] = fields
 
     def _insn(
-        self, lineno: int, text: str, insn: int, opcode: str, asm: str, state: str | None
+        self, text: str, insn: int, opcode: str, asm: str, state: str | None
     ) -> str:
         step = self.step
-        self.step += 1
-        kind = "insn"
-        frame = self.frame
+        self.step = step + 1
         self.partial = False
-        if state is not None:
-            kind = "insn_state"
-            dec = self.tokens.decode(state)
+        self.in_call_block = False
+        if insn not in self.instructions:
+            f, sl, st = self.src
+            self.instructions[insn] = (opcode, asm, f, sl, st)
+        lineno = self.first_line + len(self.kinds)
+        if state is None:
+            kind = _INSN
+            frame = self.frame
+        else:
+            kind = _INSN_STATE
+            dec = self.tokens.states.get(state) or self.tokens.decode(state)
             if dec is None:
                 dec = self._cut(state, True)
             if dec is None:
-                kind = self._bad(lineno, text)
+                kind = _KIND_CODE[self._bad(text)]
+                frame = self.frame
             else:
                 frame = self.frame = dec.frame
                 self.occ.extend((step, lineno, insn, frame))
                 self.dec.append(dec)
         self.steps.extend((step, lineno, insn, frame, self.path))
-        if insn not in self.instructions:
-            f, sl, st = self.src
-            self.instructions[insn] = (opcode, asm, f, sl, st)
-        self.in_call_block = False
-        self.kinds.append(_KIND_CODE[kind])
+        self.kinds.append(kind)
         self.insns.append(insn)
         self.frames.append(frame + 1)
-        return kind
+        return KINDS[kind]
 
     def _cut(self, state: str, after_insn: bool = False) -> _Decoded | None:
         if self.strict:
@@ -471,7 +514,7 @@ class _Builder:
             self.partial = True
         return dec
 
-    def _pasted(self, lineno: int, text: str, kind: str) -> str | None:
+    def _pasted(self, text: str, kind: str) -> str | None:
         """A line of a pasted log: feed it without its prefixes (the row keeps the text as
         the kernel printed it); None if it has no prefix."""
         inner, tool = unprefixed(text)
@@ -479,7 +522,7 @@ class _Builder:
             return None
         self.peeling = True
         try:
-            kind = self.feed(lineno, inner)
+            kind = self.feed(inner)
         finally:
             self.peeling = False
         row = len(self.kinds) - 1
@@ -494,7 +537,8 @@ class _Builder:
             kind = "tool"
         return kind
 
-    def _slow(self, lineno: int, text: str) -> str:
+    def _slow(self, text: str) -> str:
+        lineno = self.first_line + len(self.kinds)
         ln = self.line_memo.get(text)
         if ln is None:
             ln = _classify(text)
@@ -504,7 +548,7 @@ class _Builder:
         kind = ln.kind
         if kind == "message" or kind == UNRECOGNIZED:
             if not self.peeling:
-                pk = self._pasted(lineno, text, kind)
+                pk = self._pasted(text, kind)
                 if pk is not None:
                     return pk
             if self.partial and _FRAGMENT_RE.fullmatch(text):
@@ -525,7 +569,7 @@ class _Builder:
                 if dec is None:
                     dec = self._cut(ln.state or "", True)
                 if dec is None:
-                    kind = self._bad(lineno, text)
+                    kind = self._bad(text)
                 else:
                     frame = dec.frame
                     self.frame = frame
@@ -544,7 +588,7 @@ class _Builder:
             if dec is None and ln.state:
                 dec = self._cut(ln.state)
             if dec is None:
-                kind = self._bad(lineno, text)
+                kind = self._bad(text)
             else:
                 if kind == "branch":
                     self.path += 1
@@ -571,10 +615,17 @@ class _Builder:
             self.p_rows.append((self.step, lineno, insn))
         elif kind == "backtrack":
             if ln.state is not None and self.tokens.decode(ln.state) is None:
-                kind = self._bad(lineno, text)
+                kind = self._bad(text)
             else:
                 m = _REG_LIST_RE.search(text)
-                self.bt.append((m.group(1), m.group(2)) if m is not None else (None, None))
+                hit = (
+                    None,
+                    -1 if insn is None else insn,
+                    0 if frame is None else frame + 1,
+                    (m.group(1), m.group(2)) if m is not None else (None, None),
+                )
+                self._remember(text, hit)
+                self.bt.append(hit[3])
         elif kind == "call":
             self.in_call_block = True
         elif kind == "summary":
@@ -586,12 +637,13 @@ class _Builder:
             raise LogError(f"line {lineno}: unrecognized verifier log line {text[:80]!r}")
         return self._row(kind, insn, frame)
 
-    def feed_as(self, lineno: int, text: str, kind: str) -> None:
-        """Record a line whose kind the context decides (another tool's output)."""
+    def feed_as(self, kind: str) -> None:
+        """Record the next line with a kind the context decides (another tool's output)."""
         self._row(kind)
 
-    def _bad(self, lineno: int, text: str) -> str:
+    def _bad(self, text: str) -> str:
         if self.strict:
+            lineno = self.first_line + len(self.kinds)
             raise LogError(f"line {lineno}: cannot decode the state in {text[:80]!r}")
         return UNRECOGNIZED
 
@@ -627,8 +679,11 @@ _EMPTY = _Decoded(0, (), (), ())
 _FRAGMENT_RE = re.compile(r"\S*[=(),;:\d]\S*(?: +(?:\S+=\S*|cb|async_cb|frame\d+:))*")
 
 
+_FROM_INSN_RE = re.compile(r"from (\d+) to")
+
+
 def _from_insn(text: str) -> int | None:
-    m = re.match(r"from (\d+) to", text)
+    m = _FROM_INSN_RE.match(text)
     return int(m.group(1)) if m else None
 
 
@@ -998,53 +1053,67 @@ def _arr(values: Any, dtype: str) -> Any:
     return pd.array(values, dtype=dtype)
 
 
-def _masked(values: tuple[Any, ...], unsigned: bool) -> Any:
+def _masked(values: Sequence[Any], unsigned: bool) -> Any:
     """A nullable Int64/UInt64 array; None and numbers outside the dtype (only in edited logs,
     e.g. a 64-bit value in a 32-bit range) become NA."""
     import numpy as np
     import pandas as pd
 
+    dtype = np.uint64 if unsigned else np.int64
+    try:  # the usual case: every value is a number within the dtype
+        return pd.arrays.IntegerArray(
+            np.array(values, dtype=dtype), np.zeros(len(values), dtype=bool)
+        )
+    except (TypeError, OverflowError):
+        pass
     lo, hi = (0, (1 << 64) - 1) if unsigned else (-(1 << 63), (1 << 63) - 1)
     mask = np.array([v is None or not lo <= v <= hi for v in values], dtype=bool)
     data = np.array(
-        [0 if m else v for v, m in zip(values, mask.tolist(), strict=True)],
-        dtype=np.uint64 if unsigned else np.int64,
+        [0 if m else v for v, m in zip(values, mask.tolist(), strict=True)], dtype=dtype
     )
     return pd.arrays.IntegerArray(data, mask)
+
+
+_REG_FIELD = {name: itemgetter(i) for i, name in enumerate(RegState._fields)}
 
 
 def _register_columns(tokens: _Tokens) -> dict[str, Any]:
     """Columns over the distinct register tokens, cached until new tokens appear."""
     import numpy as np
+    import pandas as pd
 
     toks = tokens.regs
     cached = tokens.reg_columns
     if cached is not None and cached[0] == len(toks):
         return cached[1]
-    regs = [t[1] for t in toks]
-    f = dict(zip(RegState._fields, zip(*regs, strict=True), strict=True)) if regs else {}
+    regs = list(map(itemgetter(1), toks))
+
+    def field(name: str) -> list[Any]:
+        return list(map(_REG_FIELD[name], regs))
 
     def col(name: str, dtype: Any) -> Any:
-        return np.array(f.get(name, ()), dtype=dtype)
+        return np.array(field(name), dtype=dtype)
 
     uniq: dict[str, Any] = {
-        "reg": np.array([t[0] for t in toks], dtype=np.int64),
-        "type": col("type", object),
+        "reg": np.array(list(map(itemgetter(0), toks)), dtype=np.int64),
+        "type": pd.Categorical(col("type", object)),
         "or_null": col("or_null", bool),
-        "flags": np.array([_flags(r) for r in regs], dtype=object),
+        "flags": np.array(
+            [_flags(r) if r.flags or r.non_own_ref else "" for r in regs], dtype=object
+        ),
         "btf_type": col("btf_type", object),
         "id": col("id", np.int64),
         "ref_obj_id": col("ref_obj_id", np.int64),
         "non_own_ref": col("non_own_ref", bool),
         "off": col("off", np.int64),
         "precise": col("precise", bool),
-        "written": np.array(["w" in lv for lv in f.get("live", ())], dtype=bool),
+        "written": np.array(["w" in lv for lv in field("live")], dtype=bool),
         "raw": np.array([t[2].partition("=")[2] for t in toks], dtype=object),
     }
     for name in ("smin", "smax", "smin32", "smax32", "umin32", "umax32"):
-        uniq[name] = _masked(f.get(name, ()), unsigned=False)
+        uniq[name] = _masked(field(name), unsigned=False)
     for name in ("umin", "umax", "var_off_value", "var_off_mask"):
-        uniq[name] = _masked(f.get(name, ()), unsigned=True)
+        uniq[name] = _masked(field(name), unsigned=True)
     tokens.reg_columns = (len(toks), uniq)
     return uniq
 
@@ -1058,10 +1127,11 @@ def _registers_frame(b: _Builder) -> pd.DataFrame:
     cols["insn_idx"] = pd.arrays.IntegerArray(base["insn_idx"], base["insn_idx"] < 0)
     for name in _REG_COLUMNS:
         col = uniq[name].take(codes)
+        if name == "type":  # the types of these rows only, as astype("category") gives
+            col = col.remove_unused_categories()
         cols[name] = _objects(col) if col.dtype == object else col
     df = pd.DataFrame(cols)
     _mark_alloc(b, df)
-    df["type"] = df["type"].astype("category")
     return df
 
 
@@ -1187,7 +1257,8 @@ def _backtracking_frame(b: _Builder) -> pd.DataFrame:
     sel = c["kind"] == _BACKTRACK
     insn = c["insn_idx"][sel]
     frame = c["frame"][sel]
-    regs, stack = zip(*b.bt, strict=True) if b.bt else ((), ())
+    regs = list(map(itemgetter(0), b.bt))
+    stack = list(map(itemgetter(1), b.bt))
     return pd.DataFrame(
         {
             "line": c["line"][sel],
@@ -1363,15 +1434,23 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
     if src.plain:
         # no libbpf or veristat wrappers anywhere: only the summary lines split programs
         b = _Builder(strict=strict)
-        feed = b.feed
-        for lineno, text in enumerate(src.lines(), 1):
-            if ended and classify(text).kind not in _NOISE_KINDS:
+        lines = src.lines()
+        ended = b.feed_lines(lines)
+        while ended:
+            # after a program's summary: other tools' lines are still its, any other line
+            # starts the next program
+            for text in lines:
+                if classify(text).kind in _NOISE_KINDS:
+                    b.feed(text)
+                    continue
                 yield _finish(b, src, name)
-                b = _Builder(strict=strict, first_line=lineno)
-                feed = b.feed
-                ended = False
-            if feed(lineno, text) == "summary" and b.processed:
-                ended = True
+                b = _Builder(strict=strict, first_line=b.first_line + len(b))
+                ended = b.feed(text) == "summary" and b.processed
+                break
+            else:
+                break
+            if not ended:
+                ended = b.feed_lines(lines)
         if len(b):
             yield _finish(b, src, name, src.complete)
         return
@@ -1390,10 +1469,10 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 name = m.group(1) if m.group(1) is not None else default
                 wrapped = True
                 ended = False
-                b.feed(lineno, text)
+                b.feed(text)
                 continue
             if b is not None and wrapped and "-- END PROG LOAD LOG --" in text:
-                b.feed(lineno, text)
+                b.feed(text)
                 yield _finish(b, src, name)
                 b = None
                 continue
@@ -1415,13 +1494,13 @@ def _iter_programs(src: _Lines, default: str | None, strict: bool) -> Iterator[L
                 veristat = True
         if ended and veristat:
             # after the log veristat prints its own output (the stats table, "Done. ...")
-            b.feed_as(lineno, text, "blank" if not text.strip() else "noise")
+            b.feed_as("blank" if not text.strip() else "noise")
             continue
         if ended and classify(text).kind not in _NOISE_KINDS:
             yield _finish(b, src, name)
             b = _Builder(strict=strict, first_line=lineno)
             ended = False
-        kind = b.feed(lineno, text)
+        kind = b.feed(text)
         if kind == "summary" and not wrapped and b.processed:
             ended = True
     if b is not None and len(b):
@@ -1813,7 +1892,7 @@ def iter_frames(
     src = _FileLines(_open_lines(path))
     n = 0
     for lineno, text in enumerate(src, 1):
-        b.feed(lineno, text)
+        b.feed(text)
         n += 1
         if n >= chunk_lines:
             b.span = src.span(b.first_line, n)

@@ -582,35 +582,11 @@ def _const_scalar(v: int, precise: bool, live: str, text: str) -> RegState:
     u = v & U64_MAX
     u32 = v & U32_MAX
     s32 = u32 - (1 << 32) if u32 >> 31 else u32
-    reg = RegState(
-        "scalar",
-        (),
-        False,
-        None,
-        precise,
-        live,
-        None,
-        0,
-        False,
-        0,
-        False,
-        None,
-        None,
-        None,
-        0,
-        None,
-        None,
-        None,
-        s,
-        s,
-        u,
-        u,
-        s32,
-        s32,
-        u32,
-        u32,
-        u,
-        0,
+    reg = RegState._make(  # positionally: the most frequent state, decoded fast
+        (
+            "scalar", (), False, None, precise, live, None, 0, False, 0, False, None, None,
+            None, 0, None, None, None, s, s, u, u, s32, s32, u32, u32, u, 0, None,
+        )
     )
     if ("P" if precise else "") + canonical != text:
         return _with_legacy(reg, text)
@@ -666,6 +642,7 @@ def parse_slot(text: str, off: int = 0, live: str = "") -> StackSlot:
 
 
 _KEY_RE = re.compile(r"(?:R(\d+)|fp(-?\d+))(?:_([rwD]+))?")
+_CONST_REG_RE = re.compile(r"R(\d\d?)(?:_([rwD]+))?=(P?)(-?(?:0x[0-9a-f]+|\d+))")
 
 
 def parse_token(tok: str) -> tuple[int, RegState] | tuple[None, StackSlot]:
@@ -678,6 +655,12 @@ def parse_token(tok: str) -> tuple[int, RegState] | tuple[None, StackSlot]:
     >>> parse_token("fp-8=0000????")[1].off
     -8
     """
+    cm = _CONST_REG_RE.fullmatch(tok)
+    if cm is not None and len(cm.group(1)) == 1 or cm is not None and cm.group(1) == "10":
+        # a known scalar, the commonest token: what parse_reg would do, without its regexes
+        regno, live, precise, num = cm.groups()
+        value = tok[tok.index("=") + 1 :]
+        return int(regno), _const_scalar(_int(num, "constant"), bool(precise), live or "", value)
     key, eq, value = tok.partition("=")
     km = _KEY_RE.fullmatch(key)
     if not eq or km is None:
