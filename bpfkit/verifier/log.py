@@ -268,7 +268,7 @@ class _Builder:
         "peel_rows",
         "peel_cuts",
         "peel_texts",
-        "line_columns",
+        "line_texts",
         "memo",
         "line_memo",
         "alloc_types",
@@ -320,7 +320,7 @@ class _Builder:
         self.peel_cuts = array("q")
         self.peel_texts: dict[int, str] = {}
         self.span: tuple[str, int, int] = ("", 0, 0)  # the text of the lines: text[start:end]
-        self.line_columns: dict[str, Any] | None = None
+        self.line_texts: Any = None  # the texts as an object array, once split
         # per step: step, line, insn_idx, frame, path
         self.steps = array("q")
         # per state occurrence: step, line, insn_idx (-1: none), frame; and the decoded state
@@ -339,18 +339,31 @@ class _Builder:
         n = len(self.kinds)
         if start >= n:
             return []
-        text, pos, end = self.span
-        if start > 0:  # the lines after the last n - start newlines
-            pos = end
-            for _ in range(n - start):
-                pos = text.rfind("\n", 0, pos)
-            pos += 1
-        out = text[pos:end].split("\n")
+        text, _, end = self.span
+        out = text[self._text_start(start) : end].split("\n")
         rows = self.peel_rows
         for i in range(bisect.bisect_left(rows, start), len(rows)):
             row, cut = rows[i], self.peel_cuts[i]
             out[row - start] = out[row - start][cut:] if cut >= 0 else self.peel_texts[row]
         return out
+
+    def _text_start(self, row: int) -> int:
+        """Where the *row*-th line starts in the span's text (found from the end)."""
+        text, pos, end = self.span
+        if row > 0:
+            pos = end
+            for _ in range(len(self.kinds) - row):
+                pos = text.rfind("\n", 0, pos)
+            pos += 1
+        return pos
+
+    def text_of(self, start: int, kinds: bytes | bytearray, kind: int) -> str:
+        """The texts of the lines from the *start*-th on whose kind (*kinds* lists theirs)
+        is *kind*, joined by newlines."""
+        if kinds.count(kind) == len(kinds) and not self.peel_rows:
+            text, _, end = self.span  # all of them: a part of the text itself
+            return text[self._text_start(start) : end]
+        return "\n".join(t for t, k in zip(self.texts(start), kinds, strict=True) if k == kind)
 
     def last_insn(self) -> int | None:
         """The insn_idx of the last step, None before the first."""
@@ -746,23 +759,20 @@ class Log:
         if tail_cut and kinds and kinds[-1] in _MESSAGE_CODES:
             kinds[-1] = _KIND_CODE["truncated"]
         # the error: the last run of kernel messages with no instruction or state after it
-        err_idx: list[int] = []
         message = _KIND_CODE["message"]
+        first = len(kinds)
         for i in range(len(kinds) - 1, -1, -1):
             k = kinds[i]
             if k == message:
-                err_idx.append(i)
+                first = i
             elif k not in _AFTER_ERROR_CODES:
                 break
-        err_idx.reverse()
         self.error: str | None = None
         self.error_insn: int | None = None
-        if err_idx:
-            for i in err_idx:
-                kinds[i] = _KIND_CODE["error"]
-            first = err_idx[0]
-            tail = builder.texts(first)
-            self.error = "\n".join(tail[i - first] for i in err_idx)
+        if first < len(kinds):
+            tail = kinds[first:]
+            self.error = builder.text_of(first, tail, message)
+            kinds[first:] = tail.replace(bytes((message,)), bytes((_KIND_CODE["error"],)))
             self.error_insn = builder.last_insn()
         # the kinds in the order they first appear
         present = sorted(set(kinds), key=kinds.index)
@@ -910,21 +920,19 @@ def _objects(values: Any) -> Any:
 
 
 def _line_columns(b: _Builder) -> dict[str, Any]:
-    """The line columns as arrays, shared by the lines and backtracking tables."""
+    """The line columns as arrays for the lines and backtracking tables (the texts are
+    split once and kept: the lines table's column holds the same strings)."""
     import numpy as np
 
-    if b.line_columns is not None:
-        return b.line_columns
-    n = len(b)
-    out = {
-        "line": np.arange(b.first_line, b.first_line + n, dtype=np.int64),
+    if b.line_texts is None:
+        b.line_texts = _object_array(b.texts())
+    return {
+        "line": np.arange(b.first_line, b.first_line + len(b), dtype=np.int64),
         "kind": np.array(b.kinds, dtype=np.int8),
         "insn_idx": np.array(b.insns, dtype=np.int64),
         "frame": np.array(b.frames, dtype=np.int64) - 1,
-        "text": _object_array(b.texts()),
+        "text": b.line_texts,
     }
-    b.line_columns = out
-    return out
 
 
 def _object_array(values: Sequence[Any]) -> Any:

@@ -70,6 +70,33 @@ def test_a_log_and_its_tables_stay_under_10x_its_text(long_text: str) -> None:
     assert total < MEM_RATIO * len(long_text) + CONSTANT, total / len(long_text)
 
 
+#: Texts of very short lines (issue #17): a line costs the parser a few bytes whatever its
+#: length, so each must parse under 10x too. What each line is, and the kind it must keep.
+SHORT_LINES = {
+    "blank": ("\n", "blank"),
+    "one-character": ("x\n", "error"),  # kernel messages; the last run is the error
+    "refs-only state": ("157: refs=7\n", "state"),
+    "8-byte state": ("1: R1=0\n", "state"),
+    "exit instruction": ("0: (95) exit\n", "insn"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_LINES))
+def test_a_text_of_short_lines_parses_under_10x(name: str) -> None:
+    """512 KiB of one short line repeated: parse_log's peak stays under 10x the text plus a
+    small constant (2 MiB: the memos and the chunk of lines being split), and every line is
+    kept, with its kind and its text. (Before the line rows became columns a line took
+    ~130-400 bytes whatever its length: blank lines peaked at ~150x their text, these
+    refs-only states at ~25x.)"""
+    line, kind = SHORT_LINES[name]
+    text = line * ((512 << 10) // len(line))
+    parse_log(line * 1000)  # imports and caches outside
+    logs, peak = peak_of(lambda: parse_log(text))
+    assert peak < MEM_RATIO * len(text) + (2 << 20), (peak, peak / len(text))
+    assert [lg.kinds for lg in logs] == [{kind: text.count("\n"), "unrecognized": 0}]
+    assert logs[0].text == text[:-1]
+
+
 def test_kernel_btf_parse_stays_under_10x() -> None:
     raw = lzma.decompress(VMLINUX_618_XZ.read_bytes())
     spec, peak = peak_of(lambda: parse_btf(raw, name="vmlinux"))
