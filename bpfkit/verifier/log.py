@@ -340,7 +340,12 @@ class _Builder:
         if start >= n:
             return []
         text, _, end = self.span
-        out = text[self._text_start(start) : end].split("\n")
+        pos = self._text_start(start)
+        if pos == 0 and end == len(text) - 1 and text[end] == "\n":
+            out = text.split("\n")  # all of a text with its final newline: no copy
+            out.pop()
+        else:
+            out = text[pos:end].split("\n")
         rows = self.peel_rows
         for i in range(bisect.bisect_left(rows, start), len(rows)):
             row, cut = rows[i], self.peel_cuts[i]

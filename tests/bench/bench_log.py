@@ -68,17 +68,21 @@ def _bare_python(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def _bpfkit(path: Path) -> tuple[float, int, int]:
+def _bpfkit(path: Path) -> tuple[float, int, int, float]:
+    """Wall seconds, lines, table rows, and CPU seconds (what a shared machine disturbs
+    least) of load_log and every table."""
     from bpfkit.verifier import load_log
 
     t = time.perf_counter()
+    c = time.process_time()
     logs = load_log(path)
     rows = 0
     for lg in logs:
         for df in lg.frames().values():
             rows += len(df)
     dt = time.perf_counter() - t
-    return dt, sum(len(lg.lines) for lg in logs), rows
+    cpu = time.process_time() - c
+    return dt, sum(len(lg.lines) for lg in logs), rows, cpu
 
 
 _STREAM_CHILD = r"""
@@ -151,9 +155,11 @@ def main() -> int:
         bare = min(_bare_python(path) for _ in range(args.repeat))
         import pandas  # noqa: F401  (import cost is not part of parsing)
 
-        cold, lines, rows = _bpfkit(path)
-        runs = [_bpfkit(path)[0] for _ in range(args.repeat)]
+        cold, lines, rows, _ = _bpfkit(path)
+        timed = [_bpfkit(path) for _ in range(args.repeat)]
+        runs = [r[0] for r in timed]
         best = min(runs)
+        best_cpu = min(r[3] for r in timed)
         print(f"\n{'':28}{'seconds':>10}{'lines/s':>16}")
         print(f"{'wc -l':28}{wc:10.4f}{n / wc:16,.0f}")
         label = "grep -c ''"
@@ -161,12 +167,22 @@ def main() -> int:
         print(f"{'python: for line in f':28}{bare:10.4f}{n / bare:16,.0f}")
         print(f"{'bpfkit (first run)':28}{cold:10.4f}{lines / cold:16,.0f}")
         print(f"{'bpfkit (best of ' + str(args.repeat) + ')':28}{best:10.4f}{lines / best:16,.0f}")
+        print(f"{'bpfkit CPU time (best)':28}{best_cpu:10.4f}{lines / best_cpu:16,.0f}")
         print(
             f"{'bpfkit (median)':28}{sorted(runs)[len(runs) // 2]:10.4f}{lines / sorted(runs)[len(runs) // 2]:16,.0f}"
         )
+        from bpfkit.verifier import load_log
+
+        p_best = 1e9
+        for _ in range(args.repeat):
+            c = time.process_time()
+            load_log(path)
+            p_best = min(p_best, time.process_time() - c)
+        print(f"{'  of which load_log, CPU':28}{p_best:10.4f}{n / p_best:16,.0f}")
         print(f"\nbpfkit: {lines:,} log lines -> {rows:,} table rows in 9 DataFrames")
         print(
-            f"target {TARGET_LPS:,} lines/s: {'met' if lines / best >= TARGET_LPS else 'NOT met'} (best run)"
+            f"target {TARGET_LPS:,} lines/s: {'met' if lines / best >= TARGET_LPS else 'NOT met'} "
+            f"(best run; in CPU time: {'met' if lines / best_cpu >= TARGET_LPS else 'NOT met'})"
         )
         # bpfvv is TypeScript and not installed here: its figure is the issue's, not this run's
         print(
@@ -187,8 +203,6 @@ def main() -> int:
             texts.append(t if t.endswith("\n") else t + "\n")
         mixed.write_text("".join(texts))
         m_lines = mixed.read_bytes().count(b"\n")
-        from bpfkit.verifier import load_log
-
         m_parse = []
         for _ in range(args.repeat):
             t = time.perf_counter()
