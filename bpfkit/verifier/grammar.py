@@ -180,17 +180,15 @@ _ELIDED_RE = re.compile(
 )
 
 # --- what the programs around a pasted log print (each form taken from the program's source)
-# a shell prompt and the command typed after it, or a command run by hand, and Python's REPL:
-# "$ sudo ./x", "% make", "root@vm:~/src# ./x", "user@host ~ $ x", "➜  dir cmd", ">>> b = BPF(..)"
-# (not the 7.3 report's instruction context, "  >>> 8 | (79) r0 = ...")
+# a shell prompt and the command typed after it, or a command run by hand:
+# "$ sudo ./x", "root@vm:~/src# ./x", "user@host ~ $ x", "➜  dir cmd", "sudo x", "./x"
 _SHELL_RE = re.compile(
-    r"(?:[$%#] \S|[\u279c\u276f] |[\w.-]+@[\w.-]+(?::\S*| \S+) ?[$#] |>>> (?! *\d+ \| )|\.\.\. \S"
-    r"|sudo \S|\./\S)"
+    r"(?:[$#] \S|[\u279c\u276f] |[\w.-]+@[\w.-]+(?::\S*| \S+) ?[$#] |sudo \S|\./\S)"
 )
-# Python's traceback and exception line, Rust's panic, googletest's markers, and rules of
+# Python's traceback and exception line, googletest's markers, and rules of
 # '-'/'=' (veristat's and many tools' table and section separators)
 _OTHER_NOISE_RE = re.compile(
-    r"(?:Traceback \(most recent call last\):|(?:[A-Z]\w*)?(?:Error|Exception): |thread '[^']*' panicked at "
+    r"(?:Traceback \(most recent call last\):|(?:[A-Z]\w*)?(?:Error|Exception): "
     r"|\[ +[A-Z]+ +\] |[-=]{3,}(?: +[-=]{3,})*\s*$)"
 )
 # veristat's table rows: "<file>  <prog>  success|failure  <duration>  <insns> ..."
@@ -210,16 +208,16 @@ _LOADER_RE = re.compile(
     r"|Unable to load program\s*$)"
 )
 # text only a loader prints, anywhere in a line: cilium/ebpf's error ("load program: %w" around
-# the errno's text), Rust's io::Error ("Invalid argument (os error 22)"), a loader saying it
-# failed to load (the verifier never speaks of loading: it checks a program being loaded)
+# the errno's text), a loader saying it failed to load (the verifier never speaks of loading:
+# it checks a program being loaded)
 _LOADER_TEXT_RE = re.compile(
     r"load program: (?:permission denied|invalid argument|argument list too long|bad address"
-    r"|no space left on device|operation not permitted)|\(os error \d+\)"
+    r"|no space left on device|operation not permitted)"
     r"|\b(?:[Ff]ailed|[Uu]nable|[Cc]ould not|[Cc]ouldn't) (?:to )?load\b"
 )
-# the wrapper a loader puts before the log's first line: aya's "the BPF_PROG_LOAD syscall
-# failed. Verifier output: <log>", cilium's and buzzer's "Verifier log: <log>"
-_VERIFIER_OUTPUT_RE = re.compile(r"[Vv]erifier (?:output|log): ?")
+# the wrapper a loader puts before the log's first line: cilium's and buzzer's
+# "Verifier log: <log>"
+_VERIFIER_OUTPUT_RE = re.compile(r"[Vv]erifier log: ?")
 # loggers' level prefixes: logrus "ERRO[0045] ", zerolog's console "INF ", env_logger/simplelog
 # "WARN  ", logfmt "level=info". A record at info/debug/trace level is the program narrating
 # (the kernel's words reach it as an error, logged at warning or error level).
@@ -275,8 +273,6 @@ def _numbered(line: str) -> Line:
     om = _OLD_INSN_RE.match(line)
     if om is not None:
         return Line("insn", idx, None, None, om.group(2).rstrip())
-    if _LOADER_TEXT_RE.search(rest):  # anyhow's numbered causes: "1: Invalid argument (os error 22)"
-        return Line("tool")
     return Line(UNRECOGNIZED, idx)
 
 
