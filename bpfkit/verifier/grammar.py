@@ -180,15 +180,18 @@ _ELIDED_RE = re.compile(
 )
 
 # --- what the programs around a pasted log print (each form taken from the program's source)
-# a shell prompt and the command typed after it, or a command run by hand:
-# "$ sudo ./x", "root@vm:~/src# ./x", "user@host ~ $ x", "➜  dir cmd", "sudo x", "./x"
+# a shell prompt and the command typed after it, or a command run by hand, a shell's `set -x`
+# trace, Python's REPL: "$ sudo ./x", "% make" (zsh), "root@vm:~/src# ./x",
+# "[root@host ~]# x" (bash's default PS1), "➜  dir cmd", "sudo x", "./x", "+ clang ...",
+# ">>> b = BPF(...)", "... int f(void *ctx) {" (not the 7.3 report's "  >>> 8 | (79) ...")
 _SHELL_RE = re.compile(
-    r"(?:[$#] \S|[\u279c\u276f] |[\w.-]+@[\w.-]+(?::\S*| \S+) ?[$#] |sudo \S|\./\S)"
+    r"(?:[$%#] \S|[\u279c\u276f] |[\w.-]+@[\w.-]+(?::\S*| \S+) ?[$#] "
+    r"|\[[\w.-]+@[\w.-]+ [^\]]*\][$#] |sudo \S|\./\S|\++ \S|>>> (?! *\d+ \| )|\.\.\. \S)"
 )
-# Python's traceback and exception line, googletest's markers, and rules of
+# Python's traceback and exception line, Rust's panic, googletest's markers, and rules of
 # '-'/'=' (veristat's and many tools' table and section separators)
 _OTHER_NOISE_RE = re.compile(
-    r"(?:Traceback \(most recent call last\):|(?:[A-Z]\w*)?(?:Error|Exception): "
+    r"(?:Traceback \(most recent call last\):|(?:[A-Z]\w*)?(?:Error|Exception): |thread '[^']*' panicked at "
     r"|\[ +[A-Z]+ +\] |[-=]{3,}(?: +[-=]{3,})*\s*$)"
 )
 # veristat's table rows: "<file>  <prog>  success|failure  <duration>  <insns> ..."
@@ -208,16 +211,18 @@ _LOADER_RE = re.compile(
     r"|Unable to load program\s*$)"
 )
 # text only a loader prints, anywhere in a line: cilium/ebpf's error ("load program: %w" around
-# the errno's text), a loader saying it failed to load (the verifier never speaks of loading:
-# it checks a program being loaded)
+# the errno's text), Rust's io::Error ("Invalid argument (os error 22)"), a loader saying it
+# failed to load (the verifier never speaks of loading: it checks a program being loaded)
 _LOADER_TEXT_RE = re.compile(
     r"load program: (?:permission denied|invalid argument|argument list too long|bad address"
-    r"|no space left on device|operation not permitted)"
+    r"|no space left on device|operation not permitted)|\(os error \d+\)"
     r"|\b(?:[Ff]ailed|[Uu]nable|[Cc]ould not|[Cc]ouldn't) (?:to )?load\b"
 )
-# the wrapper a loader puts before the log's first line: cilium's and buzzer's
-# "Verifier log: <log>"
-_VERIFIER_OUTPUT_RE = re.compile(r"[Vv]erifier log: ?")
+# the wrapper a loader puts before the log's first line: aya's "the BPF_PROG_LOAD syscall
+# failed. Verifier output: <log>", cilium's and buzzer's "Verifier log: <log>"
+_VERIFIER_OUTPUT_RE = re.compile(r"[Vv]erifier (?:output|log): ?")
+# bpftool's `prog dump xlated ... opcodes`: each instruction's 8 (ld_imm64: 16) bytes in hex
+_OPCODES_RE = re.compile(r"\s*[0-9a-f]{2}(?: [0-9a-f]{2}){7}(?:  ?[0-9a-f]{2}(?: [0-9a-f]{2}){7})?\s*")
 # loggers' level prefixes: logrus "ERRO[0045] ", zerolog's console "INF ", env_logger/simplelog
 # "WARN  ", logfmt "level=info". A record at info/debug/trace level is the program narrating
 # (the kernel's words reach it as an error, logged at warning or error level).
@@ -263,6 +268,8 @@ def _numbered(line: str) -> Line:
         return Line("insn", idx, None, m.group(2), rest.rstrip())
     m = _IDX_RE.match(line)
     if m is None:
+        if _OPCODES_RE.fullmatch(line):
+            return Line("noise")
         return Line(UNRECOGNIZED)
     idx = int(m.group(1))
     rest = m.group(2)
@@ -273,6 +280,8 @@ def _numbered(line: str) -> Line:
     om = _OLD_INSN_RE.match(line)
     if om is not None:
         return Line("insn", idx, None, None, om.group(2).rstrip())
+    if _LOADER_TEXT_RE.search(rest):  # anyhow's numbered causes: "1: Invalid argument (os error 22)"
+        return Line("tool")
     return Line(UNRECOGNIZED, idx)
 
 
@@ -386,7 +395,8 @@ def _classify(line: str) -> Line:
 def _other_program(line: str) -> Line:
     """The last resort: a line of another program (a shell, a loader, a logger) or a kernel
     message."""
-    if _SHELL_RE.match(line) or _OTHER_NOISE_RE.match(line) or _VERISTAT_ROW_RE.match(line):
+    if (_SHELL_RE.match(line) or _OTHER_NOISE_RE.match(line) or _VERISTAT_ROW_RE.match(line)
+            or _OPCODES_RE.fullmatch(line)):
         return Line("noise")
     level = _logged(line)
     if level is not None:  # a logger's record: at info level or below, the logger's own

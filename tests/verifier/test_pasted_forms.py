@@ -106,6 +106,16 @@ def test_a_state_that_ends_in_an_ellipsis_is_still_a_state() -> None:
         ("Error: bpf Load failed: load program: invalid argument:", "noise"),
         ("couldn't init manager: verifier error:load program: permission denied:", "tool"),
         ("could not load bpf program: Invalid argument", "tool"),
+        # forms first seen on the held-out half (added after its measurement): aya's wrapper
+        # and anyhow's numbered causes, Rust's io::Error, bpftool's opcodes rows
+        ("Error: the BPF_PROG_LOAD syscall failed. Verifier output: 0: R1=ctx() R10=fp0",
+         "state"),
+        ("    0: the BPF_PROG_LOAD syscall failed. Verifier output: R1 type=ctx expected=fp",
+         "message"),
+        ("    1: Invalid argument (os error 22)", "tool"),
+        ("       bf a1 00 00 00 00 00 00", "noise"),
+        ("       07 01 00 00 a8 ff ff ff", "noise"),
+        ("       18 12 00 00 73 0e 00 00 00 00 00 00 00 00 00 00", "noise"),
         # bcc, falco's libscap, libxdp, iproute2 (tc/ip)
         ("bpf: Failed to load program: Permission denied", "tool"),
         ("bpf: Argument list too long. Program  too large (113 insns), at most 4096 insns",
@@ -124,6 +134,12 @@ def test_a_state_that_ends_in_an_ellipsis_is_still_a_state() -> None:
         ("$ sudo ./tool --trace", "noise"),
         ("root@vm-server:~/src/project# ./veristat -d prog.o", "noise"),
         ("sudo -E ./agent --config x.yaml", "noise"),
+        ("% sudo python probe.py", "noise"),
+        ("[root@bpfire-6 ~]# tc filter add dev tap0 egress bpf da obj prog.o sec tc", "noise"),
+        ("+ tc filter add dev eth0 ingress prio 1 handle 1 bpf da obj prog.o sec tc", "noise"),
+        (">>> b = BPF(text=text)", "noise"),
+        ("... int hello(void *ctx) {", "noise"),
+        ("thread 'main' panicked at 'error loading file', src/load.rs:22:26", "noise"),
         ("Traceback (most recent call last):", "noise"),
         ("Exception: Failed to load BPF program b'probe': Permission denied", "noise"),
         ("[ RUN      ] builtin.log_size", "noise"),
@@ -197,3 +213,49 @@ def test_logger_chatter_and_bcc_lines_are_not_the_error() -> None:
     assert lg.error == "R0 invalid mem access 'map_value_or_null'"
     kinds = lg.lines["kind"].tolist()
     assert kinds[:5] == ["tool", "tool", "tool", "noise", "tool"]
+
+
+AYA_CHAIN = """\
+Error: the BPF_PROG_LOAD syscall failed. Verifier output: 0: R1=ctx() R10=fp0
+0: (79) r2 = *(u64 *)(r1 +0)          ; R1=ctx() R2_w=scalar()
+1: (95) exit
+R0 !read_ok
+verification time 9 usec
+stack depth 0
+processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+
+
+Caused by:
+    0: the BPF_PROG_LOAD syscall failed. Verifier output: 0: R1=ctx() R10=fp0
+    1: Invalid argument (os error 22)
+"""
+
+BPFTOOL_OPCODES = """\
+   0: (bf) r6 = r1
+       bf 16 00 00 00 00 00 00
+   1: (18) r1 = map[id:12]
+       18 11 00 00 0c 00 00 00 00 00 00 00 00 00 00 00
+   3: (b7) r0 = 0
+       b7 00 00 00 00 00 00 00
+   4: (95) exit
+       95 00 00 00 00 00 00 00
+"""
+
+
+def test_an_aya_error_and_its_cause_chain() -> None:
+    lg, *rest = parse_log(AYA_CHAIN)
+    assert lg.kinds.get("unrecognized", 0) == 0
+    assert lg.error == "R0 !read_ok"
+    assert lg.verdict == "reject"
+    assert lg.instructions["insn_idx"].tolist() == [0, 1]
+    assert lg.lines.iloc[0]["kind"] == "state"  # the log's first line, through aya's wrapper
+    for more in rest:  # the chain repeats the log's head: never a kernel error of its own
+        assert more.error is None
+        assert more.kinds.get("unrecognized", 0) == 0
+
+
+def test_bpftool_opcodes_rows_are_not_the_kernels() -> None:
+    [lg] = parse_log(BPFTOOL_OPCODES)
+    assert lg.kinds.get("unrecognized", 0) == 0
+    assert lg.kinds["noise"] == 4
+    assert lg.instructions["insn_idx"].tolist() == [0, 1, 3, 4]
