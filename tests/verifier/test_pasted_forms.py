@@ -259,3 +259,18 @@ def test_bpftool_opcodes_rows_are_not_the_kernels() -> None:
     assert lg.kinds.get("unrecognized", 0) == 0
     assert lg.kinds["noise"] == 4
     assert lg.instructions["insn_idx"].tolist() == [0, 1, 3, 4]
+
+
+def test_a_bare_error_pasted_with_its_loaders_line_is_a_log() -> None:
+    from bpfkit.errors import LogError
+    from bpfkit.verifier.log import check_is_log
+
+    text = ("math between map_value pointer and register with unbounded min value is not allowed\n"
+            "libscap: bpf_load_program() event=raw_tracepoint/filler/sys_x: Operation not permitted\n")
+    logs = parse_log(text)
+    check_is_log(logs, text, "pasted")  # raises LogError when it is not a log
+    assert (logs[0].error or "").startswith("math between map_value pointer")
+    # prose is still no log
+    with pytest.raises(LogError, match="not a verifier log"):
+        parse_log("This project loads programs.\nIt has a README.\nIt prints things.\n"
+                  "And one more line of prose.\n", lenient=False)
