@@ -25,9 +25,12 @@ The kinds (strings, so they sort and serialize plainly):
                   that lost its head, or an unfinished last line
 ``summary``       ``processed N insns ...``, ``verification time``, ``stack depth``
 ``libbpf``        ``libbpf: ...`` lines and the ``-- BEGIN/END PROG LOAD LOG --`` wrappers
-``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
+``noise``         output of other tools around the log (bpftool, veristat, bpftrace), shell
+                  prompts and commands, tracebacks and panics, test runners' markers, rules
 ``tool``          a line of the program that printed the log (a Go/cilium logfmt line, a
-                  journald line of another daemon) whose text is not a kernel line
+                  journald line of another daemon, a logger's info/debug record, a loader's
+                  own words: bcc's ``bpf: ...``, iproute2's ``Prog section '...' rejected``,
+                  cilium/ebpf's ``load program: <errno>``) whose text is not a kernel line
 ``diagnostic``    7.3+: the report the kernel appends to a failed verification, from its
                   ``Verification failed: <category>: <problem>`` line to the summary (its
                   ``Reason:``/``At:``/``Causal path:``/``Suggestion:`` sections; the lines
