@@ -198,16 +198,13 @@ def order_columns(
     for _ in range(sweeps):
         for ks, side in ((range(1, n), -1), (range(n - 2, -1, -1), 1)):
             for k in ks:
-                pos = {it: (j + 0.5) / len(cols[k + side]) for j, it in enumerate(cols[k + side])}
-                here = len(cols[k])
-
-                def key(ji: tuple[int, Item], k: int = k, side: int = side,
-                        pos: dict[Item, float] = pos, here: int = here) -> tuple[float, int]:
-                    j, it = ji
+                other = cols[k + side]
+                pos = {it: (j + 0.5) / len(other) for j, it in enumerate(other)}
+                keyed = []
+                for j, it in enumerate(cols[k]):
                     ns = [pos[y] for kk, y in near.get((k, it), []) if kk == k + side]
-                    return (sum(ns) / len(ns) if ns else (j + 0.5) / here, j)  # fmt: skip
-
-                cols[k] = [it for _j, it in sorted(enumerate(cols[k]), key=key)]
+                    keyed.append((sum(ns) / len(ns) if ns else (j + 0.5) / len(cols[k]), j, it))
+                cols[k] = [it for _b, _j, it in sorted(keyed)]
     return cols
 
 
