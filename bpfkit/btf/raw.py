@@ -29,7 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import fields, is_dataclass
@@ -358,6 +357,8 @@ def format_json(
         "types": [type_to_dict(t) for t in types],
     }
     # ASCII-only: a name with bytes that are not UTF-8 (kept as surrogates) still round-trips.
+    import json
+
     return json.dumps(doc, indent=indent) + "\n"
 
 
@@ -391,6 +392,8 @@ def parse_json(text: str) -> list[AnyType]:
     >>> parse_json(format_json(spec)) == list(spec)
     True
     """
+    import json
+
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

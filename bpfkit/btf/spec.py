@@ -41,8 +41,6 @@ Examples
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
 import sys
 import zlib
@@ -1160,21 +1158,26 @@ def parse_btf(data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -
 
 
 def _decompress(data: bytes, name: str) -> bytes:
-    try:
-        if data[:2] == b"\x1f\x8b":
-            d = zlib.decompressobj(wbits=31)
+    if data[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=31)
+        try:
             out = d.decompress(data, _MAX_DECOMPRESSED)
-            done = d.eof
-        elif data[:6] == b"\xfd7zXZ\x00":
-            # the decoder allocates the dictionary the header claims (up to 1.5 GiB) before
-            # reading data: capped at what an xz -9 file needs (64 MiB) plus its overhead
-            x = lzma.LZMADecompressor(memlimit=80 << 20)
+        except zlib.error as exc:
+            raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        done = d.eof
+    elif data[:6] == b"\xfd7zXZ\x00":
+        import lzma  # here: most BTF is not xz, and the import costs a few ms
+
+        # the decoder allocates the dictionary the header claims (up to 1.5 GiB) before
+        # reading data: capped at what an xz -9 file needs (64 MiB) plus its overhead
+        x = lzma.LZMADecompressor(memlimit=80 << 20)
+        try:
             out = x.decompress(data, _MAX_DECOMPRESSED)
-            done = x.eof
-        else:
-            return data
-    except (zlib.error, lzma.LZMAError, EOFError, gzip.BadGzipFile) as exc:
-        raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        except (lzma.LZMAError, EOFError) as exc:
+            raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        done = x.eof
+    else:
+        return data
     if not done:
         if len(out) >= _MAX_DECOMPRESSED:
             raise BTFError(f"{name}: decompresses to more than {_MAX_DECOMPRESSED} bytes")
