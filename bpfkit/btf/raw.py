@@ -29,8 +29,7 @@ Examples
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -111,7 +110,7 @@ def _header_of(spec: Spec, tid: int) -> tuple[int, int]:
 
 def _format_types(
     spec: Spec,
-    w: array[int],
+    w: Sequence[int],
     items: Iterable[tuple[str, int]],
     names: dict[int, str],
     decimal: list[str],
@@ -171,7 +170,7 @@ def _format_types(
 
 
 def _format_other(
-    spec: Spec, w: array[int], tid: str, pos: int, names: dict[int, str], decimal: list[str]
+    spec: Spec, w: Sequence[int], tid: str, pos: int, names: dict[int, str], decimal: list[str]
 ) -> str:
     """The rarer kinds (a tenth of a kernel's types); KeyError for a name not in *names*."""
     info, st = w[pos + 1], w[pos + 2]

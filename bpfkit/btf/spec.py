@@ -21,7 +21,9 @@ What is checked before anything is trusted (after libbpf ``btf.c`` and the kerne
   records fit in the bytes that remain, checked before anything is allocated for them; the
   type section ends exactly at the last type;
 * every ``name_off`` and type id in every record is in range and FUNC/VAR linkage is known
-  (vectorised with numpy for large specs, so the ~126k types of a kernel take milliseconds).
+  (a scan that only finds the first bad type, vectorised with numpy for a large spec in a
+  process that has numpy already, ~5 ms for a kernel's ~126k types; then
+  :meth:`Spec._type_error` says what is wrong with that type, whichever scan found it).
 
 So a :class:`Spec` that was made decodes every type (a kind > 19 stepped over through the
 layout section is the exception: asking for it raises :class:`BTFError`). Reference cycles
@@ -113,7 +115,7 @@ _U32 = next(code for code in "IL" if array(code).itemsize == 4)  # typecode of a
 _MAX_DECOMPRESSED = 1 << 28  # 256 MiB: 50x a kernel BTF
 _PTR_SIZE = 8
 
-#: Below this many types, references are checked in plain Python (no numpy import).
+#: Below this many types, references are checked in plain Python even when numpy is loaded.
 NUMPY_MIN_TYPES = 4096
 # Kinds on which the kernel accepts kind_flag (btf_*_check_meta; DECL_TAG/TYPE_TAG since the
 # 2025 "plain C attribute" flag); elsewhere it answers "Invalid btf_info kind_flag".
@@ -261,10 +263,15 @@ class Spec:
         self._str_end: int = self._str_first + len(strs)
         # Types: one pass recording the word offset of each type.
         tstart = hdr.hdr_len + hdr.type_off
-        words = array(_U32)
-        words.frombytes(memoryview(data)[tstart : tstart + hdr.type_len])  # no copy of the slice
-        if (hdr.byte_order == "little") != _NATIVE_LITTLE:
-            words.byteswap()
+        section = memoryview(data)[tstart : tstart + hdr.type_len]
+        words: memoryview | array[int]
+        if (hdr.byte_order == "little") == _NATIVE_LITTLE and _U32 == "I":
+            words = section.cast("I")  # read in place: no copy of the type section
+        else:
+            swapped = array(_U32)
+            swapped.frombytes(section)
+            swapped.byteswap()
+            words = swapped
         self._w = words
         self._offs = self._index(words, hdr)
         self._len: int = self.first_id + len(self._offs)
@@ -277,7 +284,7 @@ class Spec:
         self._acyclic: set[int] = set()  # ids whose by-value references reach no loop
         self._acyclic_ptr: set[int] = set()  # ids whose modifier/pointer chain has no loop
 
-    def _index(self, w: array[int], hdr: Header) -> array[int]:
+    def _index(self, w: Sequence[int], hdr: Header) -> array[int]:
         fixed, per = _step_tables(self.layout, self.name)
         steps = _Steps(fixed, per)
         n = len(w)
@@ -972,8 +979,8 @@ class Spec:
         self[type_id]  # BTFError for an id out of range
         return TypeView(self, type_id)
 
-    def raw_words(self, type_id: int) -> tuple[array[int], int]:
-        """The type section words (native order) and the word offset of *type_id*.
+    def raw_words(self, type_id: int) -> tuple[Sequence[int], int]:
+        """The type section words (native order: read in place, or a swapped copy) and the word offset of *type_id*.
 
         For formatters that read fields the records do not keep (``name_off``, raw
         ``info``); *type_id* must belong to this spec, not its base.
