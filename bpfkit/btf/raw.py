@@ -111,16 +111,13 @@ def _header_of(spec: Spec, tid: int) -> tuple[int, int]:
 def _format_types(
     spec: Spec,
     w: Sequence[int],
-    items: Iterable[tuple[str, int]],
+    items: Iterable[tuple[int, int]],
     names: dict[int, str],
-    decimal: list[str],
 ) -> list[str]:
-    """bpftool's text of each type in *items*, (decimal id, word offset in *w*) pairs: one
+    """bpftool's text of each type in *items*, (type id, word offset in *w*) pairs: one
     string per type, its member/param/value lines included.
 
-    *names* is :func:`_names`, extended here when a name offset points inside a string;
-    *decimal* is the decimal spelling of every type id (ids are checked at parse time, so every
-    type id in *w* indexes it)."""
+    *names* is :func:`_names`, extended here when a name offset points inside a string."""
     out: list[str] = []
     append = out.append
     labels = _KIND_LABEL
@@ -131,20 +128,20 @@ def _format_types(
                 k = info >> 24 & 0x7F
                 if k == 12:  # FUNC: the most common kind in a kernel
                     append(
-                        f"[{tid}] FUNC '{names[w[pos]]}' type_id={decimal[w[pos + 2]]} "
+                        f"[{tid}] FUNC '{names[w[pos]]}' type_id={w[pos + 2]} "
                         f"linkage={_LINKAGE[info & 0xFFFFFF]}\n"
                     )
                 elif k == 13:
                     vlen = info & 0xFFFFFF
                     text = (
-                        f"[{tid}] FUNC_PROTO '{names[w[pos]]}' ret_type_id={decimal[w[pos + 2]]} "
+                        f"[{tid}] FUNC_PROTO '{names[w[pos]]}' ret_type_id={w[pos + 2]} "
                         f"vlen={vlen}\n"
                     )
                     for p in range(pos + 3, pos + 3 + 2 * vlen, 2):
-                        text += f"\t'{names[w[p]]}' type_id={decimal[w[p + 1]]}\n"
+                        text += f"\t'{names[w[p]]}' type_id={w[p + 1]}\n"
                     append(text)
                 elif k in _REF_ONLY:
-                    append(f"[{tid}] {labels[k]} '{names[w[pos]]}' type_id={decimal[w[pos + 2]]}\n")
+                    append(f"[{tid}] {labels[k]} '{names[w[pos]]}' type_id={w[pos + 2]}\n")
                 elif k == 4 or k == 5:
                     vlen = info & 0xFFFFFF
                     text = f"[{tid}] {labels[k]} '{names[w[pos]]}' size={w[pos + 2]} vlen={vlen}\n"
@@ -152,26 +149,24 @@ def _format_types(
                     if info >> 31:  # kind_flag: bitfield size in the top 8 bits of the offset
                         for p in range(pos + 3, end, 3):
                             off = w[p + 2]
-                            text += f"\t'{names[w[p]]}' type_id={decimal[w[p + 1]]} bits_offset="
+                            text += f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset="
                             if off >> 24:
                                 text += f"{off & 0xFFFFFF} bitfield_size={off >> 24}\n"
                             else:
                                 text += f"{off}\n"
                     else:
                         for p in range(pos + 3, end, 3):
-                            text += f"\t'{names[w[p]]}' type_id={decimal[w[p + 1]]} bits_offset={w[p + 2]}\n"
+                            text += f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={w[p + 2]}\n"
                     append(text)
                 else:
-                    append(_format_other(spec, w, tid, pos, names, decimal))
+                    append(_format_other(spec, w, tid, pos, names))
                 break
             except KeyError as exc:
                 names[exc.args[0]] = _name_at(spec, exc.args[0])
     return out
 
 
-def _format_other(
-    spec: Spec, w: Sequence[int], tid: str, pos: int, names: dict[int, str], decimal: list[str]
-) -> str:
+def _format_other(spec: Spec, w: Sequence[int], tid: int, pos: int, names: dict[int, str]) -> str:
     """The rarer kinds (a tenth of a kernel's types); KeyError for a name not in *names*."""
     info, st = w[pos + 1], w[pos + 2]
     k = info >> 24 & 0x7F
@@ -184,10 +179,7 @@ def _format_other(
             f"encoding={_INT_ENC.get(v >> 24 & 0x0F, 'UNKN')}\n"
         )
     if k == 3:
-        return (
-            f"{head} type_id={decimal[w[pos + 3]]} index_type_id={decimal[w[pos + 4]]} "
-            f"nr_elems={w[pos + 5]}\n"
-        )
+        return f"{head} type_id={w[pos + 3]} index_type_id={w[pos + 4]} nr_elems={w[pos + 5]}\n"
     if k == 6 or k == 19:
         signed = info >> 31
         text = f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}\n"
@@ -207,13 +199,13 @@ def _format_other(
     if k == 7:
         return f"{head} fwd_kind={'union' if info >> 31 else 'struct'}\n"
     if k == 14:
-        return f"{head} type_id={decimal[st]}, linkage={_LINKAGE[w[pos + 3]]}\n"
+        return f"{head} type_id={st}, linkage={_LINKAGE[w[pos + 3]]}\n"
     if k == 15:
         text = f"{head} size={st} vlen={vlen}\n"
         for p in range(pos + 3, pos + 3 + 3 * vlen, 3):
             vt = w[p]
             text += f"\ttype_id={vt} offset={w[p + 1]} size={w[p + 2]}"
-            if vt < len(decimal):
+            if vt < len(spec):
                 v_name, v_info = _header_of(spec, vt)
                 text += f" ({_KIND_LABEL[v_info >> 24 & 0x7F]} '{names[v_name]}')"
             text += "\n"
@@ -224,20 +216,19 @@ def _format_other(
         idx = w[pos + 3]
         if idx >= 0x80000000:
             idx -= 1 << 32
-        return f"{head} type_id={decimal[st]} component_idx={idx}\n"
+        return f"{head} type_id={st} component_idx={idx}\n"
     return f"{head}\n"
 
 
 def _chunks(spec: Spec, ids: Iterable[int] | None) -> Iterator[list[str]]:
     """The text of each type (one string per type), in lists of up to :data:`_CHUNK`."""
     names = _names(spec)
-    decimal = list(map(str, range(len(spec))))
     if ids is None:
         offs, first = spec._offs, spec.first_id
         for start in range(0, len(offs), _CHUNK):
             end = start + _CHUNK
-            items = zip(decimal[first + start : first + end], offs[start:end], strict=True)
-            yield _format_types(spec, spec._w, items, names, decimal)
+            items = zip(range(first + start, first + end), offs[start:end], strict=False)
+            yield _format_types(spec, spec._w, items, names)
         return
     chunk: list[str] = []
     for tid in ids:
@@ -248,7 +239,7 @@ def _chunks(spec: Spec, ids: Iterable[int] | None) -> Iterator[list[str]]:
             chunk.append(f"[{tid}] UNKNOWN '(anon)'\n")
         else:
             w, pos = owner.raw_words(tid)  # BTFError beyond the last id
-            chunk += _format_types(spec, w, [(decimal[tid], pos)], names, decimal)
+            chunk += _format_types(spec, w, [(tid, pos)], names)
         if len(chunk) >= _CHUNK:
             yield chunk
             chunk = []
