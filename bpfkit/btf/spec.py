@@ -122,9 +122,8 @@ NUMPY_MIN_TYPES = 4096
 _KFLAG_KINDS = frozenset({4, 5, 6, 7, 17, 18, 19})
 # Kinds whose vlen must be 0 ("vlen != 0"); FUNC's vlen is its linkage, checked apart.
 _NO_VLEN_KINDS = frozenset({1, 2, 3, 8, 9, 10, 11, 14, 16, 17, 18})
-_INT_ENCODINGS = frozenset(
-    {0, 1, 2, 4}
-)  # none, SIGNED, CHAR, BOOL: at most one (btf_int_check_meta)
+# INT encodings: none, SIGNED, CHAR, BOOL, at most one (btf_int_check_meta)
+_INT_ENCODINGS = frozenset({0, 1, 2, 4})
 # Kinds whose btf_type.type is a type id.
 _REF_KINDS = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
 # vlen records: kind -> (words per record, word of name_off or -1, word of type id or -1, what)
