@@ -175,14 +175,41 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
 
 
 def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:
+    """``axis._update_ticks`` for one draw: it records the ticks drawn in *drawn*, and while
+    nothing it depends on changed (the view interval, the axes' place on the figure, the
+    scale, locators and formatters) hands back the ticks it computed last time instead of
+    locating and formatting them again (one draw asks for them a dozen times: layout,
+    title and label positions, the siblings' tick boxes)."""
     update = type(axis)._update_ticks
+    last: list[Any] = [None, None]
 
     def record() -> list[Any]:
-        ticks: list[Any] = update(axis)
+        key = _tick_state(axis)
+        if last[0] == key:
+            ticks: list[Any] = last[1]
+        else:
+            ticks = update(axis)
+            last[0], last[1] = key, ticks
         drawn[id(axis)] = ticks
         return ticks
 
     return record
+
+
+def _tick_state(axis: Any) -> tuple[Any, ...]:
+    """What :meth:`matplotlib.axis.Axis._update_ticks` computes its ticks from."""
+    major, minor = axis.major, axis.minor
+    return (
+        tuple(axis.get_view_interval()),
+        axis.axes.bbox.bounds,
+        axis.get_scale(),
+        id(major.locator),
+        id(major.formatter),
+        id(minor.locator),
+        id(minor.formatter),
+        len(axis.majorTicks),
+        len(axis.minorTicks),
+    )
 
 
 def _labels_of(ticks: list[Any]) -> list[Any]:
