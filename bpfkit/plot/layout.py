@@ -42,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -87,18 +89,10 @@ def _renderer(fig: Figure) -> Any:
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
     r = canvas.get_renderer()
-    drawn: dict[int, list[Any]] = {}
-    axes = _axes_of(fig)
-    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
-        for axis in (ax.xaxis, ax.yaxis):
-            axis._update_ticks = _recorder(axis, drawn)
-    try:
-        with r._draw_disabled():
-            fig.draw(r)
-    finally:
-        for ax in axes:
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.__dict__.pop("_update_ticks", None)
+    if not hasattr(r, "_get_font_height_metrics"):
+        r._get_font_height_metrics = _font_height_metrics(r.dpi)
+    with remembered_ticks(fig) as drawn, r._draw_disabled():
+        fig.draw(r)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
     for ax in _axes_of(fig):
         if id(ax.xaxis) in drawn and id(ax.yaxis) in drawn:
@@ -172,6 +166,57 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
             continue
         boxes.append((t.get_text(), bb, t.axes, t))
     return boxes
+
+
+@contextlib.contextmanager
+def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
+    """While inside, each axis of *fig* computes its ticks once for as long as nothing they
+    depend on changes (see :func:`_recorder`); yields ``{id(axis): ticks drawn last}``."""
+    drawn: dict[int, list[Any]] = {}
+    axes = _axes_of(fig)
+    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis._update_ticks = _recorder(axis, drawn)
+    try:
+        yield drawn
+    finally:
+        for ax in axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.__dict__.pop("_update_ticks", None)
+
+
+def _font_height_metrics(dpi: float) -> Any:
+    """The ascent, descent and line gap of a font at *dpi* as matplotlib's ``Text`` computes
+    them for every line it lays out (two font table reads and a font lookup each time),
+    computed once per font and size: a renderer's ``_get_font_height_metrics``, which
+    ``Text._get_layout`` (matplotlib 3.10+) asks first when the renderer has one."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    seen: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+
+    def metrics(prop: Any) -> tuple[Any, Any, Any]:
+        key = (tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
+               prop.get_file(), prop.get_math_fontfamily())  # fmt: skip
+        got = seen.get(key)
+        if got is None:
+            got = (None, None, None)
+            font: Any = get_font(fontManager._find_fonts_by_props(prop))
+            for name, gap, ascent, descent in (
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                ("hhea", "lineGap", "ascent", "descent"),
+            ):
+                table = font.get_sfnt_table(name)
+                if table is None:
+                    continue
+                units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+                scale = 1 / units_per_em * prop.get_size_in_points() * dpi / 72  # as matplotlib
+                got = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
+                break
+            seen[key] = got
+        return got
+
+    return metrics
 
 
 def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:

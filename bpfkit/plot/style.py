@@ -63,7 +63,7 @@ _DETERMINISTIC_RC: dict[Any, Any] = {
 }
 
 #: No layout engine from the rc either (``Figure.set_layout_engine(None)`` reads these).
-_NO_LAYOUT_RC: dict[str, Any] = {"figure.constrained_layout.use": False, "figure.autolayout": False}
+_NO_LAYOUT_RC: dict[Any, Any] = {"figure.constrained_layout.use": False, "figure.autolayout": False}
 
 
 def style_path(name: str) -> Path:
@@ -196,7 +196,10 @@ def savefig(
             with matplotlib.rc_context(_NO_LAYOUT_RC):
                 fig.set_layout_engine(None)  # no engine: savefig draws once
         try:
-            fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
+            from bpfkit.plot.layout import remembered_ticks
+
+            with remembered_ticks(fig):  # each axis locates and formats its ticks once
+                fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
         finally:
             if laid_out:
                 fig.set_layout_engine(engine)
