@@ -91,7 +91,7 @@ def _renderer(fig: Figure) -> Any:
     r = canvas.get_renderer()
     if not hasattr(r, "_get_font_height_metrics"):
         r._get_font_height_metrics = _font_height_metrics(r.dpi)
-    with remembered_ticks(fig) as drawn, r._draw_disabled():
+    with remembered_ticks(fig) as drawn, reused_text_layouts(), r._draw_disabled():
         fig.draw(r)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
     for ax in _axes_of(fig):
@@ -183,6 +183,42 @@ def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
         for ax in axes:
             for axis in (ax.xaxis, ax.yaxis):
                 axis.__dict__.pop("_update_ticks", None)
+
+
+@contextlib.contextmanager
+def reused_text_layouts() -> Iterator[None]:
+    """While inside, a text laid out once (its lines measured, its box aligned) is not laid
+    out again for another text of the same string, font, rotation, alignment and renderer:
+    one draw asks for the extent of each tick label, title and legend entry many times
+    (layout margins, title and axis label positions, the draw itself)."""
+    from matplotlib.text import Text
+
+    layout = Text.__dict__["_get_layout"]
+    done: dict[tuple[Any, ...], Any] = {}
+    keep: list[Any] = []  # the renderers keyed by id stay alive while their layouts are kept
+
+    def get_layout(self: Any, renderer: Any) -> Any:
+        if self.get_wrap() or self.get_usetex():
+            return layout(self, renderer)
+        prop = self._fontproperties
+        key = (id(renderer), self.get_figure(root=True).dpi, self.get_text(),
+               tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
+               prop.get_file(), prop.get_math_fontfamily(), self.get_rotation(),
+               self.get_rotation_mode(), self._horizontalalignment,
+               self._verticalalignment, self._multialignment, self._linespacing,
+               self.get_parse_math())  # fmt: skip
+        got = done.get(key)
+        if got is None:
+            got = done[key] = layout(self, renderer)
+            keep.append(renderer)
+        return got
+
+    setattr(Text, "_get_layout", get_layout)  # noqa: B010 (a private method, untyped)
+    try:
+        yield
+    finally:
+        setattr(Text, "_get_layout", layout)  # noqa: B010
 
 
 def _font_height_metrics(dpi: float) -> Any:

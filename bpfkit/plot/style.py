@@ -196,9 +196,10 @@ def savefig(
             with matplotlib.rc_context(_NO_LAYOUT_RC):
                 fig.set_layout_engine(None)  # no engine: savefig draws once
         try:
-            from bpfkit.plot.layout import remembered_ticks
+            from bpfkit.plot.layout import remembered_ticks, reused_text_layouts
 
-            with remembered_ticks(fig):  # each axis locates and formats its ticks once
+            # each axis locates and formats its ticks once, each text is laid out once
+            with remembered_ticks(fig), reused_text_layouts():
                 fig.savefig(out, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
         finally:
             if laid_out:
