@@ -703,19 +703,30 @@ def _gallery(
     progress: bool,
     pool: Any,
     times: dict[str, float],
+    reports: Sequence[ProgramReport] = (),
 ) -> bool:
-    """Write the figure gallery (its figures drawn in *pool*, their times added to *times*)
-    when a data directory is among the *inputs*; whether it was written."""
+    """Write the figure gallery (its figures drawn in *pool*, their times added to *times*;
+    those the pages of *reports* show already copied from them) when a data directory is
+    among the *inputs*; whether it was written."""
     data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
     data_dir = next((d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file()), None)
     if data_dir is None:
         return False
+    from bpfkit.report import figures
     from bpfkit.report import gallery as gal
 
+    drawn = {  # the pages' figures: each drawn from its program's own log file
+        (rep.input.best_log.resolve(), Path(f.file).stem, figures.STYLE): out / f.file
+        for rep in reports
+        if rep.input.best_log is not None
+        for f in rep.figures
+        if f.file.endswith(".svg") and (out / f.file).is_file()
+    }
     with _component("report.gallery", str(data_dir)):
         entries = gal.write_gallery(
-            out / "gallery", data_dir, progress=progress, pool=pool, times=times
-        )
+            out / "gallery", data_dir, progress=progress, pool=pool, times=times,
+            drawn_already=drawn,
+        )  # fmt: skip
         (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
     return True
 
@@ -804,7 +815,7 @@ def build_report(
                 bar.close()
                 bar = None
             # the gallery's figures are drawn by the workers too
-            gallery = _gallery(out, inputs, sources, progress, pool, times)
+            gallery = _gallery(out, inputs, sources, progress, pool, times, reports)
             stage("gallery")
     finally:
         if bar is not None:

@@ -59,12 +59,19 @@ def write_gallery(
     fmt: str = "svg",
     pool: Any = None,
     times: dict[str, float] | None = None,
+    drawn_already: dict[tuple[Path, str, str], Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Draw every gallery figure in both styles into *out_dir* (reusing files whose inputs
     did not change); return one entry per figure: ``name, caption, log, files`` (style ->
     file name). With *pool* (a ``concurrent.futures`` executor), the figures are drawn by
     its workers. With *times*, the seconds spent drawing each kind of figure are added to it
-    (``plot.gallery.<name>`` wall, ``cpu:plot.gallery.<name>`` CPU, as the report counts)."""
+    (``plot.gallery.<name>`` wall, ``cpu:plot.gallery.<name>`` CPU, as the report counts).
+    *drawn_already* maps ``(log file, figure name, style)`` to an SVG of that figure drawn
+    from that log (one program's log) by :func:`bpfkit.plot.render_figure` and
+    :func:`bpfkit.plot.savefig` in that style, as the report's pages draw theirs: such a
+    gallery figure is copied, not drawn again."""
+    import shutil
+
     from bpfkit.report import cache
     from bpfkit.report.build import DEFAULT_DATA
 
@@ -85,6 +92,10 @@ def write_gallery(
         for st, _what in SIZES:
             path = out / f"{_stem(name, rel)}-{st}.{fmt}"
             key = cache.figure_key(name, st, [log_path], extra=f"gallery {fmt}")
+            same = (drawn_already or {}).get((log_path.resolve(), name, st))
+            if not cache.fresh(path, key) and same is not None and fmt == "svg":
+                shutil.copyfile(same, path)  # the same figure of the same log, same bytes
+                cache.remember(path, key)
             if cache.fresh(path, key):
                 if bar is not None:
                     bar.update()
