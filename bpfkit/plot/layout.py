@@ -89,8 +89,9 @@ def _renderer(fig: Figure) -> Any:
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
     r = canvas.get_renderer()
-    if not hasattr(r, "_get_font_height_metrics"):
-        r._get_font_height_metrics = _font_height_metrics(r.dpi)
+    metrics = _font_height_metrics(r.dpi) if not hasattr(r, "_get_font_height_metrics") else None
+    if metrics is not None:
+        r._get_font_height_metrics = metrics
     with remembered_ticks(fig) as drawn, reused_text_layouts(), r._draw_disabled():
         fig.draw(r)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
@@ -221,7 +222,7 @@ def reused_text_layouts() -> Iterator[None]:
         setattr(Text, "_get_layout", layout)  # noqa: B010
 
 
-def _font_height_metrics(dpi: float) -> Any:
+def _font_height_metrics(dpi: float) -> Any | None:
     """The ascent, descent and line gap of a font at *dpi* as matplotlib's ``Text`` computes
     them for every line it lays out (two font table reads and a font lookup each time),
     computed once per font and size: a renderer's ``_get_font_height_metrics``, which
