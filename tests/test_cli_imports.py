@@ -95,10 +95,10 @@ def _vmlinux() -> str:
 _OBJ = str(DATA_PROGRAMS / "list.bpf.o")
 _LOG = str(DATA_LOGS / "alloc" / "obj_new_leak.l2.log")
 
-#: numpy checks every name offset and type id of a kernel-sized BTF at parse time in a few
-#: milliseconds (bpfkit.btf.spec.NUMPY_MIN_TYPES); the same checks in plain Python cost 4x
-#: importing numpy, so a vmlinux dump imports it and a small BTF imports nothing.
-_KERNEL_SIZED = {"numpy"}
+#: A kernel-sized BTF is checked at parse time with numpy only when the process has numpy
+#: already (bpfkit.btf.spec.Spec._check_refs): importing it costs more than the plain-Python
+#: scan, so a vmlinux dump imports nothing heavy.
+_KERNEL_SIZED: set[str] = set()
 
 #: (argv, the heavy packages it may import, and must: nothing is imported for nothing).
 RUNS: list[tuple[list[str], set[str]]] = [

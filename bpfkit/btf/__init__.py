@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bpfkit.btf.ext import CoreRelo, CoreReloKind, Ext, FuncInfo, LineInfo, parse_btf_ext
     from bpfkit.btf.graph import members_frame, type_graph, types_frame, write_graph
     from bpfkit.btf.layout import format_layout, struct_layout
-    from bpfkit.btf.raw import format_json, format_raw, iter_raw_lines, parse_json
+    from bpfkit.btf.raw import format_json, format_raw, iter_raw_chunks, iter_raw_lines, parse_json
     from bpfkit.btf.spec import Spec, TypeView, load_btf, load_vmlinux, parse_btf
     from bpfkit.btf.types import (
         AnyType,
@@ -70,6 +70,7 @@ __all__ = [
     "parse_btf_ext",
     "encode_btf",
     "format_raw",
+    "iter_raw_chunks",
     "iter_raw_lines",
     "format_json",
     "parse_json",
@@ -118,7 +119,7 @@ _LAZY = {
     "elf": ("load_elf_btf",),
     "encode": ("encode_btf",),
     "ext": ("CoreRelo", "CoreReloKind", "Ext", "FuncInfo", "LineInfo", "parse_btf_ext"),
-    "raw": ("format_json", "format_raw", "iter_raw_lines", "parse_json"),
+    "raw": ("format_json", "format_raw", "iter_raw_chunks", "iter_raw_lines", "parse_json"),
     "spec": ("Spec", "TypeView", "load_btf", "load_vmlinux", "parse_btf"),
     "types": (
         "AnyType",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from itertools import islice
 from typing import Any
 
 __all__ = ["register"]
@@ -74,18 +73,18 @@ def _dump(args: argparse.Namespace) -> int:
 
         out.write(format_json(spec, names=args.type or None))
         return 0
-    from bpfkit.btf.raw import iter_raw_lines
+    from bpfkit.btf.raw import iter_raw_chunks
 
     ids = None
     if args.type:
         ids = [t.id for name in args.type for t in spec.find(name)]
-    lines = iter_raw_lines(spec, ids=ids)
+    chunks = iter_raw_chunks(spec, ids=ids)
     if not hasattr(out, "buffer"):  # e.g. a StringIO
-        out.writelines(lines)
+        out.writelines(chunks)
         return 0
     out.flush()
-    while batch := list(islice(lines, 4096)):  # one encode and write per 4096 types
-        out.buffer.write("".join(batch).encode("utf-8", "surrogateescape"))
+    for chunk in chunks:  # one encode and write per few thousand types
+        out.buffer.write(chunk.encode("utf-8", "surrogateescape"))
     return 0
 
 

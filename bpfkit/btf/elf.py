@@ -45,15 +45,21 @@ def check_elf_layout(data: bytes, where: str) -> None:
 
     n = len(data)
     if n < 16 or data[:4] != b"\x7fELF":
-        raise ELFError(f"{where}: not a readable ELF object: not an ELF file (magic {data[:4]!r} at byte offset 0)")
+        raise ELFError(
+            f"{where}: not a readable ELF object: not an ELF file (magic {data[:4]!r} at byte offset 0)"
+        )
     cls, enc = data[4], data[5]
     if cls not in (1, 2) or enc not in (1, 2):
-        raise ELFError(f"{where}: not a readable ELF object: ELF class {cls} / data encoding {enc} at bytes 4-5: expected 1 or 2")
+        raise ELFError(
+            f"{where}: not a readable ELF object: ELF class {cls} / data encoding {enc} at bytes 4-5: expected 1 or 2"
+        )
     e = "<" if enc == 1 else ">"
     is64 = cls == 2
     hsize, entsize = (64, 64) if is64 else (52, 40)
     if n < hsize:
-        raise ELFError(f"{where}: not a readable ELF object: ELF header needs {hsize} bytes, the file has {n}")
+        raise ELFError(
+            f"{where}: not a readable ELF object: ELF header needs {hsize} bytes, the file has {n}"
+        )
     if is64:
         shoff, shentsize, shnum, shstrndx = (
             struct.unpack_from(e + "Q", data, 0x28)[0],
@@ -85,7 +91,9 @@ def check_elf_layout(data: bytes, where: str) -> None:
             f"bytes end past the end of the file ({n} bytes)"
         )
     if shstrndx != 0xFFFF and shstrndx >= shnum and shnum:
-        raise ELFError(f"{where}: not a readable ELF object: section name table index {shstrndx}, the file has {shnum} sections")
+        raise ELFError(
+            f"{where}: not a readable ELF object: section name table index {shstrndx}, the file has {shnum} sections"
+        )
     headers = [struct.unpack_from(fmt, data, shoff + i * entsize) for i in range(shnum)]
     names = b""
     if 0 < shstrndx < shnum:

@@ -29,8 +29,7 @@ Examples
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -66,12 +65,20 @@ from bpfkit.btf.types import (
 )
 from bpfkit.errors import BTFError
 
-__all__ = ["format_raw", "iter_raw_lines", "format_json", "parse_json", "type_to_dict"]
+__all__ = [
+    "format_raw",
+    "iter_raw_lines",
+    "iter_raw_chunks",
+    "format_json",
+    "parse_json",
+    "type_to_dict",
+]
 
 _INT_ENC = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}
-_LINKAGE = {0: "static", 1: "global", 2: "extern"}
+_LINKAGE = ("static", "global", "extern")  # FUNC/VAR linkage: checked to be < 3 at parse time
 _REF_ONLY = frozenset({2, 8, 9, 10, 11, 18})  # PTR TYPEDEF VOLATILE CONST RESTRICT TYPE_TAG
 _KIND_LABEL = [KIND_NAMES[k] if k < len(KIND_NAMES) else "UNKNOWN" for k in range(128)]
+_CHUNK = 4096  # types per chunk of text
 
 
 def _names(spec: Spec) -> dict[int, str]:
@@ -101,6 +108,145 @@ def _header_of(spec: Spec, tid: int) -> tuple[int, int]:
     return 0, 0
 
 
+def _format_types(
+    spec: Spec,
+    w: Sequence[int],
+    items: Iterable[tuple[int, int]],
+    names: dict[int, str],
+) -> list[str]:
+    """bpftool's text of each type in *items*, (type id, word offset in *w*) pairs: one
+    string per type, its member/param/value lines included.
+
+    *names* is :func:`_names`, extended here when a name offset points inside a string."""
+    out: list[str] = []
+    append = out.append
+    labels = _KIND_LABEL
+    for tid, pos in items:
+        while True:  # retried when a name offset points inside a string (not a key)
+            try:
+                info = w[pos + 1]
+                k = info >> 24 & 0x7F
+                if k == 12:  # FUNC: the most common kind in a kernel
+                    append(
+                        f"[{tid}] FUNC '{names[w[pos]]}' type_id={w[pos + 2]} "
+                        f"linkage={_LINKAGE[info & 0xFFFFFF]}\n"
+                    )
+                elif k == 13:
+                    vlen = info & 0xFFFFFF
+                    text = (
+                        f"[{tid}] FUNC_PROTO '{names[w[pos]]}' ret_type_id={w[pos + 2]} "
+                        f"vlen={vlen}\n"
+                    )
+                    for p in range(pos + 3, pos + 3 + 2 * vlen, 2):
+                        text += f"\t'{names[w[p]]}' type_id={w[p + 1]}\n"
+                    append(text)
+                elif k in _REF_ONLY:
+                    append(f"[{tid}] {labels[k]} '{names[w[pos]]}' type_id={w[pos + 2]}\n")
+                elif k == 4 or k == 5:
+                    vlen = info & 0xFFFFFF
+                    text = f"[{tid}] {labels[k]} '{names[w[pos]]}' size={w[pos + 2]} vlen={vlen}\n"
+                    end = pos + 3 + 3 * vlen
+                    if info >> 31:  # kind_flag: bitfield size in the top 8 bits of the offset
+                        for p in range(pos + 3, end, 3):
+                            off = w[p + 2]
+                            text += f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset="
+                            if off >> 24:
+                                text += f"{off & 0xFFFFFF} bitfield_size={off >> 24}\n"
+                            else:
+                                text += f"{off}\n"
+                    else:
+                        for p in range(pos + 3, end, 3):
+                            text += f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={w[p + 2]}\n"
+                    append(text)
+                else:
+                    append(_format_other(spec, w, tid, pos, names))
+                break
+            except KeyError as exc:
+                names[exc.args[0]] = _name_at(spec, exc.args[0])
+    return out
+
+
+def _format_other(spec: Spec, w: Sequence[int], tid: int, pos: int, names: dict[int, str]) -> str:
+    """The rarer kinds (a tenth of a kernel's types); KeyError for a name not in *names*."""
+    info, st = w[pos + 1], w[pos + 2]
+    k = info >> 24 & 0x7F
+    vlen = info & 0xFFFFFF
+    head = f"[{tid}] {_KIND_LABEL[k]} '{names[w[pos]]}'"
+    if k == 1:
+        v = w[pos + 3]
+        return (
+            f"{head} size={st} bits_offset={v >> 16 & 0xFF} nr_bits={v & 0xFF} "
+            f"encoding={_INT_ENC.get(v >> 24 & 0x0F, 'UNKN')}\n"
+        )
+    if k == 3:
+        return f"{head} type_id={w[pos + 3]} index_type_id={w[pos + 4]} nr_elems={w[pos + 5]}\n"
+    if k == 6 or k == 19:
+        signed = info >> 31
+        text = f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}\n"
+        if k == 6:
+            for p in range(pos + 3, pos + 3 + 2 * vlen, 2):
+                val = w[p + 1]
+                if signed and val >= 0x80000000:
+                    val -= 1 << 32
+                text += f"\t'{names[w[p]]}' val={val}\n"
+            return text
+        for p in range(pos + 3, pos + 3 + 3 * vlen, 3):
+            val = w[p + 1] | w[p + 2] << 32
+            if signed and val >= 1 << 63:
+                val -= 1 << 64
+            text += f"\t'{names[w[p]]}' val={val}{'LL' if signed else 'ULL'}\n"
+        return text
+    if k == 7:
+        return f"{head} fwd_kind={'union' if info >> 31 else 'struct'}\n"
+    if k == 14:
+        return f"{head} type_id={st}, linkage={_LINKAGE[w[pos + 3]]}\n"
+    if k == 15:
+        text = f"{head} size={st} vlen={vlen}\n"
+        for p in range(pos + 3, pos + 3 + 3 * vlen, 3):
+            vt = w[p]
+            text += f"\ttype_id={vt} offset={w[p + 1]} size={w[p + 2]}"
+            if vt < len(spec):
+                v_name, v_info = _header_of(spec, vt)
+                text += f" ({_KIND_LABEL[v_info >> 24 & 0x7F]} '{names[v_name]}')"
+            text += "\n"
+        return text
+    if k == 16:
+        return f"{head} size={st}\n"
+    if k == 17:
+        idx = w[pos + 3]
+        if idx >= 0x80000000:
+            idx -= 1 << 32
+        return f"{head} type_id={st} component_idx={idx}\n"
+    return f"{head}\n"
+
+
+def _chunks(spec: Spec, ids: Iterable[int] | None) -> Iterator[list[str]]:
+    """The text of each type (one string per type), in lists of up to :data:`_CHUNK`."""
+    names = _names(spec)
+    if ids is None:
+        offs, first = spec._offs, spec.first_id
+        for start in range(0, len(offs), _CHUNK):
+            end = start + _CHUNK
+            items = zip(range(first + start, first + end), offs[start:end], strict=False)
+            yield _format_types(spec, spec._w, items, names)
+        return
+    chunk: list[str] = []
+    for tid in ids:
+        owner: Spec | None = spec
+        while owner is not None and tid < owner.first_id:
+            owner = owner.base
+        if owner is None or tid == 0:
+            chunk.append(f"[{tid}] UNKNOWN '(anon)'\n")
+        else:
+            w, pos = owner.raw_words(tid)  # BTFError beyond the last id
+            chunk += _format_types(spec, w, [(tid, pos)], names)
+        if len(chunk) >= _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str]:
     """Yield bpftool's raw text for each type, one string per type ending in ``"\\n"``
     (members/params/values on ``"\\n\\t"``-separated lines inside it).
@@ -112,160 +258,20 @@ def iter_raw_lines(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str
     ids
         Only these type ids (of this spec or its base), in this order.
     """
-    names = _names(spec)
-    n_all = len(spec)
-    labels = _KIND_LABEL
-    int_enc = _INT_ENC
-    linkage = _LINKAGE
-    ref_only = _REF_ONLY
+    for chunk in _chunks(spec, ids):
+        yield from chunk
 
-    if ids is None:
-        w = spec._w
-        items: Iterable[tuple[int, int]] = zip(
-            range(spec.first_id, n_all), spec._offs, strict=False
-        )
-        per_id = False
-    else:
-        items = ((tid, 0) for tid in ids)
-        per_id = True
-    for tid, pos in items:
-        if per_id:
-            owner: Spec | None = spec
-            while owner is not None and tid < owner.first_id:
-                owner = owner.base
-            if owner is None or tid == 0:
-                yield f"[{tid}] UNKNOWN '(anon)'\n"
-                continue
-            w, pos = owner.raw_words(tid)
-        while True:  # retried when a name offset points inside a string (not a key)
-            try:
-                name_off = w[pos]
-                info = w[pos + 1]
-                st = w[pos + 2]
-                k = (info >> 24) & 0x7F
-                if k == 12:  # FUNC: the most common kind in a kernel
-                    line = (
-                        f"[{tid}] FUNC '{names[name_off]}' type_id={st} "
-                        f"linkage={linkage.get(info & 0xFFFFFF, '(unknown)')}\n"
-                    )
-                    break
-                if k in ref_only:
-                    line = f"[{tid}] {labels[k]} '{names[name_off]}' type_id={st}\n"
-                    break
-                head = f"[{tid}] {labels[k]} '{names[name_off]}'"
-                if k == 13:
-                    vlen = info & 0xFFFFFF
-                    parts = [f"{head} ret_type_id={st} vlen={vlen}"]
-                    p = pos + 3
-                    for _ in range(vlen):
-                        parts.append(f"\t'{names[w[p]]}' type_id={w[p + 1]}")
-                        p += 2
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 4 or k == 5:
-                    vlen = info & 0xFFFFFF
-                    parts = [f"{head} size={st} vlen={vlen}"]
-                    p = pos + 3
-                    if info >> 31:
-                        for _ in range(vlen):
-                            off = w[p + 2]
-                            bsz = off >> 24
-                            if bsz:
-                                parts.append(
-                                    f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={off & 0xFFFFFF}"
-                                    f" bitfield_size={bsz}"
-                                )
-                            else:
-                                parts.append(
-                                    f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={off}"
-                                )
-                            p += 3
-                    else:
-                        for _ in range(vlen):
-                            parts.append(
-                                f"\t'{names[w[p]]}' type_id={w[p + 1]} bits_offset={w[p + 2]}"
-                            )
-                            p += 3
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 1:
-                    v = w[pos + 3]
-                    line = (
-                        f"{head} size={st} bits_offset={(v >> 16) & 0xFF} nr_bits={v & 0xFF} "
-                        f"encoding={int_enc.get((v >> 24) & 0x0F, 'UNKN')}\n"
-                    )
-                elif k == 6:
-                    vlen = info & 0xFFFFFF
-                    signed = info >> 31
-                    parts = [
-                        f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"
-                    ]
-                    p = pos + 3
-                    for _ in range(vlen):
-                        val = w[p + 1]
-                        if signed and val >= 0x80000000:
-                            val -= 1 << 32
-                        parts.append(f"\t'{names[w[p]]}' val={val}")
-                        p += 2
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 19:
-                    vlen = info & 0xFFFFFF
-                    signed = info >> 31
-                    parts = [
-                        f"{head} encoding={'SIGNED' if signed else 'UNSIGNED'} size={st} vlen={vlen}"
-                    ]
-                    p = pos + 3
-                    for _ in range(vlen):
-                        val = w[p + 1] | (w[p + 2] << 32)
-                        if signed:
-                            if val >= 1 << 63:
-                                val -= 1 << 64
-                            parts.append(f"\t'{names[w[p]]}' val={val}LL")
-                        else:
-                            parts.append(f"\t'{names[w[p]]}' val={val}ULL")
-                        p += 3
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 3:
-                    line = f"{head} type_id={w[pos + 3]} index_type_id={w[pos + 4]} nr_elems={w[pos + 5]}\n"
-                elif k == 7:
-                    line = f"{head} fwd_kind={'union' if info >> 31 else 'struct'}\n"
-                elif k == 14:
-                    line = f"{head} type_id={st}, linkage={linkage.get(w[pos + 3], '(unknown)')}\n"
-                elif k == 15:
-                    vlen = info & 0xFFFFFF
-                    parts = [f"{head} size={st} vlen={vlen}"]
-                    p = pos + 3
-                    for _ in range(vlen):
-                        vt = w[p]
-                        entry = f"\ttype_id={vt} offset={w[p + 1]} size={w[p + 2]}"
-                        if vt < n_all:
-                            v_name, v_info = _header_of(spec, vt)
-                            entry += f" ({labels[(v_info >> 24) & 0x7F]} '{names[v_name]}')"
-                        parts.append(entry)
-                        p += 3
-                    parts.append("")
-                    line = "\n".join(parts)
-                elif k == 16:
-                    line = f"{head} size={st}\n"
-                elif k == 17:
-                    idx = w[pos + 3]
-                    if idx >= 0x80000000:
-                        idx -= 1 << 32
-                    line = f"{head} type_id={st} component_idx={idx}\n"
-                else:
-                    line = f"{head}\n"
 
-                break
-            except KeyError as exc:
-                names[exc.args[0]] = _name_at(spec, exc.args[0])
-        yield line
+def iter_raw_chunks(spec: Spec, ids: Iterable[int] | None = None) -> Iterator[str]:
+    """:func:`iter_raw_lines` joined into strings of a few thousand types each: what a
+    writer wants (one ``write`` per chunk instead of one per type)."""
+    for chunk in _chunks(spec, ids):
+        yield "".join(chunk)
 
 
 def format_raw(spec: Spec, ids: Iterable[int] | None = None) -> str:
     """The whole of :func:`iter_raw_lines` as one string (bpftool's ``format raw`` output)."""
-    return "".join(iter_raw_lines(spec, ids))
+    return "".join(iter_raw_chunks(spec, ids))
 
 
 # ------------------------------------------------------------------------- JSON
@@ -341,6 +347,8 @@ def format_json(
         "types": [type_to_dict(t) for t in types],
     }
     # ASCII-only: a name with bytes that are not UTF-8 (kept as surrogates) still round-trips.
+    import json
+
     return json.dumps(doc, indent=indent) + "\n"
 
 
@@ -374,6 +382,8 @@ def parse_json(text: str) -> list[AnyType]:
     >>> parse_json(format_json(spec)) == list(spec)
     True
     """
+    import json
+
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -21,7 +21,9 @@ What is checked before anything is trusted (after libbpf ``btf.c`` and the kerne
   records fit in the bytes that remain, checked before anything is allocated for them; the
   type section ends exactly at the last type;
 * every ``name_off`` and type id in every record is in range and FUNC/VAR linkage is known
-  (vectorised with numpy for large specs, so the ~126k types of a kernel take milliseconds).
+  (a scan that only finds the first bad type, vectorised with numpy for a large spec in a
+  process that has numpy already, ~5 ms for a kernel's ~126k types; then
+  :meth:`Spec._type_error` says what is wrong with that type, whichever scan found it).
 
 So a :class:`Spec` that was made decodes every type (a kind > 19 stepped over through the
 layout section is the exception: asking for it raises :class:`BTFError`). Reference cycles
@@ -41,8 +43,6 @@ Examples
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
 import sys
 import zlib
@@ -115,14 +115,15 @@ _U32 = next(code for code in "IL" if array(code).itemsize == 4)  # typecode of a
 _MAX_DECOMPRESSED = 1 << 28  # 256 MiB: 50x a kernel BTF
 _PTR_SIZE = 8
 
-#: Below this many types, references are checked in plain Python (no numpy import).
+#: Below this many types, references are checked in plain Python even when numpy is loaded.
 NUMPY_MIN_TYPES = 4096
 # Kinds on which the kernel accepts kind_flag (btf_*_check_meta; DECL_TAG/TYPE_TAG since the
 # 2025 "plain C attribute" flag); elsewhere it answers "Invalid btf_info kind_flag".
 _KFLAG_KINDS = frozenset({4, 5, 6, 7, 17, 18, 19})
 # Kinds whose vlen must be 0 ("vlen != 0"); FUNC's vlen is its linkage, checked apart.
 _NO_VLEN_KINDS = frozenset({1, 2, 3, 8, 9, 10, 11, 14, 16, 17, 18})
-_INT_ENCODINGS = frozenset({0, 1, 2, 4})  # none, SIGNED, CHAR, BOOL: at most one (btf_int_check_meta)
+# INT encodings: none, SIGNED, CHAR, BOOL, at most one (btf_int_check_meta)
+_INT_ENCODINGS = frozenset({0, 1, 2, 4})
 # Kinds whose btf_type.type is a type id.
 _REF_KINDS = frozenset({2, 8, 9, 10, 11, 12, 13, 14, 17, 18})
 # vlen records: kind -> (words per record, word of name_off or -1, word of type id or -1, what)
@@ -164,6 +165,32 @@ def _step_tables(layout: tuple[Layout, ...], name: str) -> tuple[list[int], list
             fixed[entry.kind] = 3 + entry.info_sz // 4
             per[entry.kind] = entry.elem_sz // 4
     return fixed, per
+
+
+def _shape(info: int, n_ids: int) -> tuple[int, tuple[int, ...] | None]:
+    """How :meth:`Spec._first_bad_py` checks the types with this ``info`` word: (the bound
+    of the word after name and info: *n_ids* if it is a type id, 0 if the info word alone
+    is wrong (kind_flag, vlen or FUNC linkage), else 2**32; and what else to check: None,
+    ``()`` for :meth:`Spec._type_error`, or for the words after ``struct btf_type`` (the
+    stride, the first name offset and the first type id (0: none), where they end), in
+    words from the type's start)."""
+    k, vlen = (info >> 24) & 0x7F, info & 0xFFFFFF
+    if info & 0x80000000 and k not in _KFLAG_KINDS and k < 20:
+        return 0, None
+    if (vlen and k in _NO_VLEN_KINDS) or (k == 12 and vlen > 2):
+        return 0, None
+    limit = n_ids if k in _REF_KINDS else 1 << 32
+    if k == 3:  # ARRAY: element and index type ids
+        return limit, (1, 0, 3, 5)
+    if k == 1 or k == 14:  # INT data, VAR linkage
+        return limit, ()
+    rec = _VLEN_RECORDS.get(k)
+    if rec is None or not vlen:
+        return limit, None
+    size, name_at, type_at, _ = rec
+    names_at = 3 + name_at if name_at >= 0 else 0
+    types_at = 3 + type_at if type_at >= 0 else 0
+    return limit, (size, names_at, types_at, 3 + size * vlen)
 
 
 class _Steps(dict[int, int]):
@@ -235,10 +262,15 @@ class Spec:
         self._str_end: int = self._str_first + len(strs)
         # Types: one pass recording the word offset of each type.
         tstart = hdr.hdr_len + hdr.type_off
-        words = array(_U32)
-        words.frombytes(data[tstart : tstart + hdr.type_len])
-        if (hdr.byte_order == "little") != _NATIVE_LITTLE:
-            words.byteswap()
+        section = memoryview(data)[tstart : tstart + hdr.type_len]
+        words: memoryview | array[int]
+        if (hdr.byte_order == "little") == _NATIVE_LITTLE and _U32 == "I":
+            words = section.cast("I")  # read in place: no copy of the type section
+        else:
+            swapped = array(_U32)
+            swapped.frombytes(section)
+            swapped.byteswap()
+            words = swapped
         self._w = words
         self._offs = self._index(words, hdr)
         self._len: int = self.first_id + len(self._offs)
@@ -251,7 +283,7 @@ class Spec:
         self._acyclic: set[int] = set()  # ids whose by-value references reach no loop
         self._acyclic_ptr: set[int] = set()  # ids whose modifier/pointer chain has no loop
 
-    def _index(self, w: array[int], hdr: Header) -> array[int]:
+    def _index(self, w: Sequence[int], hdr: Header) -> array[int]:
         fixed, per = _step_tables(self.layout, self.name)
         steps = _Steps(fixed, per)
         n = len(w)
@@ -317,52 +349,95 @@ class Spec:
 
     def _check_refs(self) -> None:
         """Every name offset and type id in every record is in range, and FUNC/VAR linkage
-        is known (libbpf's ``btf_validate_type``). Large specs are checked with numpy (one
-        vectorised pass per field); small ones in plain Python, which spares the import."""
-        if len(self._offs) < NUMPY_MIN_TYPES:
-            self._check_refs_py()
-        else:
-            self._check_refs_np()
+        is known (libbpf's ``btf_validate_type``).
 
-    def _check_refs_py(self) -> None:
+        A fast scan finds the first bad type, :meth:`_type_error` then says what is wrong
+        with it, so both scans report the same error. The scan is vectorised with numpy for
+        a large spec when this process has numpy already; otherwise it is plain Python,
+        which costs less than importing numpy (a one-shot ``bpfkit btf dump``)."""
+        if len(self._offs) >= NUMPY_MIN_TYPES and "numpy" in sys.modules:
+            bad = self._first_bad_np()
+        else:
+            bad = self._first_bad_py()
+        if bad is not None:
+            raise self._type_error(bad) or BTFError(
+                f"{self.name}: type [{self.first_id + bad}]: invalid (no check names why)"
+            )
+
+    def _type_error(self, i: int) -> BTFError | None:
+        """What is wrong with this spec's *i*-th own type, if anything (all checks, in the
+        order the kernel makes them)."""
         w, n_ids, str_end = self._w, self._len, self._str_end
+        pos = self._offs[i]
+        info = w[pos + 1]
+        k, vlen = (info >> 24) & 0x7F, info & 0xFFFFFF
+        if w[pos] >= str_end:
+            return self._ref_error(i, "name_off", w[pos])
+        if k in _REF_KINDS and w[pos + 2] >= n_ids:
+            return self._ref_error(i, "type", w[pos + 2])
+        if info & 0x80000000 and k not in _KFLAG_KINDS and k < 20:
+            return self._ref_error(i, "kind_flag", info)
+        if vlen and k in _NO_VLEN_KINDS:
+            return self._ref_error(i, "vlen", vlen)
+        if k == 1:
+            data = w[pos + 3]
+            if data & 0xF0000000:
+                return self._ref_error(i, "int data", data)
+            if (data >> 24) & 0xF not in _INT_ENCODINGS:
+                return self._ref_error(i, "int encoding", (data >> 24) & 0xF)
+        if k == 3:
+            for j, what in ((3, "array type"), (4, "array index_type")):
+                if w[pos + j] >= n_ids:
+                    return self._ref_error(i, what, w[pos + j])
+        elif k == 12 and vlen > 2:
+            return self._ref_error(i, "linkage", vlen)
+        elif k == 14 and w[pos + 3] > 2:
+            return self._ref_error(i, "linkage", w[pos + 3])
+        rec = _VLEN_RECORDS.get(k)
+        if rec is None or not vlen:
+            return None
+        size, name_at, type_at, what = rec
+        for j in range(vlen):
+            q = pos + 3 + size * j
+            if name_at >= 0 and w[q + name_at] >= str_end:
+                return self._ref_error(i, f"{what} {j} name_off", w[q + name_at])
+            if type_at >= 0 and w[q + type_at] >= n_ids:
+                return self._ref_error(i, f"{what} {j} type", w[q + type_at])
+        return None
+
+    def _first_bad_py(self) -> int | None:
+        """Index of the first own type :meth:`_type_error` faults, in plain Python.
+
+        What a type's info word alone decides (kind_flag, vlen, FUNC linkage) is judged once
+        per distinct info word (a kernel has ~300 for 126k types); then a type costs a name
+        offset and a type id comparison, and its vlen records a ``max`` over strided slices.
+        The rare kinds with more fields (INT, ARRAY, VAR) go through :meth:`_type_error`."""
+        w, n_ids, str_end = self._w, self._len, self._str_end
+        shapes: dict[int, tuple[int, tuple[int, ...] | None]] = {}
         for i, pos in enumerate(self._offs):
             info = w[pos + 1]
-            k, vlen = (info >> 24) & 0x7F, info & 0xFFFFFF
-            if w[pos] >= str_end:
-                raise self._ref_error(i, "name_off", w[pos])
-            if k in _REF_KINDS and w[pos + 2] >= n_ids:
-                raise self._ref_error(i, "type", w[pos + 2])
-            if info & 0x80000000 and k not in _KFLAG_KINDS and k < 20:
-                raise self._ref_error(i, "kind_flag", info)
-            if vlen and k in _NO_VLEN_KINDS:
-                raise self._ref_error(i, "vlen", vlen)
-            if k == 1:
-                data = w[pos + 3]
-                if data & 0xF0000000:
-                    raise self._ref_error(i, "int data", data)
-                if (data >> 24) & 0xF not in _INT_ENCODINGS:
-                    raise self._ref_error(i, "int encoding", (data >> 24) & 0xF)
-            if k == 3:
-                for j, what in ((3, "array type"), (4, "array index_type")):
-                    if w[pos + j] >= n_ids:
-                        raise self._ref_error(i, what, w[pos + j])
-            elif k == 12 and vlen > 2:
-                raise self._ref_error(i, "linkage", vlen)
-            elif k == 14 and w[pos + 3] > 2:
-                raise self._ref_error(i, "linkage", w[pos + 3])
-            rec = _VLEN_RECORDS.get(k)
-            if rec is None or not vlen:
+            try:
+                limit, more = shapes[info]
+            except KeyError:
+                limit, more = shapes[info] = _shape(info, n_ids)
+            if w[pos] >= str_end or w[pos + 2] >= limit:
+                return i
+            if more is None:
                 continue
-            size, name_at, type_at, what = rec
-            for j in range(vlen):
-                q = pos + 3 + size * j
-                if name_at >= 0 and w[q + name_at] >= str_end:
-                    raise self._ref_error(i, f"{what} {j} name_off", w[q + name_at])
-                if type_at >= 0 and w[q + type_at] >= n_ids:
-                    raise self._ref_error(i, f"{what} {j} type", w[q + type_at])
+            if not more:
+                if self._type_error(i) is not None:
+                    return i
+                continue
+            step, names_at, types_at, end = more
+            end += pos
+            if names_at and max(w[pos + names_at : end : step]) >= str_end:
+                return i
+            if types_at and max(w[pos + types_at : end : step]) >= n_ids:
+                return i
+        return None
 
-    def _check_refs_np(self) -> None:
+    def _first_bad_np(self) -> int | None:
+        """:meth:`_first_bad_py` vectorised: one numpy pass per field over all types."""
         import numpy as np
 
         w = np.frombuffer(self._w, dtype=np.uint32)
@@ -372,52 +447,40 @@ class Spec:
         vlen = (info & 0xFFFFFF).astype(np.int64)
         n_ids, str_end = self._len, self._str_end
 
-        def check(sel: Any, values: Any, limit: int, what: str) -> None:
-            bad = np.flatnonzero(values >= limit)
-            if bad.size:
-                j = int(bad[0])
-                raise self._ref_error(int(sel[j]), what, int(values[j]))
+        def table(kinds: Any) -> Any:
+            t = np.zeros(128, dtype=bool)
+            t[list(kinds)] = True
+            return t[kind]
 
-        check(np.arange(len(offs)), w[offs], str_end, "name_off")
-        sel = np.flatnonzero(((info & 0x80000000) != 0) & ~np.isin(kind, tuple(_KFLAG_KINDS)) & (kind < 20))
-        check(sel, info[sel], 0, "kind_flag")
-        sel = np.flatnonzero(np.isin(kind, tuple(_NO_VLEN_KINDS)))
-        check(sel, vlen[sel], 1, "vlen")
+        bad = w[offs] >= str_end
+        bad |= ((info & 0x80000000) != 0) & ~table(_KFLAG_KINDS) & (kind < 20)
+        bad |= (vlen != 0) & table(_NO_VLEN_KINDS)
+        bad |= (kind == 12) & (vlen > 2)
+        ref = np.flatnonzero(table(_REF_KINDS))
+        bad[ref[w[offs[ref] + 2] >= n_ids]] = True
+        sel = np.flatnonzero(kind == 3)
+        bad[sel[(w[offs[sel] + 3] >= n_ids) | (w[offs[sel] + 4] >= n_ids)]] = True
+        sel = np.flatnonzero(kind == 14)
+        bad[sel[w[offs[sel] + 3] > 2]] = True
         sel = np.flatnonzero(kind == 1)
         data = w[offs[sel] + 3]
-        check(sel, data & np.uint32(0xF0000000), 1, "int data")
-        enc = (data >> 24) & 0xF
-        bad = np.flatnonzero(~np.isin(enc, tuple(_INT_ENCODINGS)))
-        if bad.size:
-            raise self._ref_error(int(sel[bad[0]]), "int encoding", int(enc[bad[0]]))
-        sel = np.flatnonzero(np.isin(kind, tuple(_REF_KINDS)))
-        check(sel, w[offs[sel] + 2], n_ids, "type")
-        sel = np.flatnonzero(kind == 3)
-        check(sel, w[offs[sel] + 3], n_ids, "array type")
-        check(sel, w[offs[sel] + 4], n_ids, "array index_type")
-        sel = np.flatnonzero(kind == 12)
-        check(sel, vlen[sel], 3, "linkage")
-        sel = np.flatnonzero(kind == 14)
-        check(sel, w[offs[sel] + 3], 3, "linkage")
-        for k, (size, name_at, type_at, what) in _VLEN_RECORDS.items():
+        encodings = np.zeros(16, dtype=bool)
+        encodings[list(_INT_ENCODINGS)] = True
+        bad[sel[(data >= 0x10000000) | ~encodings[(data >> 24) & 0xF]]] = True
+        for k, (size, name_at, type_at, _) in _VLEN_RECORDS.items():
             sel = np.flatnonzero((kind == k) & (vlen > 0))
             if not sel.size:
                 continue
             counts = vlen[sel]
             owner = np.repeat(sel, counts)
-            first = np.repeat(np.cumsum(counts) - counts, counts)
-            within = np.arange(int(counts.sum())) - first
+            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
             pos = offs[owner] + 3 + size * within
-            for at, limit, field in ((name_at, str_end, "name_off"), (type_at, n_ids, "type")):
-                if at < 0:
-                    continue
-                values = w[pos + at]
-                bad = np.flatnonzero(values >= limit)
-                if bad.size:
-                    j = int(bad[0])
-                    raise self._ref_error(
-                        int(owner[j]), f"{what} {int(within[j])} {field}", int(values[j])
-                    )
+            if name_at >= 0:
+                bad[owner[w[pos + name_at] >= str_end]] = True
+            if type_at >= 0:
+                bad[owner[w[pos + type_at] >= n_ids]] = True
+        first = int(np.argmax(bad))
+        return first if bad[first] else None
 
     # ----------------------------------------------------------------- basics
 
@@ -514,14 +577,7 @@ class Spec:
                 chunks = strs.split(b"\0")
                 parts = [c.decode("utf-8", "surrogateescape") for c in chunks]
                 sizes = map(len, chunks)
-            if len(parts) >= NUMPY_MIN_TYPES:  # offsets of the NULs, found in one numpy pass
-                import numpy as np
-
-                nuls = np.flatnonzero(np.frombuffer(strs, dtype=np.uint8) == 0)
-                starts: Any = (nuls + (1 + self._str_first)).tolist()
-                starts.insert(0, self._str_first)
-            else:
-                starts = accumulate((n + 1 for n in sizes), initial=self._str_first)
+            starts = accumulate(map((1).__add__, sizes), initial=self._str_first)  # after each NUL
             table = dict(zip(starts, parts, strict=False))
             table.pop(self._str_end, None)  # the empty tail after the final NUL
             self._strcache = table
@@ -720,7 +776,7 @@ class Spec:
         chain = " -> ".join(f"[{i}] {self._kind_label(i)}" for i in loop)
         raise BTFError(
             f"{self.name}: type [{type_id}]: reference loop {chain} "
-            "(the kernel rejects this BTF: \"Loop detected\")"
+            '(the kernel rejects this BTF: "Loop detected")'
         )
 
     def _kind_label(self, tid: int) -> str:
@@ -922,8 +978,8 @@ class Spec:
         self[type_id]  # BTFError for an id out of range
         return TypeView(self, type_id)
 
-    def raw_words(self, type_id: int) -> tuple[array[int], int]:
-        """The type section words (native order) and the word offset of *type_id*.
+    def raw_words(self, type_id: int) -> tuple[Sequence[int], int]:
+        """The type section words (native order: read in place, or a swapped copy) and the word offset of *type_id*.
 
         For formatters that read fields the records do not keep (``name_off``, raw
         ``info``); *type_id* must belong to this spec, not its base.
@@ -1108,21 +1164,26 @@ def parse_btf(data: bytes, *, base: Spec | None = None, name: str = "<bytes>") -
 
 
 def _decompress(data: bytes, name: str) -> bytes:
-    try:
-        if data[:2] == b"\x1f\x8b":
-            d = zlib.decompressobj(wbits=31)
+    if data[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=31)
+        try:
             out = d.decompress(data, _MAX_DECOMPRESSED)
-            done = d.eof
-        elif data[:6] == b"\xfd7zXZ\x00":
-            # the decoder allocates the dictionary the header claims (up to 1.5 GiB) before
-            # reading data: capped at what an xz -9 file needs (64 MiB) plus its overhead
-            x = lzma.LZMADecompressor(memlimit=80 << 20)
+        except zlib.error as exc:
+            raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        done = d.eof
+    elif data[:6] == b"\xfd7zXZ\x00":
+        import lzma  # here: most BTF is not xz, and the import costs a few ms
+
+        # the decoder allocates the dictionary the header claims (up to 1.5 GiB) before
+        # reading data: capped at what an xz -9 file needs (64 MiB) plus its overhead
+        x = lzma.LZMADecompressor(memlimit=80 << 20)
+        try:
             out = x.decompress(data, _MAX_DECOMPRESSED)
-            done = x.eof
-        else:
-            return data
-    except (zlib.error, lzma.LZMAError, EOFError, gzip.BadGzipFile) as exc:
-        raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        except (lzma.LZMAError, EOFError) as exc:
+            raise BTFError(f"{name}: corrupt compressed data: {exc}") from None
+        done = x.eof
+    else:
+        return data
     if not done:
         if len(out) >= _MAX_DECOMPRESSED:
             raise BTFError(f"{name}: decompresses to more than {_MAX_DECOMPRESSED} bytes")

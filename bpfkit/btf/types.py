@@ -290,8 +290,26 @@ class Enum64(Type):
 
 
 AnyType = (
-    Void | Int | Ptr | Array | Struct | Union | Enum | Fwd | Typedef | Volatile | Const
-    | Restrict | Func | FuncProto | Var | Datasec | Float | DeclTag | TypeTag | Enum64
+    Void
+    | Int
+    | Ptr
+    | Array
+    | Struct
+    | Union
+    | Enum
+    | Fwd
+    | Typedef
+    | Volatile
+    | Const
+    | Restrict
+    | Func
+    | FuncProto
+    | Var
+    | Datasec
+    | Float
+    | DeclTag
+    | TypeTag
+    | Enum64
 )
 
 #: Kinds that only qualify or name another type (skipped by ``Spec.resolve``).
@@ -302,4 +320,3 @@ MODIFIER_KINDS: frozenset[BTFKind] = frozenset(
 QUALIFIER_KINDS: frozenset[BTFKind] = frozenset(
     {BTFKind.VOLATILE, BTFKind.CONST, BTFKind.RESTRICT, BTFKind.TYPE_TAG}
 )
-

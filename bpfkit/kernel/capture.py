@@ -294,18 +294,31 @@ def read_captured_log(path: str | os.PathLike[str], *, max_bytes: int = MAX_LOG_
     p = Path(path)
     if not p.is_absolute() and not p.exists():
         p = DEFAULT_LOGS_DIR / p
+    from bpfkit.verifier.log import MAX_EXPANSION, XZ_MEMLIMIT
+
     try:
         data = p.read_bytes()
         if p.suffix == ".xz":
-            dec = lzma.LZMADecompressor()
-            data = dec.decompress(data, max_length=max_bytes)
+            # the same caps as every log reader: the decoder's memory (an xz header may
+            # claim a 1.5 GiB dictionary) and the expansion of a decompression bomb
+            limit = min(max_bytes, MAX_EXPANSION * len(data) + (1 << 20))
+            dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+            data = dec.decompress(data, max_length=limit)
             if not dec.eof:
                 raise LogError(
-                    f"{p}: truncated xz data, or a log larger than {max_bytes} bytes "
-                    f"once decompressed"
+                    f"{p}: cannot read captured log: truncated xz data, or more than "
+                    f"{limit:,} bytes once decompressed (at most {MAX_EXPANSION}x the "
+                    f"compressed size, and at most {max_bytes:,})"
                 )
         return data.decode("utf-8")
-    except (OSError, lzma.LZMAError, UnicodeDecodeError) as exc:
+    except lzma.LZMAError as exc:
+        if "Memory usage limit" in str(exc):
+            raise LogError(
+                f"{p}: cannot read captured log: its xz header asks for more than "
+                f"{XZ_MEMLIMIT >> 20} MiB of decoder memory"
+            ) from None
+        raise LogError(f"{p}: cannot read captured log: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise LogError(f"{p}: cannot read captured log: {exc}") from exc
 
 

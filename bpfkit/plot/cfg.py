@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import networkx as nx
 
@@ -273,9 +273,11 @@ def plot_cfg(
     import numpy as np
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import PatchCollection, PathCollection
+    from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
     from matplotlib.path import Path as MplPath
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
     from bpfkit.plot.figures import count_norm, integer_colorbar
     from bpfkit.plot.palette import OKABE_ITO
@@ -283,6 +285,16 @@ def plot_cfg(
 
     g = graph if graph is not None else cfg_graph(log)
     ax = new_axes(ax)
+    ticks: list[float] = []
+    labels: list[str] = []
+    root = ax.get_figure(root=True)
+    assert root is not None
+    # the panel as the layout will about make it: the subplot's share of its (sub)figure
+    parent = ax.get_figure(root=False) or root
+    box = ax.get_position()
+    w_parent = float(parent.bbox.width) / float(root.dpi)
+    w_fig = box.width * w_parent
+    h_in = 0.85 * box.height * float(parent.bbox.height) / float(root.dpi)
     pos = cfg_layout(g)
     nodes = sorted(g.nodes)
     if not nodes:
@@ -328,7 +340,8 @@ def plot_cfg(
             color, ls, label = styles[key]
             ax.add_collection(
                 PathCollection(
-                    paths, facecolors="none", edgecolors=color, linewidths=1.0, linestyles=ls
+                    paths, facecolors="none", edgecolors=color, linestyles=ls,
+                    linewidths=max(0.8, 0.6 * float(matplotlib.rcParams["lines.linewidth"])),
                 )
             )
             handles.append(Line2D([], [], color=color, linestyle=ls, label=label))
@@ -353,14 +366,10 @@ def plot_cfg(
                     label="failing instruction",
                 )
             )
-    left: float = width / 2 + 0.2
     if len(nodes) <= max_labels:
-        from matplotlib.font_manager import FontProperties
-
-        # as many labels as the panel's height holds: every k-th block beyond that
-        size = FontProperties(size="x-small").get_size_in_points()
-        root = ax.get_figure(root=True)
-        h_in = ax.get_position().height * (root.get_figheight() if root is not None else 4.0)
+        # labels as y tick labels, left of the blocks (the layout makes room for them); as
+        # many as the panel's height holds: every k-th block beyond that
+        size = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
         fit = max(1, int(0.9 * h_in * 72 / (1.3 * size)))
         every = -(-len(nodes) // fit)
         for i, n in enumerate(nodes):
@@ -369,28 +378,42 @@ def plot_cfg(
             d = g.nodes[n]
             rng = f"{d['first']}" if d["first"] == d["last"] else f"{d['first']}-{d['last']}"
             src = f" L{d['src_line']}" if d["src_line"] is not None else ""
-            ax.text(
-                -left,
-                -rank[n],
-                f"{rng}{src} ×{d['visits']}",
-                va="center",
-                ha="right",
-                fontsize="x-small",
-            )
-        left += 4.0
-    ax.set_xlim(-left, 2 * reach + 0.5)
-    ax.set_ylim(-len(nodes) + 0.3, 0.7)
-    ax.set_yticks([])
+            ticks.append(-rank[n])
+            labels.append(f"{rng}{src} ×{d['visits']}")
+        ax.set_yticks(ticks, labels)
+    else:
+        ax.set_yticks([])
+    x_lo, x_hi = -width / 2 - 0.15, reach + 0.15
+    y_lo, y_hi = -len(nodes) + 0.4, 0.6
+    # the graph keeps its shape (blocks a little wider than tall, the whole at least a
+    # quarter of the figure wide, no wider than the room the block labels and the colour
+    # bar leave) and the colour bar stands right beside it, inside the panel: the panel
+    # keeps the graph's aspect with room on the right for the bar, its ticks and label
+    size = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
+    longest = max((len(t) for t in labels), default=0)
+    bar_in = 0.35 + 4.5 * size / 72  # gap, bar, tick labels, its label
+    room = w_parent - 0.55 * longest * size / 72 - bar_in - 0.3
+    s_y = h_in / (y_hi - y_lo)
+    s_x = max(1.3 * s_y, 0.25 * w_fig / (x_hi - x_lo))
+    s_x = max(min(s_x, room / (x_hi - x_lo)), 0.1 * w_parent / (x_hi - x_lo))
+    ax.set_xlim(x_lo, x_hi + bar_in / s_x)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_aspect(s_y / s_x, adjustable="box")
     ax.set_xticks([])
+    ax.tick_params(axis="y", length=0)
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(False)
     sm = ScalarMappable(norm=norm, cmap=cmap)
-    cb = ax.figure.colorbar(sm, ax=ax, label="block entries", shrink=0.6, pad=0.01)
+    # 0.12 in wide, 0.12 in right of the arcs, the middle 70 % of the graph's height
+    arcs_end = ScaledTranslation(x_hi, 0, cast(Any, ax.transData))
+    at = blended_transform_factory(root.dpi_scale_trans + arcs_end, ax.transAxes)
+    cax = ax.inset_axes((0.12, 0.15, 0.12, 0.7), transform=at)
+    cb = ax.figure.colorbar(sm, cax=cax, label="block entries")
     integer_colorbar(cb)
     if handles:
         # under the graph: beside it the block labels and arcs leave no free corner
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 0.0), borderaxespad=0.2)
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=0.2)
     name = getattr(log, "name", None)
     ax.set_title(f"control flow{f' of {name}' if name else ''}: {len(nodes)} blocks")
     return ax

@@ -27,7 +27,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from bpfkit.plot.palette import OKABE_ITO
 from bpfkit.plot.style import new_axes
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["COLUMNS", "flow_chain_frame", "plot_flow_chain"]
+__all__ = ["COLUMNS", "flow_chain_frame", "order_columns", "plot_flow_chain"]
 
 #: The columns of the diagram, left to right.
 COLUMNS = ("acquire", "collection", "take_out", "end")
@@ -132,30 +133,6 @@ def flow_chain_frame(log: Any) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
-def _bend(
-    a: tuple[float, float], b: tuple[float, float], others: list[tuple[float, float]],
-    k: float = 1.0,
-) -> float:
-    """The ``arc3`` bend of an arrow from *a* to *b* that keeps farthest from the other boxes
-    it would pass (straight when none is in its way). *k* is the display size of a y unit
-    over that of an x unit: ``arc3`` bends in display space."""
-    (x1, y1), (x2, y2) = a, b
-    lo, hi = sorted((x1, x2))
-    between = [p for p in others if lo < p[0] < hi]
-    best, best_d = 0.0, -1.0
-    for rad in (0.0, 0.15, -0.15, 0.3, -0.3, 0.45, -0.45):
-        cx, cy = (x1 + x2) / 2 + rad * k * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1) / k
-        pts = [((1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2,
-                (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2)
-               for t in (0.25, 0.4, 0.5, 0.6, 0.75)]  # fmt: skip
-        d = min((min(abs(px - ox) * 2.5 + abs(py - oy) for px, py in pts)
-                 for ox, oy in between), default=9.0)  # fmt: skip
-        # straighter wins unless clearly farther from the boxes, or the straighter crosses one
-        if d > best_d + 0.35 or (best_d < 0.9 and d > best_d):
-            best, best_d = rad, d
-    return best
-
-
 def _merge_crowded(df: Any, ax: Any) -> Any:
     """In a column with more boxes than the panel's height holds, the boxes of one kind
     (``held at end @100``, ``held at end @13``, ...) become one (``held at end (5 sites)``)."""
@@ -181,9 +158,266 @@ def _merge_crowded(df: Any, ax: Any) -> Any:
     return df.groupby(keys, sort=False, as_index=False)["count"].sum()[df.columns.tolist()]
 
 
+#: An item of a column, top to bottom: ``("box", name)`` for a node, ``("lane", i)`` where
+#: edge *i* passes a column between its two ends.
+Item = tuple[str, Any]
+
+
+def order_columns(
+    columns: Sequence[Sequence[str]], edges: Sequence[tuple[str, str]], *, sweeps: int = 4
+) -> list[list[Item]]:
+    """The items of each column, top to bottom. An edge between columns that are not
+    neighbours passes the columns between them in a lane of its own (an item as tall as the
+    arrow is wide), so that it never crosses a box; boxes and lanes are ordered by the
+    barycentre heuristic of layered graph drawing (each item moved to the mean position of
+    its neighbours in the column before, then in the column after, *sweeps* times), which
+    keeps arrows from crossing each other.
+
+    Examples
+    --------
+    >>> cols = [["a"], ["b", "c"], ["d"]]
+    >>> order_columns(cols, [("a", "c"), ("c", "d"), ("a", "d")])
+    [[('box', 'a')], [('box', 'b'), ('box', 'c'), ('lane', 2)], [('box', 'd')]]
+    """
+    col_of = {n: k for k, names in enumerate(columns) for n in names}
+    cols: list[list[Item]] = [[("box", n) for n in names] for names in columns]
+    near: dict[tuple[int, Item], list[tuple[int, Item]]] = {}
+    for i, (a, b) in enumerate(edges):
+        ka, kb = col_of[a], col_of[b]
+        step = 1 if kb >= ka else -1
+        chain: list[tuple[int, Item]] = [(ka, ("box", a))]
+        for k in range(ka + step, kb, step):
+            cols[k].append(("lane", i))
+            chain.append((k, ("lane", i)))
+        if kb != ka:
+            chain.append((kb, ("box", b)))
+        for x, y in zip(chain, chain[1:], strict=False):
+            near.setdefault(x, []).append(y)
+            near.setdefault(y, []).append(x)
+    n = len(cols)
+    for _ in range(sweeps):
+        for ks, side in ((range(1, n), -1), (range(n - 2, -1, -1), 1)):
+            for k in ks:
+                other = cols[k + side]
+                pos = {it: (j + 0.5) / len(other) for j, it in enumerate(other)}
+                keyed = []
+                for j, it in enumerate(cols[k]):
+                    ns = [pos[y] for kk, y in near.get((k, it), []) if kk == k + side]
+                    keyed.append((sum(ns) / len(ns) if ns else (j + 0.5) / len(cols[k]), j, it))
+                cols[k] = [it for _b, _j, it in sorted(keyed)]
+    return cols
+
+
+def _wrap(label: str) -> str | None:
+    """*label* with its longest line broken at the underscore nearest its middle
+    (``bpf_list_pop_front`` -> ``bpf_list_`` / ``pop_front``), or None if it has none."""
+    lines = label.split("\n")
+    i = max(range(len(lines)), key=lambda j: len(lines[j]))
+    line = lines[i]
+    cuts = [j + 1 for j, ch in enumerate(line) if ch == "_" and 3 <= j + 1 <= len(line) - 3]
+    if not cuts:
+        return None
+    cut = min(cuts, key=lambda j: abs(2 * j - len(line)))
+    lines[i : i + 1] = [line[:cut], line[cut:]]
+    return "\n".join(lines)
+
+
+class _Route:
+    """The connection style of a chain arrow: the path the layout routed for it (display
+    coordinates), a straight line before the first layout."""
+
+    def __init__(self) -> None:
+        self.path: Any = None
+
+    def __call__(self, posA: Any, posB: Any, **_kw: Any) -> Any:  # noqa: N803 - matplotlib's
+        from matplotlib.path import Path
+
+        return self.path if self.path is not None else Path([posA, posB])
+
+
+class _Chain:
+    """What the layout needs: the columns' items, the boxes, the arrows and their routes."""
+
+    def __init__(self, cols: list[list[Item]], boxes: dict[str, Any], labels: dict[str, str],
+                 edges: list[tuple[str, str]], arrows: list[Any], size: float,
+                 tick_labels: list[str]) -> None:  # fmt: skip
+        self.cols, self.boxes, self.labels = cols, boxes, labels
+        self.edges, self.arrows, self.size = edges, arrows, size
+        self.tick_labels = tick_labels
+
+
+def _lay_out(chain: _Chain, ax: Any, renderer: Any) -> None:
+    """Place the boxes and route the arrows of *chain* in the panel as it is being drawn
+    (display space: boxes keep their size in points whatever the panel's size).
+
+    Columns sit side by side with equal gaps, each column's items stacked with equal gaps
+    and centred. Labels too wide for the panel are broken at an underscore, then all box
+    text made smaller (down to 70 %) if it still does not fit. An arrow leaves its box at
+    the side facing its target (ports spread along the side, ordered by where their arrows
+    go), runs level to the edge of its column, crosses each gap between columns as an S
+    curve and each column between its ends in its lane, and comes into its target level:
+    it meets no box but its own two."""
+    import numpy as np
+    from matplotlib.path import Path
+
+    ab = ax.get_window_extent(renderer)
+    px = float(renderer.points_to_pixels(1.0))
+    margin = 0.25 * chain.size * px
+    avail_w, avail_h = ab.width - 2 * margin, ab.height - 2 * margin
+    widths = [a.get_linewidth() * px for a in chain.arrows]
+    labels = dict(chain.labels)
+    scale = 1.0
+    ext: dict[str, Any] = {}
+    for _ in range(10):  # fit: break the widest labels, then make the type smaller
+        fs = chain.size * scale * px
+        for name, t in chain.boxes.items():
+            t.set_text(labels[name])
+            t.set_fontsize(chain.size * scale)
+            t.update_bbox_position_size(renderer)
+            ext[name] = t.get_bbox_patch().get_window_extent(renderer)
+        col_w = [max((ext[n].width for kind, n in c if kind == "box"), default=0.0)
+                 for c in chain.cols]  # fmt: skip
+        need_w = sum(col_w) + 2.2 * fs * (len(chain.cols) - 1)
+        need_h = max(
+            sum(ext[v].height if kind == "box" else widths[v] + 0.3 * fs for kind, v in c)
+            + 0.5 * fs * (len(c) + 1)
+            for c in chain.cols
+        )
+        over = max(need_w / max(avail_w, 1.0), need_h / max(avail_h, 1.0))
+        if over <= 1.0:
+            break
+        if need_w > avail_w:
+            k = max(range(len(col_w)), key=lambda j: col_w[j])
+            wide = sorted((n for kind, n in chain.cols[k] if kind == "box"),
+                          key=lambda n: -ext[n].width)  # fmt: skip
+            new = next((w for w in map(lambda n: (n, _wrap(labels[n])), wide[:1]) if w[1]), None)
+            if new is not None and need_h * 1.15 <= avail_h:
+                labels[new[0]] = str(new[1])
+                continue
+        if scale <= 0.7:
+            break
+        scale = max(0.7, scale / over)
+    fs = chain.size * scale * px
+    # columns: x extent of each
+    n = len(chain.cols)
+    gap = (avail_w - sum(col_w)) / (n - 1) if n > 1 else 0.0
+    x = ab.x0 + margin + (avail_w - sum(col_w)) / 2 if n == 1 else ab.x0 + margin
+    span: list[tuple[float, float]] = []
+    for w in col_w:
+        span.append((x, x + w))
+        x += w + gap
+    # items: y centre of each, stacked in each column
+    ymid = ab.y0 + ab.height / 2
+    at: dict[tuple[int, Item], float] = {}
+    for k, c in enumerate(chain.cols):
+        hs = [ext[v].height if kind == "box" else widths[v] + 0.3 * fs for kind, v in c]
+        box_h = [h for (kind, _v), h in zip(c, hs, strict=True) if kind == "box"]
+        g = (avail_h - sum(hs)) / (len(c) + 1)
+        g = max(min(g, 1.2 * max(box_h, default=fs)), 0.5 * fs)
+        y = ymid + (sum(hs) + g * (len(c) - 1)) / 2
+        for it, h in zip(c, hs, strict=True):
+            at[(k, it)] = y - h / 2
+            y -= h + g
+    inv = ax.transData.inverted()
+    col_of: dict[str, int] = {}
+    for k, c in enumerate(chain.cols):
+        for kind, v in c:
+            if kind == "box":
+                col_of[v] = k
+                cx = (span[k][0] + span[k][1]) / 2
+                t = chain.boxes[v]
+                xy = inv.transform((cx, at[(k, (kind, v))]))
+                if not np.allclose(t.get_position(), xy, atol=1e-9):
+                    t.set_position((float(xy[0]), float(xy[1])))
+                t.update_bbox_position_size(renderer)
+                ext[v] = t.get_bbox_patch().get_window_extent(renderer)
+    ticks = [float(inv.transform(((a + b) / 2, ymid))[0]) for a, b in span]
+    old = ax.get_xticks()
+    if len(old) != len(ticks) or not np.allclose(old, ticks, atol=1e-9):
+        ax.set_xticks(ticks, chain.tick_labels)
+    # ports: where each arrow leaves or enters its box, spread along the side it uses
+    chains: list[list[tuple[int, Item]]] = []
+    sides: dict[tuple[str, str], list[tuple[float, int, int]]] = {}
+    for i, (a, b) in enumerate(chain.edges):
+        ka, kb = col_of[a], col_of[b]
+        step = 1 if kb > ka else -1 if kb < ka else (1 if ka < n - 1 else -1)
+        path = [(ka, ("box", a))] + [(k, ("lane", i)) for k in range(ka + step, kb, step)]
+        path.append((kb, ("box", b)))
+        chains.append(path)
+        out_side, in_side = ("R", "L") if kb > ka else ("L", "R") if kb < ka else ("R", "R") \
+            if step > 0 else ("L", "L")  # fmt: skip
+        sides.setdefault((a, out_side), []).append((at[path[1]], i, 0))
+        sides.setdefault((b, in_side), []).append((at[path[-2]], i, 1))
+    port: dict[tuple[int, int], float] = {}
+    for (name, _side), uses in sides.items():
+        uses.sort(key=lambda u: (-u[0], u[1], u[2]))
+        e = ext[name]
+        step_y = min(0.6 * e.height / max(len(uses) - 1, 1), 1.2 * fs)
+        mid = (e.y0 + e.y1) / 2
+        for j, (_y, i, end) in enumerate(uses):
+            port[(i, end)] = mid + ((len(uses) - 1) / 2 - j) * step_y
+    for i, path in enumerate(chains):
+        ka, kb = path[0][0], path[-1][0]
+        fwd = kb > ka or (kb == ka and ka < n - 1)
+        ea, eb = ext[str(path[0][1][1])], ext[str(path[-1][1][1])]
+        # level runs: (x where it starts, x where it ends, y), one per column passed
+        if kb == ka:
+            runs = [(ea.x1, span[ka][1], port[(i, 0)]), (span[kb][1], eb.x1, port[(i, 1)])] \
+                if fwd else [(ea.x0, span[ka][0], port[(i, 0)]),
+                             (span[kb][0], eb.x0, port[(i, 1)])]  # fmt: skip
+        elif fwd:
+            runs = [(ea.x1, span[ka][1], port[(i, 0)])]
+            runs += [(span[k][0], span[k][1], at[(k, it)]) for k, it in path[1:-1]]
+            runs.append((span[kb][0], eb.x0, port[(i, 1)]))
+        else:
+            runs = [(ea.x0, span[ka][0], port[(i, 0)])]
+            runs += [(span[k][1], span[k][0], at[(k, it)]) for k, it in path[1:-1]]
+            runs.append((span[kb][1], eb.x1, port[(i, 1)]))
+        verts: list[tuple[float, float]] = [(runs[0][0], runs[0][2])]
+        codes = [Path.MOVETO]
+        head = 0.4 * chain.arrows[i].get_mutation_scale() * px  # "-|>": head 0.4 x scale
+        for j, (x0, x1, y) in enumerate(runs):
+            if j:
+                px0, py0 = verts[-1]
+                if kb == ka:  # out of the column and back: a loop beside it
+                    d = (gap if fwd else -gap) * 0.35 if n > 1 else 3 * fs
+                    verts += [(px0 + d, py0), (x0 + d, y), (x0, y)]
+                    codes += [Path.CURVE4] * 3
+                else:  # level out of one column, an S across the gap, level into the next
+                    run = min(head, 0.2 * abs(x0 - px0)) * (1 if x0 >= px0 else -1)
+                    a, b = px0 + run, x0 - run
+                    verts += [(a, py0), ((a + b) / 2, py0), ((a + b) / 2, y), (b, y), (x0, y)]
+                    codes += [Path.LINETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.LINETO]
+            if abs(x1 - x0) > 0.5 * px:
+                verts.append((x1, y))
+                codes.append(Path.LINETO)
+        chain.arrows[i].get_connectionstyle().path = Path(verts, codes)
+
+
+def _layout_artist(chain: _Chain) -> Any:
+    """An artist drawn first in its panel (lowest zorder) that lays *chain* out for the
+    size the panel has when drawn (:func:`_lay_out`)."""
+    from matplotlib.artist import Artist
+
+    class ChainLayout(Artist):
+        def draw(self, renderer: Any) -> None:
+            if self.get_visible() and self.axes is not None:
+                _lay_out(chain, self.axes, renderer)
+            self.stale = False
+
+    art = ChainLayout()
+    art.set_zorder(-10)
+    art.set_in_layout(False)
+    art.set_label("_chain_layout")
+    return art
+
+
 def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) -> Axes:
     """Draw :func:`flow_chain_frame`: boxes in four columns, arrows as wide as their counts,
-    each box labelled with the site, collection or end it is."""
+    each box labelled with the site, collection or end it is. The boxes are placed and the
+    arrows routed when the figure is drawn, for the size the panel has then (see
+    :func:`_lay_out`): an arrow never crosses a box other than its two ends."""
+    from matplotlib.font_manager import FontProperties
     from matplotlib.patches import FancyArrowPatch
 
     from bpfkit.plot import figures as F
@@ -212,55 +446,51 @@ def plot_flow_chain(log: Any, ax: Axes | None = None, *, max_nodes: int = 12) ->
             dropped += len(nodes[c]) - len(keep)
             nodes[c] = [n for n in nodes[c] if n in keep]
     used = [c for c in COLUMNS if nodes[c]]
-    xs = {c: float(i) for i, c in enumerate(used)}
-    pos: dict[str, tuple[float, float]] = {}
-    for c in used:
-        k = len(nodes[c])
-        for i, n in enumerate(nodes[c]):
-            pos[n] = (xs[c], (k - 1) / 2.0 - i)
-    kinds = {r.target: r.kind for r in _records(df)}
-    top = max((abs(p[1]) for p in pos.values()), default=0.0)
-    total = max(int(df["count"].max()), 1)
-    y_lo: float = -top
-    y_hi: float = top
-    # display size of a y unit over an x unit, as the panel will be laid out (about)
-    root = ax.get_figure(root=True)
-    size_in = root.get_size_inches() if root is not None else (6.0, 4.0)
-    w_in, h_in = float(size_in[0]), float(size_in[1])
-    aspect = (0.75 * h_in / (2 * top + 1.2)) / (0.9 * w_in / max(len(used), 1))
+    kept = {n for c in used for n in nodes[c]}
+    rows = [r for r in _records(df) if r.source in kept and r.target in kept]
+    edges = [(str(r.source), str(r.target)) for r in rows]
+    cols = order_columns([nodes[c] for c in used], edges)
+    kinds = {r.target: r.kind for r in rows}
+    size = FontProperties(size="small").get_size_in_points()
     boxes: dict[str, Any] = {}
-    for n, (x, y) in pos.items():
-        col = next(c for c in used if n in nodes[c])
-        kind = kinds.get(n, "acquire") if col != "acquire" else "acquire"
-        color = _COLORS.get(str(kind), "#dddddd")
-        label = n.replace(" @", "\n@", 1).replace(" (", "\n(", 1)
-        t = ax.text(x, y, label, ha="center", va="center", zorder=3, fontsize="small",
-                    color="white" if kind in ("acquire", "list", "kptr") else "black",
-                    bbox={"boxstyle": "round,pad=0.35", "facecolor": color,
-                          "edgecolor": "black", "linewidth": 0.6})  # fmt: skip
-        boxes[n] = t
-    for r in _records(df):
-        if r.source not in pos or r.target not in pos:
-            continue
-        color = _COLORS.get(str(r.kind), "#777777")
-        rad = _bend(pos[r.source], pos[r.target], [p for n, p in pos.items()
-                                                     if n not in (r.source, r.target)], aspect)  # fmt: skip
-        (x1, y1), (x2, y2) = pos[r.source], pos[r.target]
-        mid_y = (y1 + y2) / 2 - rad * (x2 - x1) / aspect / 2  # the arc's middle: half way to control
-        y_lo, y_hi = min(y_lo, mid_y), max(y_hi, mid_y)
-        ax.add_patch(
-            FancyArrowPatch(pos[r.source], pos[r.target], arrowstyle="-|>", mutation_scale=12,
-                            connectionstyle=f"arc3,rad={rad}",
-                            color=color, alpha=0.85, linewidth=1.0 + 4.0 * int(r.count) / total,
+    labels: dict[str, str] = {}
+    for k, c in enumerate(used):
+        for n in nodes[c]:
+            kind = kinds.get(n, "acquire") if c != "acquire" else "acquire"
+            if c == "collection":  # also one nothing came into (popped from a map's list)
+                kind = n.split(" ", 1)[0]
+            color = _COLORS.get(str(kind), "#dddddd")
+            labels[n] = n.replace(" @", "\n@", 1).replace(" (", "\n(", 1)
+            boxes[n] = ax.text((k + 0.5) / len(used), 0.5, labels[n], ha="center", va="center",
+                               zorder=3, fontsize=size,
+                               color="white" if kind in ("acquire", "list", "kptr") else "black",
+                               bbox={"boxstyle": "round,pad=0.35", "facecolor": color,
+                                     "edgecolor": "black", "linewidth": 0.6})  # fmt: skip
+            boxes[n].set_in_layout(False)
+    total = max((int(r.count) for r in rows), default=1)
+    arrows = []
+    thick = max(0.6, min(1.25, size / 12.0))  # arrows in proportion to the type
+    head = 8.0 * thick
+    for r in rows:
+        lw = (0.8 + 3.2 * int(r.count) / total) * thick
+        a = FancyArrowPatch(boxes[r.source].get_position(), boxes[r.target].get_position(),
+                            arrowstyle="-|>", mutation_scale=head + 2 * lw,
+                            connectionstyle=cast(Any, _Route()),
+                            color=_COLORS.get(str(r.kind), "#777777"), alpha=0.85,
+                            linewidth=lw,
                             patchA=boxes[r.source].get_bbox_patch(),
-                            patchB=boxes[r.target].get_bbox_patch(), shrinkA=2, shrinkB=2,
-                            zorder=2, label="_flow")
-        )  # fmt: skip
-    ax.set_xlim(-0.5, len(used) - 0.5)
-    ax.set_ylim(y_lo - 0.6, y_hi + 0.6)
+                            patchB=boxes[r.target].get_bbox_patch(), shrinkA=0, shrinkB=0,
+                            zorder=2, label="_flow")  # fmt: skip
+        a.set_in_layout(False)
+        ax.add_patch(a)
+        arrows.append(a)
+    ticks = [c.replace("_", " ") for c in used]
+    ax.add_artist(_layout_artist(_Chain(cols, boxes, labels, edges, arrows, size, ticks)))
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
     ax.set_axis_on()
     ax.set_yticks([])
-    ax.set_xticks([xs[c] for c in used], [c.replace("_", " ") for c in used])
+    ax.set_xticks([(k + 0.5) / len(used) for k in range(len(used))], ticks)
     ax.grid(False)
     for s in ax.spines.values():
         s.set_visible(False)

@@ -229,6 +229,16 @@ def _below_ticks() -> float:
     return float(rc["xtick.major.size"] + rc["xtick.major.pad"] + 1.3 * size) / 72.0
 
 
+def _wrap_row_labels(ax: Axes) -> None:
+    """Put where each reference was acquired (``@insn 5 · L58``) on a line of its own under
+    its name when the rows have room for two lines: the longest row label sets the left
+    margin of every panel of the column."""
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    if not any(" @" in x for x in labels) or F.rows_that_fit(ax, spacing=2.6) < len(labels):
+        return
+    ax.set_yticks(ax.get_yticks(), [x.replace(" @", "\n@", 1) for x in labels])
+
+
 def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
     import matplotlib
     from matplotlib.transforms import ScaledTranslation
@@ -268,6 +278,7 @@ def _summary(fig: Figure, log: Any, *, window: Any, slides: bool) -> None:
     if refs:
         refs_ax = left.add_subplot(grid[1, :], sharex=lanes_ax)
         F.plot_reference_lifetimes(log, ax=refs_ax, window=window)
+        _wrap_row_labels(refs_ax)
         count_ax = left.add_subplot(grid[2, :], sharex=lanes_ax)
         F.plot_reference_counts(log, ax=count_ax, window=window)
         stacked += [refs_ax, count_ax]

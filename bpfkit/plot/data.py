@@ -916,6 +916,12 @@ def reference_lifetimes(log: Any) -> pd.DataFrame:
         (from the kernel's ``Unreleased reference`` message, else NaN), ``object`` (what the
         reference points to: the BTF type, or the register type and flags).
     """
+    # every figure of a log asks (references, summary, whether there is any): computed once
+    frame: pd.DataFrame = _memo(log, "reference_lifetimes", lambda: _reference_lifetimes(log))
+    return frame.copy()
+
+
+def _reference_lifetimes(log: Any) -> pd.DataFrame:
     import pandas as pd
 
     steps = log.steps.sort_values("step")

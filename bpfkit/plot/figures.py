@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "RANGES_REGS",
     "MAX_COLUMNS",
     "figure_size",
     "plot_register_lanes",
@@ -208,6 +209,14 @@ def _count_colorbar(ax: Axes, mappable: Any, label: str) -> None:
     if size is not None:
         cb.ax.tick_params(labelsize=0.85 * size)
     integer_colorbar(cb, nbins=3)
+    # a bar too short for three tick labels with air between them: its two ends only
+    tick_pt = 0.85 * (size if size is not None else 10.0)
+    height_pt = ax.get_position().height * (float(fig.get_figheight()) if fig else 4.0) * 72
+    if height_pt < 6 * tick_pt:
+        from matplotlib.ticker import FixedLocator
+
+        lo, hi = mappable.norm.vmin, mappable.norm.vmax
+        cb.ax.yaxis.set_major_locator(FixedLocator([lo, hi]))
 
 
 def integer_colorbar(cb: Any, *, nbins: int = 4) -> None:
@@ -588,6 +597,10 @@ def _sym_tick(v: float, _pos: Any = None) -> str:
     return f"{v:.0e}" if abs(v) >= 1e4 else f"{v:g}"
 
 
+#: Registers the ranges figure draws unless told which (the busiest scalars).
+RANGES_REGS = 2
+
+
 def plot_ranges(
     log: Any,
     regs: list[int] | tuple[int, ...] | None = None,
@@ -599,11 +612,19 @@ def plot_ranges(
     fig = new_figure(figsize=figure_size("tall"))
     axes = fig.subplots(3, 1, sharex=True)
     df = D.range_series(log, regs, frame=frame)
+    busiest = list(dict.fromkeys(df["reg"])) if len(df) else []  # busiest first
+    if regs is None and len(busiest) > RANGES_REGS:
+        # more bands and bounds on top of each other are no longer readable on a slide
+        df = df[df["reg"].isin(busiest[:RANGES_REGS])]
     for ax, kind in zip(axes, ("signed", "unsigned", "bits"), strict=True):
         plot_range(log, kind=kind, ax=ax, series=df, window=window)
         short_title(ax, fontsize="small")
     for ax in axes[:-1]:
         set_xlabel(ax, "")
+    if regs is None and len(busiest) > RANGES_REGS:
+        shown = ", ".join(f"R{r}" for r in sorted(busiest[:RANGES_REGS]))
+        rest = ", ".join(f"R{r}" for r in sorted(busiest[RANGES_REGS:]))
+        _note(axes[-1], f"{shown}: the busiest scalars; also {rest} (--regs)")
     _stack_notes(axes)
     legends_below_if_narrow(fig, axes)
     return fig
@@ -1024,6 +1045,9 @@ def plot_effort_series(log: Any, ax: Axes | None = None, *, max_points: int = MA
                 extra.append(f"{name}={v:,}")
     set_xlabel(ax, "step")
     ax.set_ylabel("count so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 of a path
     ax.legend(
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),

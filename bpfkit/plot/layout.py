@@ -42,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -87,18 +89,11 @@ def _renderer(fig: Figure) -> Any:
     if not hasattr(canvas, "get_renderer"):
         canvas = FigureCanvasAgg(fig)
     r = canvas.get_renderer()
-    drawn: dict[int, list[Any]] = {}
-    axes = _axes_of(fig)
-    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
-        for axis in (ax.xaxis, ax.yaxis):
-            axis._update_ticks = _recorder(axis, drawn)
-    try:
-        with r._draw_disabled():
-            fig.draw(r)
-    finally:
-        for ax in axes:
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.__dict__.pop("_update_ticks", None)
+    metrics = _font_height_metrics(r.dpi) if not hasattr(r, "_get_font_height_metrics") else None
+    if metrics is not None:
+        r._get_font_height_metrics = metrics
+    with remembered_ticks(fig) as drawn, reused_text_layouts(), r._draw_disabled():
+        fig.draw(r)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
     for ax in _axes_of(fig):
         if id(ax.xaxis) in drawn and id(ax.yaxis) in drawn:
@@ -174,15 +169,129 @@ def _boxes(fig: Figure, renderer: Any | None = None) -> list[tuple[str, Bbox, An
     return boxes
 
 
+@contextlib.contextmanager
+def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
+    """While inside, each axis of *fig* computes its ticks once for as long as nothing they
+    depend on changes (see :func:`_recorder`); yields ``{id(axis): ticks drawn last}``."""
+    drawn: dict[int, list[Any]] = {}
+    axes = _axes_of(fig)
+    for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis._update_ticks = _recorder(axis, drawn)
+    try:
+        yield drawn
+    finally:
+        for ax in axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.__dict__.pop("_update_ticks", None)
+
+
+@contextlib.contextmanager
+def reused_text_layouts() -> Iterator[None]:
+    """While inside, a text laid out once (its lines measured, its box aligned) is not laid
+    out again for another text of the same string, font, rotation, alignment and renderer:
+    one draw asks for the extent of each tick label, title and legend entry many times
+    (layout margins, title and axis label positions, the draw itself)."""
+    from matplotlib.text import Text
+
+    layout = Text.__dict__["_get_layout"]
+    done: dict[tuple[Any, ...], Any] = {}
+    keep: list[Any] = []  # the renderers keyed by id stay alive while their layouts are kept
+
+    def get_layout(self: Any, renderer: Any) -> Any:
+        if self.get_wrap() or self.get_usetex():
+            return layout(self, renderer)
+        prop = self._fontproperties
+        key = (id(renderer), self.get_figure(root=True).dpi, self.get_text(),
+               tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
+               prop.get_file(), prop.get_math_fontfamily(), self.get_rotation(),
+               self.get_rotation_mode(), self._horizontalalignment,
+               self._verticalalignment, self._multialignment, self._linespacing,
+               self.get_parse_math())  # fmt: skip
+        got = done.get(key)
+        if got is None:
+            got = done[key] = layout(self, renderer)
+            keep.append(renderer)
+        return got
+
+    setattr(Text, "_get_layout", get_layout)  # noqa: B010 (a private method, untyped)
+    try:
+        yield
+    finally:
+        setattr(Text, "_get_layout", layout)  # noqa: B010
+
+
+def _font_height_metrics(dpi: float) -> Any | None:
+    """The ascent, descent and line gap of a font at *dpi* as matplotlib's ``Text`` computes
+    them for every line it lays out (two font table reads and a font lookup each time),
+    computed once per font and size: a renderer's ``_get_font_height_metrics``, which
+    ``Text._get_layout`` (matplotlib 3.10+) asks first when the renderer has one."""
+    from matplotlib.font_manager import fontManager, get_font
+
+    seen: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+
+    def metrics(prop: Any) -> tuple[Any, Any, Any]:
+        key = (tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(),
+               prop.get_file(), prop.get_math_fontfamily())  # fmt: skip
+        got = seen.get(key)
+        if got is None:
+            got = (None, None, None)
+            font: Any = get_font(fontManager._find_fonts_by_props(prop))
+            for name, gap, ascent, descent in (
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                ("hhea", "lineGap", "ascent", "descent"),
+            ):
+                table = font.get_sfnt_table(name)
+                if table is None:
+                    continue
+                units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+                scale = 1 / units_per_em * prop.get_size_in_points() * dpi / 72  # as matplotlib
+                got = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
+                break
+            seen[key] = got
+        return got
+
+    return metrics
+
+
 def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:
+    """``axis._update_ticks`` for one draw: it records the ticks drawn in *drawn*, and while
+    nothing it depends on changed (the view interval, the axes' place on the figure, the
+    scale, locators and formatters) hands back the ticks it computed last time instead of
+    locating and formatting them again (one draw asks for them a dozen times: layout,
+    title and label positions, the siblings' tick boxes)."""
     update = type(axis)._update_ticks
+    last: list[Any] = [None, None]
 
     def record() -> list[Any]:
-        ticks: list[Any] = update(axis)
+        key = _tick_state(axis)
+        if last[0] == key:
+            ticks: list[Any] = last[1]
+        else:
+            ticks = update(axis)
+            last[0], last[1] = key, ticks
         drawn[id(axis)] = ticks
         return ticks
 
     return record
+
+
+def _tick_state(axis: Any) -> tuple[Any, ...]:
+    """What :meth:`matplotlib.axis.Axis._update_ticks` computes its ticks from."""
+    major, minor = axis.major, axis.minor
+    return (
+        tuple(axis.get_view_interval()),
+        axis.axes.bbox.bounds,
+        axis.get_scale(),
+        id(major.locator),
+        id(major.formatter),
+        id(minor.locator),
+        id(minor.formatter),
+        len(axis.majorTicks),
+        len(axis.minorTicks),
+    )
 
 
 def _labels_of(ticks: list[Any]) -> list[Any]:

@@ -136,8 +136,11 @@ class Report:
     out_dir: Path
     index: Path
     programs: tuple[ProgramReport, ...]
-    #: Where the time went: ``("stage:<name>", wall seconds)`` for inputs, objects, pages and
-    #: index, then ``(component, seconds)`` summed over the worker processes.
+    #: Where the time went: ``("stage:<name>", wall seconds)`` and ``("stage-cpu:<name>",
+    #: CPU seconds of this process and its workers)`` for inputs, objects, pages, gallery and
+    #: index; ``("total:wall", s)``, ``("total:cpu", s)`` for the whole build (the workers
+    #: included); then ``(component, wall seconds)`` and ``("cpu:<component>", CPU seconds)``
+    #: summed over the worker processes.
     timings: tuple[tuple[str, float], ...] = ()
 
 
@@ -148,8 +151,9 @@ _TIMES: dict[str, float] = {}
 @contextlib.contextmanager
 def _component(name: str, key: str) -> Iterator[None]:
     """Re-raise any failure inside as a :class:`ReportError` naming *name* and *key*; add
-    the time spent to ``_TIMES[name]``."""
+    the time spent to ``_TIMES[name]`` (wall) and ``_TIMES["cpu:" + name]`` (CPU)."""
     start = time.perf_counter()
+    cpu = time.process_time()
     try:
         yield
     except ReportError:
@@ -160,6 +164,8 @@ def _component(name: str, key: str) -> Iterator[None]:
         ) from exc
     finally:
         _TIMES[name] = _TIMES.get(name, 0.0) + time.perf_counter() - start
+        key = f"cpu:{name}"
+        _TIMES[key] = _TIMES.get(key, 0.0) + time.process_time() - cpu
 
 
 def _take_times() -> dict[str, float]:
@@ -664,32 +670,63 @@ def _run_all(
 
 def describe_timings(report: Report) -> str:
     """Where the time of a build went, as a few lines of text (``bpfkit report`` prints it):
-    the wall time of each stage, then each component's seconds summed over the workers."""
-    stages = [(k.removeprefix("stage:"), v) for k, v in report.timings if k.startswith("stage:")]
-    parts = [(k, v) for k, v in report.timings if not k.startswith("stage:")]
-    lines = [f"bpfkit report: {sum(v for _, v in stages):.1f} s wall, " + ", ".join(
-        f"{name} {seconds:.1f} s" for name, seconds in stages)]  # fmt: skip
-    if parts:
-        lines.append(
-            f"  components (seconds summed over workers, {sum(v for _, v in parts):.1f} s): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts, key=lambda kv: -kv[1]))
-        )
+    the wall and CPU time of the build and of each stage (CPU: this process and its worker
+    processes; on a shared machine the CPU seconds are the figure to compare), then each
+    component's CPU and wall seconds summed over the workers."""
+    t = dict(report.timings)
+    stages = [k.removeprefix("stage:") for k in t if k.startswith("stage:")]
+    wall = t.get("total:wall", sum(t[f"stage:{k}"] for k in stages))
+    head = f"bpfkit report: {wall:.1f} s wall"
+    if "total:cpu" in t:
+        head += f", {t['total:cpu']:.1f} s CPU (this process and its workers)"
+    lines = [head]
+    lines.append("  stages (wall / CPU s): " + ", ".join(
+        f"{k} {t[f'stage:{k}']:.1f}" + (f" / {t[f'stage-cpu:{k}']:.1f}"
+                                        if f"stage-cpu:{k}" in t else "")
+        for k in stages))  # fmt: skip
+    cpu = [(k.removeprefix("cpu:"), v) for k, v in t.items() if k.startswith("cpu:")]
+    parts = [(k, v) for k, v in t.items() if ":" not in k]
+    for what, items in (("CPU", cpu), ("wall", parts)):
+        if items:
+            lines.append(
+                f"  components, {what} seconds summed over workers "
+                f"({sum(v for _, v in items):.1f} s): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in sorted(items, key=lambda kv: -kv[1]))
+            )
     return "\n".join(lines)
 
 
 def _gallery(
-    out: Path, inputs: Sequence[str | Path] | None, sources: str, progress: bool, pool: Any
+    out: Path,
+    inputs: Sequence[str | Path] | None,
+    sources: str,
+    progress: bool,
+    pool: Any,
+    times: dict[str, float],
+    reports: Sequence[ProgramReport] = (),
 ) -> bool:
-    """Write the figure gallery (its figures drawn in *pool*) when a data directory is among
-    the *inputs*; whether it was written."""
+    """Write the figure gallery (its figures drawn in *pool*, their times added to *times*;
+    those the pages of *reports* show already copied from them) when a data directory is
+    among the *inputs*; whether it was written."""
     data_dirs = [Path(p) for p in (inputs or [DEFAULT_DATA])]
     data_dir = next((d for d in data_dirs if (d / "logs" / "MANIFEST.tsv").is_file()), None)
     if data_dir is None:
         return False
+    from bpfkit.report import figures
     from bpfkit.report import gallery as gal
 
+    drawn = {  # the pages' figures: each drawn from its program's own log file
+        (rep.input.best_log.resolve(), Path(f.file).stem, figures.STYLE): out / f.file
+        for rep in reports
+        if rep.input.best_log is not None
+        for f in rep.figures
+        if f.file.endswith(".svg") and (out / f.file).is_file()
+    }
     with _component("report.gallery", str(data_dir)):
-        entries = gal.write_gallery(out / "gallery", data_dir, progress=progress, pool=pool)
+        entries = gal.write_gallery(
+            out / "gallery", data_dir, progress=progress, pool=pool, times=times,
+            drawn_already=drawn,
+        )  # fmt: skip
         (out / "gallery.html").write_text(gal.gallery_html(entries, sources), "utf-8")
     return True
 
@@ -726,10 +763,25 @@ def build_report(
         When a component fails (the message names it and the program) or an input is missing.
     """
     import os
+    import resource
 
     stages: dict[str, float] = {}
     times: dict[str, float] = {}
-    start = time.perf_counter()
+    begin = start = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = cpu = time.process_time()
+    workers_cpu = 0.0  # CPU seconds the workers reported so far
+
+    def stage(name: str) -> None:
+        """End stage *name*: its wall time, and its CPU time here and in the workers."""
+        nonlocal start, cpu, workers_cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
+        reported = sum(v for k, v in times.items() if k.startswith("cpu:")) if pool else 0.0
+        stages[f"stage:{name}"] = now - start
+        stages[f"stage-cpu:{name}"] = now_cpu - cpu + reported - workers_cpu
+        start, cpu, workers_cpu = now, now_cpu, reported
+
+    pool: Any = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = discover_inputs(inputs)
@@ -746,34 +798,35 @@ def build_report(
         from tqdm import tqdm
 
         bar = tqdm(total=len(paths) + len(items), desc="bpfkit report", file=sys.stderr)
-    stages["stage:inputs"] = time.perf_counter() - start
+    stage("inputs")
     try:
         with _workers(n_jobs if len(items) > 1 else 1) as pool:
             # the objects' sections first (in parallel): every page of an object shows it
-            start = time.perf_counter()
             sections = _run_all(pool, _object_task, [(p, out) for p in paths], bar, times)
             by_object = dict(zip(paths, sections, strict=True))
-            stages["stage:objects"] = time.perf_counter() - start
-            start = time.perf_counter()
+            stage("objects")
             calls = [
                 (item, out, sources, by_object[item.object_path] if item.object_path else "")
                 for item in items
             ]
             reports = _run_all(pool, _page_task, calls, bar, times)
-            stages["stage:pages"] = time.perf_counter() - start
+            stage("pages")
             if bar is not None:
                 bar.close()
                 bar = None
-            start = time.perf_counter()  # the gallery's figures are drawn by the workers too
-            gallery = _gallery(out, inputs, sources, progress, pool)
+            # the gallery's figures are drawn by the workers too
+            gallery = _gallery(out, inputs, sources, progress, pool, times, reports)
+            stage("gallery")
     finally:
         if bar is not None:
             bar.close()
-    stages["stage:gallery"] = time.perf_counter() - start
-    start = time.perf_counter()
     index = out / "index.html"
     with _component("report.render", "index"):
         index.write_text(_index_html(reports, out, sources, gallery=gallery), encoding="utf-8")
-    stages["stage:index"] = time.perf_counter() - start
-    timings = (*stages.items(), *sorted(times.items()))
+    stage("index")
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers have exited
+    total_cpu = (time.process_time() - cpu0 + done.ru_utime - children.ru_utime
+                 + done.ru_stime - children.ru_stime)  # fmt: skip
+    totals = {"total:wall": time.perf_counter() - begin, "total:cpu": total_cpu}
+    timings = (*stages.items(), *totals.items(), *sorted(times.items()))
     return Report(out_dir=out, index=index, programs=tuple(reports), timings=timings)

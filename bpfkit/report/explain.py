@@ -14,6 +14,7 @@ other stage.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,26 +110,28 @@ class _Insns:
         return self.rows.get(idx, (None, None, None))
 
 
-def _register_text(log: Any, step: int) -> str:
+def _register_texts(log: Any, steps: Iterable[int]) -> dict[int, str]:
+    """step -> ``R0=... R1_w=...``: the registers each of *steps* printed (one pass over the
+    registers table for all the steps)."""
     regs = log.registers
-    if regs.empty:
-        return ""
+    wanted = set(steps)
+    if regs.empty or not wanted:
+        return {}
     # a step can print a register more than once (the "from X to Y:" state, then the state
     # after the instruction): the last one is the state after the instruction
-    rows = (
-        regs[regs["step"] == step]
-        .sort_values("line", kind="stable")
-        .drop_duplicates(["frame", "reg"], keep="last")
-        .sort_values(["frame", "reg"], kind="stable")
-    )
-    out = []
-    for rec in rows.itertuples(index=False):
-        value = _text_or_none(rec.raw)
-        if value is None:
-            continue
-        prefix = f"R{int(rec.reg)}" + ("_w" if bool(rec.written) else "")
-        out.append(f"{prefix}={value}")
-    return " ".join(out)
+    rows = regs[regs["step"].isin(wanted)].sort_values("line", kind="stable")
+    last: dict[int, dict[tuple[int, int], str]] = {}
+    for step, frame, reg, written, raw in zip(
+        rows["step"].tolist(), rows["frame"].tolist(), rows["reg"].tolist(),
+        rows["written"].tolist(), rows["raw"].tolist(), strict=True,
+    ):
+        value = _text_or_none(raw)
+        key = (int(frame), int(reg))
+        by_reg = last.setdefault(int(step), {})
+        by_reg.pop(key, None)
+        if value is not None:
+            by_reg[key] = f"R{int(reg)}" + ("_w" if bool(written) else "") + f"={value}"
+    return {step: " ".join(by_reg[k] for k in sorted(by_reg)) for step, by_reg in last.items()}
 
 
 def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
@@ -182,6 +185,7 @@ def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
                 a, z = _int_or_none(b.from_insn), _int_or_none(b.to_insn)
                 if step_no is not None and a is not None and z is not None:
                     branches.setdefault(step_no, (a, z))
+        texts = _register_texts(log, window["step"].tolist())
         for rec in window.itertuples(index=False):
             idx = int(rec.insn_idx)
             asm, src, text = insns.get(idx)
@@ -193,7 +197,7 @@ def explain_error(log: Any, *, before: int = 5) -> ErrorContext | None:
                     asm=asm or "",
                     src=src,
                     src_text=text,
-                    registers=_register_text(log, int(rec.step)),
+                    registers=texts.get(int(rec.step), ""),
                     failing=int(rec.step) == last and idx == insn_idx,
                     branch=branches.get(int(rec.step)),
                 )

@@ -58,11 +58,20 @@ def write_gallery(
     progress: bool = False,
     fmt: str = "svg",
     pool: Any = None,
+    times: dict[str, float] | None = None,
+    drawn_already: dict[tuple[Path, str, str], Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Draw every gallery figure in both styles into *out_dir* (reusing files whose inputs
     did not change); return one entry per figure: ``name, caption, log, files`` (style ->
     file name). With *pool* (a ``concurrent.futures`` executor), the figures are drawn by
-    its workers."""
+    its workers. With *times*, the seconds spent drawing each kind of figure are added to it
+    (``plot.gallery.<name>`` wall, ``cpu:plot.gallery.<name>`` CPU, as the report counts).
+    *drawn_already* maps ``(log file, figure name, style)`` to an SVG of that figure drawn
+    from that log (one program's log) by :func:`bpfkit.plot.render_figure` and
+    :func:`bpfkit.plot.savefig` in that style, as the report's pages draw theirs: such a
+    gallery figure is copied, not drawn again."""
+    import shutil
+
     from bpfkit.report import cache
     from bpfkit.report.build import DEFAULT_DATA
 
@@ -83,6 +92,10 @@ def write_gallery(
         for st, _what in SIZES:
             path = out / f"{_stem(name, rel)}-{st}.{fmt}"
             key = cache.figure_key(name, st, [log_path], extra=f"gallery {fmt}")
+            same = (drawn_already or {}).get((log_path.resolve(), name, st))
+            if not cache.fresh(path, key) and same is not None and fmt == "svg":
+                shutil.copyfile(same, path)  # the same figure of the same log, same bytes
+                cache.remember(path, key)
             if cache.fresh(path, key):
                 if bar is not None:
                     bar.update()
@@ -93,8 +106,11 @@ def write_gallery(
     try:
         jobs = [job for job, _key in todo]
         drawn = map(_draw, jobs) if pool is None else pool.map(_draw, jobs)
-        for path, (_job, key) in zip(drawn, todo, strict=True):  # in order, as they are drawn
+        for (path, took), (_job, key) in zip(drawn, todo, strict=True):  # in order, as drawn
             cache.remember(path, key)
+            if times is not None:
+                for k, v in took.items():
+                    times[k] = times.get(k, 0.0) + v
             if bar is not None:
                 bar.update()
     finally:
@@ -110,21 +126,24 @@ def _log(path: Path) -> Any:
     return load_log(path)[0]
 
 
-def _draw(job: tuple[Path, str, str, Path]) -> Path:
+def _draw(job: tuple[Path, str, str, Path]) -> tuple[Path, dict[str, float]]:
     """Draw figure *name* of the log at *log_path* in style *st* to *path*, given as *job*
-    ``(log_path, name, st, path)``; return *path*."""
+    ``(log_path, name, st, path)``; return *path* and the seconds it took (wall, CPU)."""
     import sys as _sys
+    import time
 
     from bpfkit.plot import render_figure, savefig, style
 
     log_path, name, st, path = job
+    start, cpu = time.perf_counter(), time.process_time()
     with style(st):
         fig = render_figure(_log(log_path), name)
         savefig(fig, path)
     plt = _sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close(fig)
-    return path
+    what = f"plot.gallery.{name}"
+    return path, {what: time.perf_counter() - start, f"cpu:{what}": time.process_time() - cpu}
 
 
 def gallery_html(entries: list[dict[str, Any]], sources: str) -> str:

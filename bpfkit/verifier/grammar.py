@@ -25,9 +25,12 @@ The kinds (strings, so they sort and serialize plainly):
                   that lost its head, or an unfinished last line
 ``summary``       ``processed N insns ...``, ``verification time``, ``stack depth``
 ``libbpf``        ``libbpf: ...`` lines and the ``-- BEGIN/END PROG LOAD LOG --`` wrappers
-``noise``         output of other tools around the log (bpftool, veristat, bpftrace)
+``noise``         output of other tools around the log (bpftool, veristat, bpftrace), shell
+                  prompts and commands, tracebacks and panics, test runners' markers, rules
 ``tool``          a line of the program that printed the log (a Go/cilium logfmt line, a
-                  journald line of another daemon) whose text is not a kernel line
+                  journald line of another daemon, a logger's info/debug record, a loader's
+                  own words: bcc's ``bpf: ...``, iproute2's ``Prog section '...' rejected``,
+                  cilium/ebpf's ``load program: <errno>``) whose text is not a kernel line
 ``diagnostic``    7.3+: the report the kernel appends to a failed verification, from its
                   ``Verification failed: <category>: <problem>`` line to the summary (its
                   ``Reason:``/``At:``/``Causal path:``/``Suggestion:`` sections; the lines
@@ -179,6 +182,60 @@ _ELIDED_RE = re.compile(
     r"|\((?:truncated, )?\d+ line\(s\) omitted\))\s*"
 )
 
+# --- what the programs around a pasted log print (each form taken from the program's source)
+# a shell prompt and the command typed after it, or a command run by hand, a shell's `set -x`
+# trace, Python's REPL: "$ sudo ./x", "% make" (zsh), "root@vm:~/src# ./x",
+# "[root@host ~]# x" (bash's default PS1), "➜  dir cmd", "sudo x", "./x", "+ clang ...",
+# ">>> b = BPF(...)", "... int f(void *ctx) {" (not the 7.3 report's "  >>> 8 | (79) ...")
+_SHELL_RE = re.compile(
+    r"(?:[$%#] \S|[\u279c\u276f] |[\w.-]+@[\w.-]+(?::\S*| \S+) ?[$#] "
+    r"|\[[\w.-]+@[\w.-]+ [^\]]*\][$#] |sudo \S|\./\S|\++ \S|>>> (?! *\d+ \| )|\.\.\. \S)"
+)
+# Python's traceback and exception line, Rust's panic, googletest's markers, and rules of
+# '-'/'=' (veristat's and many tools' table and section separators)
+_OTHER_NOISE_RE = re.compile(
+    r"(?:Traceback \(most recent call last\):|(?:[A-Z]\w*)?(?:Error|Exception): |thread '[^']*' panicked at "
+    r"|\[ +[A-Z]+ +\] |[-=]{3,}(?: +[-=]{3,})*\s*$)"
+)
+# veristat's table rows: "<file>  <prog>  success|failure  <duration>  <insns> ..."
+# (veristat.c output_stat: columns padded with two spaces; verdict "success"/"failure")
+_VERISTAT_ROW_RE = re.compile(r"\S+(?:  +\S+)+  +(?:success|failure)  +\d")
+# loaders' own lines, spelled as their sources print them:
+# - bcc's libbpf.c: "bpf: Failed to load program: %s", "bpf: %s. Program %s too large (%u insns),
+#   at most %d insns"; bcc's BPF.load_func hints "HINT: ..."; falco's "libscap: ...",
+#   libxdp's "libxdp: ..."
+# - iproute2's lib/bpf_legacy.c bpf_prog_report(): "Prog section '%s' rejected: %s (%d)!",
+#   " - Type:         %u", " - Instructions: %u (%u over limit)", " - License:      %s",
+#   "Verifier analysis:", and its BTF and buffer messages
+_LOADER_RE = re.compile(
+    r"(?:bpf: [A-Z]|HINT: |lib(?!bpf:)[a-z]+: \S|Prog section '[^']*' |BTF debug data section '"
+    r"|Verifier analysis:\s*$|- (?:Type|Attach Type|Instructions|License|Length): "
+    r"|Log buffer too small to dump verifier log|Error fetching program/map!"
+    r"|Unable to load program\s*$)"
+)
+# text only a loader prints, anywhere in a line: cilium/ebpf's error ("load program: %w" around
+# the errno's text), Rust's io::Error ("Invalid argument (os error 22)"), a loader saying it
+# failed to load (the verifier never speaks of loading: it checks a program being loaded)
+_LOADER_TEXT_RE = re.compile(
+    r"load program: (?:permission denied|invalid argument|argument list too long|bad address"
+    r"|no space left on device|operation not permitted)|\(os error \d+\)"
+    r"|\b(?:[Ff]ailed|[Uu]nable|[Cc]ould not|[Cc]ouldn't) (?:to )?load\b"
+)
+# the wrapper a loader puts before the log's first line: aya's "the BPF_PROG_LOAD syscall
+# failed. Verifier output: <log>", cilium's and buzzer's "Verifier log: <log>"
+_VERIFIER_OUTPUT_RE = re.compile(r"[Vv]erifier (?:output|log): ?")
+# bpftool's `prog dump xlated ... opcodes`: each instruction's 8 (ld_imm64: 16) bytes in hex
+_OPCODES_RE = re.compile(r"\s*[0-9a-f]{2}(?: [0-9a-f]{2}){7}(?:  ?[0-9a-f]{2}(?: [0-9a-f]{2}){7})?\s*")
+# loggers' level prefixes: logrus "ERRO[0045] ", zerolog's console "INF ", env_logger/simplelog
+# "WARN  ", logfmt "level=info". A record at info/debug/trace level is the program narrating
+# (the kernel's words reach it as an error, logged at warning or error level).
+_LOGRUS_RE = re.compile(r"(TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)\[\d+\] +")
+_ZEROLOG_RE = re.compile(r"(TRC|DBG|INF|WRN|ERR|FTL|PNC) +")
+_LEVEL_WORD_RE = re.compile(r"(TRACE|DEBUG|INFO|WARN|WARNING|ERROR) +")
+_LOGFMT_LEVEL_RE = re.compile(r"(?:^|\s)(?:level|lvl)=\"?(\w+)")
+_CHATTY = frozenset(("TRAC", "DEBU", "INFO", "TRC", "DBG", "INF", "TRACE", "DEBUG",
+                     "trace", "debug", "info", "dbg", "trc"))
+
 
 def _state_frame(state: str) -> int | None:
     m = _FRAME_RE.match(state)
@@ -214,6 +271,8 @@ def _numbered(line: str) -> Line:
         return Line("insn", idx, None, m.group(2), rest.rstrip())
     m = _IDX_RE.match(line)
     if m is None:
+        if _OPCODES_RE.fullmatch(line):
+            return Line("noise")
         return Line(UNRECOGNIZED)
     idx = int(m.group(1))
     rest = m.group(2)
@@ -224,6 +283,8 @@ def _numbered(line: str) -> Line:
     om = _OLD_INSN_RE.match(line)
     if om is not None:
         return Line("insn", idx, None, None, om.group(2).rstrip())
+    if _LOADER_TEXT_RE.search(rest):  # anyhow's numbered causes: "1: Invalid argument (os error 22)"
+        return Line("tool")
     return Line(UNRECOGNIZED, idx)
 
 
@@ -323,13 +384,51 @@ def _classify(line: str) -> Line:
         return Line("backtrack")
     if c == "-" and line.startswith("-- ") and "PROG LOAD LOG --" in line:
         return Line("libbpf")
+    if c == "l" and line == "libbpf:":
+        return Line("libbpf")
+    if "erifier " in line and _VERIFIER_OUTPUT_RE.search(line):
+        return Line("message")  # a loader's wrapper: the pasted-line path peels it off
     if line.startswith(_NOISE_PREFIXES) or _ELIDED_RE.fullmatch(line):
         return Line("noise")
     if _BTF_LINE_RE.match(line):
         return Line("btf")
+    return _other_program(line)
+
+
+def _other_program(line: str) -> Line:
+    """The last resort: a line of another program (a shell, a loader, a logger) or a kernel
+    message."""
+    if (_SHELL_RE.match(line) or _OTHER_NOISE_RE.match(line) or _VERISTAT_ROW_RE.match(line)
+            or _OPCODES_RE.fullmatch(line)):
+        return Line("noise")
+    level = _logged(line)
+    if level is not None:  # a logger's record: at info level or below, the logger's own
+        chatty, inner = level
+        if chatty and _classify(inner).kind in ("message", UNRECOGNIZED, "blank", "tool"):
+            return Line("tool")
+        return Line("message")  # the pasted-line path peels the prefix off
+    if _LOADER_RE.match(line) or _LOADER_TEXT_RE.search(line):
+        return Line("tool")
     if line.isprintable():
         return Line("message")
     return Line(UNRECOGNIZED)
+
+
+def _logged(line: str) -> tuple[bool, str] | None:
+    """(at info level or below, message) of a logger's record, or None."""
+    c = line[:1]
+    if "A" <= c <= "Z":
+        m = _LOGRUS_RE.match(line) or _ZEROLOG_RE.match(line) or _LEVEL_WORD_RE.match(line)
+        if m is not None:
+            return m.group(1) in _CHATTY, line[m.end() :]
+    elif "level=" in line or "lvl=" in line:
+        m = _LOGFMT_LEVEL_RE.search(line)
+        if m is not None and m.group(1).lower() in _CHATTY:
+            mm = _LOGFMT_MSG_RE.search(line)
+            if mm is None:
+                return True, ""
+            return True, _unescape(mm.group(1) if mm.group(1) is not None else mm.group(2))
+    return None
 
 
 # ----------------------------------------------------------------------------- pasted logs
@@ -390,10 +489,18 @@ def strip_prefix(line: str) -> tuple[str, bool] | None:
     >>> strip_prefix("R6 invalid mem access 'scalar'") is None
     True
     """
+    if "erifier " in line:
+        m = _VERIFIER_OUTPUT_RE.search(line)
+        if m is not None:
+            return line[m.end() :], True
     c = line[:1]
     if c == " " or c == "\t":
         rest = line.lstrip(" ") if c == " " else line.lstrip()
         return (rest, False) if rest.strip() else None
+    if "A" <= c <= "Z":
+        m = _LOGRUS_RE.match(line) or _ZEROLOG_RE.match(line) or _LEVEL_WORD_RE.match(line)
+        if m is not None:
+            return line[m.end() :], True
     if "0" <= c <= "9" or c == "[":
         m = _TIMESTAMP_RE.match(line)
         if m is not None and m.end():
@@ -413,6 +520,8 @@ def strip_prefix(line: str) -> tuple[str, bool] | None:
         if m is not None:
             value = m.group(1) if m.group(1) is not None else m.group(2)
             return _unescape(value), True
+        if _LOGFMT_KEYS_RE.match(line):  # a record without a message (an empty line logged)
+            return "", True
     m = _MARKER_RE.match(line)
     if m is not None and m.end():
         return line[m.end() :], False
@@ -453,7 +562,7 @@ def classify(line: str) -> Line:
 def is_tool_line(text: str, kind: str) -> bool:
     """Whether a line that a tool's prefix wraps, of *kind* once unwrapped, is the tool's own
     words (a message or an unrecognized line that reads like a tool's, not the kernel's)."""
-    if kind == UNRECOGNIZED:
+    if kind == UNRECOGNIZED or kind == "blank":
         return True
     return kind == "message" and _TOOL_WORDS_RE.search(text) is not None
 

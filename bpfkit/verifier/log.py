@@ -1569,7 +1569,8 @@ def _is_log(logs: Sequence[Log]) -> bool:
         kinds.update(lg.kinds)
     if any(kinds.get(k) for k in VERIFIER_KINDS):
         return True
-    texts = sum(v for k, v in kinds.items() if k not in ("blank",))
+    # the loader's own lines around a bare error ("libscap: ...", "libbpf: ...") do not count
+    texts = sum(v for k, v in kinds.items() if k not in ("blank", "tool", "libbpf"))
     return 0 < texts <= _MAX_BARE_ERROR_LINES and texts == kinds.get("error", 0) + kinds.get(
         "message", 0
     )

@@ -5,8 +5,10 @@ For every program of data/ (one process, no workers) it times the report's compo
 figures) and prints them beside the reference measured in the same run: loading the same
 program into the running kernel at log level 2 with bpfkit.kernel (libbpf), wall time.
 Without root the kernel column says so and only bpfkit's figures are printed. Finally the
-whole ``build_report`` of data/ with the default worker processes: wall and CPU time, and
-where the time went (the wall time of each stage, each component summed over the workers).
+whole ``build_report`` of data/ with the default worker processes, cold (an empty output
+directory: no figure reused from the cache): wall and CPU time, and where the time went (the
+wall and CPU time of each stage, each component summed over the workers). On a shared
+machine compare the CPU seconds; the load average is printed with them.
 
 Run: .venv/bin/python tests/bench/bench_report.py
 """
@@ -48,6 +50,7 @@ def main() -> int:
     live = _kernel_ok()
     items = discover_inputs([DATA])
     rows = []
+    kinds: dict[str, float] = {}  # CPU seconds per kind of figure, every program
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for item in items:
@@ -67,7 +70,9 @@ def main() -> int:
             t_own = time.perf_counter() - t
             t = time.perf_counter()
             for _title, name, draw in report_figures.program_figures(log, flows):
+                cpu = time.process_time()
                 draw(out / f"{item.key}-{name}.svg")
+                kinds[name] = kinds.get(name, 0.0) + time.process_time() - cpu
             t_fig = time.perf_counter() - t
             t_kernel = None
             if live and item.object_path is not None:
@@ -93,6 +98,8 @@ def main() -> int:
               f" ms, total {sum(kern_all):.2f} s")  # fmt: skip
     figs = sum(d for *_, d, _ in rows)
     print(f"figures are {figs / sum(page):.0%} of the page cost")
+    print(f"figures by kind, CPU s in one process ({sum(kinds.values()):.1f} s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
 
     with tempfile.TemporaryDirectory() as tmp:
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -101,8 +108,10 @@ def main() -> int:
         wall = time.perf_counter() - t
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = time.process_time() - c0 + (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(f"\nbuild_report(data/) with {os.cpu_count()} workers: {wall:.1f} s wall, "
-          f"{cpu:.1f} s cpu (this process and its workers)")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"\nbuild_report(data/) with {os.cpu_count()} workers, cold (empty output directory): "
+          f"{wall:.1f} s wall, {cpu:.1f} s CPU (this process and its workers), load average "
+          f"{load:.1f} at the end")  # fmt: skip
     print(describe_timings(report))
     return 0
 

@@ -5,6 +5,8 @@ commands are timed too), beside a bare ``python -c pass`` (the floor of any Pyth
 and ``bpftool help``; and ``bpfkit btf dump VMLINUX --format raw`` beside ``bpftool btf dump
 file VMLINUX format raw``, all measured in this run, in turn, as new processes. Wall and CPU
 (user + system of the child) are the best of REPEAT runs; output goes to /dev/null.
+Children may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped for them), as an
+installed bpfkit has: otherwise every run would compile bpfkit anew.
 
 Run: .venv/bin/python tests/bench/bench_startup.py [--repeat N]
 
@@ -32,13 +34,16 @@ from tests.test_cli_imports import _commands  # noqa: E402
 # the console script a user runs (python -m bpfkit.cli pays for runpy as well)
 _SCRIPT = Path(sys.executable).with_name("bpfkit")
 BPFKIT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bpfkit.cli"]
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
     """(wall, cpu) seconds of one run of *cmd* as a new process."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=CHILD_ENV
+    )
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)

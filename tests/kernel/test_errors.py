@@ -195,9 +195,11 @@ def test_xz_log_over_the_limit(tmp_path: Path) -> None:
     import lzma
 
     big = tmp_path / "big.l2.log.xz"
-    big.write_bytes(lzma.compress(b"0: (b7) r0 = 0\n" * 100_000))
+    # numbers that vary, as in a real log (identical lines would be a decompression bomb)
+    text = "".join(f"{i}: (b7) r0 = {i * 7919 % 1000003}\n" for i in range(100_000))
+    big.write_bytes(lzma.compress(text.encode()))
     assert read_captured_log(big).count("\n") == 100_000
-    with pytest.raises(LogError, match=r"big\.l2\.log\.xz: .*larger than 1000 bytes"):
+    with pytest.raises(LogError, match=r"big\.l2\.log\.xz: .*more than 1,000 bytes"):
         read_captured_log(big, max_bytes=1000)
     cut = tmp_path / "cut.l2.log.xz"
     cut.write_bytes(big.read_bytes()[:-40])
@@ -217,3 +219,21 @@ def test_tune_malloc_applies_on_glibc() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
     assert callable(tune_malloc)
+
+
+def test_captured_log_xz_memory_and_bomb_caps(tmp_path: Path) -> None:
+    """A captured .xz log gets the log readers' caps: an xz header that claims a huge
+    dictionary (the fuzz regression input) and a decompression bomb are LogErrors naming
+    the file, before the memory is taken."""
+    import lzma
+
+    from tests.fuzz.targets import REGRESSIONS  # the committed regression inputs
+
+    claims = REGRESSIONS / "log_file" / "xz_header_claims_2gib_dictionary.log.xz"
+    with pytest.raises(LogError, match=r"claims_2gib.*decoder memory"):
+        read_captured_log(claims)
+    bomb = tmp_path / "bomb.l2.log.xz"
+    bomb.write_bytes(lzma.compress(b"0: R1=ctx() R10=fp0\n" * 2_000_000))
+    assert len(bomb.read_bytes()) * 400 < 40_000_000  # it expands more than 400x
+    with pytest.raises(LogError, match=r"bomb\.l2\.log\.xz: cannot read captured log.*400x"):
+        read_captured_log(bomb)

@@ -60,11 +60,7 @@ def checked(request: pytest.FixtureRequest) -> dict[str, list[Checked]]:
 
 #: Known layout problems, left open (program, style, figure) -> why. Each is an xfail of its
 #: log's test while the rest of the log's figures must be clean; fixing it makes it pass.
-KNOWN = {
-    ("rbtree_fill_loop_ok", "paper", "chain"): "an arrow from bpf_rbtree_remove @63 to its "
-    "drop crosses the bpf_rbtree_remove @83 box in the take-out column: the chain's arc "
-    "routing does not avoid boxes of the source's own column yet",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def _assert_clean(results: list[Checked], path: Path) -> None:

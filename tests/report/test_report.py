@@ -199,3 +199,32 @@ def test_index_objects_table_counts_the_kernels_rejections(report: Report) -> No
         rows = [r for r in _manifest_rows() if r["object"] == name]
         rejected = sum(r["verdict"] == "reject" for r in rows)
         assert f"<td>{name}</td><td>{len(rows)}</td><td>{rejected}</td>" in table, name
+
+
+def test_timings_give_cpu_seconds_per_stage_and_component(report: Report) -> None:
+    from bpfkit.report.build import describe_timings
+
+    t = dict(report.timings)
+    stages = [k.removeprefix("stage:") for k in t if k.startswith("stage:")]
+    assert {"inputs", "objects", "pages", "gallery", "index"} <= set(stages)
+    assert all(f"stage-cpu:{k}" in t for k in stages)
+    # the components, timed inside the workers, add up to no more than the kernel's count of
+    # the CPU the build and its workers used (getrusage), and to most of it
+    parts = sum(v for k, v in t.items() if k.startswith("cpu:"))
+    assert 0.5 * t["total:cpu"] < parts <= t["total:cpu"] + 0.5
+    assert t["cpu:plot.summary"] > 0 and t["cpu:plot.gallery.summary"] > 0
+    text = describe_timings(report)
+    assert f"{t['total:cpu']:.1f} s CPU" in text and "plot.summary" in text
+
+
+def test_gallery_figures_a_page_shows_are_what_the_gallery_draws(
+    report: Report, tmp_path: Path
+) -> None:
+    from bpfkit.report import gallery
+
+    # copied from the page of list_push_pop_ok, not drawn again: the bytes a drawing gives
+    job = (DATA / "logs" / "list" / "list_push_pop_ok.l2.log", "chain", "paper",
+           tmp_path / "chain.svg")  # fmt: skip
+    drawn, _took = gallery._draw(job)
+    copied = report.out_dir / "gallery" / "chain-list_push_pop_ok-paper.svg"
+    assert drawn.read_bytes() == copied.read_bytes()
