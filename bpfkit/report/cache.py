@@ -3,7 +3,7 @@
 Each figure written by ``bpfkit report`` gets a key file beside it (``summary.svg.key``): the
 SHA-256 of what the figure is drawn from — the program's log and object files (their bytes),
 the figure's name and style, and the source of the code that draws it (``bpfkit/plot``, the
-report's figure list). A second run finds the same key and keeps the file, so only figures
+report's figure list) and reads its tables (``bpfkit/ownership``, ``bpfkit/verifier``). A second run finds the same key and keeps the file, so only figures
 whose inputs or drawing code changed are drawn again.
 
 Examples
@@ -40,13 +40,15 @@ def _file_digest(path: Path) -> str:
 
 @functools.cache
 def code_digest() -> str:
-    """SHA-256 over the source of the drawing code (``bpfkit/plot`` and the report's figures)."""
+    """SHA-256 over the source of the drawing code (``bpfkit/plot`` and the report's figures)
+    and of the code that reads what they draw (``bpfkit/ownership``, ``bpfkit/verifier``)."""
     import bpfkit
 
     root = Path(bpfkit.__file__).parent
     h = hashlib.sha256()
     files = sorted((root / "plot").rglob("*.py")) + sorted((root / "plot").rglob("*.mplstyle"))
     files += [root / "report" / "figures.py", *sorted((root / "ownership").rglob("*.py"))]
+    files += sorted((root / "verifier").rglob("*.py"))  # what the figures' tables come from
     for p in files:
         if p.is_file():
             h.update(str(p.relative_to(root)).encode())
