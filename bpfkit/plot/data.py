@@ -800,6 +800,16 @@ _CALL = re.compile(r"call ([A-Za-z_][\w.]*)")
 TRANSFER_SINKS = frozenset({"list_push", "rbtree_add", "kptr_xchg"})
 
 
+def present(v: Any) -> bool:
+    """*v* is a value: not None, NaN or pandas' NA (``tolist()`` of a nullable column, e.g. the
+    ``src_line`` of a log whose instructions have source lines only in part, gives NA, whose
+    truth value raises)."""
+    try:
+        return v is not None and bool(v == v)
+    except TypeError:
+        return False
+
+
 def call_names(log: Any) -> dict[int, str]:
     """The called function of each call instruction the log shows (``insn_idx -> name``)."""
     ins = log.instructions
@@ -808,7 +818,7 @@ def call_names(log: Any) -> dict[int, str]:
         return out
     for idx, asm in zip(ins["insn_idx"].tolist(), ins["asm"].tolist(), strict=False):
         m = _CALL.search(str(asm or ""))
-        if m and idx == idx:
+        if m and present(idx):
             out[int(idx)] = m.group(1).split("#", 1)[0]
     return out
 
@@ -844,7 +854,7 @@ def reference_end_kinds(log: Any, lifetimes: pd.DataFrame) -> list[str]:
             if any(start_step <= t <= end_step + 1 for t in transfers.get(int(rid), ())):
                 kind = "transfer"
             for cand in (end_insn, step_insn.get(end_step)):
-                name = calls.get(int(cand)) if cand is not None and cand == cand else None
+                name = calls.get(int(cand)) if cand is not None and present(cand) else None
                 if name is not None:
                     if sink_of_call(name) in TRANSFER_SINKS:
                         kind = "transfer"

@@ -121,6 +121,8 @@ def _collection_name(src_text: str | None, call: str | None) -> str | None:
 
 
 def _insn_info(log: Any) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
+    from bpfkit.plot.data import present
+
     ins = log.instructions
     asm: dict[int, str] = {}
     src: dict[int, str] = {}
@@ -134,13 +136,13 @@ def _insn_info(log: Any) -> tuple[dict[int, str], dict[int, str], dict[int, int]
         ins["src_line"].tolist(),
         strict=False,
     ):
-        if idx != idx:
+        if not present(idx):
             continue
         i = int(idx)
         asm.setdefault(i, str(a or ""))
         if isinstance(t, str):
             src.setdefault(i, t)
-        if ln == ln and ln is not None:
+        if present(ln):
             line.setdefault(i, int(ln))
     return asm, src, line
 
@@ -331,7 +333,7 @@ def plot_ownership_timeline(
     limit = min(max_rows if max_rows is not None else MAX_REF_ROWS, fit)
     by_site = len(ids) > limit
     if by_site:
-        from bpfkit.plot.data import call_names
+        from bpfkit.plot.data import call_names, present
 
         calls = call_names(log)
         keys = sorted(seg["site_insn"].unique().tolist())
@@ -344,7 +346,7 @@ def plot_ownership_timeline(
             n = int(seg.loc[seg["site_insn"] == k, "ref_obj_id"].nunique())
             ln = seg.loc[seg["site_insn"] == k, "site_src_line"].dropna()
             lt = f" · L{int(ln.iloc[0])}" if len(ln) else ""
-            call = calls.get(int(k), "").removesuffix("_impl") if k == k else ""
+            call = calls.get(int(k), "").removesuffix("_impl") if present(k) else ""
             head = f"{call} @{k}" if call else f"insn {k}"
             if narrow:  # a paper column: the shortest that still names the site
                 labels.append(f"{head.removeprefix('bpf_')}: {n:,}")

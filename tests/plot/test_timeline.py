@@ -84,3 +84,31 @@ def test_every_data_log_has_a_timeline() -> None:
         assert (tl.segments["end_step"] >= tl.segments["start_step"]).all(), path.name
         if "leak" in path.name and log.verdict == "reject":
             assert (tl.marks["mark"] == "leak").any(), path.name
+
+
+@pytest.mark.parametrize(
+    "rel", ["alloc/obj_new_leak_on_short_packet.l2.log", "list/list_push_pop_ok.l2.log"]
+)
+def test_a_log_without_source_lines_draws_every_figure(rel: str) -> None:
+    """A log of a program built without line info (old kernels, bcc, no BTF.ext) has no
+    source lines: the instructions' ``src_line`` column is all NA, which every figure must
+    take (``ln == ln`` on pandas' NA raised in the ownership timeline)."""
+    import matplotlib.pyplot as plt
+
+    from bpfkit.plot.output import FIGURES, NothingToDraw, render_figure
+    from bpfkit.verifier import parse_log
+
+    text = (DATA_LOGS / rel).read_text()
+    bare = "\n".join(ln for ln in text.splitlines() if not ln.startswith("; "))
+    (log,) = parse_log(bare)
+    assert log.instructions["src_line"].isna().all()
+    drawn = 0
+    for name in FIGURES:
+        try:
+            fig = render_figure(log, name)
+        except NothingToDraw:
+            continue
+        drawn += 1
+        plt.close(fig)
+    assert drawn >= 5
+    assert (ownership_timeline(log).segments["end_step"] >= 0).all()
