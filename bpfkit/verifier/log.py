@@ -397,14 +397,19 @@ class _Builder:
             if kind == "diagnostic":
                 self.in_diag = True
             return kind
-        if hit[0] is None:  # backtracking
-            self.partial = False
-            self.kinds.append(_BACKTRACK)
-            self.insns.append(hit[1])
-            self.frames.append(hit[2])
-            self.bt.append(hit[3])
-            return "backtrack"
+        if hit[0] is None:
+            return self._backtrack(hit)
         return self._insn(text, hit[1], hit[0], hit[2], hit[3])
+
+    def _backtrack(self, hit: tuple[Any, ...]) -> str:
+        """Record a backtracking line from its memo entry ``(None, insn, frame + 1, (regs,
+        stack))`` (:meth:`feed_lines` inlines this for the commonest line)."""
+        self.partial = False
+        self.kinds.append(_BACKTRACK)
+        self.insns.append(hit[1])
+        self.frames.append(hit[2])
+        self.bt.append(hit[3])
+        return "backtrack"
 
     def feed_lines(self, lines: Iterator[str]) -> bool:
         """Feed lines until one is the summary that ends a program (True) or they run out
@@ -458,12 +463,7 @@ class _Builder:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
                 hit = (None, int(insn), int(f) + 1, (regs, stack))
                 self._remember(text, hit)
-                self.partial = False
-                self.kinds.append(_BACKTRACK)
-                self.insns.append(hit[1])
-                self.frames.append(hit[2])
-                self.bt.append(hit[3])
-                return "backtrack"
+                return self._backtrack(hit)
         elif c == ";":
             m = _SRC_AT_RE.match(text)
             if m is not None:
