@@ -92,7 +92,12 @@ def _renderer(fig: Figure) -> Any:
     metrics = _font_height_metrics(r.dpi) if not hasattr(r, "_get_font_height_metrics") else None
     if metrics is not None:
         r._get_font_height_metrics = metrics
-    with remembered_ticks(fig) as drawn, reused_text_layouts(), r._draw_disabled():
+    with (
+        remembered_ticks(fig) as drawn,
+        reused_text_layouts(),
+        undrawn_data(fig),
+        r._draw_disabled(),
+    ):
         fig.draw(r)
     ticks: dict[int, list[tuple[Any, list[Any]]]] = {}
     for ax in _axes_of(fig):
@@ -178,12 +183,47 @@ def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
     for ax in axes:  # the ticks each axis draws, as Axis.draw asks for them (the last call)
         for axis in (ax.xaxis, ax.yaxis):
             axis._update_ticks = _recorder(axis, drawn)
+            axis._get_ticklabel_bboxes = _remembered_label_boxes(axis)
     try:
         yield drawn
     finally:
         for ax in axes:
             for axis in (ax.xaxis, ax.yaxis):
                 axis.__dict__.pop("_update_ticks", None)
+                axis.__dict__.pop("_get_ticklabel_bboxes", None)
+
+
+@contextlib.contextmanager
+def undrawn_data(fig: Figure) -> Iterator[None]:
+    """While inside, the data artists of the axes of *fig* (lines, collections, patches
+    other than spines, images) are not drawn: for a draw that only lays the figure out
+    (:func:`_renderer`, drawing disabled), where drawing them would compute their paths for
+    nothing: drawing them places nothing (the layout engine measures them without drawing
+    them). The texts, legends, ticks and spines are drawn: their draw places them."""
+    from matplotlib.collections import Collection
+    from matplotlib.image import AxesImage
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.spines import Spine
+
+    data = (Line2D, Collection, Patch, AxesImage)
+    skipped: list[Any] = [
+        art
+        for ax in _axes_of(fig)
+        for art in ax.get_children()
+        if isinstance(art, data) and not isinstance(art, Spine) and art is not ax.patch
+    ]
+    for art in skipped:
+        art.draw = _no_draw
+    try:
+        yield
+    finally:
+        for art in skipped:
+            art.__dict__.pop("draw", None)
+
+
+def _no_draw(_renderer: Any) -> None:
+    return None
 
 
 @contextlib.contextmanager
@@ -276,6 +316,27 @@ def _recorder(axis: Any, drawn: dict[int, list[Any]]) -> Any:
         return ticks
 
     return record
+
+
+def _remembered_label_boxes(axis: Any) -> Any:
+    """``axis._get_ticklabel_bboxes`` that measures the tick labels again only when the
+    ticks, what they depend on (:func:`_tick_state`), the renderer or which labels are
+    visible changed: matplotlib measures them for every extent of the axis and again to
+    place the axis label (a draw and each layout pass ask several times)."""
+    measure = type(axis)._get_ticklabel_bboxes
+    last: list[Any] = [None, None, None]  # the ticks, what else the boxes depend on, boxes
+
+    def boxes(ticks: list[Any], renderer: Any) -> Any:
+        key = (
+            id(renderer),
+            _tick_state(axis),
+            [(t.label1.get_visible(), t.label2.get_visible()) for t in ticks],
+        )
+        if last[0] is not ticks or last[1] != key:
+            last[:] = [ticks, key, measure(axis, ticks, renderer)]
+        return last[2]
+
+    return boxes
 
 
 def _tick_state(axis: Any) -> tuple[Any, ...]:
