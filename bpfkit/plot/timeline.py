@@ -368,24 +368,6 @@ def plot_ownership_timeline(
                 labels.append(f"id={k}{t} @{sub['site_insn']}")
             else:  # two short lines: the data keeps the width of the slide
                 labels.append(f"id={k}{t}\n@insn {sub['site_insn']}{lt}")
-    start = seg["start_step"].to_numpy(dtype=float)
-    width = seg["end_step"].to_numpy(dtype=float) + 1 - start
-    h = 0.6
-    for kind, (color, hatch, label) in OWNER_STYLES.items():
-        sel = (seg["kind"] == kind).to_numpy()
-        if not sel.any():
-            continue
-        names = sorted(set(seg.loc[sel, "owner"]))
-        if kind in ("list", "rbtree", "kptr") and len(names) <= 3:
-            label = ", ".join(names)
-        ax.barh(y_seg[sel], width[sel], left=start[sel], height=h, color=color,
-                hatch=hatch if not by_site else None, edgecolor="#333333" if not by_site
-                else color, linewidth=0.4 if not by_site else 0, alpha=1.0 if not by_site
-                else 0.5, label=label)  # fmt: skip
-    sel = (seg["kind"] == "released").to_numpy()
-    if sel.any():
-        ax.barh(y_seg[sel], width[sel], left=start[sel], height=0.15, color="#999999",
-                label="already released")  # fmt: skip
     for kind, (marker, color, label) in MARK_STYLES.items():
         sel = (marks["mark"] == kind).to_numpy()
         if not sel.any():
@@ -398,6 +380,25 @@ def plot_ownership_timeline(
             "leak", "second release") else 1.6), zorder=4, label=label,
             edgecolors="white" if kind in ("leak", "second release") else "none",
             linewidths=0.5)  # fmt: skip
+    # the bars under the marks (zorder), after them in the legend
+    start = seg["start_step"].to_numpy(dtype=float)
+    end = seg["end_step"].to_numpy(dtype=float) + 1
+    h = 0.6
+    for kind, (color, hatch, label) in OWNER_STYLES.items():
+        sel = (seg["kind"] == kind).to_numpy()
+        if not sel.any():
+            continue
+        names = sorted(set(seg.loc[sel, "owner"]))
+        if kind in ("list", "rbtree", "kptr") and len(names) <= 3:
+            label = ", ".join(names)
+        F._bars(ax, start[sel], end[sel], y_seg[sel] - h / 2, y_seg[sel] + h / 2, color=color,
+                hatch=hatch if not by_site else None, edgecolor="#333333" if not by_site
+                else color, linewidth=0.4 if not by_site else 0, alpha=1.0 if not by_site
+                else 0.5, label=label)  # fmt: skip
+    sel = (seg["kind"] == "released").to_numpy()
+    if sel.any():
+        F._bars(ax, start[sel], end[sel], y_seg[sel] - 0.075, y_seg[sel] + 0.075,
+                color="#999999", label="already released")  # fmt: skip
     ax.set_yticks(range(len(keys)), labels)
     pad = max(0.0, (3 - len(keys)) / 2)  # one or two rows: bars of a usual thickness
     ax.set_ylim(len(keys) - 0.5 + pad, -0.7 - pad)
