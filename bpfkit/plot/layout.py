@@ -196,10 +196,13 @@ def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
 @contextlib.contextmanager
 def undrawn_data(fig: Figure) -> Iterator[None]:
     """While inside, the data artists of the axes of *fig* (lines, collections, patches
-    other than spines, images) are not drawn: for a draw that only lays the figure out
-    (:func:`_renderer`, drawing disabled), where drawing them would compute their paths for
-    nothing: drawing them places nothing (the layout engine measures them without drawing
-    them). The texts, legends, ticks and spines are drawn: their draw places them."""
+    other than spines, images) and the ticks (their marks, grid lines and labels) are not
+    drawn: for a draw that only lays the figure out (:func:`_renderer`, drawing disabled),
+    where drawing them would compute their paths for nothing: drawing them places nothing
+    (the layout engine measures them without drawing them; an axis still computes its ticks
+    and places its label and offset text around them). The other texts, the legends and
+    the spines are drawn: their draw places them."""
+    from matplotlib.axis import Tick
     from matplotlib.collections import Collection
     from matplotlib.image import AxesImage
     from matplotlib.lines import Line2D
@@ -215,14 +218,21 @@ def undrawn_data(fig: Figure) -> Iterator[None]:
     ]
     for art in skipped:
         art.draw = _no_draw
+    draw_tick = Tick.__dict__["draw"]
+    setattr(Tick, "draw", _no_draw_method)  # noqa: B010 (every Tick, made before or during)
     try:
         yield
     finally:
+        setattr(Tick, "draw", draw_tick)  # noqa: B010
         for art in skipped:
             art.__dict__.pop("draw", None)
 
 
 def _no_draw(_renderer: Any) -> None:
+    return None
+
+
+def _no_draw_method(_self: Any, _renderer: Any) -> None:
     return None
 
 
