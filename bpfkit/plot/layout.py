@@ -196,15 +196,17 @@ def remembered_ticks(fig: Figure) -> Iterator[dict[int, list[Any]]]:
 @contextlib.contextmanager
 def undrawn_data(fig: Figure) -> Iterator[None]:
     """While inside, the data artists of the axes of *fig* (lines, collections, patches
-    other than spines, images) and the ticks (their marks, grid lines and labels) are not
-    drawn: for a draw that only lays the figure out (:func:`_renderer`, drawing disabled),
-    where drawing them would compute their paths for nothing: drawing them places nothing
-    (the layout engine measures them without drawing them; an axis still computes its ticks
-    and places its label and offset text around them). The other texts, the legends and
-    the spines are drawn: their draw places them."""
+    other than spines, images), the ticks (their marks, grid lines and labels) and the
+    legends are not drawn: for a draw that only lays the figure out (:func:`_renderer`,
+    drawing disabled), where drawing them would compute their paths for nothing: drawing
+    them places nothing (the layout engine measures them without drawing them; an axis
+    still computes its ticks and places its label and offset text around them; a legend's
+    extent is computed when asked for). The other texts and the spines are drawn: their
+    draw places them."""
     from matplotlib.axis import Tick
     from matplotlib.collections import Collection
     from matplotlib.image import AxesImage
+    from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.spines import Spine
@@ -218,12 +220,14 @@ def undrawn_data(fig: Figure) -> Iterator[None]:
     ]
     for art in skipped:
         art.draw = _no_draw
-    draw_tick = Tick.__dict__["draw"]
-    setattr(Tick, "draw", _no_draw_method)  # noqa: B010 (every Tick, made before or during)
+    draws = {cls: cls.__dict__["draw"] for cls in (Tick, Legend)}
+    for cls in draws:  # every Tick, made before or during the draw
+        setattr(cls, "draw", _no_draw_method)  # noqa: B010
     try:
         yield
     finally:
-        setattr(Tick, "draw", draw_tick)  # noqa: B010
+        for cls, draw in draws.items():
+            setattr(cls, "draw", draw)  # noqa: B010
         for art in skipped:
             art.__dict__.pop("draw", None)
 
