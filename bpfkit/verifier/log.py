@@ -329,6 +329,14 @@ class _Builder:
         self.b_rows: list[tuple[int, int, int | None, int]] = []
         self.p_rows: list[tuple[int, int, int | None]] = []
 
+    def forget(self) -> None:
+        """Drop the memos once the program's lines are all fed: the tables do not read them,
+        and freed now their ~20,000 tuples (on the loop log) are gone before the garbage
+        collector, off while parsing, would walk them all once it is on again (~10 ms)."""
+        self.memo = {}
+        self.line_memo = {}
+        self.tokens.states = {}
+
     def __len__(self) -> int:
         """The number of lines fed."""
         return len(self.kinds)
@@ -1425,6 +1433,7 @@ class _FileLines(_Lines):
 def _finish(b: _Builder, src: _Lines, name: str | None, complete: bool = True) -> Log:
     """The Log of a builder whose lines are all fed."""
     b.span = src.span(b.first_line, len(b))
+    b.forget()
     return Log(b, name, text_complete=complete)
 
 
@@ -1641,7 +1650,8 @@ def parse_log(
 
 
 def _parse_text(text: str, name: str | None, strict: bool) -> list[Log]:
-    if "\r\n" in text:  # a log saved with CRLF line ends
+    # a log saved with CRLF line ends ("\r" first: one character is found ~30x faster)
+    if "\r" in text and "\r\n" in text:
         text = text.replace("\r\n", "\n")
     was = gc.isenabled()
     gc.disable()  # the parser allocates many small tuples that are never cyclic
