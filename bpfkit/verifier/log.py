@@ -42,7 +42,7 @@ from array import array
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -172,7 +172,10 @@ class _Tokens:
         reg_code = self.reg_code
         slot_code = self.slot_code
         first = True
-        toks = text.replace("; 0x", ";0x").split(" ")
+        # var_off's "(0x0; 0xff)" stays one token; the leading space of an instruction's
+        # state goes (the loop below skips empty tokens), so such a state of known registers
+        # takes the fast path too
+        toks = text.replace("; 0x", ";0x").lstrip(" ").split(" ")
         codes = list(map(reg_code.get, toks))
         if None not in codes:  # the commonest state: registers seen before
             return _Decoded(0, tuple(codes), (), ())  # type: ignore[arg-type]
@@ -198,14 +201,15 @@ class _Tokens:
             if tok.startswith("refs="):
                 refs = parse_state(tok).refs
                 continue
-            regno, item = parse_token(tok.replace(";0x", "; 0x"))
+            raw = tok.replace(";0x", "; 0x")
+            regno, item = parse_token(raw)
             if regno is not None:
                 c = reg_code[tok] = len(self.regs)
-                self.regs.append((regno, item, tok.replace(";0x", "; 0x")))  # type: ignore[arg-type]
+                self.regs.append((regno, item, raw))  # type: ignore[arg-type]
                 rc.append(c)
             else:
                 c = slot_code[tok] = len(self.slots)
-                self.slots.append((item, tok.replace(";0x", "; 0x")))  # type: ignore[arg-type]
+                self.slots.append((item, raw))  # type: ignore[arg-type]
                 sc.append(c)
         return _Decoded(frame, tuple(rc), tuple(sc), refs)
 
@@ -1047,12 +1051,9 @@ def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
     import numpy as np
 
     dec = b.dec
-    if which == "regs":
-        counts = np.fromiter(map(len, (d.regs for d in dec)), dtype=np.int64, count=len(dec))
-        codes = np.fromiter(chain.from_iterable(d.regs for d in dec), dtype=np.int64)
-    else:
-        counts = np.fromiter(map(len, (d.slots for d in dec)), dtype=np.int64, count=len(dec))
-        codes = np.fromiter(chain.from_iterable(d.slots for d in dec), dtype=np.int64)
+    per_state = list(map(attrgetter(which), dec))  # the codes of each occurrence's state
+    counts = np.fromiter(map(len, per_state), dtype=np.int64, count=len(dec))
+    codes = np.fromiter(chain.from_iterable(per_state), dtype=np.int64, count=int(counts.sum()))
     occ = _records(b.occ, 4)
     base = {
         name: np.repeat(occ[:, i], counts)
@@ -1095,9 +1096,6 @@ def _masked(values: Sequence[Any], unsigned: bool) -> Any:
     return pd.arrays.IntegerArray(data, mask)
 
 
-_REG_FIELD = {name: itemgetter(i) for i, name in enumerate(RegState._fields)}
-
-
 def _register_columns(tokens: _Tokens) -> dict[str, Any]:
     """Columns over the distinct register tokens, cached until new tokens appear."""
     import numpy as np
@@ -1108,9 +1106,11 @@ def _register_columns(tokens: _Tokens) -> dict[str, Any]:
     if cached is not None and cached[0] == len(toks):
         return cached[1]
     regs = list(map(itemgetter(1), toks))
+    # the RegStates' fields as columns, transposed in one go
+    fields = dict(zip(RegState._fields, zip(*regs, strict=True), strict=True)) if regs else {}
 
-    def field(name: str) -> list[Any]:
-        return list(map(_REG_FIELD[name], regs))
+    def field(name: str) -> Sequence[Any]:
+        return fields.get(name, ())
 
     def col(name: str, dtype: Any) -> Any:
         return np.array(field(name), dtype=dtype)
@@ -1230,8 +1230,9 @@ def _refs_frame(b: _Builder) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    counts = np.fromiter(map(len, (d.refs for d in b.dec)), dtype=np.int64, count=len(b.dec))
-    refs = np.fromiter(chain.from_iterable(d.refs for d in b.dec), dtype=np.int64)
+    per_state = list(map(attrgetter("refs"), b.dec))
+    counts = np.fromiter(map(len, per_state), dtype=np.int64, count=len(b.dec))
+    refs = np.fromiter(chain.from_iterable(per_state), dtype=np.int64, count=int(counts.sum()))
     occ = _records(b.occ, 4)
     insn = np.repeat(occ[:, 2], counts)
     return pd.DataFrame(
@@ -1278,8 +1279,7 @@ def _backtracking_frame(b: _Builder) -> pd.DataFrame:
     sel = c["kind"] == _BACKTRACK
     insn = c["insn_idx"][sel]
     frame = c["frame"][sel]
-    regs = list(map(itemgetter(0), b.bt))
-    stack = list(map(itemgetter(1), b.bt))
+    regs, stack = zip(*b.bt, strict=True) if b.bt else ((), ())
     return pd.DataFrame(
         {
             "line": c["line"][sel],
