@@ -118,7 +118,8 @@ class _Decoded(NamedTuple):
 
 
 class _Tokens:
-    """Distinct register/stack tokens, coded as integers; decoded states memoized by text."""
+    """Distinct register/stack tokens and the distinct register/stack lists of backtracking
+    lines, coded as integers; decoded states memoized by text."""
 
     def __init__(self) -> None:
         self.reg_code: dict[str, int] = {}
@@ -127,6 +128,17 @@ class _Tokens:
         self.slots: list[tuple[StackSlot, str]] = []
         self.states: dict[str, _Decoded | None] = {}
         self.reg_columns: tuple[int, dict[str, Any]] | None = None
+        self.bt_code: dict[tuple[str | None, str | None], int] = {}
+        self.bt_lists: list[tuple[str | None, str | None]] = []
+
+    def bt_list(self, regs: str | None, stack: str | None) -> int:
+        """The code of a backtracking line's ``regs=`` and ``stack=`` lists."""
+        key = (regs, stack)
+        c = self.bt_code.get(key)
+        if c is None:
+            c = self.bt_code[key] = len(self.bt_lists)
+            self.bt_lists.append(key)
+        return c
 
     def decode(self, text: str) -> _Decoded | None:
         """The decoded state for a state text, or None if it does not decode."""
@@ -298,7 +310,7 @@ class _Builder:
         ] = {}
         self.summary: dict[str, Any] = {}
         # line text -> (opcode, insn, asm, state) of an instruction line or
-        # (None, insn, frame + 1, (regs, stack)) of a backtracking line
+        # (None, insn, frame + 1, code of its regs and stack lists) of a backtracking line
         self.memo: dict[str, tuple[Any, ...]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
@@ -317,7 +329,7 @@ class _Builder:
         self.kinds = bytearray()
         self.insns = array("i")
         self.frames = bytearray()
-        self.bt: list[tuple[str | None, str | None]] = []  # per backtracking line: regs, stack
+        self.bt = array("i")  # per backtracking line: its code into tokens.bt_lists
         # the pasted lines (their row numbers) and what their text is without the prefixes:
         # from the cut on, or (cut -1) the text in peel_texts (a logfmt msg="..." value)
         self.peel_rows = array("q")
@@ -414,8 +426,8 @@ class _Builder:
         return self._insn(text, hit[1], hit[0], hit[2], hit[3])
 
     def _backtrack(self, hit: tuple[Any, ...]) -> str:
-        """Record a backtracking line from its memo entry ``(None, insn, frame + 1, (regs,
-        stack))`` (:meth:`feed_lines` inlines this for the commonest line)."""
+        """Record a backtracking line from its memo entry ``(None, insn, frame + 1, code of
+        (regs, stack))`` (:meth:`feed_lines` inlines this for the commonest line)."""
         self.partial = False
         self.kinds.append(_BACKTRACK)
         self.insns.append(hit[1])
@@ -473,7 +485,7 @@ class _Builder:
             m = _BT_FAST.match(text)
             if m is not None:
                 f, regs, stack, insn = m.group(1, 2, 3, 4)
-                hit = (None, int(insn), int(f) + 1, (regs, stack))
+                hit = (None, int(insn), int(f) + 1, self.tokens.bt_list(regs, stack))
                 self._remember(text, hit)
                 return self._backtrack(hit)
         elif c == ";":
@@ -652,7 +664,9 @@ class _Builder:
                     None,
                     -1 if insn is None else insn,
                     0 if frame is None else frame + 1,
-                    (m.group(1), m.group(2)) if m is not None else (None, None),
+                    self.tokens.bt_list(m.group(1), m.group(2))
+                    if m is not None
+                    else self.tokens.bt_list(None, None),
                 )
                 self._remember(text, hit)
                 self.bt.append(hit[3])
@@ -1273,13 +1287,17 @@ def _prunes_frame(b: _Builder) -> pd.DataFrame:
 
 
 def _backtracking_frame(b: _Builder) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
     c = _line_columns(b)
     sel = c["kind"] == _BACKTRACK
     insn = c["insn_idx"][sel]
     frame = c["frame"][sel]
-    regs, stack = zip(*b.bt, strict=True) if b.bt else ((), ())
+    codes = np.array(b.bt, dtype=np.intp)
+    lists = b.tokens.bt_lists
+    regs = _object_array([r for r, _ in lists]).take(codes)
+    stack = _object_array([s for _, s in lists]).take(codes)
     return pd.DataFrame(
         {
             "line": c["line"][sel],
@@ -1922,7 +1940,8 @@ def iter_frames(
             b.span = src.span(b.first_line, n)
             yield {t: _TABLES[t](b) for t in wanted}
             b.reset(lineno + 1)
-            if len(b.tokens.regs) + len(b.tokens.slots) > 500_000:
+            if len(b.tokens.regs) + len(b.tokens.slots) + len(b.tokens.bt_lists) > 500_000:
+                b.forget()  # the memo holds codes into the token table
                 b.tokens = _Tokens()  # codes are per chunk: start a fresh token table
             n = 0
     if n:
