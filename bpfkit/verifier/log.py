@@ -286,6 +286,7 @@ class _Builder:
         "peel_texts",
         "line_texts",
         "memo",
+        "heads",
         "line_memo",
         "alloc_types",
         "has_func_list",
@@ -312,6 +313,8 @@ class _Builder:
         # line text -> (opcode, insn, asm, state) of an instruction line or
         # (None, insn, frame + 1, code of its regs and stack lists) of a backtracking line
         self.memo: dict[str, tuple[Any, ...]] = {}
+        # the text before " ;" of an instruction line -> (opcode, insn, asm)
+        self.heads: dict[str, tuple[str, int, str]] = {}
         self.line_memo: dict[str, Line] = {}  # classify() is pure
         self.alloc_types: set[str] = set()  # BTF types the log shows to be MEM_ALLOC
         self.has_func_list = False  # a "func#0 @0" line (level 2 prints the subprograms)
@@ -350,6 +353,7 @@ class _Builder:
         and freed now their ~20,000 tuples (on the loop log) are gone before the garbage
         collector, off while parsing, would walk them all once it is on again (~10 ms)."""
         self.memo = {}
+        self.heads = {}
         self.line_memo = {}
         self.tokens.states = {}
 
@@ -496,12 +500,24 @@ class _Builder:
                 self.src = (None, None, text[2:] if text.startswith("; ") else text[1:])
             return self._row("source")
         elif "0" <= c <= "9":
+            # a loop prints each instruction again and again with new states after it: the
+            # instruction's fields are memoized by the text before " ;" too
+            head, sep, state = text.partition(" ;")
+            ins = self.heads.get(head) if sep else None
+            if ins is not None:
+                fields = (*ins, state)
+                self._remember(text, fields)
+                return self._insn(text, ins[1], ins[0], ins[2], state)
             m = _INSN_FAST.match(text)
             if m is not None:
                 idx, op, rest = m.group(1, 2, 3)
                 cut = rest.find(" ;")
                 if cut >= 0:
                     fields = (op, int(idx), rest[:cut].rstrip(), rest[cut + 2 :])
+                    if len(head) == m.start(3) + cut:  # the cut is the partition's
+                        if len(self.heads) >= _MEMO_SIZE:
+                            self.heads.clear()
+                        self.heads[head] = fields[:3]
                 elif "goto pc" not in rest or _INLINE_BRANCH_RE.match(rest) is None:
                     fields = (op, int(idx), rest.rstrip(), None)
                 else:  # 6.1-era: the state after a branch on the same line
