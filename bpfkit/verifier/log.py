@@ -505,13 +505,13 @@ class _Builder:
             head, sep, state = text.partition(" ;")
             ins = self.heads.get(head) if sep else None
             if ins is not None:
-                fields = (*ins, state)
-                self._remember(text, fields)
+                self._remember(text, (*ins, state))
                 return self._insn(text, ins[1], ins[0], ins[2], state)
             m = _INSN_FAST.match(text)
             if m is not None:
                 idx, op, rest = m.group(1, 2, 3)
                 cut = rest.find(" ;")
+                fields: tuple[Any, ...]
                 if cut >= 0:
                     fields = (op, int(idx), rest[:cut].rstrip(), rest[cut + 2 :])
                     if len(head) == m.start(3) + cut:  # the cut is the partition's
