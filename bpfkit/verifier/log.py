@@ -1081,9 +1081,16 @@ def _occurrence_columns(b: _Builder, which: str) -> tuple[dict[str, Any], Any]:
     import numpy as np
 
     dec = b.dec
-    per_state = list(map(attrgetter(which), dec))  # the codes of each occurrence's state
-    counts = np.fromiter(map(len, per_state), dtype=np.int64, count=len(dec))
-    codes = np.fromiter(chain.from_iterable(per_state), dtype=np.int64, count=int(counts.sum()))
+    if not (b.tokens.regs if which == "regs" else b.tokens.slots):
+        # no state printed such a token (a log without stack slots): no walk over the states
+        counts = np.zeros(len(dec), dtype=np.int64)
+        codes = np.zeros(0, dtype=np.int64)
+    else:
+        per_state = list(map(attrgetter(which), dec))  # the codes of each occurrence's state
+        counts = np.fromiter(map(len, per_state), dtype=np.int64, count=len(dec))
+        codes = np.fromiter(
+            chain.from_iterable(per_state), dtype=np.int64, count=int(counts.sum())
+        )
     occ = _records(b.occ, 4)
     base = {
         name: np.repeat(occ[:, i], counts)
