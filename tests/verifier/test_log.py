@@ -218,6 +218,8 @@ def test_iter_logs_equals_load_log(path: Path) -> None:
     assert [(x.name, x.verdict, x.kinds, x.error, x.truncated) for x in a] == [
         (x.name, x.verdict, x.kinds, x.error, x.truncated) for x in b
     ]
+    # the streaming reader holds a program's lines as blocks of text: the same text
+    assert [x.text for x in a] == [x.text for x in b]
 
 
 def test_streamed_chunks_equal_the_whole_tables(tmp_path: Path) -> None:
