@@ -1898,9 +1898,13 @@ def _iter_logs(path: str | os.PathLike[str], strict: bool) -> Iterator[Log]:
     if head.lstrip().startswith("["):
         yield from load_log(path, strict=strict, lenient=True)
         return
-    yield from _iter_programs(
-        _FileLines(_open_lines(path)), _default_name(path), strict
-    )
+    name = _default_name(path)
+    found = False
+    for lg in _iter_programs(_FileLines(_open_lines(path)), name, strict):
+        found = True
+        yield lg
+    if not found:  # as parse_log: a text with no program (empty, only chatter) is one empty Log
+        yield Log(_Builder(strict=strict), name, text_complete=True)
 
 
 def iter_frames(

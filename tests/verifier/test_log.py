@@ -222,6 +222,26 @@ def test_iter_logs_equals_load_log(path: Path) -> None:
     assert [x.text for x in a] == [x.text for x in b]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00"],
+)
+def test_a_file_with_no_program_is_one_empty_log_for_every_reader(
+    content: bytes, tmp_path: Path
+) -> None:
+    """An empty file, or an empty gzip (found by the log_file fuzz target's differential
+    check): load_log and iter_logs (lenient) both give one empty Log, and both refuse it
+    without --lenient (iter_logs gave no program at all)."""
+    path = tmp_path / ("empty.log.gz" if content else "empty.log")
+    path.write_bytes(content)
+    whole = [(x.name, x.text, x.kinds, x.verdict) for x in load_log(path, lenient=True)]
+    streamed = [(x.name, x.text, x.kinds, x.verdict) for x in iter_logs(path, lenient=True)]
+    assert streamed == whole == [("empty", "", {"unrecognized": 0}, "unknown")]
+    for read in (load_log, lambda p: list(iter_logs(p))):
+        with pytest.raises(LogError, match="it is empty"):
+            read(path)
+
+
 @pytest.mark.parametrize("which", ["data logs, concatenated", "two programs", "veristat"])
 def test_held_blocks_cut_anywhere_keep_every_program(
     which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
