@@ -39,7 +39,7 @@ import os
 import re
 import zlib
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -1369,6 +1369,8 @@ _NOISE_KINDS = frozenset(("blank", "noise", "libbpf", "btf", "tool"))
 
 #: Characters of a text split into lines at a time: only one chunk's list of lines is held.
 _CHUNK = 1 << 16
+#: Lines a file reader holds as separate strings before it joins them into one text
+_BLOCK = 4096
 
 
 class _Lines:
@@ -1438,16 +1440,21 @@ class _Lines:
 
 class _FileLines(_Lines):
     """The lines of a file read line by line (``\\n`` or ``\\r\\n`` ends); the lines since
-    the last :meth:`span` or :meth:`drop` are held until a span takes them."""
+    the last :meth:`span` or :meth:`drop` are held until a span takes them.
+
+    They are held as text, :data:`_BLOCK` lines joined into one string, not as a string per
+    line: a short line costs a string object of ~50 bytes and a list slot of 8, so a file of
+    blank or few-byte lines held that way took 16-24x its size (issue #17)."""
 
     def __init__(self, raw: Iterable[str]) -> None:
         super().__init__("")
         self._raw = raw
-        self._held: list[str] = []
+        self._blocks: deque[tuple[str, int]] = deque()  # (lines joined by "\n", how many)
+        self._tail: list[str] = []  # the lines after the last block
         self._held_first = 1
 
     def lines(self) -> Iterator[str]:
-        held = self._held
+        tail, blocks = self._tail, self._blocks
         for raw in self._raw:
             if raw.endswith("\n"):
                 self.complete = True
@@ -1455,20 +1462,45 @@ class _FileLines(_Lines):
             else:
                 self.complete = False
                 line = raw
-            held.append(line)
+            tail.append(line)
+            if len(tail) >= _BLOCK:
+                blocks.append(("\n".join(tail), len(tail)))
+                tail.clear()
             yield line
 
     __iter__ = lines
 
+    def _shift(self, count: int) -> str:
+        """Stop holding the first *count* held lines; their text ("\\n" between lines)."""
+        parts: list[str] = []
+        blocks = self._blocks
+        while count > 0 and blocks:
+            text, n = blocks[0]
+            if n <= count:
+                blocks.popleft()
+                parts.append(text)
+                count -= n
+                continue
+            cut = -1
+            for _ in range(count):  # the end of the count-th line of the block
+                cut = text.index("\n", cut + 1)
+            parts.append(text[:cut])
+            blocks[0] = (text[cut + 1 :], n - count)
+            count = 0
+        if count > 0 and self._tail:
+            parts.append("\n".join(self._tail[:count]))
+            del self._tail[:count]
+        return "\n".join(parts)
+
     def span(self, first: int, n: int) -> tuple[str, int, int]:
-        k = first - self._held_first
-        text = "\n".join(self._held[k : k + n])
-        self.drop(first + n - 1)
+        self._shift(first - self._held_first)
+        text = self._shift(n)
+        self._held_first = first + n
         return text, 0, len(text)
 
     def drop(self, lineno: int) -> None:
-        del self._held[: lineno + 1 - self._held_first]
-        self._held_first = lineno + 1
+        self._shift(lineno + 1 - self._held_first)
+        self._held_first = max(self._held_first, lineno + 1)
 
 
 def _finish(b: _Builder, src: _Lines, name: str | None, complete: bool = True) -> Log:
@@ -1917,9 +1949,13 @@ def _iter_logs(path: str | os.PathLike[str], strict: bool) -> Iterator[Log]:
     if head.lstrip().startswith("["):
         yield from load_log(path, strict=strict, lenient=True)
         return
-    yield from _iter_programs(
-        _FileLines(_open_lines(path)), _default_name(path), strict
-    )
+    name = _default_name(path)
+    found = False
+    for lg in _iter_programs(_FileLines(_open_lines(path)), name, strict):
+        found = True
+        yield lg
+    if not found:  # as parse_log: a text with no program (empty, only chatter) is one empty Log
+        yield Log(_Builder(strict=strict), name, text_complete=True)
 
 
 def iter_frames(
