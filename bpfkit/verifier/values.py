@@ -577,12 +577,15 @@ def _const_ranges(v: int) -> list[int | None]:
 
 
 def _const_scalar(v: int, precise: bool, live: str, text: str) -> RegState:
-    s = _s64(v)
-    canonical = str(s) if -32768 <= s <= 32767 else hex(v & U64_MAX)
     u = v & U64_MAX
+    s = u - _U64 if u >> 63 else u
+    canonical = str(s) if -32768 <= s <= 32767 else hex(u)
     u32 = v & U32_MAX
     s32 = u32 - (1 << 32) if u32 >> 31 else u32
-    reg = RegState._make(  # positionally: the most frequent state, decoded fast
+    # positionally, with the tuple's own constructor (a NamedTuple's _make and __new__ are
+    # Python functions around it): the most frequent state, decoded fast
+    reg = tuple.__new__(
+        RegState,
         (
             "scalar", (), False, None, precise, live, None, 0, False, 0, False, None, None,
             None, 0, None, None, None, s, s, u, u, s32, s32, u32, u32, u, 0, None,
@@ -642,7 +645,7 @@ def parse_slot(text: str, off: int = 0, live: str = "") -> StackSlot:
 
 
 _KEY_RE = re.compile(r"(?:R(\d+)|fp(-?\d+))(?:_([rwD]+))?")
-_CONST_REG_RE = re.compile(r"R(\d\d?)(?:_([rwD]+))?=(P?)(-?(?:0x[0-9a-f]+|\d+))")
+_CONST_REG_RE = re.compile(r"R(10|\d)(?:_([rwD]+))?=(P?)(-?(?:0x[0-9a-f]+|\d+))")
 
 
 def parse_token(tok: str) -> tuple[int, RegState] | tuple[None, StackSlot]:
@@ -656,11 +659,11 @@ def parse_token(tok: str) -> tuple[int, RegState] | tuple[None, StackSlot]:
     -8
     """
     cm = _CONST_REG_RE.fullmatch(tok)
-    if cm is not None and len(cm.group(1)) == 1 or cm is not None and cm.group(1) == "10":
+    if cm is not None:
         # a known scalar, the commonest token: what parse_reg would do, without its regexes
         regno, live, precise, num = cm.groups()
-        value = tok[tok.index("=") + 1 :]
-        return int(regno), _const_scalar(_int(num, "constant"), bool(precise), live or "", value)
+        value = tok[cm.start(3) :]
+        return int(regno), _const_scalar(_int(num, "constant"), precise == "P", live or "", value)
     key, eq, value = tok.partition("=")
     km = _KEY_RE.fullmatch(key)
     if not eq or km is None:

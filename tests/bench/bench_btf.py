@@ -94,6 +94,24 @@ def raw_dump(spec: Spec) -> None:
         out.writelines(iter_raw_chunks(spec))
 
 
+def floor_items(spec: Spec) -> list[tuple[str, int, int]]:
+    """One (name, number, number) per line of the raw dump (a type's header line or one of
+    its member/param/value lines), read from the spec beforehand: the floor's input."""
+    items: list[tuple[str, int, int]] = []
+    for t in spec:
+        items.append((t.name, t.id, getattr(t, "type", getattr(t, "size", 0))))
+        for m in getattr(t, "members", None) or getattr(t, "params", None) or ():
+            items.append((m.name, m.type, getattr(m, "offset", 0)))
+        for v in getattr(t, "values", ()):
+            items.append((v.name, v.value, 0))
+    return items
+
+
+def floor_format(items: list[tuple[str, int, int]]) -> None:
+    """The least a Python dump can do: one f-string per line, joined, written nowhere."""
+    "".join([f"\t'{name}' type_id={a} bits_offset={b}\n" for name, a, b in items])
+
+
 def main() -> int:
     path = sys.argv[1] if len(sys.argv) > 1 else "/sys/kernel/btf/vmlinux"
     if not os.access(path, os.R_OK):
@@ -109,7 +127,7 @@ def main() -> int:
     print(f"best of {REPEAT} (wall and cpu separately); tools run in turn with bpfkit\n")
 
     rows: list[tuple[str, float, float, str]] = []
-    load = {"bpfkit": lambda: load_btf(path)}
+    load: dict[str, Callable[[], object]] = {"bpfkit": lambda: load_btf(path)}
     ref = libbpf_parse(path)
     if ref is not None:
         load["libbpf"] = ref
@@ -167,6 +185,9 @@ def main() -> int:
     if bpftool:
         cmd = [bpftool, "btf", "dump", "file", path, "format", "raw"]
         dumps["bpftool"] = lambda: subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    floor_lines = floor_items(spec)
+    dumps["floor"] = lambda: floor_format(floor_lines)
+    dumps["python"] = lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)
     got = interleaved(dumps, 5)
     b_wall, b_cpu = got.get("bpftool", (float("nan"), float("nan")))
     labels = {
@@ -178,6 +199,17 @@ def main() -> int:
         rows.append((label, wall, cpu, f"{wall / b_wall:.2f}x / {cpu / b_cpu:.2f}x bpftool"))
     if bpftool:
         rows.append(("bpftool btf dump format raw (whole process)", b_wall, b_cpu, ""))
+    # What pure Python cannot go under: the dump's lines formatted from values already in
+    # Python lists (no reading, no decoding, no checks), plus starting an interpreter.
+    f_wall, f_cpu = got["floor"][0] + got["python"][0], got["floor"][1] + got["python"][1]
+    rows.append(
+        (
+            f"floor: python start + {len(floor_lines):,} f-strings joined",
+            f_wall,
+            f_cpu,
+            f"{f_wall / b_wall:.2f}x / {f_cpu / b_cpu:.2f}x bpftool",
+        )
+    )
 
     width = max(len(r[0]) for r in rows)
     print(f"{'':{width}}   {'wall':>9} {'cpu':>9}   ratio wall / cpu")

@@ -258,12 +258,19 @@ def log_file(data: bytes) -> None:
 
     tables = _tables_now()
     with _as_file(data, _log_suffix(data)) as path:
+        whole: list[Any] | None = None
         for lenient in (False, True):
-            for lg in _quiet(load_log, path, lenient=lenient) or ():
+            whole = _quiet(load_log, path, lenient=lenient)
+            for lg in whole or ():
                 walk_log(lg, tables)
         with contextlib.suppress(BpfkitError):
             for lg in iter_logs(path):
                 lg.verdict  # noqa: B018
+        if whole is not None:  # the streaming reader splits the same programs
+            with contextlib.suppress(BpfkitError):
+                streamed = [(lg.name, lg.text, lg.kinds) for lg in iter_logs(path, lenient=True)]
+                want = [(lg.name, lg.text, lg.kinds) for lg in whole]
+                assert streamed == want, "iter_logs and load_log read different programs"
         if tables:
             with contextlib.suppress(BpfkitError):
                 for chunk in iter_frames(path, chunk_lines=64):

@@ -97,6 +97,21 @@ def test_a_text_of_short_lines_parses_under_10x(name: str) -> None:
     assert logs[0].text == text[:-1]
 
 
+@pytest.mark.parametrize("name", sorted(SHORT_LINES))
+def test_a_file_of_short_lines_streams_under_10x(name: str, tmp_path: Path) -> None:
+    """The same texts as a file read by iter_logs (lenient: the blank one is no log): the
+    lines a program holds until its Log takes them are kept as text, not as a string per
+    line (which was 16-24x these files: ~57 bytes for a blank line's slot and object)."""
+    line, kind = SHORT_LINES[name]
+    path = tmp_path / "short.log"
+    path.write_text(line * ((512 << 10) // len(line)))
+    size = path.stat().st_size
+    list(iter_logs(path, lenient=True))  # imports and caches outside
+    logs, peak = peak_of(lambda: list(iter_logs(path, lenient=True)))
+    assert peak < MEM_RATIO * size + (2 << 20), (peak, peak / size)
+    assert [lg.kinds for lg in logs] == [{kind: size // len(line), "unrecognized": 0}]
+
+
 def test_kernel_btf_parse_stays_under_10x() -> None:
     raw = lzma.decompress(VMLINUX_618_XZ.read_bytes())
     spec, peak = peak_of(lambda: parse_btf(raw, name="vmlinux"))

@@ -218,6 +218,53 @@ def test_iter_logs_equals_load_log(path: Path) -> None:
     assert [(x.name, x.verdict, x.kinds, x.error, x.truncated) for x in a] == [
         (x.name, x.verdict, x.kinds, x.error, x.truncated) for x in b
     ]
+    # the streaming reader holds a program's lines as blocks of text: the same text
+    assert [x.text for x in a] == [x.text for x in b]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00"],
+)
+def test_a_file_with_no_program_is_one_empty_log_for_every_reader(
+    content: bytes, tmp_path: Path
+) -> None:
+    """An empty file, or an empty gzip (found by the log_file fuzz target's differential
+    check): load_log and iter_logs (lenient) both give one empty Log, and both refuse it
+    without --lenient (iter_logs gave no program at all)."""
+    path = tmp_path / ("empty.log.gz" if content else "empty.log")
+    path.write_bytes(content)
+    whole = [(x.name, x.text, x.kinds, x.verdict) for x in load_log(path, lenient=True)]
+    streamed = [(x.name, x.text, x.kinds, x.verdict) for x in iter_logs(path, lenient=True)]
+    assert streamed == whole == [("empty", "", {"unrecognized": 0}, "unknown")]
+    for read in (load_log, lambda p: list(iter_logs(p))):
+        with pytest.raises(LogError, match="it is empty"):
+            read(path)
+
+
+@pytest.mark.parametrize("which", ["data logs, concatenated", "two programs", "veristat"])
+def test_held_blocks_cut_anywhere_keep_every_program(
+    which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """iter_logs holding 1, 2, 3 or 7 lines per block: program boundaries and the lines
+    dropped between libbpf or veristat blocks fall at every place in a block, and each
+    program still has load_log's name, text and kinds."""
+    from bpfkit.verifier import log as log_module
+
+    if which == "two programs":
+        path = LOG_BPFVV_TWO_PROGRAMS
+    elif which == "veristat":
+        path = LOG_BPFVV_VERISTAT
+    else:
+        path = tmp_path / "all.log"
+        small = [p for p in DATA_LOG_FILES if p.suffix == ".log" and p.stat().st_size < 50_000]
+        path.write_bytes(b"".join(p.read_bytes() for p in small[:40]))
+    want = [(x.name, x.text, x.kinds) for x in load_log(path, lenient=True)]
+    assert len(want) >= (1 if which == "veristat" else 2)
+    for block in (1, 2, 3, 7):
+        monkeypatch.setattr(log_module, "_BLOCK", block)
+        got = [(x.name, x.text, x.kinds) for x in iter_logs(path, lenient=True)]
+        assert got == want, block
 
 
 def test_streamed_chunks_equal_the_whole_tables(tmp_path: Path) -> None:
