@@ -759,6 +759,7 @@ def plot_reference_lifetimes(
             s=_msize(0.6),
             zorder=3,
             label="acquire",
+            clip_on=False,  # an acquire at step 0 sits on the left edge
         )
     for kind in ("release", "transfer", "leak"):
         sel = (df["end_kind"] == kind).to_numpy()
@@ -771,6 +772,7 @@ def plot_reference_lifetimes(
                 s=_msize(0.8),
                 zorder=3,
                 label=kind,
+                clip_on=False,  # a leak at the last step sits on the axes' right edge
             )
     for kind in ("release", "transfer", "leak", "path_end", "open"):  # under the marks,
         sel = (df["end_kind"] == kind).to_numpy()  # after them in the legend
